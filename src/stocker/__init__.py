@@ -1,0 +1,3 @@
+"""Stocker: a self-hosted quantitative equity platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Redis Streams adapter: the spec's message models, publish/consume, outbox relay."""

@@ -1,0 +1,1 @@
+"""Market-data use cases: sources, validation, corporate actions, calendars, universes."""

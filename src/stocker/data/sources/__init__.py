@@ -1,0 +1,1 @@
+"""Vendor and file sources, one module each behind the `Source` protocol."""

@@ -1,0 +1,79 @@
+"""The interface every market-data source implements, and what it returns.
+
+A source turns a vendor's wire format into plain DataFrames whose columns are the target tables'
+column names. It validates nothing beyond parsing: validation and quarantine happen in one place
+(`stocker.data.validation`) for every source alike. Every row carries `source` and `source_hash`
+(SHA-256 of the raw payload it came from) so each stored fact can be traced to its bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+DAILY_BAR_COLUMNS = (
+    "symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source", "source_hash",
+)
+INTRADAY_BAR_COLUMNS = (
+    "symbol", "timestamp", "interval", "open", "high", "low", "close", "volume", "source",
+    "source_hash",
+)
+CORPORATE_ACTION_COLUMNS = ("symbol", "date", "action_type", "value", "source", "source_hash")
+
+
+def payload_hash(payload: bytes) -> str:
+    """SHA-256 hex digest of a raw vendor payload."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What to fetch: symbols, an inclusive date range and a bar interval ('1d', '1m', '5m', '1h')."""
+
+    symbols: tuple[str, ...]
+    start: date | None = None
+    end: date | None = None
+    interval: str = "1d"
+
+
+@dataclass(frozen=True)
+class RawReject:
+    """A row the source could not even parse, kept verbatim with why."""
+
+    table: str
+    raw_row: dict[str, object]
+    reasons: tuple[str, ...]
+    row_number: int | None = None
+
+
+@dataclass
+class SourceBatch:
+    """Everything one fetch produced, as frames keyed by target table name.
+
+    Keys are table names (`prices_daily`, `prices_intraday`, `corporate_actions`,
+    `instrument_info`, `instrument_metrics`, `market_sentiment`); a missing key means the source
+    returned nothing of that kind.
+    """
+
+    source: str
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rejects: list[RawReject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def frame(self, table: str) -> pd.DataFrame | None:
+        return self.frames.get(table)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A market-data source. Required: `name` and `fetch`."""
+
+    name: str
+
+    def fetch(self, request: FetchRequest) -> SourceBatch:
+        """Fetch bars (and whatever else the vendor offers) for the request."""
+        ...

@@ -1,0 +1,1 @@
+"""Research use cases: factors, risk model, screener, portfolio construction, backtests."""

@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: embedded server, engine, migrations, bulk writes."""

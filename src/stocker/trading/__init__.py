@@ -1,0 +1,1 @@
+"""Trading use cases: pipeline stages, order manager, brokers, ledger."""
