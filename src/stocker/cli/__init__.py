@@ -1,15 +1,21 @@
-"""The `stocker` command line: parses, calls one use case, renders. No SQL, no math."""
+"""The `stocker` command line: parses, calls one use case, renders. No SQL, no math.
+
+Every module in this package registers its commands on the apps of `stocker.cli.app`;
+they are all imported here so adding a command is adding a module.
+"""
 
 from __future__ import annotations
 
-from stocker.cli.app import app, data_app, db_app, services_app
+import importlib
+import pkgutil
 
-# Each module below registers its commands on the apps above.
-from stocker.cli import db as _db  # noqa: E402,F401
-from stocker.cli import demo as _demo  # noqa: E402,F401
-from stocker.cli import services as _services  # noqa: E402,F401
+from stocker.cli.app import app
 
-__all__ = ["app", "data_app", "db_app", "main", "services_app"]
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in {"app", "errors"}:
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["app", "main"]
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import warnings
+
 from stocker.core.errors import ServiceError
 
 DATABASE_NAME = "stocker"
@@ -69,12 +71,16 @@ def _sqlalchemy_url(libpq_uri: str, database: str) -> str:
 
 def ensure_postgres(home: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL; return a SQLAlchemy URL to its database."""
-    import pgserver  # imported here: only the embedded default needs it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded default needs it
 
     data_dir = _pg_dir(home)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            server = pgserver.get_server(data_dir, cleanup_mode=None)
     except Exception as exc:  # pgserver raises bare subprocess errors
         raise ServiceError(
             f"could not start embedded PostgreSQL in {data_dir}: {exc}; "
