@@ -1,0 +1,48 @@
+# Stocker: `make demo` sets up and runs the main job; `make test` sets up and passes the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format unit integration bench-ingest bench-panel clean services-down
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Stocker needs Python 3.11 or newer"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/stocker demo
+
+test: $(STAMP) lint
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration tests/e2e
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+bench-panel: $(STAMP)
+	$(BIN)/python bench/panel.py
+
+services-down: $(STAMP)
+	$(BIN)/stocker services down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .stocker-test build *.egg-info
