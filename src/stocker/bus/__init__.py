@@ -1,1 +1,40 @@
-"""Redis Streams adapter: the spec's message models, publish/consume, outbox relay."""
+"""Redis Streams adapter: the spec's message models, publish/consume, outbox relay.
+
+Stages write events with `stocker.bus.outbox.enqueue` in their own transaction;
+`stocker.bus.relay.OutboxRelay` publishes them; `stocker.bus.consumer.Consumer` applies them
+exactly once per consumer group. See docs/bus.md.
+"""
+
+from stocker.bus.consumer import Consumer, Handler, PollReport
+from stocker.bus.messages import (
+    STREAMS,
+    BusMessage,
+    MarketBar,
+    OrderCreated,
+    OrderFilled,
+    PortfolioTargets,
+    SignalGenerated,
+    StateUpdate,
+    parse,
+)
+from stocker.bus.outbox import enqueue, enqueue_many
+from stocker.bus.relay import OutboxRelay, RelayReport
+
+__all__ = [
+    "STREAMS",
+    "BusMessage",
+    "Consumer",
+    "Handler",
+    "MarketBar",
+    "OrderCreated",
+    "OrderFilled",
+    "OutboxRelay",
+    "PollReport",
+    "PortfolioTargets",
+    "RelayReport",
+    "SignalGenerated",
+    "StateUpdate",
+    "enqueue",
+    "enqueue_many",
+    "parse",
+]

@@ -16,13 +16,103 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 DAILY_BAR_COLUMNS = (
-    "symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source", "source_hash",
+    "symbol",
+    "date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "source",
+    "source_hash",
 )
 INTRADAY_BAR_COLUMNS = (
-    "symbol", "timestamp", "interval", "open", "high", "low", "close", "volume", "source",
+    "symbol",
+    "timestamp",
+    "interval",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "source",
     "source_hash",
 )
 CORPORATE_ACTION_COLUMNS = ("symbol", "date", "action_type", "value", "source", "source_hash")
+INSTRUMENT_INFO_COLUMNS = (
+    "symbol",
+    "name",
+    "asset_class",
+    "sector",
+    "industry",
+    "exchange",
+    "currency",
+    "active",
+    "source",
+    "source_hash",
+)
+# Every fact `instrument_metrics` can hold (the Stocker columns plus the SigmaQLab
+# `fundamentals_snapshot` extras); a source fills the key columns and those it knows.
+INSTRUMENT_METRICS_KEY_COLUMNS = ("symbol", "as_of_date", "period_type", "source")
+INSTRUMENT_METRICS_VALUE_COLUMNS = (
+    "period_end",
+    "fiscal_year",
+    "fiscal_quarter",
+    "currency",
+    "market_cap",
+    "enterprise_value",
+    "shares_outstanding",
+    "float_shares",
+    "beta",
+    "pe_ttm",
+    "pe_forward",
+    "price_to_book",
+    "price_to_sales",
+    "peg_ratio",
+    "ev_to_ebitda",
+    "ev_to_ebit",
+    "fcf_yield",
+    "dividend_yield",
+    "dividend_rate",
+    "payout_ratio",
+    "revenue",
+    "ebitda",
+    "net_income",
+    "free_cash_flow",
+    "gross_margin",
+    "operating_margin",
+    "net_margin",
+    "ebitda_margin",
+    "roe",
+    "roa",
+    "roic",
+    "revenue_growth_yoy",
+    "earnings_growth_yoy",
+    "eps_growth_yoy",
+    "fcf_growth_yoy",
+    "debt_to_equity",
+    "net_debt_to_ebitda",
+    "interest_coverage",
+    "current_ratio",
+    "quick_ratio",
+    "roce",
+    "eps_growth_3y",
+    "promoter_holding",
+    "fii_holding",
+    "dii_holding",
+    "sector",
+    "industry",
+)
+MARKET_SENTIMENT_COLUMNS = (
+    "symbol",
+    "date",
+    "source",
+    "sentiment_score",
+    "sentiment_magnitude",
+    "article_count",
+    "source_hash",
+)
 
 
 def payload_hash(payload: bytes) -> str:
@@ -32,7 +122,7 @@ def payload_hash(payload: bytes) -> str:
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """What to fetch: symbols, an inclusive date range and a bar interval ('1d', '1m', '5m', '1h')."""
+    """What to fetch: symbols, an inclusive date range, a bar interval ('1d', '1m', '5m', '1h')."""
 
     symbols: tuple[str, ...]
     start: date | None = None
@@ -63,6 +153,8 @@ class SourceBatch:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     rejects: list[RawReject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Requested symbols the vendor did not know; the batch still carries the others' rows.
+    unknown_symbols: list[str] = field(default_factory=list)
 
     def frame(self, table: str) -> pd.DataFrame | None:
         return self.frames.get(table)

@@ -1,0 +1,296 @@
+"""Ingest benchmark: `stocker.store.bulk.upsert` against raw COPY and pandas `to_sql`.
+
+Creates a scratch database `stocker_bench_<random>` on the configured PostgreSQL server
+(`STOCKER_DATABASE_URL`, else the embedded server), migrates it, registers the instruments,
+generates synthetic daily bars (numpy, valid OHLC) and measures in one run:
+
+  a. raw COPY of the bars DataFrame into an empty prices_daily (the baseline)
+  b. upsert fresh load of the same DataFrame into an empty prices_daily
+  c. upsert no-op reload of the same rows (must report 0 inserted / 0 updated)
+  d. upsert reload with 1% of the rows changed
+  e. DataFrame.to_sql(method="multi") of a sample, scaled to rows/s
+
+    .venv/bin/python bench/ingest.py --symbols 2000 --days 5040
+    .venv/bin/python bench/ingest.py --symbols 50 --days 500      # a quick run
+
+See bench/README.md for what each row measures. The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from psycopg import sql
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from stocker.config import get_settings
+from stocker.store import migrate
+from stocker.store.bulk import upsert
+from stocker.store.bulk_copy import copy_arrow
+from stocker.store.db import database_url, make_engine, normalize_url, redacted
+
+ACCEPTANCE_RATIO = 0.80
+console = Console()
+
+
+@dataclass
+class Measurement:
+    name: str
+    rows: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+
+def server_url() -> str:
+    url = os.environ.get("STOCKER_DATABASE_URL")
+    return normalize_url(url) if url else database_url(get_settings())
+
+
+@contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    """A new database next to the configured one, dropped afterwards whatever happens."""
+    name = f"stocker_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def synthetic_bars(symbols: int, days: int, seed: int = 7) -> pd.DataFrame:
+    """Daily bars for `symbols` × `days` sessions: geometric random walks with valid OHLC."""
+    rng = np.random.default_rng(seed)
+    names = np.array([f"SYM{index:05d}" for index in range(symbols)])
+    sessions = pd.bdate_range("2000-01-03", periods=days).to_numpy()
+    log_returns = rng.normal(0.0002, 0.02, size=(symbols, days))
+    start = rng.uniform(20, 200, size=(symbols, 1))
+    close = np.clip(start * np.exp(np.cumsum(log_returns, axis=1)), 1.0, 50_000.0).round(4)
+    open_ = np.clip(close * np.exp(rng.normal(0, 0.005, size=close.shape)), 1.0, None).round(4)
+    top = np.maximum(open_, close)
+    bottom = np.minimum(open_, close)
+    # Rounding a value >= x (resp. <= x) that is already on the 4-decimal grid keeps the order.
+    high = (top * (1 + rng.uniform(0, 0.02, size=close.shape))).round(4)
+    low = (bottom * (1 - rng.uniform(0, 0.02, size=close.shape))).round(4)
+    volume = rng.integers(10_000, 50_000_000, size=close.shape, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "symbol": pd.array(np.repeat(names, days), dtype="str"),
+            "date": np.tile(sessions, symbols),
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "adj_close": close.ravel(),
+            "volume": volume.ravel(),
+            "source": pd.array(np.full(symbols * days, "bench"), dtype="str"),
+        }
+    )
+
+
+def changed_copy(frame: pd.DataFrame, fraction: float, seed: int = 11) -> tuple[pd.DataFrame, int]:
+    """`frame` with `fraction` of its rows given a new volume and adjusted close."""
+    rng = np.random.default_rng(seed)
+    count = max(1, round(len(frame) * fraction))
+    rows = rng.choice(len(frame), size=count, replace=False)
+    changed = frame.copy()
+    volume = changed["volume"].to_numpy().copy()
+    volume[rows] += 1
+    adjusted = changed["adj_close"].to_numpy().copy()
+    adjusted[rows] = (adjusted[rows] * 0.999).round(4)
+    changed["volume"] = volume
+    changed["adj_close"] = adjusted
+    return changed, count
+
+
+def raw_copy(engine: Engine, frame: pd.DataFrame, progress: Callable[[int], None]) -> None:
+    """The baseline: the DataFrame straight to Arrow, CSV and COPY, no checks at all."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.set_column(
+        table.column_names.index("date"), "date", table["date"].cast(pa.date32())
+    )
+    with engine.begin() as conn, conn.connection.driver_connection.cursor() as cursor:
+        copy_arrow(cursor, sql.Identifier("prices_daily"), table, progress=progress)
+
+
+def truncate_prices(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE prices_daily RESTART IDENTITY"))
+        conn.execute(text("CHECKPOINT"))
+
+
+def timed(label: str, action: Callable[[], object]) -> tuple[float, object]:
+    with console.status(f"[bold]{label}…"):
+        started = time.perf_counter()
+        outcome = action()
+        elapsed = time.perf_counter() - started
+    console.print(f"  {label}: {elapsed:,.1f} s")
+    return elapsed, outcome
+
+
+def register_instruments(engine: Engine, frame: pd.DataFrame) -> None:
+    symbols = pd.unique(frame["symbol"])
+    instruments = pd.DataFrame({"symbol": symbols, "name": symbols, "exchange": "NYSE"})
+    with engine.begin() as conn:
+        upsert(conn, "instrument_info", instruments)
+
+
+def run(symbols: int, days: int, sample_rows: int) -> int:
+    server = server_url()
+    console.print(f"server: {redacted(server)}")
+    with scratch_database(server) as url:
+        engine = make_engine(url)
+        try:
+            return measure(engine, symbols, days, sample_rows)
+        finally:
+            engine.dispose()
+
+
+def measure(engine: Engine, symbols: int, days: int, sample_rows: int) -> int:
+    with console.status("[bold]migrating the scratch database…"):
+        migrate.upgrade(engine)
+    with engine.connect() as conn:
+        version = conn.execute(text("SHOW server_version")).scalar_one()
+    elapsed, frame = timed(
+        f"generating {symbols:,} × {days:,} bars", lambda: synthetic_bars(symbols, days)
+    )
+    assert isinstance(frame, pd.DataFrame)
+    rows = len(frame)
+    register_instruments(engine, frame)
+    results: list[Measurement] = []
+
+    truncate_prices(engine)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("a. raw COPY", total=rows)
+        started = time.perf_counter()
+        raw_copy(engine, frame, lambda count: progress.advance(task, count))
+        raw_seconds = time.perf_counter() - started
+    console.print(f"  a. raw COPY: {raw_seconds:,.1f} s")
+    results.append(Measurement("a. raw COPY (baseline)", rows, raw_seconds))
+
+    truncate_prices(engine)
+
+    def load() -> object:
+        with engine.begin() as conn:
+            return upsert(conn, "prices_daily", frame)
+
+    seconds, fresh = timed("b. upsert, fresh load", load)
+    results.append(
+        Measurement(
+            "b. upsert fresh load", rows, seconds, f"{fresh.inserted:,} inserted"  # type: ignore[attr-defined]
+        )
+    )
+
+    seconds, reload = timed("c. upsert, no-op reload", load)
+    results.append(
+        Measurement(
+            "c. upsert no-op reload",
+            rows,
+            seconds,
+            f"{reload.inserted:,} inserted, {reload.updated:,} updated",  # type: ignore[attr-defined]
+        )
+    )
+
+    changed, changed_rows = changed_copy(frame, 0.01)
+
+    def reload_changed() -> object:
+        with engine.begin() as conn:
+            return upsert(conn, "prices_daily", changed)
+
+    seconds, partial = timed("d. upsert, 1% changed reload", reload_changed)
+    results.append(
+        Measurement(
+            "d. upsert 1% changed reload",
+            rows,
+            seconds,
+            f"{partial.updated:,} updated of {changed_rows:,} changed",  # type: ignore[attr-defined]
+        )
+    )
+
+    truncate_prices(engine)
+    sample = frame.iloc[: min(sample_rows, rows)]
+
+    def to_sql() -> object:
+        with engine.begin() as conn:
+            return sample.to_sql(
+                "prices_daily", conn, if_exists="append", index=False, method="multi",
+                chunksize=5_000,
+            )
+
+    seconds, _ = timed(f"e. to_sql(method='multi'), {len(sample):,} rows", to_sql)
+    results.append(Measurement("e. pandas to_sql(method='multi')", len(sample), seconds, "sample"))
+
+    report(results, symbols, days, version)
+    ratio = results[1].rows_per_s / results[0].rows_per_s
+    noop_ok = reload.inserted == 0 and reload.updated == 0  # type: ignore[attr-defined]
+    changed_ok = partial.updated == changed_rows  # type: ignore[attr-defined]
+    verdict = "PASS" if ratio >= ACCEPTANCE_RATIO else "FAIL"
+    console.print(
+        f"fresh-load throughput = {ratio:.1%} of raw COPY (acceptance ≥ {ACCEPTANCE_RATIO:.0%}): "
+        f"{verdict}; no-op reload 0/0: {'yes' if noop_ok else 'NO'}; "
+        f"1% reload updated exactly the changed rows: {'yes' if changed_ok else 'NO'}"
+    )
+    return 0 if ratio >= ACCEPTANCE_RATIO and noop_ok and changed_ok else 1
+
+
+def report(results: list[Measurement], symbols: int, days: int, version: str) -> None:
+    baseline = results[0].rows_per_s
+    table = Table(
+        title=f"Ingest into prices_daily: {symbols:,} symbols × {days:,} days, PostgreSQL {version}"
+    )
+    table.add_column("measurement")
+    table.add_column("rows", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("rows/s", justify="right")
+    table.add_column("vs raw COPY", justify="right")
+    table.add_column("outcome")
+    for result in results:
+        table.add_row(
+            result.name,
+            f"{result.rows:,}",
+            f"{result.seconds:,.1f}",
+            f"{result.rows_per_s:,.0f}",
+            f"{result.rows_per_s / baseline:.2f}",
+            result.note,
+        )
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=5040)
+    parser.add_argument("--sample-rows", type=int, default=100_000, help="rows for to_sql")
+    arguments = parser.parse_args()
+    sys.exit(run(arguments.symbols, arguments.days, arguments.sample_rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""A consumer-group member with exactly-once effects over Redis' at-least-once delivery.
+
+For each message the handler runs inside a PostgreSQL transaction that also inserts the
+`bus_inbox` row ``(group, event_id)``; when that row already exists the handler is skipped, so a
+redelivered or republished event changes nothing. The message is XACKed only after the
+transaction commits: a consumer that dies in between leaves it pending, and another member
+reclaims it with XAUTOCLAIM once it has been idle for `Settings.claim_idle_ms`.
+
+Messages that cannot be read (bad JSON, schema violations, no event id) go straight to the
+stream's dead-letter stream with the validation error. A handler that raises rolls back and
+leaves the message pending for a retry; once Redis has delivered it `Settings.max_deliveries`
+times it goes to the dead-letter stream with the last error, and is acknowledged. Losing the
+database connection is not the message's fault: it propagates and the message stays pending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import ResponseError
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from stocker.bus import streams
+from stocker.bus.messages import BusMessage, model_for, parse
+from stocker.config import Settings
+from stocker.core.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[BusMessage, Connection], None]
+"""Applies one message inside the consumer's transaction (write through `conn` only)."""
+
+_CLAIM_INBOX = text(
+    "INSERT INTO bus_inbox (consumer_group, event_id, stream, stream_message_id) "
+    "VALUES (:group, :event_id, :stream, :message_id) "
+    "ON CONFLICT (consumer_group, event_id) DO NOTHING RETURNING 1"
+)
+_REGISTER_GROUP = text(
+    "INSERT INTO bus_consumer_groups (stream, consumer_group) VALUES (:stream, :group) "
+    "ON CONFLICT DO NOTHING"
+)
+
+DEAD_LETTER_FIELDS = ("error", "deliveries", "stream", "group", "consumer", "message_id", "dead_at")
+"""Fields a dead-letter entry adds to the original message's fields."""
+
+
+@dataclass
+class PollReport:
+    """What one poll did with the messages it read."""
+
+    processed: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+    @property
+    def received(self) -> int:
+        """Messages read or reclaimed in this poll."""
+        return self.processed + self.duplicates + self.failed + self.dead_lettered
+
+
+@dataclass(frozen=True)
+class _Entry:
+    message_id: str
+    fields: Mapping[bytes | str, bytes | str]
+    reclaimed: bool
+
+
+class Consumer:
+    """One named member of consumer group `group` on `stream`, applying `handler` to messages."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        redis_client: redis.Redis,
+        settings: Settings,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler,
+    ) -> None:
+        model_for(stream)  # an unknown stream is an error now, not at the first message
+        self.stream = stream
+        self.group = group
+        self.name = name
+        self._engine = engine
+        self._redis = redis_client
+        self._settings = settings
+        self._handler = handler
+        self._key = streams.stream_key(settings, stream)
+        self._dead_key = streams.dead_letter_key(settings, stream)
+        self._group_ready = False
+        self._claim_cursor = "0-0"
+
+    def ensure_group(self) -> None:
+        """Create the group from the stream's start (if missing) and register it for recovery."""
+        try:
+            self._redis.xgroup_create(self._key, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        with self._engine.begin() as conn:
+            conn.execute(_REGISTER_GROUP, {"stream": self.stream, "group": self.group})
+        self._group_ready = True
+
+    def poll_once(self, count: int = 10, block_ms: int = 1000) -> PollReport:
+        """Reclaim stale pending messages and read new ones (blocking up to `block_ms`); apply."""
+        if not self._group_ready:
+            self.ensure_group()
+        report = PollReport()
+        try:
+            entries = self._reclaim(count)
+            entries += self._read_new(count, block_ms if not entries else 0)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            log.warning(
+                "group %s of %s is gone (Redis lost data); recreating", self.group, self._key
+            )
+            self._group_ready = False
+            self._claim_cursor = "0-0"
+            self.ensure_group()
+            return report
+        for entry in entries:
+            self._apply(entry, report)
+        return report
+
+    def run(self, stop_event: threading.Event, count: int = 10, block_ms: int = 1000) -> None:
+        """Poll until `stop_event` is set; outages of Redis or PostgreSQL are waited out."""
+        backoff_s = 0.5
+        while not stop_event.is_set():
+            try:
+                self.poll_once(count=count, block_ms=block_ms)
+            except (
+                redis.ConnectionError,
+                redis.TimeoutError,
+                OperationalError,
+                InterfaceError,
+            ) as exc:
+                log.warning("consumer %s paused %.1fs: %s", self.name, backoff_s, exc)
+                stop_event.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, 30.0)
+                continue
+            backoff_s = 0.5
+
+    # ---------------------------------------------------------------- reading
+
+    def _reclaim(self, count: int) -> list[_Entry]:
+        response = self._redis.xautoclaim(
+            self._key,
+            self.group,
+            self.name,
+            min_idle_time=self._settings.claim_idle_ms,
+            start_id=self._claim_cursor,
+            count=count,
+        )
+        self._claim_cursor = streams.as_text(response[0])
+        return [
+            _Entry(streams.as_text(message_id), fields, reclaimed=True)
+            for message_id, fields in response[1]
+            if message_id is not None and fields is not None
+        ]
+
+    def _read_new(self, count: int, block_ms: int) -> list[_Entry]:
+        response: Any = self._redis.xreadgroup(
+            self.group,
+            self.name,
+            {self._key: ">"},
+            count=count,
+            block=block_ms if block_ms > 0 else None,
+        )
+        if not response:
+            return []
+        batches = response.values() if isinstance(response, dict) else (b for _, b in response)
+        entries = []
+        for batch in batches:
+            for item in batch:
+                message_id, fields = item[0], item[1]
+                entries.append(_Entry(streams.as_text(message_id), fields, reclaimed=False))
+        return entries
+
+    # ---------------------------------------------------------------- applying
+
+    def _apply(self, entry: _Entry, report: PollReport) -> None:
+        deliveries = self._deliveries(entry.message_id) if entry.reclaimed else 1
+        if deliveries > self._settings.max_deliveries:
+            self._dead_letter(
+                entry,
+                f"not acknowledged after {deliveries - 1} deliveries (the consumer handling it "
+                "stopped or took longer than claim_idle_ms each time)",
+                deliveries,
+            )
+            report.dead_lettered += 1
+            return
+        try:
+            event_id, message = self._read(entry.fields)
+        except ValidationError as exc:
+            log.warning("malformed message %s on %s: %s", entry.message_id, self._key, exc)
+            self._dead_letter(entry, str(exc), deliveries)
+            report.dead_lettered += 1
+            return
+        try:
+            with self._engine.begin() as conn:
+                first_time = conn.execute(
+                    _CLAIM_INBOX,
+                    {
+                        "group": self.group,
+                        "event_id": event_id,
+                        "stream": self.stream,
+                        "message_id": entry.message_id,
+                    },
+                ).first()
+                if first_time is not None:
+                    self._handler(message, conn)
+        except (OperationalError, InterfaceError):
+            raise  # the database is unreachable: not the message's fault, leave it pending
+        except Exception as exc:
+            report.failed += 1
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "handler of %s failed on %s (delivery %d of %d): %s",
+                self.group,
+                entry.message_id,
+                deliveries,
+                self._settings.max_deliveries,
+                error,
+            )
+            if deliveries >= self._settings.max_deliveries:
+                self._dead_letter(entry, error, deliveries)
+                report.dead_lettered += 1
+            return
+        self._redis.xack(self._key, self.group, entry.message_id)
+        if first_time is None:
+            report.duplicates += 1
+        else:
+            report.processed += 1
+
+    def _read(self, fields: Mapping[bytes | str, bytes | str]) -> tuple[uuid.UUID, BusMessage]:
+        raw_event_id = _field(fields, streams.EVENT_ID_FIELD)
+        raw_data = _field(fields, streams.DATA_FIELD)
+        missing = [
+            name
+            for name, value in (
+                (streams.EVENT_ID_FIELD, raw_event_id),
+                (streams.DATA_FIELD, raw_data),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ValidationError(
+                f"invalid {self.stream} entry: missing field(s) {', '.join(missing)}; expected "
+                f"{streams.EVENT_ID_FIELD} (a UUID) and {streams.DATA_FIELD} (the message JSON)",
+                [f"{name}: field required" for name in missing],
+            )
+        assert raw_event_id is not None and raw_data is not None
+        try:
+            event_id = uuid.UUID(streams.as_text(raw_event_id))
+        except (ValueError, UnicodeDecodeError):
+            shown = raw_event_id if isinstance(raw_event_id, str) else repr(raw_event_id)
+            raise ValidationError(
+                f"invalid {self.stream} entry: event_id {shown!r} is not a UUID",
+                [f"event_id: expected a UUID, got {shown!r}"],
+            ) from None
+        return event_id, parse(self.stream, raw_data)
+
+    def _deliveries(self, message_id: str) -> int:
+        pending = self._redis.xpending_range(
+            self._key, self.group, min=message_id, max=message_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    def _dead_letter(self, entry: _Entry, error: str, deliveries: int) -> None:
+        """Move the entry to the dead-letter stream and acknowledge it, atomically."""
+        meta = {
+            "error": error,
+            "deliveries": str(deliveries),
+            "stream": self.stream,
+            "group": self.group,
+            "consumer": self.name,
+            "message_id": entry.message_id,
+            "dead_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        dead: dict[Any, Any] = {}
+        for key, value in entry.fields.items():
+            name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            dead[f"original:{name}" if name in meta else key] = value
+        dead.update(meta)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xadd(self._dead_key, dead, maxlen=self._settings.stream_maxlen, approximate=True)
+        pipe.xack(self._key, self.group, entry.message_id)
+        pipe.execute()
+
+
+def _field(fields: Mapping[bytes | str, bytes | str], name: str) -> bytes | str | None:
+    value = fields.get(name.encode())
+    return fields.get(name) if value is None else value

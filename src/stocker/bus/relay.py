@@ -1,0 +1,273 @@
+"""The outbox relay: publishes committed outbox rows to Redis and repairs Redis after data loss.
+
+Publishing: rows with ``published_at IS NULL`` are taken in id order with ``FOR UPDATE SKIP
+LOCKED`` (so concurrent relays take disjoint rows), XADDed, and marked published with their
+stream id in the same transaction. Publishing and recovery of one stream are serialized by a
+PostgreSQL advisory lock, and each XADD batch runs in a Redis MULTI that WATCHes the stream's
+relay mark, so a flush between the health check and the XADD aborts the batch instead of
+silently starting a fresh stream.
+
+Recovery: Redis lost a stream when the relay mark or the stream is missing, the stream's
+``last-generated-id`` is older than the newest id we recorded, or a registered consumer group
+is missing. The relay then recreates the registered groups (from id 0) and republishes every
+event of the stream that some registered group has no `bus_inbox` row for. Consumers skip
+whatever they had already processed, so recovery is safe to over-deliver.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import ResponseError, WatchError
+from sqlalchemy import Connection, Engine, Row, text
+from sqlalchemy.exc import OperationalError
+
+from stocker.bus import streams
+from stocker.bus.messages import STREAMS
+from stocker.config import Settings
+from stocker.core.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+_WATCH_ATTEMPTS = 20
+
+_PENDING = text(
+    "SELECT id, event_id::text AS event_id, stream, payload::text AS payload FROM outbox "
+    "WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_MARK_PUBLISHED = text(
+    "UPDATE outbox SET published_at = NOW(), stream_message_id = :message_id, "
+    "publish_attempts = publish_attempts + 1 WHERE id = :id"
+)
+_NEWEST_PUBLISHED = text(
+    "SELECT stream_message_id FROM outbox WHERE stream = :stream "
+    "AND stream_message_id IS NOT NULL ORDER BY id DESC LIMIT 1"
+)
+_GROUPS = text("SELECT consumer_group FROM bus_consumer_groups WHERE stream = :stream")
+_GROUP_STREAMS = text("SELECT DISTINCT stream FROM bus_consumer_groups")
+_UNPROCESSED = text(
+    """
+    SELECT o.id, o.event_id::text AS event_id, o.stream, o.payload::text AS payload
+    FROM outbox o
+    WHERE o.stream = :stream AND o.published_at IS NOT NULL
+      AND EXISTS (
+        SELECT 1 FROM bus_consumer_groups g
+        WHERE g.stream = o.stream
+          AND NOT EXISTS (
+            SELECT 1 FROM bus_inbox i
+            WHERE i.consumer_group = g.consumer_group AND i.event_id = o.event_id))
+    ORDER BY o.id
+    """
+)
+_STREAM_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+
+
+@dataclass(frozen=True)
+class RelayReport:
+    """What one relay pass did: events republished after a loss, and newly published events."""
+
+    recovered: int
+    published: int
+
+
+class OutboxRelay:
+    """Moves committed outbox rows onto their Redis streams; safe to run several at once."""
+
+    def __init__(self, engine: Engine, redis_client: redis.Redis, settings: Settings) -> None:
+        self._engine = engine
+        self._redis = redis_client
+        self._settings = settings
+
+    # ---------------------------------------------------------------- publishing
+
+    def publish_pending(self, batch_size: int = 500) -> int:
+        """Publish every unpublished outbox row (in id order, batch by batch); return the count."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        total = 0
+        while True:
+            published = self._publish_batch(batch_size)
+            total += published
+            if published < batch_size:
+                return total
+
+    def _publish_batch(self, batch_size: int) -> int:
+        with self._engine.begin() as conn:
+            rows = conn.execute(_PENDING, {"limit": batch_size}).all()
+            if not rows:
+                return 0
+            by_stream: dict[str, list[Row[Any]]] = {}
+            for row in rows:
+                by_stream.setdefault(row.stream, []).append(row)
+            ordered_streams = sorted(by_stream)  # one lock order for every relay: no deadlocks
+            for stream in ordered_streams:
+                _lock_stream(conn, stream)
+            for stream in ordered_streams:
+                stream_rows = by_stream[stream]
+                message_ids = self._publish_rows(conn, stream, stream_rows)
+                conn.execute(
+                    _MARK_PUBLISHED,
+                    [
+                        {"id": row.id, "message_id": streams.as_text(message_id)}
+                        for row, message_id in zip(stream_rows, message_ids, strict=True)
+                    ],
+                )
+            return len(rows)
+
+    def _publish_rows(self, conn: Connection, stream: str, rows: Sequence[Row[Any]]) -> list[Any]:
+        """XADD `rows` in one MULTI guarded by the relay mark; recover the stream first if lost."""
+        key = streams.stream_key(self._settings, stream)
+        mark = streams.relay_mark_key(self._settings, stream)
+        for _attempt in range(_WATCH_ATTEMPTS):
+            with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(mark)
+                    reason = self._loss_reason(conn, stream, pipe)
+                    if reason is not None:
+                        pipe.unwatch()
+                        self._recover_locked(conn, stream, reason)
+                        continue
+                    pipe.multi()
+                    for row in rows:
+                        pipe.xadd(
+                            key,
+                            streams.frame(row.event_id, row.payload),  # type: ignore[arg-type]
+                            maxlen=self._settings.stream_maxlen,
+                            approximate=True,
+                        )
+                    pipe.set(mark, _now_text())
+                    results = pipe.execute()
+                    return list(results[:-1])
+                except WatchError:
+                    continue
+        raise ServiceError(
+            f"could not publish to {key}: its relay mark kept changing during "
+            f"{_WATCH_ATTEMPTS} attempts; is something deleting the stream's keys?"
+        )
+
+    # ---------------------------------------------------------------- recovery
+
+    def recover(self) -> int:
+        """Republish what consumers have not processed on every stream Redis lost; return count."""
+        total = 0
+        for stream in self._streams():
+            with self._engine.begin() as conn:
+                _lock_stream(conn, stream)
+                reason = self._loss_reason(conn, stream, self._redis)
+                if reason is not None:
+                    total += self._recover_locked(conn, stream, reason)
+        return total
+
+    def _streams(self) -> list[str]:
+        with self._engine.connect() as conn:
+            registered = {row.stream for row in conn.execute(_GROUP_STREAMS)}
+        return sorted(set(STREAMS) | registered)
+
+    def _loss_reason(self, conn: Connection, stream: str, client: Any) -> str | None:
+        """Why Redis no longer holds what we published to `stream`, or None when it does."""
+        newest = conn.execute(_NEWEST_PUBLISHED, {"stream": stream}).scalar()
+        if newest is None:
+            return None  # nothing published yet: nothing to lose
+        key = streams.stream_key(self._settings, stream)
+        try:
+            info = client.xinfo_stream(key)
+        except ResponseError:
+            return f"stream {key} is missing"
+        if not client.exists(streams.relay_mark_key(self._settings, stream)):
+            return f"the relay mark of {key} is missing (Redis was flushed or restored)"
+        last_generated = streams.as_text(info["last-generated-id"])
+        if streams.parse_stream_id(last_generated) < streams.parse_stream_id(newest):
+            return (
+                f"stream {key} ends at id {last_generated}, older than the last id we "
+                f"published, {newest}"
+            )
+        registered = self._registered_groups(conn, stream)
+        if registered:
+            present = {streams.as_text(group["name"]) for group in client.xinfo_groups(key)}
+            missing = sorted(registered - present)
+            if missing:
+                return f"consumer groups {', '.join(missing)} of {key} are missing"
+        return None
+
+    def _registered_groups(self, conn: Connection, stream: str) -> set[str]:
+        return {row.consumer_group for row in conn.execute(_GROUPS, {"stream": stream})}
+
+    def _recover_locked(self, conn: Connection, stream: str, reason: str) -> int:
+        """Rebuild `stream` in Redis; the caller holds the stream's advisory lock in `conn`."""
+        key = streams.stream_key(self._settings, stream)
+        log.warning("recovering %s: %s", key, reason)
+        for group in sorted(self._registered_groups(conn, stream)):
+            try:
+                self._redis.xgroup_create(key, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        rows = conn.execute(_UNPROCESSED, {"stream": stream}).all()
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            pipe = self._redis.pipeline(transaction=False)
+            for row in chunk:
+                pipe.xadd(
+                    key,
+                    streams.frame(row.event_id, row.payload),  # type: ignore[arg-type]
+                    maxlen=self._settings.stream_maxlen,
+                    approximate=True,
+                )
+            message_ids = pipe.execute()
+            conn.execute(
+                _MARK_PUBLISHED,
+                [
+                    {"id": row.id, "message_id": streams.as_text(message_id)}
+                    for row, message_id in zip(chunk, message_ids, strict=True)
+                ],
+            )
+        self._restore_stream_end(conn, stream, key)
+        self._redis.set(streams.relay_mark_key(self._settings, stream), _now_text())
+        log.warning("recovered %s: republished %d events", key, len(rows))
+        return len(rows)
+
+    def _restore_stream_end(self, conn: Connection, stream: str, key: str) -> None:
+        """Make the stream exist and end at or after every id we recorded, so the check passes."""
+        if not self._redis.exists(key):
+            # No group needed anything: create the stream empty (add one entry, trim to zero).
+            self._redis.xadd(key, {"relay": "recovered"}, maxlen=0, approximate=False)
+        newest = conn.execute(_NEWEST_PUBLISHED, {"stream": stream}).scalar()
+        last_generated = streams.as_text(self._redis.xinfo_stream(key)["last-generated-id"])
+        if newest and streams.parse_stream_id(last_generated) < streams.parse_stream_id(newest):
+            self._redis.execute_command("XSETID", key, newest)
+
+    # ---------------------------------------------------------------- loop
+
+    def run_once(self, batch_size: int = 500) -> RelayReport:
+        """One pass: repair lost streams first, then publish what is pending."""
+        recovered = self.recover()
+        published = self.publish_pending(batch_size)
+        return RelayReport(recovered=recovered, published=published)
+
+    def run(
+        self, stop_event: threading.Event, poll_interval_s: float = 0.5, batch_size: int = 500
+    ) -> None:
+        """Relay until `stop_event` is set; outages of Redis or PostgreSQL are waited out."""
+        while not stop_event.is_set():
+            try:
+                report = self.run_once(batch_size)
+            except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+                log.warning("relay pass failed, retrying in %.1fs: %s", poll_interval_s, exc)
+                stop_event.wait(poll_interval_s)
+                continue
+            if report.published == 0 and report.recovered == 0:
+                stop_event.wait(poll_interval_s)
+
+
+def _lock_stream(conn: Connection, stream: str) -> None:
+    conn.execute(_STREAM_LOCK, {"name": f"stocker.bus.relay:{stream}"})
+
+
+def _now_text() -> str:
+    return f"{time.time():.6f}"

@@ -1,0 +1,187 @@
+"""Live minute bars from Alpaca's market-data stream, as `prices_intraday` rows.
+
+alpaca-py's `StockDataStream` speaks the protocol (msgpack frames: `connected`, `auth`,
+`subscribe`, then `{"T": "b", ...}` bars) and reconnects with exponential backoff and jitter
+when the connection drops; this module turns each bar into a row, hands rows to a callback and,
+in `run_live_intraday`, groups the bars of one websocket frame into one DataFrame for a sink
+(which upserts them). The stream is driven on the caller's thread so the sink's database work
+happens there too, and it stops within `poll_s` of `stop_event` being set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgpack
+import pandas as pd
+from alpaca.data.enums import DataFeed
+from alpaca.data.live.stock import StockDataStream
+
+from stocker.core.errors import SourceError
+from stocker.data.sources.alpaca import CREDENTIAL_ENV, SOURCE_NAME, alpaca_credentials
+from stocker.data.sources.base import payload_hash
+from stocker.data.sources.frames import intraday_bars_frame
+
+log = logging.getLogger(__name__)
+
+STREAM_INTERVAL = "1m"  # Alpaca's `bars` channel carries minute bars
+
+
+def bar_row(message: Mapping[str, Any], interval: str = STREAM_INTERVAL) -> dict[str, object]:
+    """A `prices_intraday` row from one stream bar message (`{"T": "b", "S": ..., ...}`).
+
+    `source_hash` is the SHA-256 of the bar's own msgpack encoding: the stream's frames carry
+    several messages and the client hands them out one by one.
+    """
+    moment = message["t"]
+    if isinstance(moment, msgpack.Timestamp):
+        timestamp = moment.to_datetime()
+    elif isinstance(moment, datetime):
+        timestamp = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    else:
+        timestamp = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    return {
+        "symbol": message["S"],
+        "timestamp": timestamp.astimezone(UTC),
+        "interval": interval,
+        "open": message["o"],
+        "high": message["h"],
+        "low": message["l"],
+        "close": message["c"],
+        "volume": round(message["v"]),
+        "source": SOURCE_NAME,
+        "source_hash": payload_hash(msgpack.packb(dict(message))),
+    }
+
+
+class _RecordingStockDataStream(StockDataStream):
+    """alpaca-py's stream, remembering an authentication refusal instead of retrying forever."""
+
+    auth_error: str | None = None
+
+    async def _auth(self) -> None:
+        try:
+            await super()._auth()
+        except ValueError as error:
+            self.auth_error = str(error)
+            await self.stop_ws()
+            raise
+
+
+class AlpacaBarStream:
+    """Subscribe to Alpaca minute bars for `symbols`; call `on_bar(row)` for each bar.
+
+    Parameters
+    ----------
+    url
+        Override of Alpaca's stream URL (default `wss://stream.data.alpaca.markets/v2/<feed>`).
+    feed
+        'iex' (free plans) or 'sip'.
+    reconnect_min_backoff_s, reconnect_max_backoff_s
+        Bounds of the exponential backoff between reconnection attempts.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        on_bar: Callable[[dict[str, object]], None],
+        *,
+        api_key: str | None = None,
+        secret_key: str | None = None,
+        url: str | None = None,
+        feed: str = "iex",
+        reconnect_min_backoff_s: float = 1.0,
+        reconnect_max_backoff_s: float = 30.0,
+        poll_s: float = 0.05,
+    ) -> None:
+        key, secret = alpaca_credentials(api_key, secret_key)
+        self.symbols = tuple(dict.fromkeys(symbols))
+        if not self.symbols:
+            raise SourceError("the Alpaca bar stream needs at least one symbol")
+        self.on_bar = on_bar
+        self.poll_s = poll_s
+        self._stream = _RecordingStockDataStream(
+            key, secret, raw_data=True, feed=DataFeed(feed), url_override=url
+        )
+        # alpaca-py keeps its backoff bounds as attributes with no constructor parameter.
+        self._stream._reconnect_min_backoff = reconnect_min_backoff_s
+        self._stream._reconnect_max_backoff = reconnect_max_backoff_s
+        self._stream.subscribe_bars(self._handle, *self.symbols)
+        self._failure: BaseException | None = None
+
+    async def _handle(self, message: Mapping[str, Any]) -> None:
+        try:
+            self.on_bar(bar_row(message))
+        except Exception as error:  # a failing consumer must stop the stream, not vanish
+            self.fail(error)
+
+    def fail(self, error: BaseException) -> None:
+        """Stop the stream and make `run` raise `error`."""
+        if self._failure is None:
+            self._failure = error
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Stream until `stop_event` is set (or a consumer fails, or Alpaca refuses the keys)."""
+        asyncio.run(self._drive(stop_event))
+        if self._stream.auth_error is not None:
+            raise SourceError(
+                f"Alpaca's stream refused authentication: {self._stream.auth_error}; set "
+                f"{' and '.join(CREDENTIAL_ENV)} to a valid key pair (Alpaca allows one stream "
+                "connection per key)"
+            )
+        if self._failure is not None:
+            raise self._failure
+
+    async def _drive(self, stop_event: threading.Event) -> None:
+        # `_run_forever` is the loop `StockDataStream.run()` wraps in `asyncio.run`; awaiting it
+        # here lets this coroutine watch `stop_event` and close the socket promptly.
+        runner = asyncio.create_task(self._stream._run_forever())
+        while not (
+            runner.done()
+            or stop_event.is_set()
+            or self._failure is not None
+            or self._stream.auth_error is not None
+        ):
+            await asyncio.sleep(self.poll_s)
+        if not runner.done():
+            await self._stream.stop_ws()
+            await self._stream.close()
+        await runner
+
+
+def run_live_intraday(
+    symbols: Iterable[str],
+    sink: Callable[[pd.DataFrame], None],
+    stop_event: threading.Event,
+    **options: Any,
+) -> None:
+    """Stream Alpaca minute bars into `sink`, one `prices_intraday` frame per websocket frame.
+
+    `sink(frame)` runs on the calling thread (typically an upsert into `prices_intraday`); if it
+    raises, the stream stops and the error propagates. `options` go to `AlpacaBarStream`.
+    """
+    pending: list[dict[str, object]] = []
+    stream: AlpacaBarStream
+
+    def flush() -> None:
+        rows = list(pending)
+        pending.clear()
+        try:
+            sink(intraday_bars_frame(rows))
+        except Exception as error:
+            stream.fail(error)
+
+    def on_bar(row: dict[str, object]) -> None:
+        if not pending:
+            # The client dispatches a frame's messages without yielding to the loop, so this
+            # runs once the whole frame has been handed out.
+            asyncio.get_running_loop().call_soon(flush)
+        pending.append(row)
+
+    stream = AlpacaBarStream(symbols, on_bar, **options)
+    stream.run(stop_event)

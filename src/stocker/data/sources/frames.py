@@ -1,0 +1,66 @@
+"""Build the sources' DataFrames with the target tables' column names and stable dtypes.
+
+Every source hands rows (plain dicts) to these builders so the frames look alike whatever the
+vendor: prices float64, volume int64, `date` as `datetime.date`, `timestamp` UTC-aware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from stocker.data.sources.base import (
+    CORPORATE_ACTION_COLUMNS,
+    DAILY_BAR_COLUMNS,
+    INTRADAY_BAR_COLUMNS,
+)
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
+
+
+def _frame(
+    rows: Iterable[Mapping[str, object]] | pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
+    if isinstance(rows, pd.DataFrame):
+        return rows.reindex(columns=list(columns)).reset_index(drop=True)
+    return pd.DataFrame(list(rows), columns=list(columns))
+
+
+def daily_bars_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.DataFrame:
+    """A `prices_daily` frame; `adj_close` is NaN where the vendor gave none."""
+    frame = _frame(rows, DAILY_BAR_COLUMNS)
+    for column in PRICE_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["volume"] = frame["volume"].astype("int64")
+    frame["date"] = frame["date"].astype(object)
+    return frame.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+def intraday_bars_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.DataFrame:
+    """A `prices_intraday` frame with UTC-aware bar start times."""
+    frame = _frame(rows, INTRADAY_BAR_COLUMNS)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    for column in PRICE_COLUMNS[:-1]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["volume"] = frame["volume"].astype("int64")
+    return frame.sort_values(["symbol", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def corporate_actions_frame(
+    rows: Iterable[Mapping[str, object]] | pd.DataFrame,
+) -> pd.DataFrame:
+    """A `corporate_actions` frame: SPLIT value is new/old shares, DIVIDEND value is cash/share."""
+    frame = _frame(rows, CORPORATE_ACTION_COLUMNS)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
+    frame["date"] = frame["date"].astype(object)
+    return frame.sort_values(["symbol", "date", "action_type"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def records_frame(
+    rows: Iterable[Mapping[str, object]] | pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
+    """A frame of exactly `columns` (missing keys become NaN/None) in the given order."""
+    return _frame(rows, columns)

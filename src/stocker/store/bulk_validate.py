@@ -1,0 +1,504 @@
+"""Column-type validation of a batch before COPY, vectorized over whole columns.
+
+Each column is converted once into an Arrow array in the form PostgreSQL's CSV input accepts,
+and every value the column's type would refuse is flagged with a reason that names the column,
+shows the value and says what was expected. Only flagged rows are visited one by one (to word
+their reasons), so a clean batch of millions of rows costs a few numpy/Arrow passes per column.
+
+Conventions (documented for loaders):
+- A missing value (None, NaN, NaT, pd.NA) is SQL NULL. In a NOT NULL column a float NaN is
+  reported as "NaN is not a number" and any other missing value as NULL. ±inf is always refused.
+- NUMERIC(p, s) refuses values whose magnitude, rounded to s decimals, reaches 10^(p-s).
+  Values with more than s decimals are rounded by PostgreSQL (half away from zero), not refused.
+  Decimal and string inputs are sent as their exact text, floats as their shortest round-trip text.
+- DATE refuses a timestamp with a time of day; a tz-aware timestamp counts by its local date.
+- TIMESTAMPTZ takes naive values as UTC; TIMESTAMP (without zone) stores aware values in UTC.
+- JSON/JSONB take dicts, lists and scalars (dumped as JSON) or a str holding JSON text.
+- Arrays take lists/tuples/numpy arrays (or a str holding a PostgreSQL array literal).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stocker.core.errors import DataError
+from stocker.store.table_info import ColumnInfo, TableInfo
+
+SHOWN_CHARACTERS = 30
+_UUID_PATTERN = r"^\s*\{?[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}\}?\s*$"
+_TRUE_WORDS = frozenset({"t", "true", "y", "yes", "on", "1"})
+_FALSE_WORDS = frozenset({"f", "false", "n", "no", "off", "0"})
+
+
+@dataclass
+class ValidatedBatch:
+    """The batch as Arrow columns ready for CSV, and why each refused row was refused."""
+
+    columns: list[str]
+    wire: dict[str, pa.Array | pa.ChunkedArray]
+    """One array per column, as long as the input (refused rows included)."""
+    reasons: dict[int, list[str]]
+    """Row position → every reason the row was refused."""
+    row_count: int
+
+    @property
+    def valid_mask(self) -> np.ndarray:
+        mask = np.ones(self.row_count, dtype=bool)
+        if self.reasons:
+            mask[np.fromiter(self.reasons.keys(), dtype=np.int64)] = False
+        return mask
+
+    def valid_table(self) -> pa.Table:
+        """The accepted rows only, as one Arrow table in column order."""
+        table = pa.table({column: self.wire[column] for column in self.columns})
+        if self.reasons:
+            table = table.filter(pa.array(self.valid_mask))
+        return table
+
+
+def show(value: Any) -> str:
+    """A short, unambiguous rendering of a raw value for a reason message."""
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(float(value))
+    if isinstance(value, str):
+        shown = value if len(value) <= SHOWN_CHARACTERS else value[: SHOWN_CHARACTERS - 1] + "…"
+        return repr(shown)
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
+
+
+def _sql_type_label(column: ColumnInfo) -> str:
+    return (
+        column.sql_type.upper().replace("CHARACTER VARYING", "VARCHAR").replace("CHARACTER", "CHAR")
+    )
+
+
+class _Reasons:
+    """Collects reasons per row; messages are only built for flagged rows."""
+
+    def __init__(self) -> None:
+        self.by_row: dict[int, list[str]] = defaultdict(list)
+
+    def flag(
+        self,
+        column: str,
+        mask: np.ndarray,
+        raw: pd.Series,
+        describe: Callable[[Any, int], str],
+    ) -> None:
+        for position in np.flatnonzero(mask):
+            self.by_row[int(position)].append(f"{column}: {describe(raw.iloc[position], position)}")
+
+
+def _missing(raw: pd.Series) -> np.ndarray:
+    return np.asarray(raw.isna().to_numpy(), dtype=bool)
+
+
+def _is_float_nan(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _numbers(raw: pd.Series, missing: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """The column as numbers, and which present values did not parse as one."""
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("float64"), np.zeros(len(raw), dtype=bool)
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw, np.zeros(len(raw), dtype=bool)
+    parsed = pd.to_numeric(raw, errors="coerce")
+    unparsed = np.asarray(parsed.isna().to_numpy(), dtype=bool) & ~missing
+    return parsed, unparsed
+
+
+def _float_values(numbers: pd.Series) -> np.ndarray:
+    return np.asarray(numbers.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+def _convert_number(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    numbers, unparsed = _numbers(raw, missing)
+    reasons.flag(column.name, unparsed, raw, lambda value, _: f"{show(value)} is not a number")
+    integer_input = pd.api.types.is_integer_dtype(numbers.dtype)
+    values = None if integer_input else _float_values(numbers)
+    if values is not None:
+        infinite = np.isinf(values)
+        reasons.flag(column.name, infinite, raw, lambda v, _: f"{show(v)} is not a finite number")
+    bad = unparsed.copy() if values is None else unparsed | np.isinf(values)
+
+    if column.kind == "integer":
+        low, high = column.integer_bounds or (-(2**63), 2**63 - 1)
+        label = _sql_type_label(column)
+        if integer_input:
+            as_int = np.asarray(numbers.to_numpy(dtype="int64", na_value=0), dtype=np.int64)
+            out_of_range = ~missing & ((as_int < low) | (as_int > high))
+        else:
+            assert values is not None
+            finite = np.isfinite(values)
+            with np.errstate(invalid="ignore"):
+                fractional = finite & (np.floor(values) != values)
+                out_of_range = finite & ~fractional & ((values < low) | (values >= float(high) + 1))
+            reasons.flag(
+                column.name, fractional, raw, lambda v, _: f"{show(v)} is not a whole number"
+            )
+            bad |= fractional
+            as_int = np.where(finite & ~fractional & ~out_of_range, values, 0).astype(np.int64)
+        reasons.flag(
+            column.name, out_of_range, raw, lambda v, _: f"{show(v)} is out of range for {label}"
+        )
+        bad |= out_of_range
+        return pa.array(as_int, type=pa.int64(), mask=missing | bad), bad
+
+    assert values is not None or integer_input
+    if values is None:
+        values = _float_values(numbers)
+    if column.kind == "numeric" and column.precision is not None:
+        scale = column.scale or 0
+        limit = 10.0 ** (column.precision - scale)
+        with np.errstate(invalid="ignore"):
+            overflow = np.isfinite(values) & (np.round(np.abs(values), scale) >= limit)
+        whole_digits = column.precision - scale
+        label = f"NUMERIC({column.precision},{scale})"
+        reasons.flag(
+            column.name,
+            overflow,
+            raw,
+            lambda v, _: (
+                f"{show(v)} overflows {label}: the absolute value must be below 10^{whole_digits}"
+            ),
+        )
+        bad |= overflow
+    if column.kind == "numeric" and not pd.api.types.is_numeric_dtype(raw.dtype):
+        # Decimal and text inputs keep their exact digits; floats print their round-trip repr.
+        texts = pc.utf8_trim_whitespace(_as_strings(raw, missing))
+        return _with_nulls(texts, missing | bad), bad
+    if integer_input:
+        ints = np.asarray(numbers.to_numpy(dtype="int64", na_value=0), dtype=np.int64)
+        return pa.array(ints, type=pa.int64(), mask=missing | bad), bad
+    return pa.array(values, type=pa.float64(), mask=missing | bad), bad
+
+
+def _as_strings(raw: pd.Series, missing: np.ndarray) -> pa.Array | pa.ChunkedArray:
+    if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
+        return pa.array(raw, from_pandas=True)
+    texts = [
+        None if gone else (v if isinstance(v, str) else str(v))
+        for v, gone in zip(raw, missing, strict=True)
+    ]
+    return pa.array(texts, type=pa.string())
+
+
+def _with_nulls(array: pa.Array | pa.ChunkedArray, null: np.ndarray) -> pa.Array:
+    """`array` with the positions in `null` set to NULL."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not null.any():
+        return array
+    return pc.if_else(pa.array(null), pa.nulls(len(array), type=array.type), array)
+
+
+def _convert_text(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray]:
+    strings = _as_strings(raw, missing)
+    bad = np.zeros(len(raw), dtype=bool)
+    if column.max_length is not None:
+        lengths = pc.utf8_length(strings)
+        too_long = np.asarray(pc.fill_null(pc.greater(lengths, column.max_length), False))
+        label = _sql_type_label(column)
+        reasons.flag(
+            column.name,
+            too_long,
+            raw,
+            lambda v, _: f"{show(v)} is {len(str(v))} characters, more than {label}",
+        )
+        bad |= too_long
+    has_nul = np.asarray(pc.fill_null(pc.match_substring(strings, "\x00"), False))
+    if has_nul.any():
+        reasons.flag(column.name, has_nul, raw, lambda v, _: f"{show(v)} contains a NUL character")
+        bad |= has_nul
+    return strings, bad
+
+
+def _convert_boolean(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        values = np.asarray(raw.to_numpy(dtype=bool, na_value=False), dtype=bool)
+        return pa.array(values, mask=missing), np.zeros(len(raw), dtype=bool)
+    words = raw.astype("str").str.strip().str.lower()
+    truthy = np.asarray(words.isin(_TRUE_WORDS).to_numpy(), dtype=bool)
+    falsy = np.asarray(words.isin(_FALSE_WORDS).to_numpy(), dtype=bool)
+    bad = ~missing & ~truthy & ~falsy
+    reasons.flag(column.name, bad, raw, lambda v, _: f"{show(v)} is not a boolean")
+    return pa.array(truthy, mask=missing | bad), bad
+
+
+def _datetimes(raw: pd.Series, missing: np.ndarray, *, utc: bool) -> tuple[pd.Series, np.ndarray]:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        parsed = raw
+    else:
+        parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=utc)
+    unparsed = np.asarray(parsed.isna().to_numpy(), dtype=bool) & ~missing
+    return parsed, unparsed
+
+
+def _convert_date(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    parsed, unparsed = _datetimes(raw, missing, utc=False)
+    reasons.flag(column.name, unparsed, raw, lambda v, _: f"{show(v)} is not a valid date")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_localize(None)
+    stamps = parsed.to_numpy()
+    days = stamps.astype("datetime64[D]")
+    timed = ~np.isnat(stamps) & (days.astype(stamps.dtype) != stamps)
+    reasons.flag(
+        column.name, timed, raw, lambda v, _: f"{show(v)} has a time of day, expected a date"
+    )
+    bad = unparsed | timed
+    return pa.array(days, type=pa.date32(), mask=missing | bad | np.isnat(days)), bad
+
+
+def _convert_timestamp(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    parsed, unparsed = _datetimes(raw, missing, utc=True)
+    reasons.flag(column.name, unparsed, raw, lambda v, _: f"{show(v)} is not a valid timestamp")
+    if not isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_localize("UTC")
+    stamps = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    arrow_type = pa.timestamp("us", tz="UTC" if column.kind == "timestamptz" else None)
+    nat = np.isnat(stamps)
+    array = pa.array(stamps.astype(np.int64), type=pa.int64(), mask=missing | unparsed | nat)
+    return array.cast(arrow_type), unparsed
+
+
+def _convert_uuid(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray]:
+    strings = _as_strings(raw, missing)
+    matches = np.asarray(pc.fill_null(pc.match_substring_regex(strings, _UUID_PATTERN), True))
+    bad = ~matches & ~missing
+    reasons.flag(column.name, bad, raw, lambda v, _: f"{show(v)} is not a UUID")
+    return strings, bad
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else str(value)
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _to_json(value: Any) -> str:
+    if isinstance(value, str):
+        json.loads(value)
+        return value
+    return json.dumps(value, allow_nan=False, default=_json_default)
+
+
+def _convert_json(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    texts: list[str | None] = []
+    bad = np.zeros(len(raw), dtype=bool)
+    problems: dict[int, str] = {}
+    for position, (value, gone) in enumerate(zip(raw, missing, strict=True)):
+        if gone:
+            texts.append(None)
+            continue
+        try:
+            texts.append(_to_json(value))
+        except (ValueError, TypeError) as error:
+            texts.append(None)
+            bad[position] = True
+            problems[position] = str(error)
+    reasons.flag(
+        column.name, bad, raw, lambda v, at: f"{show(v)} is not valid JSON ({problems[at]})"
+    )
+    return pa.array(texts, type=pa.string()), bad
+
+
+def _array_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | tuple | np.ndarray):
+        return _array_literal(value)
+    text = str(value.item() if isinstance(value, np.generic) else value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array_literal(values: Sequence[Any] | np.ndarray) -> str:
+    return "{" + ",".join(_array_element(value) for value in values) + "}"
+
+
+def _convert_array(
+    column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    texts: list[str | None] = []
+    bad = np.zeros(len(raw), dtype=bool)
+    for position, value in enumerate(raw):
+        if isinstance(value, list | tuple | np.ndarray):
+            texts.append(_array_literal(value))
+        elif isinstance(value, str):
+            texts.append(value)
+        elif missing[position]:
+            texts.append(None)
+        else:
+            texts.append(None)
+            bad[position] = True
+    reasons.flag(column.name, bad, raw, lambda v, _: f"{show(v)} is not a list")
+    return pa.array(texts, type=pa.string()), bad
+
+
+def _array_missing(raw: pd.Series) -> np.ndarray:
+    return np.fromiter(
+        (not isinstance(v, list | tuple | np.ndarray | str) and pd.isna(v) for v in raw),
+        dtype=bool,
+        count=len(raw),
+    )
+
+
+_CONVERTERS = {
+    "integer": _convert_number,
+    "numeric": _convert_number,
+    "float": _convert_number,
+    "text": _convert_text,
+    "boolean": _convert_boolean,
+    "date": _convert_date,
+    "timestamptz": _convert_timestamp,
+    "timestamp": _convert_timestamp,
+    "uuid": _convert_uuid,
+    "json": _convert_json,
+    "array": _convert_array,
+}
+
+
+def _check_columns(frame: pd.DataFrame, info: TableInfo, key: Sequence[str]) -> None:
+    """Batch-level problems: no row could be written, so they raise instead of rejecting rows."""
+    unknown = [column for column in frame.columns if column not in info.columns]
+    if unknown:
+        raise DataError(
+            f"{info.name}: unknown column(s) {', '.join(map(str, unknown))}; "
+            f"the table has {', '.join(info.columns)}"
+        )
+    generated = [column for column in frame.columns if info.columns[column].generated]
+    if generated:
+        raise DataError(f"{info.name}: column(s) {', '.join(generated)} are generated, omit them")
+    missing_key = [column for column in key if column not in frame.columns]
+    if missing_key:
+        raise DataError(
+            f"{info.name}: key column(s) {', '.join(missing_key)} missing from the rows "
+            f"(key is {', '.join(key)})"
+        )
+    required = [
+        column.name
+        for column in info.columns.values()
+        if column.not_null and not column.has_default and column.name not in frame.columns
+    ]
+    if required:
+        raise DataError(
+            f"{info.name}: required column(s) {', '.join(required)} missing from the rows "
+            "(NOT NULL without a default)"
+        )
+
+
+def _flag_duplicate_keys(
+    wire: dict[str, pa.Array | pa.ChunkedArray],
+    key: Sequence[str],
+    unusable: np.ndarray,
+    reasons: _Reasons,
+) -> None:
+    """Every row whose key another row of the batch also has: which one is right is unknowable."""
+    keys = pd.DataFrame(
+        {
+            column: wire[column].to_pandas(date_as_object=False, timestamp_as_object=False)
+            for column in key
+        }
+    )
+    duplicated = np.asarray(keys.duplicated(keep=False).to_numpy(), dtype=bool)
+    if unusable.any() and duplicated.any():
+        # Rows whose key did not parse must not count as duplicates of each other.
+        duplicated = np.zeros(len(keys), dtype=bool)
+        usable = ~unusable
+        duplicated[usable] = keys[usable].duplicated(keep=False).to_numpy()
+    if not duplicated.any():
+        return
+    positions = np.flatnonzero(duplicated)
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for position, values in zip(
+        positions, keys.iloc[positions].itertuples(index=False), strict=True
+    ):
+        groups[tuple(values)].append(int(position))
+    label = ", ".join(key)
+    for values, members in groups.items():
+        shown = "(" + ", ".join(show(value) for value in values) + ")"
+        for position in members:
+            others = ", ".join(str(other) for other in members if other != position)
+            reasons.by_row[position].append(
+                f"{label}: key {shown} appears more than once in this batch (also row {others})"
+            )
+
+
+def validate(frame: pd.DataFrame, info: TableInfo, key: Sequence[str]) -> ValidatedBatch:
+    """Convert `frame` (positional index) for COPY into `info`'s table and collect rejections."""
+    _check_columns(frame, info, key)
+    reasons = _Reasons()
+    wire: dict[str, pa.Array | pa.ChunkedArray] = {}
+    key_unusable = np.zeros(len(frame), dtype=bool)
+    for name in frame.columns:
+        column = info.columns[name]
+        raw = frame[name]
+        missing = _array_missing(raw) if column.kind in ("array", "json") else _missing(raw)
+        if column.not_null and missing.any():
+            numeric = column.kind in ("integer", "numeric", "float")
+            reasons.flag(
+                name,
+                missing,
+                raw,
+                lambda v, _, numeric=numeric: (
+                    "NaN is not a number"
+                    if numeric and _is_float_nan(v)
+                    else "NULL in a NOT NULL column"
+                ),
+            )
+        converter = _CONVERTERS.get(column.kind)
+        bad = np.zeros(len(frame), dtype=bool)
+        if converter is None:
+            wire[name] = _as_strings(raw, missing)
+        else:
+            wire[name], bad = converter(column, raw, missing, reasons)
+        if name in key:
+            key_unusable |= bad
+    _flag_duplicate_keys(wire, key, key_unusable, reasons)
+    return ValidatedBatch(
+        columns=list(frame.columns),
+        wire=wire,
+        reasons=dict(reasons.by_row),
+        row_count=len(frame),
+    )

@@ -1,0 +1,180 @@
+"""Keep rejected input rows and per-batch outcomes, in the caller's transaction.
+
+A rejected row is stored in `ingest_quarantine` exactly as it arrived: values JSON cannot hold
+(NaN, ±inf, Decimal, dates, timestamps, bytes, UUIDs) are stored as strings, so `'NaN'`, a
+Decimal's exact digits `'101.10'` or a malformed date string survive for whoever reviews them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from stocker.core.errors import DataError
+from stocker.store.table_info import table_info
+
+SYMBOL_CHARACTERS = 100
+
+
+class Reject(Protocol):
+    """A rejected row: `RejectedRow` from `upsert` (`row`) or a source's `RawReject` (`raw_row`)."""
+
+    reasons: tuple[str, ...]
+    row_number: int | None
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as plain JSON types, with everything JSON cannot hold kept as a string."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return "NaN"
+        if math.isinf(number):
+            return "Infinity" if number > 0 else "-Infinity"
+        return number
+    if isinstance(value, str):
+        # jsonb cannot store U+0000; keep it visible instead of failing the quarantine itself.
+        return value.replace("\x00", "\\u0000")
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is pd.NaT:
+        return "NaT"
+    if isinstance(value, datetime | date | time | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, Mapping):
+        return {str(name): json_safe(item) for name, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    return json_safe(str(value))
+
+
+def _raw_row(reject: Any) -> Mapping[str, Any]:
+    row = getattr(reject, "row", None)
+    if row is None:
+        row = getattr(reject, "raw_row", None)
+    if not isinstance(row, Mapping):
+        raise DataError(f"rejects: {type(reject).__name__} has no row mapping (row or raw_row)")
+    return row
+
+
+def _key_of(conn: Connection, table: str) -> Sequence[str]:
+    try:
+        return table_info(conn, table).default_key
+    except DataError:
+        return ()
+
+
+def _row_key(row: Mapping[str, Any], key: Sequence[str]) -> str | None:
+    present = [column for column in key if column in row]
+    if not present:
+        return None
+    return ", ".join(f"{column}={json_safe(row[column])}" for column in present)
+
+
+def _symbol(row: Mapping[str, Any]) -> str | None:
+    symbol = row.get("symbol")
+    if symbol is None or (isinstance(symbol, float) and math.isnan(symbol)):
+        return None
+    return str(json_safe(symbol))[:SYMBOL_CHARACTERS]
+
+
+def quarantine(
+    conn: Connection,
+    *,
+    batch_id: uuid.UUID,
+    table: str,
+    source: str,
+    rejects: Iterable[Reject],
+    source_hash: str | None = None,
+    key: Sequence[str] | None = None,
+) -> int:
+    """Store every reject with its raw row and reasons in `ingest_quarantine`; returns the count.
+
+    `row_key` renders the target table's upsert key (or `key`) as ``symbol=AAPL, date=…``.
+    """
+    key_columns = tuple(key) if key is not None else _key_of(conn, table)
+    records = []
+    for reject in rejects:
+        row = _raw_row(reject)
+        reasons = list(reject.reasons)
+        if not reasons:
+            raise DataError(f"rejects: row {reject.row_number} has no reasons; expected at least 1")
+        records.append(
+            (
+                batch_id,
+                table,
+                source,
+                source_hash,
+                reject.row_number,
+                _symbol(row),
+                _row_key(row, key_columns),
+                json.dumps(json_safe(dict(row)), allow_nan=False),
+                reasons,
+            )
+        )
+    if not records:
+        return 0
+    statement = (
+        "COPY ingest_quarantine (batch_id, target_table, source, source_hash, row_number, "
+        "symbol, row_key, raw_row, reasons) FROM STDIN"
+    )
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for record in records:
+            copy.write_row(record)
+    return len(records)
+
+
+def record_batch(
+    conn: Connection,
+    *,
+    batch_id: uuid.UUID,
+    source: str,
+    table: str,
+    result: Any,
+    quarantined: int,
+    source_hash: str | None = None,
+    description: str | None = None,
+) -> int:
+    """Record a batch's outcome (`UpsertResult` counts) in `ingest_batches`; returns its id."""
+    row = conn.execute(
+        text(
+            "INSERT INTO ingest_batches (batch_id, source, target_table, source_hash, description, "
+            "received, inserted, updated, unchanged, quarantined) "
+            "VALUES (:batch_id, :source, :table, :source_hash, :description, "
+            ":received, :inserted, :updated, :unchanged, :quarantined) RETURNING id"
+        ),
+        {
+            "batch_id": batch_id,
+            "source": source,
+            "table": table,
+            "source_hash": source_hash,
+            "description": description,
+            "received": result.received,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "quarantined": quarantined,
+        },
+    ).one()
+    return int(row[0])

@@ -1,0 +1,185 @@
+"""Maintaining `price_returns` from adjusted closes, incrementally, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from stocker.data.corporate_actions import apply_new_actions, readjust
+from stocker.data.price_returns import refresh_price_returns
+
+SESSIONS = pd.bdate_range("2024-01-02", periods=60).date
+MISSING_BBB_BAR = SESSIONS[20]
+
+
+def _bars(symbol: str, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    closes = 50.0 * np.exp(np.cumsum(rng.normal(0, 0.02, len(SESSIONS))))
+    return [
+        {"symbol": symbol, "date": day, "close": Decimal(f"{close:.4f}")}
+        for day, close in zip(SESSIONS, closes, strict=True)
+        if not (symbol == "BBB" and day == MISSING_BBB_BAR)
+    ]
+
+
+def _insert_bars(conn, bars: list[dict]) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO prices_daily (symbol, date, open, high, low, close, adj_close, volume, "
+            "source) VALUES (:symbol, :date, :close, :close, :close, :close, :close, 100, 'test')"
+        ),
+        bars,
+    )
+
+
+def _stored_returns(conn) -> dict[tuple[str, date], float]:
+    rows = conn.execute(text('SELECT symbol, date, "return" FROM price_returns'))
+    return {(symbol, day): value for symbol, day, value in rows}
+
+
+def _expected_returns(conn) -> dict[tuple[str, date], float]:
+    """Each bar's adj_close over the symbol's previous bar's, read and divided here."""
+    rows = conn.execute(
+        text("SELECT symbol, date, adj_close FROM prices_daily ORDER BY symbol, date")
+    ).all()
+    expected = {}
+    for (symbol, day, adj), (previous_symbol, _, previous_adj) in zip(rows[1:], rows, strict=False):
+        if symbol == previous_symbol:
+            expected[(symbol, day)] = float(adj) / float(previous_adj) - 1
+    return expected
+
+
+@pytest.fixture
+def market(engine: Engine) -> Engine:
+    """AAA and BBB with 60 bars each (BBB lacks one), loaded as of day 40 only."""
+    with engine.begin() as conn:
+        for symbol in ("AAA", "BBB"):
+            conn.execute(text("INSERT INTO instrument_info (symbol) VALUES (:s)"), {"s": symbol})
+        _insert_bars(
+            conn, [bar for bar in _bars("AAA", 1) + _bars("BBB", 2) if bar["date"] <= SESSIONS[39]]
+        )
+    return engine
+
+
+def _load_rest(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _insert_bars(
+            conn, [bar for bar in _bars("AAA", 1) + _bars("BBB", 2) if bar["date"] > SESSIONS[39]]
+        )
+
+
+def test_refresh_incremental_equals_full_recompute_and_independent_division(market):
+    with market.begin() as conn:
+        first = refresh_price_returns(conn)
+    _load_rest(market)
+    with market.begin() as conn:
+        second = refresh_price_returns(conn)
+        incremental = _stored_returns(conn)
+        full = refresh_price_returns(conn, full=True)
+        expected = _expected_returns(conn)
+    assert first.computed == 39 + 38  # BBB lacks one bar before day 40
+    assert second.recomputed == ()
+    assert second.computed == 2 * 20  # only the new bars
+    assert second.first_date == {"AAA": SESSIONS[40], "BBB": SESSIONS[40]}
+    assert full.recomputed == ("AAA", "BBB")
+    assert full.inserted == full.updated == full.deleted == 0  # full agrees with incremental
+    assert incremental.keys() == expected.keys()
+    assert len(incremental) == 59 + 58
+    for key, value in expected.items():
+        assert incremental[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
+    # BBB's return after its missing bar spans back to its previous bar.
+    day_after = SESSIONS[21]
+    assert ("BBB", MISSING_BBB_BAR) not in incremental
+    assert incremental[("BBB", day_after)] == pytest.approx(expected[("BBB", day_after)])
+
+
+def test_refresh_when_nothing_new_computes_nothing(market):
+    with market.begin() as conn:
+        refresh_price_returns(conn)
+        again = refresh_price_returns(conn)
+    assert again.computed == 0
+    assert again.inserted == again.updated == 0
+
+
+def test_readjust_then_refresh_updates_earlier_returns(market):
+    _load_rest(market)
+    with market.begin() as conn:
+        refresh_price_returns(conn)
+        before = _stored_returns(conn)
+    ex_date = SESSIONS[30]
+    dividend = pd.DataFrame(
+        [{"symbol": "AAA", "date": ex_date, "action_type": "DIVIDEND", "value": "1.25"}]
+    )
+    with market.begin() as conn:
+        applied = apply_new_actions(conn, dividend)
+        report = refresh_price_returns(conn)
+        after = _stored_returns(conn)
+        expected = _expected_returns(conn)
+    assert applied.adjustment.first_changed == {"AAA": SESSIONS[0]}
+    assert report.recomputed == ("AAA",)  # found out of step; BBB stays incremental
+    assert report.updated >= 1
+    assert after.keys() == expected.keys()
+    for key, value in expected.items():
+        assert after[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
+    # The ex-date's return now includes the dividend: it rose by about 1.25 / previous close.
+    previous_close = float(_bars("AAA", 1)[29]["close"])
+    gain = after[("AAA", ex_date)] - before[("AAA", ex_date)]
+    assert gain == pytest.approx(
+        1.25 / (previous_close - 1.25) * (1 + before[("AAA", ex_date)]), rel=1e-3
+    )
+    assert all(after[key] == before[key] for key in before if key[0] == "BBB")
+
+
+def test_refresh_when_stored_return_corrupted_or_bar_removed_repairs_history(market):
+    _load_rest(market)
+    with market.begin() as conn:
+        refresh_price_returns(conn)
+        conn.execute(
+            text("""UPDATE price_returns SET "return" = 0.5 WHERE date = :d"""), {"d": SESSIONS[5]}
+        )
+        conn.execute(
+            text("DELETE FROM prices_daily WHERE symbol = 'AAA' AND date = :d"), {"d": SESSIONS[10]}
+        )
+    with market.begin() as conn:
+        report = refresh_price_returns(conn)
+        stored = _stored_returns(conn)
+        expected = _expected_returns(conn)
+    assert report.recomputed == ("AAA", "BBB")
+    assert report.deleted == 1  # AAA's return on the removed bar
+    assert stored.keys() == expected.keys()
+    for key, value in expected.items():
+        assert stored[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+def test_refresh_with_since_recomputes_from_that_date(market):
+    _load_rest(market)
+    with market.begin() as conn:
+        refresh_price_returns(conn, ["AAA"])
+        report = refresh_price_returns(conn, ["AAA"], since=SESSIONS[55])
+    assert report.symbols == ("AAA",)
+    assert report.computed == 5
+    assert report.first_date == {"AAA": SESSIONS[55]}
+    assert report.inserted == report.updated == 0
+
+
+def test_refresh_after_readjust_of_all_symbols_matches_adjusted_closes(market):
+    _load_rest(market)
+    with market.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO corporate_actions (symbol, date, action_type, value) "
+                "VALUES ('BBB', :d, 'SPLIT', 3)"
+            ),
+            {"d": SESSIONS[45]},
+        )
+        readjust(conn)
+        refresh_price_returns(conn)
+        stored = _stored_returns(conn)
+        expected = _expected_returns(conn)
+    for key, value in expected.items():
+        assert stored[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
