@@ -6,6 +6,7 @@ generates synthetic daily bars (numpy, valid OHLC) and measures in one run:
 
   a. raw COPY of the bars DataFrame into an empty prices_daily (the baseline)
   b. upsert fresh load of the same DataFrame into an empty prices_daily
+     (a and b alternate `--repeat` times; each keeps its best time)
   c. upsert no-op reload of the same rows (must report 0 inserted / 0 updated)
   d. upsert reload with 1% of the rows changed
   e. DataFrame.to_sql(method="multi") of a sample, scaled to rows/s
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,7 +46,7 @@ from stocker.store.bulk_copy import copy_arrow
 from stocker.store.db import database_url, make_engine, normalize_url, redacted
 
 ACCEPTANCE_RATIO = 0.80
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 130)
 
 
 @dataclass
@@ -57,6 +59,57 @@ class Measurement:
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+
+class CopyMonitor:
+    """Shows server-side COPY progress (pg_stat_progress_copy) of this database in a bar.
+
+    The client hands rows to a queue far faster than the server stores them, so counting on the
+    client side would show 100% long before the end; the server's own count does not.
+    """
+
+    def __init__(self, engine: Engine, label: str, total: int) -> None:
+        self.engine = engine
+        self.label = label
+        self.total = total
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.poll, daemon=True)
+        self.progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task(label, total=total)
+
+    def poll(self) -> None:
+        query = text(
+            "SELECT c.relname, p.tuples_processed FROM pg_stat_progress_copy p "
+            "JOIN pg_class c ON c.oid = p.relid WHERE p.datname = current_database()"
+        )
+        with self.engine.connect() as conn:
+            while not self.stop.wait(0.5):
+                row = conn.execute(query).first()
+                conn.rollback()
+                if row is None:
+                    self.progress.update(self.task, description=f"{self.label}: working")
+                    continue
+                relation, processed = row
+                where = "staging" if relation.startswith("stocker_stage_") else relation
+                self.progress.update(
+                    self.task, completed=processed, description=f"{self.label}: COPY into {where}"
+                )
+
+    def __enter__(self) -> CopyMonitor:
+        self.progress.start()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.progress.stop()
 
 
 def server_url() -> str:
@@ -124,14 +177,14 @@ def changed_copy(frame: pd.DataFrame, fraction: float, seed: int = 11) -> tuple[
     return changed, count
 
 
-def raw_copy(engine: Engine, frame: pd.DataFrame, progress: Callable[[int], None]) -> None:
+def raw_copy(engine: Engine, frame: pd.DataFrame) -> None:
     """The baseline: the DataFrame straight to Arrow, CSV and COPY, no checks at all."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.set_column(
         table.column_names.index("date"), "date", table["date"].cast(pa.date32())
     )
     with engine.begin() as conn, conn.connection.driver_connection.cursor() as cursor:
-        copy_arrow(cursor, sql.Identifier("prices_daily"), table, progress=progress)
+        copy_arrow(cursor, sql.Identifier("prices_daily"), table)
 
 
 def truncate_prices(engine: Engine) -> None:
@@ -140,8 +193,12 @@ def truncate_prices(engine: Engine) -> None:
         conn.execute(text("CHECKPOINT"))
 
 
-def timed(label: str, action: Callable[[], object]) -> tuple[float, object]:
-    with console.status(f"[bold]{label}…"):
+def timed(
+    label: str, action: Callable[[], object], engine: Engine | None = None, rows: int = 0
+) -> tuple[float, object]:
+    """Run `action`, print and return its wall-clock seconds (with a COPY progress bar)."""
+    monitor = CopyMonitor(engine, label, rows) if engine is not None else None
+    with monitor if monitor is not None else console.status(f"[bold]{label}…"):
         started = time.perf_counter()
         outcome = action()
         elapsed = time.perf_counter() - started
@@ -156,59 +213,60 @@ def register_instruments(engine: Engine, frame: pd.DataFrame) -> None:
         upsert(conn, "instrument_info", instruments)
 
 
-def run(symbols: int, days: int, sample_rows: int) -> int:
+def run(symbols: int, days: int, sample_rows: int, repeat: int) -> int:
     server = server_url()
     console.print(f"server: {redacted(server)}")
     with scratch_database(server) as url:
         engine = make_engine(url)
         try:
-            return measure(engine, symbols, days, sample_rows)
+            return measure(engine, symbols, days, sample_rows, repeat)
         finally:
             engine.dispose()
 
 
-def measure(engine: Engine, symbols: int, days: int, sample_rows: int) -> int:
+def measure(engine: Engine, symbols: int, days: int, sample_rows: int, repeat: int) -> int:
     with console.status("[bold]migrating the scratch database…"):
         migrate.upgrade(engine)
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar_one()
-    elapsed, frame = timed(
+    _, frame = timed(
         f"generating {symbols:,} × {days:,} bars", lambda: synthetic_bars(symbols, days)
     )
     assert isinstance(frame, pd.DataFrame)
     rows = len(frame)
     register_instruments(engine, frame)
-    results: list[Measurement] = []
 
-    truncate_prices(engine)
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("a. raw COPY", total=rows)
-        started = time.perf_counter()
-        raw_copy(engine, frame, lambda count: progress.advance(task, count))
-        raw_seconds = time.perf_counter() - started
-    console.print(f"  a. raw COPY: {raw_seconds:,.1f} s")
-    results.append(Measurement("a. raw COPY (baseline)", rows, raw_seconds))
+    def load(bars: pd.DataFrame) -> Callable[[], object]:
+        def action() -> object:
+            with engine.begin() as conn:
+                return upsert(conn, "prices_daily", bars)
 
-    truncate_prices(engine)
+        return action
 
-    def load() -> object:
-        with engine.begin() as conn:
-            return upsert(conn, "prices_daily", frame)
-
-    seconds, fresh = timed("b. upsert, fresh load", load)
-    results.append(
+    # a and b alternate and each keeps its best time, so a burst of load from other processes
+    # on a shared machine does not decide the ratio.
+    raw_times: list[float] = []
+    fresh_times: list[float] = []
+    fresh: object = None
+    for round_number in range(1, repeat + 1):
+        suffix = f" (round {round_number}/{repeat})" if repeat > 1 else ""
+        truncate_prices(engine)
+        seconds, _ = timed("a. raw COPY" + suffix, lambda: raw_copy(engine, frame), engine, rows)
+        raw_times.append(seconds)
+        truncate_prices(engine)
+        seconds, fresh = timed("b. upsert fresh load" + suffix, load(frame), engine, rows)
+        fresh_times.append(seconds)
+    results = [
+        Measurement("a. raw COPY (baseline)", rows, min(raw_times), best_of(raw_times)),
         Measurement(
-            "b. upsert fresh load", rows, seconds, f"{fresh.inserted:,} inserted"  # type: ignore[attr-defined]
-        )
-    )
+            "b. upsert fresh load",
+            rows,
+            min(fresh_times),
+            f"{fresh.inserted:,} inserted; {best_of(fresh_times)}",  # type: ignore[attr-defined]
+        ),
+    ]
 
-    seconds, reload = timed("c. upsert, no-op reload", load)
+    seconds, reload = timed("c. upsert no-op reload", load(frame), engine, rows)
     results.append(
         Measurement(
             "c. upsert no-op reload",
@@ -219,18 +277,14 @@ def measure(engine: Engine, symbols: int, days: int, sample_rows: int) -> int:
     )
 
     changed, changed_rows = changed_copy(frame, 0.01)
-
-    def reload_changed() -> object:
-        with engine.begin() as conn:
-            return upsert(conn, "prices_daily", changed)
-
-    seconds, partial = timed("d. upsert, 1% changed reload", reload_changed)
+    seconds, partial = timed("d. upsert 1% changed reload", load(changed), engine, rows)
     results.append(
         Measurement(
             "d. upsert 1% changed reload",
             rows,
             seconds,
-            f"{partial.updated:,} updated of {changed_rows:,} changed",  # type: ignore[attr-defined]
+            f"{partial.inserted:,} inserted, {partial.updated:,} updated "  # type: ignore[attr-defined]
+            f"({changed_rows:,} changed)",
         )
     )
 
@@ -240,17 +294,23 @@ def measure(engine: Engine, symbols: int, days: int, sample_rows: int) -> int:
     def to_sql() -> object:
         with engine.begin() as conn:
             return sample.to_sql(
-                "prices_daily", conn, if_exists="append", index=False, method="multi",
+                "prices_daily",
+                conn,
+                if_exists="append",
+                index=False,
+                method="multi",
                 chunksize=5_000,
             )
 
     seconds, _ = timed(f"e. to_sql(method='multi'), {len(sample):,} rows", to_sql)
-    results.append(Measurement("e. pandas to_sql(method='multi')", len(sample), seconds, "sample"))
+    results.append(
+        Measurement("e. pandas to_sql(method='multi')", len(sample), seconds, "sample, scaled")
+    )
 
     report(results, symbols, days, version)
     ratio = results[1].rows_per_s / results[0].rows_per_s
     noop_ok = reload.inserted == 0 and reload.updated == 0  # type: ignore[attr-defined]
-    changed_ok = partial.updated == changed_rows  # type: ignore[attr-defined]
+    changed_ok = partial.updated == changed_rows and partial.inserted == 0  # type: ignore[attr-defined]
     verdict = "PASS" if ratio >= ACCEPTANCE_RATIO else "FAIL"
     console.print(
         f"fresh-load throughput = {ratio:.1%} of raw COPY (acceptance ≥ {ACCEPTANCE_RATIO:.0%}): "
@@ -258,6 +318,12 @@ def measure(engine: Engine, symbols: int, days: int, sample_rows: int) -> int:
         f"1% reload updated exactly the changed rows: {'yes' if changed_ok else 'NO'}"
     )
     return 0 if ratio >= ACCEPTANCE_RATIO and noop_ok and changed_ok else 1
+
+
+def best_of(times: list[float]) -> str:
+    if len(times) == 1:
+        return ""
+    return "best of " + ", ".join(f"{seconds:,.1f}" for seconds in times) + " s"
 
 
 def report(results: list[Measurement], symbols: int, days: int, version: str) -> None:
@@ -288,8 +354,11 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=2000)
     parser.add_argument("--days", type=int, default=5040)
     parser.add_argument("--sample-rows", type=int, default=100_000, help="rows for to_sql")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="alternating rounds of a and b; the best counts"
+    )
     arguments = parser.parse_args()
-    sys.exit(run(arguments.symbols, arguments.days, arguments.sample_rows))
+    sys.exit(run(arguments.symbols, arguments.days, arguments.sample_rows, arguments.repeat))
 
 
 if __name__ == "__main__":

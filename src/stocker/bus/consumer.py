@@ -1,10 +1,11 @@
 """A consumer-group member with exactly-once effects over Redis' at-least-once delivery.
 
-For each message the handler runs inside a PostgreSQL transaction that also inserts the
-`bus_inbox` row ``(group, event_id)``; when that row already exists the handler is skipped, so a
-redelivered or republished event changes nothing. The message is XACKed only after the
-transaction commits: a consumer that dies in between leaves it pending, and another member
-reclaims it with XAUTOCLAIM once it has been idle for `Settings.claim_idle_ms`.
+For each message the handler runs inside a PostgreSQL transaction (a savepoint of the poll's
+transaction) that also inserts the `bus_inbox` row ``(group, event_id)``; when that row already
+exists the handler is skipped, so a redelivered or republished event changes nothing. Messages
+are XACKed only after the transaction commits: a consumer that dies in between leaves them
+pending, and another member reclaims them with XAUTOCLAIM once they have been idle for
+`Settings.claim_idle_ms`.
 
 Messages that cannot be read (bad JSON, schema violations, no event id) go straight to the
 stream's dead-letter stream with the validation error. A handler that raises rolls back and
@@ -129,8 +130,8 @@ class Consumer:
             self._claim_cursor = "0-0"
             self.ensure_group()
             return report
-        for entry in entries:
-            self._apply(entry, report)
+        if entries:
+            self._apply(entries, report)
         return report
 
     def run(self, stop_event: threading.Event, count: int = 10, block_ms: int = 1000) -> None:
@@ -189,42 +190,51 @@ class Consumer:
 
     # ---------------------------------------------------------------- applying
 
-    def _apply(self, entry: _Entry, report: PollReport) -> None:
-        deliveries = self._deliveries(entry.message_id) if entry.reclaimed else 1
-        if deliveries > self._settings.max_deliveries:
-            self._dead_letter(
-                entry,
-                f"not acknowledged after {deliveries - 1} deliveries (the consumer handling it "
-                "stopped or took longer than claim_idle_ms each time)",
-                deliveries,
-            )
-            report.dead_lettered += 1
+    def _apply(self, entries: list[_Entry], report: PollReport) -> None:
+        """Apply a batch in one transaction, a savepoint per message; ack after the commit."""
+        readable: list[tuple[_Entry, uuid.UUID, BusMessage, int]] = []
+        for entry in entries:
+            deliveries = self._deliveries(entry.message_id) if entry.reclaimed else 1
+            if deliveries > self._settings.max_deliveries:
+                self._dead_letter(
+                    entry,
+                    f"not acknowledged after {deliveries - 1} deliveries (the consumer handling "
+                    "it stopped or took longer than claim_idle_ms each time)",
+                    deliveries,
+                )
+                report.dead_lettered += 1
+                continue
+            try:
+                event_id, message = self._read(entry.fields)
+            except ValidationError as exc:
+                log.warning("malformed message %s on %s: %s", entry.message_id, self._key, exc)
+                self._dead_letter(entry, str(exc), deliveries)
+                report.dead_lettered += 1
+                continue
+            readable.append((entry, event_id, message, deliveries))
+        if not readable:
             return
-        try:
-            event_id, message = self._read(entry.fields)
-        except ValidationError as exc:
-            log.warning("malformed message %s on %s: %s", entry.message_id, self._key, exc)
-            self._dead_letter(entry, str(exc), deliveries)
-            report.dead_lettered += 1
-            return
-        try:
-            with self._engine.begin() as conn:
-                first_time = conn.execute(
-                    _CLAIM_INBOX,
-                    {
-                        "group": self.group,
-                        "event_id": event_id,
-                        "stream": self.stream,
-                        "message_id": entry.message_id,
-                    },
-                ).first()
-                if first_time is not None:
-                    self._handler(message, conn)
-        except (OperationalError, InterfaceError):
-            raise  # the database is unreachable: not the message's fault, leave it pending
-        except Exception as exc:
+        done: list[tuple[_Entry, bool]] = []
+        failures: list[tuple[_Entry, str, int]] = []
+        # One commit for the batch (the commit's fsync dominates a message's cost); a savepoint
+        # per message keeps one failing handler from undoing the others.
+        with self._engine.begin() as conn:
+            for entry, event_id, message, deliveries in readable:
+                try:
+                    with conn.begin_nested():
+                        first_time = self._apply_one(conn, entry, event_id, message)
+                except (OperationalError, InterfaceError):
+                    raise  # the database is unreachable: not the message's fault; stays pending
+                except Exception as exc:
+                    failures.append((entry, f"{type(exc).__name__}: {exc}", deliveries))
+                    continue
+                done.append((entry, first_time))
+        if done:
+            self._redis.xack(self._key, self.group, *(entry.message_id for entry, _ in done))
+        report.processed += sum(1 for _, first_time in done if first_time)
+        report.duplicates += sum(1 for _, first_time in done if not first_time)
+        for entry, error, deliveries in failures:
             report.failed += 1
-            error = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "handler of %s failed on %s (delivery %d of %d): %s",
                 self.group,
@@ -236,12 +246,24 @@ class Consumer:
             if deliveries >= self._settings.max_deliveries:
                 self._dead_letter(entry, error, deliveries)
                 report.dead_lettered += 1
-            return
-        self._redis.xack(self._key, self.group, entry.message_id)
+
+    def _apply_one(
+        self, conn: Connection, entry: _Entry, event_id: uuid.UUID, message: BusMessage
+    ) -> bool:
+        """Record the event in the inbox and run the handler; False when it was already done."""
+        first_time = conn.execute(
+            _CLAIM_INBOX,
+            {
+                "group": self.group,
+                "event_id": event_id,
+                "stream": self.stream,
+                "message_id": entry.message_id,
+            },
+        ).first()
         if first_time is None:
-            report.duplicates += 1
-        else:
-            report.processed += 1
+            return False
+        self._handler(message, conn)
+        return True
 
     def _read(self, fields: Mapping[bytes | str, bytes | str]) -> tuple[uuid.UUID, BusMessage]:
         raw_event_id = _field(fields, streams.EVENT_ID_FIELD)

@@ -16,29 +16,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from stocker.core.adjustment import adjusted_close, adjustment_disagreements
 from stocker.core.errors import DataError
 from stocker.store.bulk import UpsertResult, upsert
 
 PRICE_DECIMALS = 4
-SMALLEST_PRICE = Decimal(1).scaleb(-PRICE_DECIMALS)
+SMALLEST_PRICE = 10.0**-PRICE_DECIMALS
 SYMBOLS_PER_CHUNK = 250
 PRICE_COLUMNS = (
     "symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source",
     "source_hash",
 )  # fmt: skip
-# Every NOT NULL column goes back with the new adj_close: PostgreSQL checks NOT NULL on the
-# proposed row before it sees the conflict, so a partial row could not update an existing one.
 
 _PRICES_SQL = text(
-    f"SELECT {', '.join(PRICE_COLUMNS)} FROM prices_daily "
+    "SELECT symbol, date, close::float8 AS close, adj_close::text AS adj_close FROM prices_daily "
     "WHERE symbol = ANY(:symbols) ORDER BY symbol, date"
+)
+# Every NOT NULL column goes back with the new adj_close: PostgreSQL checks NOT NULL on the
+# proposed row before it sees the conflict, so a partial row could not update an existing one.
+_CHANGED_ROWS_SQL = text(
+    f"""
+SELECT {", ".join("bar." + column for column in PRICE_COLUMNS if column != "adj_close")},
+       changed.adj_close
+FROM unnest(CAST(:symbols AS text[]), CAST(:dates AS date[]), CAST(:values AS numeric[]))
+     AS changed(symbol, date, adj_close)
+JOIN prices_daily AS bar ON bar.symbol = changed.symbol AND bar.date = changed.date
+ORDER BY bar.symbol, bar.date
+"""
 )
 _ACTIONS_SQL = text(
     "SELECT symbol, date, action_type, value FROM corporate_actions "
@@ -83,9 +92,11 @@ def _symbol_list(conn: Connection, symbols: Iterable[str] | None) -> list[str]:
     return sorted(set(symbols))
 
 
-def _frame(conn: Connection, statement: text, symbols: Sequence[str]) -> pd.DataFrame:
-    result = conn.execute(statement, {"symbols": list(symbols)})
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+def _frame(conn: Connection, statement: TextClause, parameters: dict) -> pd.DataFrame:
+    result = conn.execute(statement, parameters)
+    columns = list(result.keys())
+    # Plain tuples: pandas probes each SQLAlchemy Row for namedtuple fields, which is slow.
+    return pd.DataFrame([tuple(row) for row in result], columns=columns)
 
 
 def _actions_for(actions: pd.DataFrame, action_type: str) -> list[tuple[date, float]]:
@@ -93,48 +104,55 @@ def _actions_for(actions: pd.DataFrame, action_type: str) -> list[tuple[date, fl
     return [(day, float(value)) for day, value in zip(chosen["date"], chosen["value"], strict=True)]
 
 
-def _stored_prices(values: np.ndarray) -> tuple[list[Decimal], int]:
-    """Adjusted closes as the NUMERIC(14, 4) column stores them; zeros raised to the minimum."""
-    stored = [Decimal(f"{value:.{PRICE_DECIMALS}f}") for value in values]
+def _as_stored_text(values: np.ndarray) -> tuple[list[str], int]:
+    """Adjusted closes as NUMERIC(14, 4) prints them; values rounding to zero raised to the
+    column's smallest positive value (its CHECK refuses zero)."""
+    texts = [f"{value:.{PRICE_DECIMALS}f}" for value in values]
     floored = 0
-    for position, value in enumerate(stored):
-        if value <= 0:
-            stored[position] = SMALLEST_PRICE
+    for position, value in enumerate(values):
+        if value < SMALLEST_PRICE / 2:
+            texts[position] = f"{SMALLEST_PRICE:.{PRICE_DECIMALS}f}"
             floored += 1
-    return stored, floored
+    return texts, floored
 
 
 def _readjust_chunk(
     conn: Connection, symbols: Sequence[str], report: AdjustmentReport
-) -> list[pd.DataFrame]:
-    prices = _frame(conn, _PRICES_SQL, symbols)
-    actions = _frame(conn, _ACTIONS_SQL, symbols)
+) -> pd.DataFrame | None:
+    """Recompute the chunk's adjusted closes; the full rows whose adj_close changes, or None."""
+    prices = _frame(conn, _PRICES_SQL, {"symbols": list(symbols)})
+    actions = _frame(conn, _ACTIONS_SQL, {"symbols": list(symbols)})
     actions_by_symbol = dict(tuple(actions.groupby("symbol", sort=False))) if len(actions) else {}
-    changed_parts: list[pd.DataFrame] = []
+    changed_symbols: list[str] = []
+    changed_dates: list[date] = []
+    changed_values: list[str] = []
     for symbol, rows in prices.groupby("symbol", sort=False):
         own = actions_by_symbol.get(symbol, actions.iloc[0:0])
         dates = list(rows["date"])
         computed = adjusted_close(
             dates,
-            rows["close"].astype(np.float64).to_numpy(),
+            rows["close"].to_numpy(dtype=np.float64),
             _actions_for(own, "SPLIT"),
             _actions_for(own, "DIVIDEND"),
         )
-        new_values, floored = _stored_prices(computed)
+        new_texts, floored = _as_stored_text(computed)
         report.floored += floored
         report.pending_actions += int((own["date"] > dates[-1]).sum()) if len(own) else 0
-        differs = np.fromiter(
-            (new != old for new, old in zip(new_values, rows["adj_close"], strict=True)),
-            dtype=bool,
-            count=len(rows),
-        )
         report.rows += len(rows)
-        if differs.any():
-            changed = rows.loc[differs].copy()
-            changed["adj_close"] = [new_values[position] for position in np.flatnonzero(differs)]
-            changed_parts.append(changed)
-            report.first_changed[str(symbol)] = changed["date"].iloc[0]
-    return changed_parts
+        differs = [
+            position
+            for position, (new, old) in enumerate(zip(new_texts, rows["adj_close"], strict=True))
+            if new != old
+        ]
+        if differs:
+            report.first_changed[str(symbol)] = dates[differs[0]]
+            changed_symbols.extend([str(symbol)] * len(differs))
+            changed_dates.extend(dates[position] for position in differs)
+            changed_values.extend(new_texts[position] for position in differs)
+    if not changed_symbols:
+        return None
+    parameters = {"symbols": changed_symbols, "dates": changed_dates, "values": changed_values}
+    return _frame(conn, _CHANGED_ROWS_SQL, parameters)
 
 
 def readjust(conn: Connection, symbols: Iterable[str] | None = None) -> AdjustmentReport:
@@ -145,9 +163,9 @@ def readjust(conn: Connection, symbols: Iterable[str] | None = None) -> Adjustme
     chosen = _symbol_list(conn, symbols)
     report = AdjustmentReport(symbols=tuple(chosen))
     for start in range(0, len(chosen), SYMBOLS_PER_CHUNK):
-        parts = _readjust_chunk(conn, chosen[start : start + SYMBOLS_PER_CHUNK], report)
-        if parts:
-            result = upsert(conn, "prices_daily", pd.concat(parts, ignore_index=True))
+        changed = _readjust_chunk(conn, chosen[start : start + SYMBOLS_PER_CHUNK], report)
+        if changed is not None:
+            result = upsert(conn, "prices_daily", changed)
             report.updated += result.updated + result.inserted
     report.unchanged = report.rows - report.updated
     return report
@@ -179,13 +197,13 @@ def computed_adjusted_close(
     With `through`, prices after that date are left out, so the series is scaled to end at the
     raw close of `through` (as a vendor's series fetched that day would be).
     """
-    prices = _frame(conn, _PRICES_SQL, [symbol])
+    prices = _frame(conn, _PRICES_SQL, {"symbols": [symbol]})
     if through is not None:
         prices = prices[prices["date"] <= through]
-    actions = _frame(conn, _ACTIONS_SQL, [symbol])
+    actions = _frame(conn, _ACTIONS_SQL, {"symbols": [symbol]})
     values = adjusted_close(
         list(prices["date"]),
-        prices["close"].astype(np.float64).to_numpy(),
+        prices["close"].to_numpy(dtype=np.float64),
         _actions_for(actions, "SPLIT"),
         _actions_for(actions, "DIVIDEND"),
     )

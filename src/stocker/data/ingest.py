@@ -135,6 +135,16 @@ class BatchWriter:
         self.vendor_adjusted: list[pd.DataFrame] = []
         self.changed_bars: list[pd.DataFrame] = []
 
+    def snapshot(self) -> tuple[set[str], int, int]:
+        """The batch-wide state, to undo one table's effects after rolling back a savepoint."""
+        return set(self.readjust_symbols), len(self.vendor_adjusted), len(self.changed_bars)
+
+    def restore(self, saved: tuple[set[str], int, int]) -> None:
+        symbols, vendor_count, changed_count = saved
+        self.readjust_symbols = set(symbols)
+        del self.vendor_adjusted[vendor_count:]
+        del self.changed_bars[changed_count:]
+
     # --- one table ------------------------------------------------------------------------------
 
     def land(

@@ -135,7 +135,8 @@ def _returns_frame(conn: Connection, starts: dict[str, date | None]) -> pd.DataF
     result = conn.execute(
         _ADJ_CLOSE_SQL, {"symbols": list(starts), "starts": list(starts.values())}
     )
-    bars = pd.DataFrame(result.fetchall(), columns=["symbol", "date", "adj_close"])
+    # Plain tuples: pandas probes each SQLAlchemy Row for namedtuple fields, which is slow.
+    bars = pd.DataFrame([tuple(row) for row in result], columns=["symbol", "date", "adj_close"])
     if bars.empty:
         return pd.DataFrame(columns=["symbol", "date", "return"])
     wide = bars.pivot(index="date", columns="symbol", values="adj_close").sort_index()

@@ -10,11 +10,12 @@ number per symbol per day, the adjusted close, so the bars stored here are flat
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -117,7 +118,6 @@ DATASETS: tuple[SampleDataset, ...] = (
         ETF_LISTINGS,
     ),
 )  # fmt: skip
-_DATA_PACKAGE = "skfolio.datasets.data"
 
 
 @dataclass(frozen=True)
@@ -167,10 +167,21 @@ class SampleLoadReport:
         return max(dataset.last_date for dataset in self.datasets)
 
 
+def _data_directory() -> Path:
+    """Where the installed skfolio keeps its dataset files, found without importing skfolio
+    (whose import pulls in scikit-learn and takes seconds)."""
+    spec = importlib.util.find_spec("skfolio")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("skfolio: the package is not installed; expected it (a Stocker dependency)")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+
+
 def read_csv_bytes(dataset: SampleDataset) -> bytes:
     """The decompressed CSV of a dataset, as shipped in the installed skfolio wheel."""
-    compressed = resources.files(_DATA_PACKAGE).joinpath(dataset.file_name).read_bytes()
-    return gzip.decompress(compressed)
+    path = _data_directory() / dataset.file_name
+    if not path.is_file():
+        raise DataError(f"skfolio dataset {dataset.file_name}: not found at {path}")
+    return gzip.decompress(path.read_bytes())
 
 
 def _prices(dataset: SampleDataset, payload: bytes) -> pd.DataFrame:
@@ -222,7 +233,7 @@ def sample_frames() -> SampleFrames:
     for dataset in DATASETS:
         payload = read_csv_bytes(dataset)
         prices = _prices(dataset, payload)
-        unknown = sorted(set(prices["symbol"]) - set(dataset.listings))
+        unknown = sorted(set(prices["symbol"].unique()) - set(dataset.listings))
         if unknown:
             raise DataError(
                 f"{dataset.file_name}: symbols {unknown} have no listing; expected only "

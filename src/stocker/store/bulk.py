@@ -152,9 +152,14 @@ def _as_frame(
     columns: dict[str, None] = {}
     for mapping in originals:
         columns.update(dict.fromkeys(mapping))
-    # object dtype keeps Decimals, big integers and dates exactly as given.
-    frame = pd.DataFrame.from_records(originals, columns=list(columns)).astype(object)
-    frame = frame.where(pd.notna(frame), None) if len(frame) else frame
+    # object dtype keeps Decimals, big integers, dates and NaN-versus-None exactly as given.
+    frame = pd.DataFrame(
+        {
+            column: pd.Series([mapping.get(column) for mapping in originals], dtype=object)
+            for column in columns
+        },
+        index=pd.RangeIndex(len(originals)),
+    )
     return frame, originals
 
 
@@ -326,7 +331,7 @@ def _merge(
 
     never_updated = set(key) | set(info.primary_key) | {"created_at"}
     updated_columns = [column for column in columns if column not in never_updated]
-    compared = [info.columns[column] for column in updated_columns]
+    compared = [info.columns[column] for column in updated_columns][:1]
     key_match = " AND ".join(f"existing.{name} = staged.{name}" for name in map(_quote, key))
     if compared:
         existing_values = ", ".join(_comparable("existing", column) for column in compared)

@@ -166,7 +166,7 @@ def _convert_number(
             column.name, out_of_range, raw, lambda v, _: f"{show(v)} is out of range for {label}"
         )
         bad |= out_of_range
-        return pa.array(as_int, type=pa.int64(), mask=missing | bad), bad
+        return pa.array(as_int, type=pa.int64(), mask=_mask(missing | bad)), bad
 
     assert values is not None or integer_input
     if values is None:
@@ -193,8 +193,8 @@ def _convert_number(
         return _with_nulls(texts, missing | bad), bad
     if integer_input:
         ints = np.asarray(numbers.to_numpy(dtype="int64", na_value=0), dtype=np.int64)
-        return pa.array(ints, type=pa.int64(), mask=missing | bad), bad
-    return pa.array(values, type=pa.float64(), mask=missing | bad), bad
+        return pa.array(ints, type=pa.int64(), mask=_mask(missing | bad)), bad
+    return pa.array(values, type=pa.float64(), mask=_mask(missing | bad)), bad
 
 
 def _as_strings(raw: pd.Series, missing: np.ndarray) -> pa.Array | pa.ChunkedArray:
@@ -205,6 +205,11 @@ def _as_strings(raw: pd.Series, missing: np.ndarray) -> pa.Array | pa.ChunkedArr
         for v, gone in zip(raw, missing, strict=True)
     ]
     return pa.array(texts, type=pa.string())
+
+
+def _mask(null: np.ndarray) -> np.ndarray | None:
+    """An Arrow null mask, or None when nothing is null (null-free arrays format faster)."""
+    return null if null.any() else None
 
 
 def _with_nulls(array: pa.Array | pa.ChunkedArray, null: np.ndarray) -> pa.Array:
@@ -244,13 +249,13 @@ def _convert_boolean(
 ) -> tuple[pa.Array, np.ndarray]:
     if pd.api.types.is_bool_dtype(raw.dtype):
         values = np.asarray(raw.to_numpy(dtype=bool, na_value=False), dtype=bool)
-        return pa.array(values, mask=missing), np.zeros(len(raw), dtype=bool)
+        return pa.array(values, mask=_mask(missing)), np.zeros(len(raw), dtype=bool)
     words = raw.astype("str").str.strip().str.lower()
     truthy = np.asarray(words.isin(_TRUE_WORDS).to_numpy(), dtype=bool)
     falsy = np.asarray(words.isin(_FALSE_WORDS).to_numpy(), dtype=bool)
     bad = ~missing & ~truthy & ~falsy
     reasons.flag(column.name, bad, raw, lambda v, _: f"{show(v)} is not a boolean")
-    return pa.array(truthy, mask=missing | bad), bad
+    return pa.array(truthy, mask=_mask(missing | bad)), bad
 
 
 def _datetimes(raw: pd.Series, missing: np.ndarray, *, utc: bool) -> tuple[pd.Series, np.ndarray]:
@@ -276,7 +281,7 @@ def _convert_date(
         column.name, timed, raw, lambda v, _: f"{show(v)} has a time of day, expected a date"
     )
     bad = unparsed | timed
-    return pa.array(days, type=pa.date32(), mask=missing | bad | np.isnat(days)), bad
+    return pa.array(days, type=pa.date32(), mask=_mask(missing | bad | np.isnat(days))), bad
 
 
 def _convert_timestamp(
@@ -289,7 +294,7 @@ def _convert_timestamp(
     stamps = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
     arrow_type = pa.timestamp("us", tz="UTC" if column.kind == "timestamptz" else None)
     nat = np.isnat(stamps)
-    array = pa.array(stamps.astype(np.int64), type=pa.int64(), mask=missing | unparsed | nat)
+    array = pa.array(stamps.astype(np.int64), type=pa.int64(), mask=_mask(missing | unparsed | nat))
     return array.cast(arrow_type), unparsed
 
 

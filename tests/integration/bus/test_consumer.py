@@ -194,3 +194,25 @@ def test_consumer_when_handler_keeps_failing_dead_letters_after_max_deliveries(
     assert effects.counts("broker") == {}
     assert _inbox_count(engine) == 0
     assert consumer.poll_once(count=10, block_ms=100).received == 0  # it does not come back
+
+
+def test_consumer_when_one_handler_in_a_batch_fails_commits_the_others_and_keeps_it_pending(
+    settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any, make_bar: Any
+) -> None:
+    key = streams.stream_key(settings, "market-bars")
+
+    def picky(message: BusMessage, conn: Any) -> None:
+        effects.handler("ledger")(message, conn)
+        if message.symbol == "BAD":  # type: ignore[attr-defined]
+            raise ValueError("no price for BAD")
+
+    consumer = Consumer(engine, redis_client, settings, "market-bars", "ledger", "c1", picky)
+    consumer.ensure_group()
+    _publish(engine, redis_client, settings, make_bar("SPY"), make_bar("BAD"), make_bar("QQQ"))
+
+    report = consumer.poll_once(count=10, block_ms=100)
+
+    assert (report.processed, report.failed, report.dead_lettered) == (2, 1, 0)
+    assert effects.counts("ledger") == {"SPY": 1, "QQQ": 1}
+    pending = redis_client.xpending_range(key, "ledger", "-", "+", 10)
+    assert len(pending) == 1 and _inbox_count(engine) == 2

@@ -64,7 +64,11 @@ def test_ingest_when_all_rows_valid_lands_them_registers_symbol_and_enqueues_eve
         payload = conn.execute(
             text("SELECT payload::text FROM outbox ORDER BY id LIMIT 1")
         ).scalar_one()
-    assert (batch_row.received, batch_row.inserted, batch_row.target_table) == (5, 5, "prices_daily")
+    assert (batch_row.received, batch_row.inserted, batch_row.target_table) == (
+        5,
+        5,
+        "prices_daily",
+    )
     assert batch_row.source_hash == "a" * 64
     assert '"symbol":"AAPL","date":"2024-01-08","open":"10.0000"' in payload.replace(" ", "")
     assert '"provider":"testfeed"' in payload.replace(" ", "")
@@ -161,9 +165,9 @@ def test_ingest_missing_adj_close_is_computed_from_closes_and_actions(engine):
     )
     assert report.table("corporate_actions").inserted == 1
     with engine.connect() as conn:
-        adjusted = conn.execute(
-            text("SELECT adj_close FROM prices_daily ORDER BY date")
-        ).scalars().all()
+        adjusted = (
+            conn.execute(text("SELECT adj_close FROM prices_daily ORDER BY date")).scalars().all()
+        )
     factor = 1 - 0.55 / 11.0  # dividend over the close before the ex-date
     assert adjusted[2:] == [Decimal("10.8000"), Decimal("10.2000"), Decimal("10.7000")]
     assert adjusted[0] == Decimal(f"{10.5 * factor:.4f}")

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from stocker.store.db import make_engine
 
 REPO = Path(__file__).resolve().parents[3]
 SPEC = REPO / "docs" / "spec" / "sigmaqlab_data_models.md"
@@ -101,6 +106,36 @@ def parse_query_patterns(path: Path = SPEC) -> dict[str, str]:
 
 
 SPEC_RELATIONS = parse_relations()
+AS_OF = dt.date(2024, 1, 31)
+LATER = dt.date(2024, 2, 29)
+
+
+@dataclass
+class Research:
+    engine: Engine
+    group_id: int
+    backtest_id: int
+
+
+@pytest.fixture(scope="module")
+def research(server_url: str, template_database: str) -> Iterator[Research]:
+    """One migrated database holding the research data set (see `_seed`), shared by the
+    read-only tests: cloning a database per test would cost seconds."""
+    name = f"stocker_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+    engine = make_engine(
+        make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    )
+    with engine.begin() as conn:
+        group_id = _seed(conn)
+        backtest_id = _seed_backtest(conn, group_id)
+    yield Research(engine, group_id, backtest_id)
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 # ----------------------------------------------------------------------------- catalog helpers
@@ -230,8 +265,8 @@ def test_spec_parser_when_reading_sections_11_3_to_11_8_finds_every_table() -> N
     assert set(parse_query_patterns()) == {"screener", "optimizer", "analytics"}
 
 
-def test_relations_when_migrated_have_every_spec_field(engine: Engine) -> None:
-    with engine.connect() as conn:
+def test_relations_when_migrated_have_every_spec_field(research: Research) -> None:
+    with research.engine.connect() as conn:
         kinds = {name: _relation_kind(conn, name) for name in SPEC_RELATIONS}
         missing = [
             f"{relation.name}.{spec_field.name}"
@@ -244,9 +279,9 @@ def test_relations_when_migrated_have_every_spec_field(engine: Engine) -> None:
     assert missing == []
 
 
-def test_relations_when_spec_marks_keys_have_them_in_the_database(engine: Engine) -> None:
+def test_relations_when_spec_marks_keys_have_them_in_the_database(research: Research) -> None:
     problems = []
-    with engine.connect() as conn:
+    with research.engine.connect() as conn:
         for relation in SPEC_RELATIONS.values():
             for spec_field in relation.fields:
                 annotation = (spec_field.annotation or "").replace(" ", "")
@@ -269,10 +304,10 @@ def test_relations_when_spec_marks_keys_have_them_in_the_database(engine: Engine
     assert problems == []
 
 
-def test_indexes_when_listed_in_the_spec_exist(engine: Engine) -> None:
+def test_indexes_when_listed_in_the_spec_exist(research: Research) -> None:
     wanted = [(r.name, columns) for r in SPEC_RELATIONS.values() for columns in r.indexes]
     wanted += parse_critical_indexes()
-    with engine.connect() as conn:
+    with research.engine.connect() as conn:
         missing = [(rel, cols) for rel, cols in wanted if not _has_leading_index(conn, rel, cols)]
 
     assert missing == []
@@ -305,17 +340,17 @@ def test_views_when_named_by_sigmaqlab_accept_writes(engine: Engine) -> None:
             )
         ).one()
 
-    assert {k: updatable[k] for k in ("symbols", "groups", "group_members", "market_data_ohlcv")}
-    assert set(updatable.values()) <= {"YES", "NO"}
-    assert updatable["symbols"] == updatable["groups"] == updatable["group_members"] == "YES"
-    assert updatable["market_data_ohlcv"] == "YES"
+    assert updatable == {
+        "symbols": "YES",
+        "groups": "YES",
+        "group_members": "YES",
+        "market_data_ohlcv": "YES",
+        "fundamentals_snapshot": "NO",
+    }
     assert tuple(stored) == ("Energy", "US_EQUITY", group_id, 1, False)
 
 
 # ----------------------------------------------------------------------------- query patterns
-
-AS_OF = dt.date(2024, 1, 31)
-LATER = dt.date(2024, 2, 29)
 
 
 def _seed(conn: Connection) -> int:
@@ -358,12 +393,24 @@ def _seed(conn: Connection) -> int:
         ),
         {"g": group_id},
     )
+    conn.execute(text("INSERT INTO instrument_info (symbol) VALUES ('XXX'), ('YYY'), ('ZZZ')"))
+    conn.execute(
+        text(
+            "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, pe_ttm,"
+            " updated_at) VALUES"
+            " ('XXX', :d, 'FY', 'a', 1, NULL), ('XXX', :d, 'FQ', 'a', 2, NULL),"
+            " ('YYY', :d, 'FY', 'a', 3, NULL), ('YYY', :d, 'DAILY', 'a', 4, NULL),"
+            " ('ZZZ', :d, 'FY', 'a', 5, '2024-02-02'), ('ZZZ', :d, 'FY', 'b', 6, '2024-02-03')"
+        ),
+        {"d": AS_OF},
+    )
     return group_id
 
 
-def test_screener_query_when_run_unchanged_joins_fundamentals_and_factors(engine: Engine) -> None:
-    with engine.begin() as conn:
-        _seed(conn)
+def test_screener_query_when_run_unchanged_joins_fundamentals_and_factors(
+    research: Research,
+) -> None:
+    with research.engine.connect() as conn:
         rows = conn.execute(text(parse_query_patterns()["screener"]), {"as_of_date": AS_OF}).all()
 
     assert sorted(tuple(row) for row in rows) == [
@@ -374,21 +421,9 @@ def test_screener_query_when_run_unchanged_joins_fundamentals_and_factors(engine
 
 
 def test_fundamentals_snapshot_when_several_rows_share_a_date_prefers_ttm_then_newest(
-    engine: Engine,
+    research: Research,
 ) -> None:
-    with engine.begin() as conn:
-        _seed(conn)
-        conn.execute(text("INSERT INTO instrument_info (symbol) VALUES ('XXX'), ('YYY'), ('ZZZ')"))
-        conn.execute(
-            text(
-                "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, pe_ttm,"
-                " updated_at) VALUES"
-                " ('XXX', :d, 'FY', 'a', 1, NULL), ('XXX', :d, 'FQ', 'a', 2, NULL),"
-                " ('YYY', :d, 'FY', 'a', 3, NULL), ('YYY', :d, 'DAILY', 'a', 4, NULL),"
-                " ('ZZZ', :d, 'FY', 'a', 5, '2024-02-02'), ('ZZZ', :d, 'FY', 'b', 6, '2024-02-03')"
-            ),
-            {"d": AS_OF},
-        )
+    with research.engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT symbol, pe, period_type, source, sector FROM fundamentals_snapshot"
@@ -408,13 +443,12 @@ def test_fundamentals_snapshot_when_several_rows_share_a_date_prefers_ttm_then_n
 
 
 def test_optimizer_query_when_run_unchanged_selects_group_factors_on_the_date(
-    engine: Engine,
+    research: Research,
 ) -> None:
-    with engine.begin() as conn:
-        group_id = _seed(conn)
+    with research.engine.connect() as conn:
         rows = conn.execute(
             text(parse_query_patterns()["optimizer"]),
-            {"rebalance_date": AS_OF, "group_id": group_id},
+            {"rebalance_date": AS_OF, "group_id": research.group_id},
         ).mappings()
         found = sorted((row["symbol"], row["as_of_date"], row["value"]) for row in rows)
 
@@ -422,13 +456,12 @@ def test_optimizer_query_when_run_unchanged_selects_group_factors_on_the_date(
 
 
 def test_group_members_when_read_in_position_order_keep_the_screener_rank(
-    engine: Engine,
+    research: Research,
 ) -> None:
-    with engine.begin() as conn:
-        group_id = _seed(conn)
+    with research.engine.connect() as conn:
         symbols = conn.execute(
             text("SELECT symbol FROM group_members WHERE group_id = :g ORDER BY position"),
-            {"g": group_id},
+            {"g": research.group_id},
         ).scalars()
         ordered = list(symbols)
 
@@ -487,9 +520,8 @@ def _seed_backtest(conn: Connection, group_id: int) -> int:
     return backtest_id
 
 
-def test_analytics_query_when_run_unchanged_sums_weights_by_sector(engine: Engine) -> None:
-    with engine.begin() as conn:
-        _seed_backtest(conn, _seed(conn))
+def test_analytics_query_when_run_unchanged_sums_weights_by_sector(research: Research) -> None:
+    with research.engine.connect() as conn:
         rows = conn.execute(
             text(parse_query_patterns()["analytics"]), {"d": dt.date(2024, 2, 1)}
         ).all()
@@ -500,10 +532,12 @@ def test_analytics_query_when_run_unchanged_sums_weights_by_sector(engine: Engin
     ]
 
 
-def test_backtest_fetches_when_run_return_weights_prices_and_factors(engine: Engine) -> None:
+def test_backtest_fetches_when_run_return_weights_prices_and_factors(
+    research: Research,
+) -> None:
     """The three 11.11 backtest fetches: weights per rebalance, OHLCV and factors per day."""
-    with engine.begin() as conn:
-        backtest_id = _seed_backtest(conn, _seed(conn))
+    backtest_id = research.backtest_id
+    with research.engine.connect() as conn:
         portfolio_id = conn.execute(
             text("SELECT portfolio_id FROM backtest_runs WHERE id = :b"), {"b": backtest_id}
         ).scalar_one()

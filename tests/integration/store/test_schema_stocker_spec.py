@@ -298,7 +298,8 @@ def test_schema_check_when_database_drifts_reports_each_drift(engine: Engine) ->
         "ALTER TABLE signals DROP CONSTRAINT ck_signals_direction",
         "ALTER TABLE signals ADD CONSTRAINT ck_direction CHECK (direction IN (-1, 1))",
         "ALTER TABLE fills DROP CONSTRAINT fills_order_id_fkey",
-        "ALTER TABLE trading_universe DROP CONSTRAINT trading_universe_as_of_date_symbol_source_key",
+        "ALTER TABLE trading_universe"
+        " DROP CONSTRAINT trading_universe_as_of_date_symbol_source_key",
         "ALTER TABLE orders DROP CONSTRAINT orders_order_id_key CASCADE",
         "ALTER TABLE market_breadth DROP COLUMN value",
     ]

@@ -16,6 +16,8 @@ from stocker.data.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_h
 
 BARS = "/v2/stocks/bars"
 ACTIONS = "/v1/corporate-actions"
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
+
 KEY, SECRET = "PKTESTKEY1234567890", "s3cr3t-never-printed"
 REQUEST = FetchRequest(("AAPL", "MSFT"), start=date(2020, 8, 3), end=date(2021, 2, 2))
 
@@ -43,8 +45,10 @@ def test_alpaca_daily_follows_next_page_token_and_hashes_each_page(
     bars = batch.frames["prices_daily"]
     assert list(bars.columns) == list(DAILY_BAR_COLUMNS)
     # alpaca-py's own models are the oracle for the values on the wire.
-    raw = {"AAPL": json.loads(page1)["bars"]["AAPL"],
-           "MSFT": json.loads(page1)["bars"]["MSFT"] + json.loads(page2)["bars"]["MSFT"]}
+    raw = {
+        "AAPL": json.loads(page1)["bars"]["AAPL"],
+        "MSFT": json.loads(page1)["bars"]["MSFT"] + json.loads(page2)["bars"]["MSFT"],
+    }
     oracle = BarSet(raw).df.reset_index()
     assert bars["symbol"].tolist() == oracle["symbol"].tolist()
     assert bars["date"].tolist() == [
@@ -111,7 +115,9 @@ def test_alpaca_when_unauthorized_names_the_variables_and_never_the_secret(
 ) -> None:
     loopback.add(BARS, Reply(401, b'{"code":40110000,"message":"request is not authorized"}'))
 
-    with pytest.raises(SourceError, match="HTTP 401.*ALPACA_API_KEY and ALPACA_SECRET_KEY") as caught:
+    with pytest.raises(
+        SourceError, match=r"HTTP 401.*ALPACA_API_KEY and ALPACA_SECRET_KEY"
+    ) as caught:
         _source(loopback).fetch(REQUEST)
 
     assert "request is not authorized" in str(caught.value)
@@ -122,7 +128,10 @@ def test_alpaca_when_rate_limited_raises_with_retry_after_without_client_retries
     loopback: LoopbackServer,
 ) -> None:
     loopback.add(
-        BARS, Reply(429, b'{"code":42910000,"message":"rate limit exceeded"}', headers={"Retry-After": "3"})
+        BARS,
+        Reply(
+            429, b'{"code":42910000,"message":"rate limit exceeded"}', headers={"Retry-After": "3"}
+        ),
     )
 
     with pytest.raises(RateLimitedError, match="rate limit exceeded") as caught:
@@ -135,7 +144,9 @@ def test_alpaca_when_rate_limited_raises_with_retry_after_without_client_retries
 def test_alpaca_when_rate_limited_once_retries_after_the_wait(loopback: LoopbackServer) -> None:
     loopback.add(
         BARS,
-        Reply(429, b'{"code":42910000,"message":"rate limit exceeded"}', headers={"Retry-After": "1"}),
+        Reply(
+            429, b'{"code":42910000,"message":"rate limit exceeded"}', headers={"Retry-After": "1"}
+        ),
         Reply(body=vendor_bytes("alpaca/bars_spy_5min.json")),
     )
     waits: list[float] = []
@@ -180,7 +191,7 @@ def test_alpaca_when_422_is_not_about_a_symbol_raises_plain_source_error(
 ) -> None:
     loopback.add(BARS, Reply(422, b'{"code":42210000,"message":"invalid timeframe"}'))
 
-    with pytest.raises(SourceError, match="HTTP 422.*invalid timeframe") as caught:
+    with pytest.raises(SourceError, match=r"HTTP 422.*invalid timeframe") as caught:
         _source(loopback).fetch(REQUEST)
     assert not isinstance(caught.value, UnknownSymbolError)
 
@@ -198,7 +209,11 @@ def test_alpaca_when_a_page_is_truncated_raises_source_error_with_size(
     loopback: LoopbackServer,
 ) -> None:
     page1 = vendor_bytes("alpaca/bars_daily_page1.json")
-    loopback.add(BARS, Reply(body=page1), Reply(body=vendor_bytes("alpaca/bars_daily_page2.json")[:50]))
+    loopback.add(
+        BARS, Reply(body=page1), Reply(body=vendor_bytes("alpaca/bars_daily_page2.json")[:50])
+    )
 
-    with pytest.raises(SourceError, match=r"invalid or truncated JSON for AAPL, MSFT 1d bars \(50 bytes"):
+    with pytest.raises(
+        SourceError, match=r"invalid or truncated JSON for AAPL, MSFT 1d bars \(50 bytes"
+    ):
         _source(loopback).fetch(REQUEST)

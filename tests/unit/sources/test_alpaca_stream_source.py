@@ -26,8 +26,16 @@ KEY, SECRET = "PKSTREAMKEY", "stream-secret"
 def _bar(symbol: str, minute: int, close: float, volume: int) -> dict[str, Any]:
     moment = datetime(2021, 2, 22, 15, minute, tzinfo=UTC)
     return {
-        "T": "b", "S": symbol, "o": close - 0.1, "h": close + 0.2, "l": close - 0.3, "c": close,
-        "v": volume, "t": msgpack.Timestamp.from_datetime(moment), "n": 120, "vw": close - 0.05,
+        "T": "b",
+        "S": symbol,
+        "o": close - 0.1,
+        "h": close + 0.2,
+        "l": close - 0.3,
+        "c": close,
+        "v": volume,
+        "t": msgpack.Timestamp.from_datetime(moment),
+        "n": 120,
+        "vw": close - 0.05,
     }
 
 
@@ -67,10 +75,22 @@ class AlpacaStreamServer:
         subscription = msgpack.unpackb(await websocket.recv())
         self.subscriptions.append(subscription)
         await websocket.send(
-            msgpack.packb([{"T": "subscription", "trades": [], "quotes": [],
-                            "bars": subscription.get("bars", []), "updatedBars": [],
-                            "dailyBars": [], "statuses": [], "lulds": [], "corrections": [],
-                            "cancelErrors": []}])
+            msgpack.packb(
+                [
+                    {
+                        "T": "subscription",
+                        "trades": [],
+                        "quotes": [],
+                        "bars": subscription.get("bars", []),
+                        "updatedBars": [],
+                        "dailyBars": [],
+                        "statuses": [],
+                        "lulds": [],
+                        "corrections": [],
+                        "cancelErrors": [],
+                    }
+                ]
+            )
         )
         for frame in self.frames[index] if index < len(self.frames) else []:
             await websocket.send(msgpack.packb(frame))
@@ -119,8 +139,15 @@ def _run(server: AlpacaStreamServer, sink: Any, stop: threading.Event, **options
     timer.start()
     try:
         run_live_intraday(
-            ["SPY", "QQQ"], sink, stop, url=server.url, api_key=KEY, secret_key=SECRET,
-            reconnect_min_backoff_s=0.05, reconnect_max_backoff_s=0.2, **options,
+            ["SPY", "QQQ"],
+            sink,
+            stop,
+            url=server.url,
+            api_key=KEY,
+            secret_key=SECRET,
+            reconnect_min_backoff_s=0.05,
+            reconnect_max_backoff_s=0.2,
+            **options,
         )
     finally:
         timer.cancel()
@@ -149,7 +176,8 @@ def test_live_intraday_when_connection_drops_reconnects_and_keeps_receiving(
     assert frame["symbol"].tolist() == ["SPY", "QQQ", "SPY"]
     spy = frame[frame["symbol"] == "SPY"].sort_values("timestamp")
     assert spy["timestamp"].tolist() == [
-        pd.Timestamp("2021-02-22 15:50", tz="UTC"), pd.Timestamp("2021-02-22 15:51", tz="UTC")
+        pd.Timestamp("2021-02-22 15:50", tz="UTC"),
+        pd.Timestamp("2021-02-22 15:51", tz="UTC"),
     ]
     assert spy["close"].tolist() == [387.38, 387.15]
     assert spy["volume"].tolist() == [152318, 131102]
@@ -165,7 +193,7 @@ def test_live_intraday_when_keys_are_refused_raises_naming_the_variables(
 ) -> None:
     started = time.monotonic()
 
-    with pytest.raises(SourceError, match="auth failed.*ALPACA_API_KEY and ALPACA_SECRET_KEY"):
+    with pytest.raises(SourceError, match=r"auth failed.*ALPACA_API_KEY and ALPACA_SECRET_KEY"):
         _run(stream_server, lambda frame: None, threading.Event())
 
     assert time.monotonic() - started < 5
@@ -184,8 +212,18 @@ def test_live_intraday_when_the_sink_fails_stops_and_raises_its_error(
 
 
 def test_bar_row_accepts_json_frames_with_rfc3339_times() -> None:
-    message = {"T": "b", "S": "SPY", "o": 387.42, "h": 387.5, "l": 387.2, "c": 387.38,
-               "v": 152318, "t": "2021-02-22T15:51:00Z", "n": 1012, "vw": 387.361}
+    message = {
+        "T": "b",
+        "S": "SPY",
+        "o": 387.42,
+        "h": 387.5,
+        "l": 387.2,
+        "c": 387.38,
+        "v": 152318,
+        "t": "2021-02-22T15:51:00Z",
+        "n": 1012,
+        "vw": 387.361,
+    }
 
     row = bar_row(message)
 

@@ -25,9 +25,7 @@ AUGUST_2020 = FetchRequest(("AAPL",), start=date(2020, 8, 5), end=date(2020, 9, 
 
 def _source(server: LoopbackServer, **options: object) -> YahooSource:
     options.setdefault("fundamentals", False)
-    return YahooSource(
-        base_url=server.url, cookie_url=server.url + "/cookie", retries=0, **options
-    )
+    return YahooSource(base_url=server.url, cookie_url=server.url + "/cookie", retries=0, **options)
 
 
 def _serve_crumb(server: LoopbackServer, crumb: bytes = b"Xk2m.9aQ/pL") -> None:
@@ -49,12 +47,15 @@ def test_yahoo_daily_when_chart_spans_a_split_returns_raw_prices_agreeing_with_y
     # yfinance's own parser is the oracle for what Yahoo's arrays say (split-adjusted).
     oracle = yfinance.utils.parse_quotes(json.loads(body)["chart"]["result"][0]).dropna()
     oracle = oracle[(oracle.index >= "2020-08-05") & (oracle.index < "2020-09-02")]
-    assert [d.isoformat() for d in bars["date"]] == [
-        t.date().isoformat() for t in oracle.index
-    ]
+    assert [d.isoformat() for d in bars["date"]] == [t.date().isoformat() for t in oracle.index]
     factor = [4.0 if t < pd.Timestamp("2020-08-31") else 1.0 for t in oracle.index]
-    for column, oracle_column in [("open", "Open"), ("high", "High"), ("low", "Low"),
-                                  ("close", "Close"), ("adj_close", "Adj Close")]:
+    for column, oracle_column in [
+        ("open", "Open"),
+        ("high", "High"),
+        ("low", "Low"),
+        ("close", "Close"),
+        ("adj_close", "Adj Close"),
+    ]:
         expected = oracle[oracle_column].to_numpy() * (factor if column != "adj_close" else 1)
         assert bars[column].to_numpy() == pytest.approx(expected, rel=1e-12), column
     assert bars["volume"].tolist() == [
@@ -136,23 +137,47 @@ def test_yahoo_fundamentals_map_quote_summary_onto_info_and_metrics(
 
     info = batch.frames["instrument_info"].iloc[0]
     assert info[["symbol", "name", "sector", "industry", "exchange", "currency"]].tolist() == [
-        "AAPL", "Apple Inc.", "Technology", "Consumer Electronics", "NASDAQ", "USD",
+        "AAPL",
+        "Apple Inc.",
+        "Technology",
+        "Consumer Electronics",
+        "NASDAQ",
+        "USD",
     ]
     assert info["source_hash"] == payload_hash(summary)
     metrics = batch.frames["instrument_metrics"].iloc[0]
     assert metrics["as_of_date"] == date(2024, 9, 13)
     assert (metrics["period_type"], metrics["source"]) == ("DAILY", "yfinance")
     expected = {
-        "market_cap": 3382336012288, "enterprise_value": 3419472723968,
-        "shares_outstanding": 15204100096, "float_shares": 15179810381, "beta": 1.24,
-        "pe_ttm": 33.71, "pe_forward": 29.83, "price_to_book": 50.7759,
-        "price_to_sales": 8.7715, "peg_ratio": 3.12, "ev_to_ebitda": 25.948,
-        "dividend_yield": 0.0045, "dividend_rate": 1.0, "payout_ratio": 0.1476,
-        "revenue": 385603010560, "ebitda": 131781001216, "net_income": 101956001792,
-        "free_cash_flow": 86158123008, "gross_margin": 0.45962, "operating_margin": 0.29556,
-        "net_margin": 0.26441, "ebitda_margin": 0.34175, "roe": 1.60583, "roa": 0.22612,
-        "revenue_growth_yoy": 0.049, "earnings_growth_yoy": 0.111,
-        "debt_to_equity": 1.51862, "current_ratio": 0.953, "quick_ratio": 0.798,
+        "market_cap": 3382336012288,
+        "enterprise_value": 3419472723968,
+        "shares_outstanding": 15204100096,
+        "float_shares": 15179810381,
+        "beta": 1.24,
+        "pe_ttm": 33.71,
+        "pe_forward": 29.83,
+        "price_to_book": 50.7759,
+        "price_to_sales": 8.7715,
+        "peg_ratio": 3.12,
+        "ev_to_ebitda": 25.948,
+        "dividend_yield": 0.0045,
+        "dividend_rate": 1.0,
+        "payout_ratio": 0.1476,
+        "revenue": 385603010560,
+        "ebitda": 131781001216,
+        "net_income": 101956001792,
+        "free_cash_flow": 86158123008,
+        "gross_margin": 0.45962,
+        "operating_margin": 0.29556,
+        "net_margin": 0.26441,
+        "ebitda_margin": 0.34175,
+        "roe": 1.60583,
+        "roa": 0.22612,
+        "revenue_growth_yoy": 0.049,
+        "earnings_growth_yoy": 0.111,
+        "debt_to_equity": 1.51862,
+        "current_ratio": 0.953,
+        "quick_ratio": 0.798,
         "fcf_yield": 86158123008 / 3382336012288,
     }
     for column, value in expected.items():
@@ -192,16 +217,21 @@ def test_yahoo_fundamentals_when_quote_summary_fails_keeps_prices_and_warns(
 
     assert len(batch.frames["prices_daily"]) == 6
     assert batch.frames["instrument_metrics"].empty
-    assert any("fundamentals skipped" in warning and "HTTP 500" in warning
-               for warning in batch.warnings)
+    assert any(
+        "fundamentals skipped" in warning and "HTTP 500" in warning for warning in batch.warnings
+    )
 
 
 def test_yahoo_when_the_only_symbol_is_unknown_raises_unknown_symbol(
     loopback: LoopbackServer,
 ) -> None:
-    loopback.add("/v8/finance/chart/ZZZZNOPE", Reply(404, vendor_bytes("yahoo/chart_not_found.json")))
+    loopback.add(
+        "/v8/finance/chart/ZZZZNOPE", Reply(404, vendor_bytes("yahoo/chart_not_found.json"))
+    )
 
-    with pytest.raises(UnknownSymbolError, match="ZZZZNOPE.*No data found, symbol may be delisted"):
+    with pytest.raises(
+        UnknownSymbolError, match=r"ZZZZNOPE.*No data found, symbol may be delisted"
+    ):
         _source(loopback).fetch(FetchRequest(("ZZZZNOPE",), start=date(2020, 8, 5)))
 
 
@@ -209,7 +239,9 @@ def test_yahoo_when_one_of_several_symbols_is_unknown_returns_the_rest_and_names
     loopback: LoopbackServer,
 ) -> None:
     loopback.add(CHART_AAPL, Reply(body=vendor_bytes("yahoo/chart_aapl_1d.json")))
-    loopback.add("/v8/finance/chart/ZZZZNOPE", Reply(404, vendor_bytes("yahoo/chart_not_found.json")))
+    loopback.add(
+        "/v8/finance/chart/ZZZZNOPE", Reply(404, vendor_bytes("yahoo/chart_not_found.json"))
+    )
 
     batch = _source(loopback).fetch(
         FetchRequest(("ZZZZNOPE", "AAPL"), start=date(2020, 8, 5), end=date(2020, 9, 1))
@@ -221,7 +253,9 @@ def test_yahoo_when_one_of_several_symbols_is_unknown_returns_the_rest_and_names
 
 
 def test_yahoo_when_rate_limited_raises_with_the_retry_after(loopback: LoopbackServer) -> None:
-    loopback.add(CHART_AAPL, Reply(429, b"Too Many Requests\r\n", "text/html", {"Retry-After": "7"}))
+    loopback.add(
+        CHART_AAPL, Reply(429, b"Too Many Requests\r\n", "text/html", {"Retry-After": "7"})
+    )
 
     with pytest.raises(RateLimitedError, match="HTTP 429") as caught:
         _source(loopback).fetch(AUGUST_2020)
@@ -239,9 +273,7 @@ def test_yahoo_when_rate_limited_once_waits_the_retry_after_then_succeeds(
     )
     waits: list[float] = []
 
-    source = YahooSource(
-        base_url=loopback.url, fundamentals=False, retries=1, sleep=waits.append
-    )
+    source = YahooSource(base_url=loopback.url, fundamentals=False, retries=1, sleep=waits.append)
     batch = source.fetch(AUGUST_2020)
 
     assert waits == [2.0]
@@ -253,7 +285,10 @@ def test_yahoo_when_wait_asked_exceeds_the_cap_gives_up_at_once(loopback: Loopba
     waits: list[float] = []
 
     source = YahooSource(
-        base_url=loopback.url, fundamentals=False, retries=3, max_retry_wait_s=60,
+        base_url=loopback.url,
+        fundamentals=False,
+        retries=3,
+        max_retry_wait_s=60,
         sleep=waits.append,
     )
     with pytest.raises(RateLimitedError):
@@ -267,7 +302,9 @@ def test_yahoo_when_json_is_truncated_raises_source_error_with_size(
     body = vendor_bytes("yahoo/chart_aapl_1d.json")[:900]
     loopback.add(CHART_AAPL, Reply(body=body))
 
-    with pytest.raises(SourceError, match=r"invalid or truncated JSON for AAPL 1d bars \(900 bytes"):
+    with pytest.raises(
+        SourceError, match=r"invalid or truncated JSON for AAPL 1d bars \(900 bytes"
+    ):
         _source(loopback).fetch(AUGUST_2020)
 
 
@@ -288,30 +325,36 @@ def test_yahoo_when_arrays_disagree_in_length_reports_a_partial_chart(
     payload["chart"]["result"][0]["indicators"]["quote"][0]["close"].pop()
     loopback.add(CHART_AAPL, Reply(body=json.dumps(payload).encode()))
 
-    with pytest.raises(SourceError, match="partial chart for AAPL 1d bars: 8 timestamps but 7 close"):
+    with pytest.raises(
+        SourceError, match="partial chart for AAPL 1d bars: 8 timestamps but 7 close"
+    ):
         _source(loopback).fetch(AUGUST_2020)
 
 
 def test_yahoo_when_vendor_rejects_the_range_passes_its_description(
     loopback: LoopbackServer,
 ) -> None:
-    error = {"chart": {"result": None, "error": {
-        "code": "Unprocessable Entity",
-        "description": "1m data not available for startTime=1596634200 and endTime=1726257601. "
-                       "Only 8 days worth of 1m granularity data are allowed to be fetched per "
-                       "request.",
-    }}}
+    error = {
+        "chart": {
+            "result": None,
+            "error": {
+                "code": "Unprocessable Entity",
+                "description": "1m data not available for startTime=1596634200 and "
+                "endTime=1726257601. "
+                "Only 8 days worth of 1m granularity data are allowed to be fetched per "
+                "request.",
+            },
+        }
+    }
     loopback.add(CHART_AAPL, Reply(422, json.dumps(error).encode()))
 
     with pytest.raises(SourceError, match="Only 8 days worth of 1m") as caught:
-        _source(loopback).fetch(
-            FetchRequest(("AAPL",), start=date(2020, 8, 5), interval="1m")
-        )
+        _source(loopback).fetch(FetchRequest(("AAPL",), start=date(2020, 8, 5), interval="1m"))
     assert not isinstance(caught.value, UnknownSymbolError)
 
 
 def test_yahoo_when_interval_is_unsupported_names_the_valid_ones(loopback: LoopbackServer) -> None:
-    with pytest.raises(SourceError, match="interval '4h' is not supported.*'1d'"):
+    with pytest.raises(SourceError, match=r"interval '4h' is not supported.*'1d'"):
         _source(loopback).fetch(FetchRequest(("AAPL",), interval="4h"))
 
 

@@ -8,12 +8,10 @@ vendor client's URL building to its error handling runs for real.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-
 
 VENDOR_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vendors"
 
@@ -54,10 +52,10 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 server.requests.append(
                     Recorded("GET", parts.path, parse_qs(parts.query), dict(self.headers.items()))

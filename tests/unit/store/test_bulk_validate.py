@@ -77,17 +77,17 @@ def test_validate_when_rows_are_clean_rejects_nothing() -> None:
 
 
 def test_validate_when_column_unknown_raises_naming_it() -> None:
-    with pytest.raises(DataError, match="unknown column.*colour"):
+    with pytest.raises(DataError, match=r"unknown column.*colour"):
         validate(bars(colour=["r", "g", "b"]), PRICES, KEY)
 
 
 def test_validate_when_key_column_missing_raises_naming_it() -> None:
-    with pytest.raises(DataError, match="key column.*date"):
+    with pytest.raises(DataError, match=r"key column.*date"):
         validate(bars().drop(columns=["date"]), PRICES, KEY)
 
 
 def test_validate_when_required_column_missing_raises_naming_it() -> None:
-    with pytest.raises(DataError, match="required column.*volume"):
+    with pytest.raises(DataError, match=r"required column.*volume"):
         validate(bars().drop(columns=["volume"]), PRICES, KEY)
 
 

@@ -15,7 +15,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, time as clock_time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 

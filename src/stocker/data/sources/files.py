@@ -196,21 +196,22 @@ def scan_file(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> str:
     digest = hashlib.sha256()
     line_number, line_bytes, offset = 1, 0, 0
     with path.open("rb") as handle:
-        while chunk := handle.read(READ_CHUNK_BYTES):
+        # Chunks of exactly `max_line_bytes`: a line lying wholly inside one is shorter than
+        # the cap, so only the line running across chunk boundaries needs counting.
+        while chunk := handle.read(max_line_bytes):
             digest.update(chunk)
-            start = 0
-            while True:
-                newline = chunk.find(b"\n", start)
-                end = len(chunk) if newline < 0 else newline
-                line_bytes += end - start
-                if line_bytes > max_line_bytes:
-                    raise SourceError(
-                        f"{path.name}: line {line_number} is longer than {max_line_bytes} bytes "
-                        f"(stopped reading at byte offset {offset + end}); is this a CSV file?"
-                    )
-                if newline < 0:
-                    break
-                line_number, line_bytes, start = line_number + 1, 0, newline + 1
+            first = chunk.find(b"\n")
+            head = len(chunk) if first < 0 else first
+            if line_bytes + head > max_line_bytes:
+                raise SourceError(
+                    f"{path.name}: line {line_number} is longer than {max_line_bytes} bytes "
+                    f"(stopped reading at byte offset {offset + len(chunk)}); is this a CSV file?"
+                )
+            if first < 0:
+                line_bytes += len(chunk)
+            else:
+                line_number += chunk.count(b"\n")
+                line_bytes = len(chunk) - chunk.rfind(b"\n") - 1
             offset += len(chunk)
     return digest.hexdigest()
 
@@ -274,22 +275,32 @@ def decode_text(name: str, raw: bytes) -> str:
         ) from utf8_error
 
 
-def read_csv_text(name: str, text: str) -> pd.DataFrame:
-    """Every cell as a string (delimiter sniffed among , ; tab |); clear errors for bad CSV."""
+def read_csv_text(
+    name: str, text: str, text_headers: Callable[[list[str]], set[str]] | None = None
+) -> pd.DataFrame:
+    """The CSV as a frame (delimiter sniffed among , ; tab |); clear errors for a bad file.
+
+    Columns named by `text_headers(headers)` are read as strings (symbols, dates, labels);
+    the others are left to pandas' fast C parser, so a clean numeric column costs nothing
+    extra and a column with a bad cell arrives as strings for the cell checks. Only empty
+    cells count as missing ('NA', 'null' and the like are values, checked like any other).
+    """
     if not text.strip():
         raise SourceError(f"{name}: the file is empty")
-    sample = text[:65536]
+    first_line = text.lstrip("\n\r").split("\n", 1)[0]
     try:
-        delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|").delimiter
+        delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
+    headers = next(csv.reader([first_line], delimiter=delimiter), [])
+    as_text = text_headers(headers) if text_headers else set()
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
-            dtype=str,
+            dtype={header: str for header in as_text},
             keep_default_na=False,
-            na_filter=False,
+            na_values=[""],
             skipinitialspace=True,
             skip_blank_lines=True,
         )
@@ -305,21 +316,28 @@ def read_csv_text(name: str, text: str) -> pd.DataFrame:
 # -- parsing cells (vectorized per column) ---------------------------------------------------
 
 
+def _is_text(series: pd.Series) -> bool:
+    return series.dtype == object or pd.api.types.is_string_dtype(series)
+
+
 def _blank_mask(series: pd.Series) -> pd.Series:
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        return series.isna() | (series.astype(str).str.strip() == "")
+    if _is_text(series):
+        return series.isna() | (series.astype("string").str.strip() == "").fillna(True)
     return series.isna()
 
 
 def _cleaned_text(series: pd.Series) -> pd.Series:
-    return series.astype(str).str.strip()
+    """Stripped strings, None where blank (plain objects, as the table frames carry)."""
+    text = series.astype("string").str.strip()
+    text = text.where(text != "")
+    return text.astype(object).where(text.notna(), None)
 
 
 def _parse_numbers(series: pd.Series) -> pd.Series:
     if series.dtype == bool:
         return pd.Series(float("nan"), index=series.index)
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        series = _cleaned_text(series).str.replace(r"[,_]", "", regex=True)
+    if _is_text(series):
+        series = series.astype("string").str.strip().str.replace(r"[,_]", "", regex=True)
     numbers = pd.to_numeric(series, errors="coerce").astype("float64")
     return numbers.where(numbers.abs() != math.inf)
 
@@ -330,7 +348,7 @@ def _parse_integers(series: pd.Series) -> pd.Series:
 
 
 def _parse_booleans(series: pd.Series) -> pd.Series:
-    words = _cleaned_text(series).str.lower()
+    words = series.astype("string").str.strip().str.lower()
     parsed = pd.Series(pd.NA, index=series.index, dtype="object")
     parsed[words.isin(TRUE_WORDS)] = True
     parsed[words.isin(FALSE_WORDS)] = False
@@ -338,7 +356,7 @@ def _parse_booleans(series: pd.Series) -> pd.Series:
 
 
 def _parse_action_types(series: pd.Series) -> pd.Series:
-    words = _cleaned_text(series).str.upper().str.split().str.join(" ")
+    words = series.astype("string").str.upper().str.split().str.join(" ")
     parsed = pd.Series(pd.NA, index=series.index, dtype="object")
     parsed[words.isin(SPLIT_WORDS)] = "SPLIT"
     parsed[words.isin(DIVIDEND_WORDS)] = "DIVIDEND"
@@ -368,15 +386,27 @@ def _parse_dates(series: pd.Series, date_format: str | None) -> pd.Series:
     order) all give the date in the cell, whatever zone a time part names."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         return series.dt.date.astype(object).where(series.notna(), None)
-    text = series.map(lambda value: str(value).strip() if not _blank(value) else None)
-    if not date_format:
-        iso_day = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", expand=False)
-        text = iso_day.fillna(text)
-    parsed = pd.to_datetime(text, errors="coerce", format=date_format or "ISO8601")
-    retry = parsed.isna() & text.notna()
+    text = series.astype("string").str.strip()
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format=date_format or "ISO8601")
+    except (ValueError, TypeError):  # mixed UTC offsets: keep each cell's own date part
+        parsed = None
+    if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
+        day = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", expand=False)
+        parsed = pd.to_datetime(day.fillna(text), errors="coerce", format="ISO8601")
+    retry = (parsed.isna() & text.notna() & (text != "")).fillna(False)
     if retry.any() and not date_format:
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+        parsed = parsed.copy()
+        parsed[retry] = _naive(
+            pd.to_datetime(text[retry].astype(object), errors="coerce", format="mixed")
+        )
     return parsed.dt.date.astype(object).where(parsed.notna(), None)
+
+
+def _naive(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_localize(None)
+    return values
 
 
 def _to_utc_each(values: pd.Series, timezone: str, date_format: str | None) -> pd.Series:
@@ -499,7 +529,18 @@ class FileSource:
             return self._read_parquet(), file_sha256(self.path), None
         source_hash = scan_file(self.path, max_line_bytes=self.max_line_bytes)
         text = decode_text(self.path.name, self.path.read_bytes())
-        return read_csv_text(self.path.name, text), source_hash, 2
+        return read_csv_text(self.path.name, text, self._text_headers), source_hash, 2
+
+    def _text_headers(self, headers: list[str]) -> set[str]:
+        """Headers whose cells are read as strings: labels, dates, split ratios."""
+        as_text = set()
+        for header in headers:
+            column = _table_alias(self.table, normalize_header(header))
+            if column_kind(column) in {TEXT, DATE, TIMESTAMP} or (
+                column == "value" and self.table == "corporate_actions"
+            ):
+                as_text.add(header)
+        return as_text
 
     def _read_parquet(self) -> pd.DataFrame:
         import pyarrow as pa
@@ -661,9 +702,8 @@ class FileSource:
         if self.symbol:
             parsed["symbol"] = self.symbol
         if "symbol" in parsed:
-            parsed["symbol"] = parsed["symbol"].map(
-                lambda value: value.upper() if isinstance(value, str) and value else None
-            )
+            symbols = parsed["symbol"].astype("string").str.upper()
+            parsed["symbol"] = symbols.astype(object).where(symbols.notna(), None)
         if self.table == "prices_daily" and "adj_close" not in parsed:
             parsed["adj_close"] = float("nan")
         if self.table == "prices_intraday":

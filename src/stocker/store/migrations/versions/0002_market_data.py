@@ -32,7 +32,8 @@ CREATE TABLE instrument_info (
     source_hash VARCHAR(64)
 );
 COMMENT ON TABLE instrument_info IS
-    'Master table of tradable instruments; every symbol column references it (SigmaQLab view: symbols).';
+    'Master table of tradable instruments; every symbol column references it '
+    '(SigmaQLab view: symbols).';
 
 -- 2.1 Market data
 CREATE TABLE prices_daily (
@@ -94,7 +95,8 @@ CREATE TABLE corporate_actions (
     action_type VARCHAR(20) NOT NULL
                 CONSTRAINT ck_corporate_actions_action_type
                 CHECK (action_type IN ('SPLIT', 'DIVIDEND')),
-    value       NUMERIC(14, 4) NOT NULL CONSTRAINT ck_corporate_actions_value_positive CHECK (value > 0),
+    value       NUMERIC(14, 4) NOT NULL
+                CONSTRAINT ck_corporate_actions_value_positive CHECK (value > 0),
     created_at  TIMESTAMPTZ DEFAULT NOW(),
     source      VARCHAR(50),
     source_hash VARCHAR(64),
@@ -172,11 +174,16 @@ CREATE TABLE instrument_metrics (
     UNIQUE (symbol, as_of_date, period_type, source)
 );
 COMMENT ON TABLE instrument_metrics IS
-    'Fundamentals and valuation per symbol per as-of date (SigmaQLab view: fundamentals_snapshot).';
-COMMENT ON COLUMN instrument_metrics.promoter_holding IS 'Percent of shares held by promoters (0-100).';
-COMMENT ON COLUMN instrument_metrics.fii_holding IS 'Percent held by foreign institutions (0-100).';
-COMMENT ON COLUMN instrument_metrics.dii_holding IS 'Percent held by domestic institutions (0-100).';
-COMMENT ON COLUMN instrument_metrics.sector IS 'Sector as of as_of_date (point-in-time classification).';
+    'Fundamentals and valuation per symbol per as-of date '
+    '(SigmaQLab view: fundamentals_snapshot).';
+COMMENT ON COLUMN instrument_metrics.promoter_holding IS
+    'Percent of shares held by promoters (0-100).';
+COMMENT ON COLUMN instrument_metrics.fii_holding IS
+    'Percent held by foreign institutions (0-100).';
+COMMENT ON COLUMN instrument_metrics.dii_holding IS
+    'Percent held by domestic institutions (0-100).';
+COMMENT ON COLUMN instrument_metrics.sector IS
+    'Sector as of as_of_date (point-in-time classification).';
 CREATE INDEX ix_instrument_metrics_as_of_date ON instrument_metrics (as_of_date);
 
 -- 2.3 Trading universe

@@ -89,7 +89,8 @@ CREATE TABLE price_returns (
     created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
     UNIQUE (symbol, date)
 );
-COMMENT ON TABLE price_returns IS 'Daily simple returns from adjusted closes, precomputed for speed.';
+COMMENT ON TABLE price_returns IS
+    'Daily simple returns from adjusted closes, precomputed for speed.';
 CREATE INDEX ix_price_returns_date ON price_returns (date);
 
 -- 11.4 Factors and risk
@@ -107,7 +108,8 @@ CREATE TABLE factor_exposures (
     UNIQUE (symbol, as_of_date)
 );
 COMMENT ON TABLE factor_exposures IS
-    'Normalized factor exposures per symbol and as-of date (NULL only where fundamentals are missing).';
+    'Normalized factor exposures per symbol and as-of date '
+    '(NULL only where fundamentals are missing).';
 CREATE INDEX ix_factor_exposures_as_of_date ON factor_exposures (as_of_date);
 
 CREATE TABLE risk_model (
@@ -218,11 +220,16 @@ COMMENT ON TABLE portfolio_weights IS
     'Optimized weights per rebalance date; each (portfolio, date) sums to 1 within 1e-6 at commit.';
 -- (portfolio_id, date) of 11.9: served by the UNIQUE (portfolio_id, date, symbol) index.
 
--- Rule 11.10.6, checked at commit so a rebalance can be written row by row.
+-- Rule 11.10.6, checked at commit so a rebalance can be written row by row. Deferred row events
+-- fire after every statement of the transaction has run, so a (portfolio, date) needs checking only
+-- once per firing: the check remembers the last key it passed (transaction-local), and every
+-- statement that writes weights forgets it, so rows changed after an early
+-- `SET CONSTRAINTS ... IMMEDIATE` are checked again. A bulk insert of a rebalance costs one check.
 CREATE FUNCTION portfolio_weights_check_sum() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     checked_portfolio BIGINT;
     checked_date      DATE;
+    checked_key       TEXT;
     weight_count      INTEGER;
     weight_sum        DOUBLE PRECISION;
 BEGIN
@@ -231,6 +238,8 @@ BEGIN
         UNION
         SELECT OLD.portfolio_id, OLD.date WHERE TG_OP <> 'INSERT'
     LOOP
+        checked_key := checked_portfolio || '/' || checked_date;
+        CONTINUE WHEN current_setting('stocker.portfolio_weights_checked', true) = checked_key;
         SELECT count(*), sum(weight) INTO weight_count, weight_sum
             FROM portfolio_weights
             WHERE portfolio_id = checked_portfolio AND date = checked_date;
@@ -240,7 +249,15 @@ BEGIN
                 checked_portfolio, checked_date, weight_sum
                 USING ERRCODE = 'check_violation';
         END IF;
+        PERFORM set_config('stocker.portfolio_weights_checked', checked_key, true);
     END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION portfolio_weights_forget_checks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('stocker.portfolio_weights_checked', '', true);
     RETURN NULL;
 END;
 $$;
@@ -249,6 +266,9 @@ CREATE CONSTRAINT TRIGGER portfolio_weights_sum_to_one
     AFTER INSERT OR UPDATE OR DELETE ON portfolio_weights
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION portfolio_weights_check_sum();
+CREATE TRIGGER portfolio_weights_forget_checks
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON portfolio_weights
+    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_weights_forget_checks();
 
 -- 11.7 Backtests
 CREATE TABLE backtest_runs (
@@ -275,7 +295,8 @@ CREATE TABLE backtest_runs (
     CONSTRAINT ck_backtest_runs_dates CHECK (end_date >= start_date)
 );
 COMMENT ON TABLE backtest_runs IS 'Configuration and status of one backtest.';
-COMMENT ON COLUMN backtest_runs.transaction_cost IS 'Cost as a fraction of traded value (0.001 = 10 bps).';
+COMMENT ON COLUMN backtest_runs.transaction_cost IS
+    'Cost as a fraction of traded value (0.001 = 10 bps).';
 COMMENT ON COLUMN backtest_runs.config IS 'Every other setting the run used, for reproducibility.';
 CREATE INDEX ix_backtest_runs_portfolio_id ON backtest_runs (portfolio_id);
 
@@ -353,6 +374,7 @@ DROP TABLE IF EXISTS backtest_timeseries;
 DROP TABLE IF EXISTS backtest_holdings;
 DROP TABLE IF EXISTS backtest_runs;
 DROP TABLE IF EXISTS portfolio_weights;
+DROP FUNCTION IF EXISTS portfolio_weights_forget_checks();
 DROP FUNCTION IF EXISTS portfolio_weights_check_sum();
 DROP TABLE IF EXISTS portfolio_constraints;
 DROP TABLE IF EXISTS portfolios;

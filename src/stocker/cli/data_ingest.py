@@ -1,0 +1,224 @@
+"""`stocker data ingest` and `stocker data quarantine list|show|release|discard`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stocker.cli.app import console, data_app
+from stocker.cli.errors import clear_errors
+from stocker.config import get_settings
+from stocker.core.errors import ConfigError, DataError
+from stocker.data import quarantine
+from stocker.data.ingest import IngestReport, TableReport, fetch_and_ingest, summary_rows
+from stocker.data.sources.base import FetchRequest, Source
+from stocker.store.db import get_engine
+
+DATE_FORMATS = ["%Y-%m-%d"]
+AsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of", formats=DATE_FORMATS, help="Treat this date as today (default: today)."
+    ),
+]
+Ids = Annotated[list[int], typer.Argument(help="Quarantine id(s).")]
+
+quarantine_app = typer.Typer(help="Review refused rows: list, show, release or discard them.")
+data_app.add_typer(quarantine_app, name="quarantine")
+
+REASONS_SHOWN = 8
+
+
+def _source(name: str, options: dict[str, object]) -> Source:
+    try:
+        from stocker.data.sources import registry
+    except ImportError as error:  # pragma: no cover - only while sources are being assembled
+        raise ConfigError(
+            "no source registry (stocker.data.sources.registry) is installed"
+        ) from error
+    return registry.get_source(name, **options)
+
+
+def _render_ingest(report: IngestReport) -> None:
+    table = Table(title=f"Ingested from {report.source}")
+    table.add_column("table")
+    for column in ("received", "inserted", "updated", "unchanged", "quarantined"):
+        table.add_column(column, justify="right")
+    for name, *counts in summary_rows(report):
+        table.add_row(name, *(f"{count:,}" for count in counts))
+    console.print(table)
+    reasons: Counter[str] = Counter()
+    for item in report.tables:
+        reasons.update(item.reasons)
+    if reasons:
+        shown = ", ".join(f"{rule} ×{count}" for rule, count in reasons.most_common(REASONS_SHOWN))
+        console.print(f"quarantine reasons: {shown}", markup=False)
+        console.print("review them with: stocker data quarantine list", markup=False)
+    console.print(f"market-bars events queued: {report.events:,}")
+    if report.adjusted_symbols:
+        console.print(
+            f"adjusted closes recomputed for {len(report.adjusted_symbols)} symbol(s) "
+            f"({report.adjusted_rows:,} rows)"
+        )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@data_app.command("ingest")
+@clear_errors
+def ingest_command(
+    source: str = typer.Option(..., "--source", help="Source name: csv, parquet, yahoo, alpaca…"),
+    symbols: str = typer.Option("", "--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT."),
+    start: Annotated[datetime | None, typer.Option("--start", formats=DATE_FORMATS)] = None,
+    end: Annotated[datetime | None, typer.Option("--end", formats=DATE_FORMATS)] = None,
+    interval: str = typer.Option("1d", "--interval", help="Bar interval: 1d, 1m, 5m, 1h."),
+    file: Annotated[Path | None, typer.Option("--file", help="The file, for file sources.")] = None,
+    table: str | None = typer.Option(None, "--table", help="Table a file fills (prices_daily)."),
+    as_of: AsOf = None,
+    jump_threshold: float = typer.Option(
+        0.5, "--jump-threshold", min=0.0, help="Close-to-close move needing a corporate action."
+    ),
+) -> None:
+    """Fetch from a source, validate, land valid rows and quarantine the rest (one transaction)."""
+    options: dict[str, object] = {}
+    if file is not None:
+        options["path"] = file
+    if table is not None:
+        options["table"] = table
+    request = FetchRequest(
+        symbols=tuple(symbol.strip().upper() for symbol in symbols.split(",") if symbol.strip()),
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+        interval=interval,
+    )
+    engine = get_engine(get_settings())
+    chosen = _source(source, options)
+    with Progress(
+        SpinnerColumn(), "{task.description}", TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task(f"fetching from {source}…", total=None)
+
+        def landed(_conn: object, report: TableReport) -> None:
+            progress.update(task, description=f"landed {report.table} ({report.received:,} rows)")
+
+        report = fetch_and_ingest(
+            engine,
+            chosen,
+            request,
+            today=as_of.date() if as_of else date.today(),
+            jump_threshold=jump_threshold,
+            on_table=landed,
+        )
+    _render_ingest(report)
+
+
+@quarantine_app.command("list")
+@clear_errors
+def list_command(
+    status: str = typer.Option(
+        "QUARANTINED", "--status", help="QUARANTINED, RELEASED, DISCARDED or ALL."
+    ),
+    table: str | None = typer.Option(None, "--table"),
+    symbol: str | None = typer.Option(None, "--symbol"),
+    batch: str | None = typer.Option(None, "--batch", help="Batch id (UUID)."),
+    limit: int = typer.Option(50, "--limit", min=1),
+) -> None:
+    """List quarantined rows, newest first."""
+    entries = quarantine.list_entries(
+        get_engine(get_settings()),
+        status=None if status.upper() == "ALL" else status,
+        table=table,
+        symbol=symbol,
+        batch_id=batch,
+        limit=limit,
+    )
+    if not entries:
+        console.print("nothing in quarantine matches")
+        return
+    listing = Table(title="Quarantine")
+    for column in ("id", "status", "table", "key", "source", "reasons"):
+        listing.add_column(column, overflow="fold")
+    for entry in entries:
+        listing.add_row(
+            str(entry.id),
+            entry.status,
+            entry.target_table,
+            entry.row_key or "",
+            entry.source,
+            "; ".join(entry.reasons),
+        )
+    console.print(listing)
+
+
+@quarantine_app.command("show")
+@clear_errors
+def show_command(entry_id: int = typer.Argument(..., help="Quarantine id.")) -> None:
+    """Show one quarantined row: raw values and every reason."""
+    entry = quarantine.show_entry(get_engine(get_settings()), entry_id)
+    console.print(
+        f"#{entry.id} {entry.status}  {entry.target_table}  from {entry.source}  "
+        f"batch {entry.batch_id}  row {entry.row_number}",
+        markup=False,
+    )
+    console.print_json(json.dumps(entry.raw_row, default=str))
+    for reason in entry.reasons:
+        console.print(f"  - {reason}", markup=False)
+    if entry.resolved_at:
+        console.print(f"resolved {entry.resolved_at:%Y-%m-%d %H:%M}: {entry.resolution_note}")
+
+
+def _corrections(assignments: list[str]) -> dict[str, str]:
+    corrections: dict[str, str] = {}
+    for assignment in assignments:
+        name, separator, value = assignment.partition("=")
+        if not separator or not name.strip():
+            raise DataError(f"--set {assignment!r} is not field=value")
+        corrections[name.strip()] = value.strip()
+    return corrections
+
+
+@quarantine_app.command("release")
+@clear_errors
+def release_command(
+    ids: Ids,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Correct a field: --set close=101.5")
+    ] = None,
+    note: str | None = typer.Option(None, "--note", help="Why it is released."),
+    as_of: AsOf = None,
+) -> None:
+    """Re-validate rows (with corrections) and land those that now pass."""
+    report = quarantine.release(
+        get_engine(get_settings()),
+        ids,
+        _corrections(set_ or []) or None,
+        today=as_of.date() if as_of else None,
+        note=note,
+    )
+    for outcome in report.outcomes:
+        if outcome.released:
+            console.print(f"#{outcome.id} released")
+        else:
+            console.print(f"#{outcome.id} still quarantined:", markup=False)
+            for reason in outcome.reasons:
+                console.print(f"  - {reason}", markup=False)
+    if report.still_quarantined:
+        raise typer.Exit(code=1)
+
+
+@quarantine_app.command("discard")
+@clear_errors
+def discard_command(
+    ids: Ids,
+    note: str = typer.Option(..., "--note", help="Why the rows are discarded."),
+) -> None:
+    """Mark rows as discarded (they stay in the table as a record)."""
+    changed = quarantine.discard(get_engine(get_settings()), ids, note)
+    console.print(f"{changed} row(s) discarded")

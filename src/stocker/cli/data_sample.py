@@ -1,0 +1,155 @@
+"""`stocker data load-sample` and `stocker data synth`: data to try Stocker on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.table import Table
+
+from stocker.cli.app import console, data_app
+from stocker.cli.errors import clear_errors
+from stocker.config import get_settings
+from stocker.data.sample import SampleLoadReport, load_sample
+from stocker.data.synthetic import (
+    DEFAULT_CALENDAR,
+    DEFAULT_START,
+    SyntheticLoadReport,
+    load_synthetic_market,
+)
+from stocker.store.db import get_engine
+
+_DEFAULT_START = datetime.combine(DEFAULT_START, datetime.min.time())
+
+
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _render_sample(report: SampleLoadReport) -> None:
+    datasets = Table(title="Sample data (skfolio)")
+    for column in ("dataset", "source", "symbols", "rows", "first", "last"):
+        datasets.add_column(column, justify="right" if column in ("symbols", "rows") else "left")
+    for dataset in report.datasets:
+        datasets.add_row(
+            dataset.name,
+            dataset.source,
+            str(dataset.symbols),
+            f"{dataset.rows:,}",
+            str(dataset.first_date),
+            str(dataset.last_date),
+        )
+    datasets.add_row(
+        "total",
+        "",
+        str(report.symbols),
+        f"{report.rows:,}",
+        str(report.first_date),
+        str(report.last_date),
+        style="bold",
+    )
+    console.print(datasets)
+    _render_counts(
+        {
+            name: (result.received, result.inserted, result.updated, result.unchanged)
+            for name, result in report.tables.items()
+        }
+    )
+    console.print(report.description, markup=False, highlight=False)
+
+
+def _render_counts(counts: dict[str, tuple[int, int, int, int]]) -> None:
+    table = Table(title="Written")
+    table.add_column("table")
+    for column in ("received", "inserted", "updated", "unchanged"):
+        table.add_column(column, justify="right")
+    for name, values in counts.items():
+        table.add_row(name, *(f"{value:,}" for value in values))
+    console.print(table)
+
+
+def _render_synthetic(report: SyntheticLoadReport) -> None:
+    console.print(
+        f"synthetic market {report.source}: {report.symbols} symbols × {report.sessions:,} "
+        f"sessions, {report.first_date} to {report.last_date}; generated in "
+        f"{report.generate_s:.1f} s, stored in {report.load_s:.1f} s"
+    )
+    if report.replaced_rows:
+        console.print(
+            f"replaced an earlier synthetic market: {report.replaced_rows:,} rows deleted"
+        )
+    _render_counts(
+        {
+            name: (counts.received, counts.inserted, counts.updated, counts.unchanged)
+            for name, counts in report.tables.items()
+        }
+    )
+
+
+@data_app.command("load-sample")
+@clear_errors
+def load_sample_command() -> None:
+    """Load the real sample prices shipped with skfolio (20 stocks, the S&P 500, 5 ETFs)."""
+    engine = get_engine(get_settings())
+    with _progress() as progress:
+        task = progress.add_task("loading sample", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = load_sample(engine, progress=advance)
+    _render_sample(report)
+
+
+@data_app.command("synth")
+@clear_errors
+def synth_command(
+    symbols: int = typer.Option(..., "--symbols", min=1, help="Number of stocks (SYN0001…)."),
+    years: int = typer.Option(..., "--years", min=1, help="Years of daily sessions."),
+    seed: int = typer.Option(..., "--seed", min=0, help="Random seed: same seed, same data."),
+    start: Annotated[
+        datetime,
+        typer.Option(
+            "--start",
+            formats=["%Y-%m-%d"],
+            help="First day (the first session on or after it starts the data).",
+        ),
+    ] = _DEFAULT_START,
+    calendar: str = typer.Option(DEFAULT_CALENDAR, "--calendar", help="XNYS or XBOM."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Delete a stored synthetic market made with other parameters."
+    ),
+) -> None:
+    """Generate a synthetic market (prices, splits, dividends, fundamentals) and store it."""
+    engine = get_engine(get_settings())
+    with _progress() as progress:
+        generating = progress.add_task("generating market", total=None)
+        tasks: dict[str, TaskID] = {}
+
+        def advance(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                if not tasks:
+                    progress.remove_task(generating)
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done)
+
+        report = load_synthetic_market(
+            engine,
+            symbols=symbols,
+            years=years,
+            seed=seed,
+            start=start.date(),
+            calendar=calendar.upper(),
+            replace=replace,
+            progress=advance,
+        )
+    _render_synthetic(report)

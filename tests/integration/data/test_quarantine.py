@@ -1,0 +1,141 @@
+"""The quarantine workflow against real PostgreSQL: list, show, release (corrected), discard."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from stocker.core.errors import DataError
+from stocker.data import quarantine
+from stocker.data.ingest import ingest
+from stocker.data.sources.base import SourceBatch
+
+TODAY = date(2024, 6, 28)
+
+
+def bars(rows, symbol="AAPL"):
+    frame = pd.DataFrame(rows, columns=["date", "open", "high", "low", "close", "volume"])
+    frame.insert(0, "symbol", symbol)
+    frame["date"] = [date.fromisoformat(day) for day in frame["date"]]
+    frame["adj_close"] = frame["close"]
+    frame["source"] = "testfeed"
+    return frame
+
+
+GOOD = [
+    ("2024-01-08", 10.0, 11.0, 9.5, 10.5, 1000),
+    ("2024-01-09", 10.5, 11.5, 10.0, 11.0, 1200),
+]
+BROKEN = [
+    ("2024-01-10", 11.0, 10.0, 10.4, 10.8, 900),  # high below low, open and close
+    ("2024-01-13", 10.8, 11.0, 10.1, 10.2, 1500),  # a Saturday
+]
+
+
+@pytest.fixture
+def quarantined(engine):
+    """Two good bars landed and two broken ones quarantined; returns their quarantine ids."""
+    frames = {"prices_daily": bars(GOOD + BROKEN), "market_sentiment": pd.DataFrame(
+        {"symbol": ["MSFT"], "date": [date(2024, 1, 8)], "source": ["news"],
+         "sentiment_score": [3.0]}
+    )}  # fmt: skip
+    ingest(engine, SourceBatch(source="testfeed", frames=frames), today=TODAY)
+    entries = quarantine.list_entries(engine, table="prices_daily")
+    return sorted(entry.id for entry in entries)
+
+
+def prices(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT date, high, close FROM prices_daily ORDER BY date")).all()
+
+
+def test_list_filters_by_table_symbol_status_and_batch(engine, quarantined):
+    assert len(quarantine.list_entries(engine)) == 3
+    assert len(quarantine.list_entries(engine, table="prices_daily")) == 2
+    assert [entry.symbol for entry in quarantine.list_entries(engine, symbol="MSFT")] == ["MSFT"]
+    assert quarantine.list_entries(engine, status="RELEASED") == []
+    entry = quarantine.show_entry(engine, quarantined[0])
+    assert len(quarantine.list_entries(engine, batch_id=entry.batch_id)) == 2
+    with pytest.raises(DataError, match="status 'LOST'"):
+        quarantine.list_entries(engine, status="LOST")
+
+
+def test_show_returns_raw_row_and_every_reason(engine, quarantined):
+    entry = quarantine.show_entry(engine, quarantined[0])
+    assert entry.raw_row["date"] == "2024-01-10"
+    assert entry.raw_row["high"] == 10.0
+    rules = {reason.split(":")[0] for reason in entry.reasons}
+    assert rules == {"high_below_open", "high_below_close", "high_below_low"}
+    assert entry.row_key == "symbol=AAPL, date=2024-01-10"
+    with pytest.raises(DataError, match="quarantine id 999 does not exist"):
+        quarantine.show_entry(engine, 999)
+
+
+def test_release_with_correction_lands_row_marks_released_and_enqueues_event(engine, quarantined):
+    with engine.connect() as conn:
+        events_before = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+    report = quarantine.release(engine, [quarantined[0]], {"high": "11.2"}, today=TODAY)
+    assert report.released == [quarantined[0]]
+    assert report.events == 1
+    assert (date(2024, 1, 10), Decimal("11.2000"), Decimal("10.8000")) in prices(engine)
+    entry = quarantine.show_entry(engine, quarantined[0])
+    assert entry.status == "RELEASED"
+    assert entry.resolved_at is not None
+    assert entry.resolution_note == "released with high=11.2"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM outbox")).scalar_one() == events_before + 1
+        batch = conn.execute(
+            text("SELECT inserted, description FROM ingest_batches ORDER BY id DESC LIMIT 1")
+        ).one()
+    assert batch.inserted == 1 and "release from quarantine" in batch.description
+
+
+def test_release_when_row_still_fails_keeps_it_quarantined_and_reports_new_reasons(
+    engine, quarantined
+):
+    before = prices(engine)
+    report = quarantine.release(engine, [quarantined[0]], {"high": "10.5"}, today=TODAY)
+    assert report.released == []
+    (outcome,) = report.outcomes
+    rules = {reason.split(":")[0] for reason in outcome.reasons}
+    assert rules == {"high_below_open", "high_below_close"}  # no longer below low
+    assert quarantine.show_entry(engine, quarantined[0]).status == "QUARANTINED"
+    assert prices(engine) == before
+
+
+def test_release_saturday_bar_fails_until_date_is_corrected(engine, quarantined):
+    saturday = quarantined[1]
+    first = quarantine.release(engine, [saturday], today=TODAY)
+    assert first.outcomes[0].reasons == ("not_a_session: date 2024-01-13 is not a session of XNYS",)
+    second = quarantine.release(engine, [saturday], {"date": "2024-01-12"}, today=TODAY)
+    assert second.released == [saturday]
+    assert date(2024, 1, 12) in [row.date for row in prices(engine)]
+
+
+def test_release_mixed_ids_lands_the_good_one_only(engine, quarantined):
+    report = quarantine.release(engine, quarantined, {"high": "11.2"}, today=TODAY)
+    # the correction fixes the first row; the Saturday is still not a session
+    assert report.released == [quarantined[0]]
+    assert report.still_quarantined == [quarantined[1]]
+
+
+def test_release_rejects_unknown_correction_field_and_unknown_id(engine, quarantined):
+    with pytest.raises(DataError, match="clsoe"):
+        quarantine.release(engine, [quarantined[0]], {"clsoe": "1"}, today=TODAY)
+    with pytest.raises(DataError, match="12345"):
+        quarantine.release(engine, [12345], today=TODAY)
+
+
+def test_discard_marks_rows_and_keeps_them(engine, quarantined):
+    assert quarantine.discard(engine, [quarantined[1]], "weekend bar from a bad feed") == 1
+    entry = quarantine.show_entry(engine, quarantined[1])
+    assert (entry.status, entry.resolution_note) == ("DISCARDED", "weekend bar from a bad feed")
+    assert quarantine.discard(engine, [quarantined[1]], "again") == 0
+    report = quarantine.release(engine, [quarantined[1]], today=TODAY)
+    assert "only QUARANTINED rows can be released" in report.outcomes[0].reasons[0]
+    with pytest.raises(DataError, match="note"):
+        quarantine.discard(engine, [quarantined[0]], " ")
