@@ -281,7 +281,6 @@ class BatchWriter:
         vendor = landed.loc[~computed]
         if len(vendor):
             self.vendor_adjusted.append(vendor[["symbol", "date", "adj_close"]])
-        self.readjust_symbols.update(landed.loc[computed, "symbol"].astype(str))
 
     # --- adjusted closes ------------------------------------------------------------------------
 
@@ -338,6 +337,7 @@ class BatchWriter:
 
     def finish(self, report: IngestReport, *, compare_vendor: bool = True) -> None:
         """Re-adjust, compare vendor adjustments, and enqueue events for the changed bars."""
+        self.readjust_symbols.update(self._symbols_with_later_actions())
         if self.readjust_symbols:
             adjustment = corporate_actions.readjust(self.conn, sorted(self.readjust_symbols))
             report.adjusted_symbols = adjustment.changed_symbols
@@ -351,6 +351,31 @@ class BatchWriter:
                     for symbol, count in counts.items()
                 )
         report.events = self._enqueue_bars()
+
+    def _symbols_with_later_actions(self) -> list[str]:
+        """Symbols with a corporate action after their earliest new or changed bar.
+
+        Such an action scales that bar and everything before it, so the stored history must be
+        re-derived (this also covers an action stored earlier that only now has prices after
+        it). Symbols without later actions keep the vendor's adjusted closes.
+        """
+        if not self.changed_bars:
+            return []
+        changed = pd.concat(self.changed_bars, ignore_index=True)
+        firsts = changed.groupby(changed["symbol"].astype(str))["date"].min()
+        return list(
+            self.conn.execute(
+                text(
+                    "SELECT DISTINCT c.symbol FROM corporate_actions c "
+                    "JOIN unnest(CAST(:symbols AS text[]), CAST(:firsts AS date[])) "
+                    "AS k(symbol, first) ON c.symbol = k.symbol AND c.date > k.first"
+                ),
+                {
+                    "symbols": list(firsts.index),
+                    "firsts": [pd.Timestamp(day).date() for day in firsts],
+                },
+            ).scalars()
+        )
 
     def _vendor_disagreements(self) -> pd.DataFrame:
         vendor = pd.concat(self.vendor_adjusted, ignore_index=True)

@@ -331,7 +331,7 @@ def _merge(
 
     never_updated = set(key) | set(info.primary_key) | {"created_at"}
     updated_columns = [column for column in columns if column not in never_updated]
-    compared = [info.columns[column] for column in updated_columns][:1]
+    compared = [info.columns[column] for column in updated_columns]
     key_match = " AND ".join(f"existing.{name} = staged.{name}" for name in map(_quote, key))
     if compared:
         existing_values = ", ".join(_comparable("existing", column) for column in compared)

@@ -235,7 +235,9 @@ def test_missing_column_is_a_clear_error(seeded, tmp_path):
 def test_wrong_columns_are_a_clear_error(seeded, tmp_path):
     path = tmp_path / "wrong.csv"
     path.write_text("ticker_name,day,o,h,l,c,v\nAAPL,2024-01-16,10,11,9,10.5,100\n")
-    assert_refused(seeded, path, r"missing required column\(s\) symbol, date, open")
+    assert_refused(
+        seeded, path, r"missing required column\(s\) symbol, open, high, low, close, volume"
+    )
 
 
 def test_empty_file_is_a_clear_error(seeded, tmp_path):
@@ -328,7 +330,7 @@ def test_error_raised_midway_rolls_back_the_whole_batch(seeded):
                 "action_type": ["DIVIDEND"],
                 "value": [0.75],
             }
-        ),  # fmt: skip
+        ),
         "prices_daily": pd.DataFrame(
             {
                 "symbol": ["MSFT", "MSFT"],
@@ -339,7 +341,7 @@ def test_error_raised_midway_rolls_back_the_whole_batch(seeded):
                 "close": [391.0, 392.0],
                 "volume": [10, 20],
             }
-        ),  # fmt: skip
+        ),
     }
     landed: list[str] = []
 

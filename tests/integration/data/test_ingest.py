@@ -131,9 +131,11 @@ def test_ingest_symbol_refused_by_column_types_is_not_left_registered(engine):
 
 def test_ingest_source_raw_rejects_join_the_quarantine(engine):
     reject = RawReject(
-        table="prices_daily", raw_row={"line": "garbage,,,"}, reasons=("csv: 3 fields, expected 8",),
+        table="prices_daily",
+        raw_row={"line": "garbage,,,"},
+        reasons=("csv: 3 fields, expected 8",),
         row_number=7,
-    )  # fmt: skip
+    )
     source_batch = SourceBatch(
         source="testfeed", frames={"prices_daily": daily(WEEK)}, rejects=[reject]
     )

@@ -115,6 +115,29 @@ def test_portfolio_weights_when_one_row_is_changed_alone_fail_at_commit(engine: 
         conn.execute(text("DELETE FROM portfolio_weights"))
 
 
+def test_portfolio_weights_when_changed_after_an_early_check_are_checked_again(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        portfolio_id = _portfolio(conn)
+
+    with (
+        pytest.raises(IntegrityError, match=r"sum to 0\.7"),
+        engine.begin() as conn,
+    ):
+        _weights(conn, portfolio_id, {"AAA": 0.5, "BBB": 0.5})
+        conn.execute(text("SET CONSTRAINTS portfolio_weights_sum_to_one IMMEDIATE"))
+        conn.execute(text("SET CONSTRAINTS portfolio_weights_sum_to_one DEFERRED"))
+        conn.execute(text("UPDATE portfolio_weights SET weight = 0.2 WHERE symbol = 'BBB'"))
+    with (
+        pytest.raises(IntegrityError, match=r"sum to 0\.7"),
+        engine.begin() as conn,
+    ):
+        _weights(conn, portfolio_id, {"AAA": 0.5, "BBB": 0.5})
+        conn.execute(text("SET CONSTRAINTS portfolio_weights_sum_to_one IMMEDIATE"))
+        conn.execute(text("UPDATE portfolio_weights SET weight = 0.2 WHERE symbol = 'BBB'"))
+
+
 # ----------------------------------------------------------------------------- covariance / HRP
 
 

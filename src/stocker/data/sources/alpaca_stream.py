@@ -114,7 +114,7 @@ class AlpacaBarStream:
         self._stream.subscribe_bars(self._handle, *self.symbols)
         self._failure: BaseException | None = None
 
-    async def _handle(self, message: Mapping[str, Any]) -> None:
+    async def _handle(self, message: Any) -> None:
         try:
             self.on_bar(bar_row(message))
         except Exception as error:  # a failing consumer must stop the stream, not vanish

@@ -285,7 +285,7 @@ def read_csv_text(
     extra and a column with a bad cell arrives as strings for the cell checks. Only empty
     cells count as missing ('NA', 'null' and the like are values, checked like any other).
     """
-    if not text.strip():
+    if not text or text.isspace():
         raise SourceError(f"{name}: the file is empty")
     first_line = text.lstrip("\n\r").split("\n", 1)[0]
     try:
@@ -665,26 +665,26 @@ class FileSource:
             )
         if self.table == "corporate_actions":
             header = columns["value"]
-            values: list[float] = []
+            action_values: list[float] = []
             for index, (action, cell) in enumerate(
                 zip(parsed["action_type"], cells[header], strict=True)
             ):
                 try:
                     if pd.isna(action) or _blank(cell):
                         raise ValueError
-                    values.append(
+                    action_values.append(
                         _parse_split_value(cell)
                         if action == "SPLIT"
                         else float(str(cell).strip().replace(",", ""))
                     )
                 except (ValueError, TypeError, ZeroDivisionError):
-                    values.append(float("nan"))
+                    action_values.append(float("nan"))
                     if not pd.isna(action) and not _blank(cell):
                         problems.setdefault(index, []).append(
                             f"{where(index)}: column {header!r} value {str(cell)[:80]!r} is "
                             f"not a valid {str(action).lower()} value"
                         )
-            parsed["value"] = values
+            parsed["value"] = action_values
         for index, reasons in sorted(problems.items()):
             batch.rejects.append(
                 RawReject(

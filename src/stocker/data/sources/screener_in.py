@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -319,7 +319,7 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _raw(record: dict[str, Any]) -> dict[str, object]:
+def _raw(record: Mapping[Any, Any]) -> dict[str, object]:
     return {
         str(key): (
             None

@@ -55,6 +55,8 @@ CHART_INTERVALS = {
     "1h": "60m",
     "90m": "90m",
 }
+# How far back Yahoo serves intraday bars (1m: 7 days per request, 1h: 730 days, others 60).
+INTRADAY_LOOKBACK_DAYS = {"1m": 7, "1h": 729}
 # yfinance asks for history from 1900 when no start is given (period="max").
 EARLIEST_EPOCH_S = -2208994789
 QUOTE_SUMMARY_MODULES = (
@@ -172,6 +174,14 @@ def _exchange(code: str | None) -> str | None:
     if not code:
         return None
     return EXCHANGES.get(code.upper(), code)
+
+
+def _earliest(interval: str) -> int:
+    """Where an open-ended request starts: all history for daily bars, Yahoo's window else."""
+    if interval == "1d":
+        return EARLIEST_EPOCH_S
+    lookback = INTRADAY_LOOKBACK_DAYS.get(interval, 59)
+    return int((datetime.now(UTC) - timedelta(days=lookback)).timestamp())
 
 
 def _within(day: date, request: FetchRequest) -> bool:
@@ -310,7 +320,7 @@ class YahooSource:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _get(self, url: str, params: Mapping[str, object], what: str) -> httpx.Response:
+    def _get(self, url: str, params: Mapping[str, Any], what: str) -> httpx.Response:
         def attempt() -> httpx.Response:
             try:
                 response = self._client.get(url, params=dict(params))
@@ -336,7 +346,7 @@ class YahooSource:
 
     def _get_chart(self, symbol: str, request: FetchRequest) -> bytes:
         params: dict[str, object] = {
-            "period1": _epoch_s(request.start) if request.start else EARLIEST_EPOCH_S,
+            "period1": _epoch_s(request.start) if request.start else _earliest(request.interval),
             # Always up to now: Yahoo's prices are split-adjusted, and undoing that needs every
             # split after the first bar, not only those inside the requested range.
             "period2": int(datetime.now(UTC).timestamp()),
@@ -488,7 +498,7 @@ class YahooSource:
         splits = self._splits(symbol, events, zone, source_hash, batch)
         seen: dict[object, int] = {}
         for index, epoch_s in enumerate(timestamps):
-            values = {name: columns[name][index] for name in fields}  # type: ignore[index]
+            values = {name: columns[name][index] for name in fields}
             moment = datetime.fromtimestamp(epoch_s, zone)
             if not _within(moment.date(), request):
                 continue
@@ -543,7 +553,11 @@ class YahooSource:
                     "source_hash": source_hash,
                 }
             )
-        chart.actions.extend(split for split in splits if _within(split["date"], request))
+        chart.actions.extend(
+            split
+            for split in splits
+            if _within(split["date"], request)  # type: ignore[arg-type]
+        )
         chart.info = {
             "symbol": symbol,
             "name": meta.get("longName") or meta.get("shortName"),

@@ -223,34 +223,41 @@ COMMENT ON TABLE portfolio_weights IS
 -- Rule 11.10.6, checked at commit so a rebalance can be written row by row. Deferred row events
 -- fire after every statement of the transaction has run, so a (portfolio, date) needs checking only
 -- once per firing: the check remembers the last key it passed (transaction-local), and every
--- statement that writes weights forgets it, so rows changed after an early
+-- statement that writes weights forgets it before it starts, so rows changed after an early
 -- `SET CONSTRAINTS ... IMMEDIATE` are checked again. A bulk insert of a rebalance costs one check.
-CREATE FUNCTION portfolio_weights_check_sum() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION portfolio_weights_check_date(checked_portfolio BIGINT, checked_date DATE)
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    checked_portfolio BIGINT;
-    checked_date      DATE;
-    checked_key       TEXT;
-    weight_count      INTEGER;
-    weight_sum        DOUBLE PRECISION;
+    checked_key  TEXT := checked_portfolio || '/' || checked_date;
+    weight_count INTEGER;
+    weight_sum   DOUBLE PRECISION;
 BEGIN
-    FOR checked_portfolio, checked_date IN
-        SELECT NEW.portfolio_id, NEW.date WHERE TG_OP <> 'DELETE'
-        UNION
-        SELECT OLD.portfolio_id, OLD.date WHERE TG_OP <> 'INSERT'
-    LOOP
-        checked_key := checked_portfolio || '/' || checked_date;
-        CONTINUE WHEN current_setting('stocker.portfolio_weights_checked', true) = checked_key;
-        SELECT count(*), sum(weight) INTO weight_count, weight_sum
-            FROM portfolio_weights
-            WHERE portfolio_id = checked_portfolio AND date = checked_date;
-        IF weight_count > 0 AND abs(weight_sum - 1) > 1e-6 THEN
-            RAISE EXCEPTION
-                'portfolio_weights of portfolio % on % sum to %, expected 1 within 1e-6',
-                checked_portfolio, checked_date, weight_sum
-                USING ERRCODE = 'check_violation';
-        END IF;
-        PERFORM set_config('stocker.portfolio_weights_checked', checked_key, true);
-    END LOOP;
+    IF current_setting('stocker.portfolio_weights_checked', true) = checked_key THEN
+        RETURN;
+    END IF;
+    SELECT count(*), sum(weight) INTO weight_count, weight_sum
+        FROM portfolio_weights
+        WHERE portfolio_id = checked_portfolio AND date = checked_date;
+    IF weight_count > 0 AND abs(weight_sum - 1) > 1e-6 THEN
+        RAISE EXCEPTION 'portfolio_weights of portfolio % on % sum to %, expected 1 within 1e-6',
+            checked_portfolio, checked_date, weight_sum
+            USING ERRCODE = 'check_violation';
+    END IF;
+    PERFORM set_config('stocker.portfolio_weights_checked', checked_key, true);
+END;
+$$;
+
+CREATE FUNCTION portfolio_weights_check_sum() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM portfolio_weights_check_date(NEW.portfolio_id, NEW.date);
+    END IF;
+    IF TG_OP = 'DELETE' OR (
+        TG_OP = 'UPDATE'
+        AND (OLD.portfolio_id, OLD.date) IS DISTINCT FROM (NEW.portfolio_id, NEW.date)
+    ) THEN
+        PERFORM portfolio_weights_check_date(OLD.portfolio_id, OLD.date);
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -267,7 +274,7 @@ CREATE CONSTRAINT TRIGGER portfolio_weights_sum_to_one
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION portfolio_weights_check_sum();
 CREATE TRIGGER portfolio_weights_forget_checks
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON portfolio_weights
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON portfolio_weights
     FOR EACH STATEMENT EXECUTE FUNCTION portfolio_weights_forget_checks();
 
 -- 11.7 Backtests
@@ -376,6 +383,7 @@ DROP TABLE IF EXISTS backtest_runs;
 DROP TABLE IF EXISTS portfolio_weights;
 DROP FUNCTION IF EXISTS portfolio_weights_forget_checks();
 DROP FUNCTION IF EXISTS portfolio_weights_check_sum();
+DROP FUNCTION IF EXISTS portfolio_weights_check_date(BIGINT, DATE);
 DROP TABLE IF EXISTS portfolio_constraints;
 DROP TABLE IF EXISTS portfolios;
 DROP TABLE IF EXISTS hrp_trees;
