@@ -260,16 +260,17 @@ def _write(
 
 def _key_condition(column: ColumnInfo, values: pa.Array | pa.ChunkedArray) -> tuple[str, list]:
     """A SQL condition every stored row with one of `values` in `column` satisfies, or ''."""
+    if column.kind in ("json", "array"):
+        return "", []
     distinct = pc.unique(values).drop_null()
     if len(distinct) == 0:
         return "FALSE", []
     name = sql.Identifier(column.name).as_string()
     cast = column.sql_type
-    ordered = pa.types.is_integer(distinct.type) or pa.types.is_floating(distinct.type)
-    ordered = ordered or pa.types.is_temporal(distinct.type)
+    kind = distinct.type
+    # Text ranges would compare bytewise here but by collation in PostgreSQL: lists only.
+    ordered = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind)
     limit = ANY_VALUES_LIMIT if ordered else TEXT_ANY_VALUES_LIMIT
-    if column.kind in ("json", "array"):
-        return "", []
     if len(distinct) <= limit:
         texts = pc.cast(distinct, pa.string()).to_pylist()
         return f"{name} = ANY(%s::{cast}[])", [texts]

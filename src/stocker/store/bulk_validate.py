@@ -138,7 +138,8 @@ def _convert_number(
 ) -> tuple[pa.Array, np.ndarray]:
     numbers, unparsed = _numbers(raw, missing)
     reasons.flag(column.name, unparsed, raw, lambda value, _: f"{show(value)} is not a number")
-    integer_input = pd.api.types.is_integer_dtype(numbers.dtype)
+    # Unsigned 64-bit values may not fit BIGINT: they take the float path and its range check.
+    integer_input = pd.api.types.is_signed_integer_dtype(numbers.dtype)
     values = None if integer_input else _float_values(numbers)
     if values is not None:
         infinite = np.isinf(values)
@@ -406,6 +407,9 @@ _CONVERTERS = {
 
 def _check_columns(frame: pd.DataFrame, info: TableInfo, key: Sequence[str]) -> None:
     """Batch-level problems: no row could be written, so they raise instead of rejecting rows."""
+    repeated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
+    if repeated:
+        raise DataError(f"{info.name}: column(s) {', '.join(repeated)} appear more than once")
     unknown = [column for column in frame.columns if column not in info.columns]
     if unknown:
         raise DataError(

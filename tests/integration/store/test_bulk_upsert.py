@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, text
 from stocker.core.errors import DataError, ValidationError
 from stocker.store import bulk
 from stocker.store.bulk import upsert
+from stocker.store.bulk_validate import validate
 from stocker.store.table_info import table_info
 
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD")
@@ -325,6 +326,29 @@ def test_upsert_when_another_writer_raced_falls_back_to_merge(
     assert (result.inserted, result.updated) == (0, 100)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM prices_daily")).scalar() == 100
+
+
+@pytest.mark.parametrize("listed_values", [1_000, 1])
+def test_existence_check_finds_stored_keys_by_list_or_range(
+    engine: Engine, loaded: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, listed_values: int
+) -> None:
+    # With a limit of 1 the dates are bounded by a range and the symbols are not filtered.
+    monkeypatch.setattr(bulk, "ANY_VALUES_LIMIT", listed_values)
+    monkeypatch.setattr(bulk, "TEXT_ANY_VALUES_LIMIT", listed_values)
+    with engine.connect() as conn:
+        info = table_info(conn, "prices_daily")
+    later = daily_bars(days=40).iloc[lambda frame: frame["date"] > loaded["date"].max()]
+    other_symbols = daily_bars(symbols=("EEE", "FFF"))
+
+    def exists(frame: pd.DataFrame) -> bool:
+        valid = validate(frame.reset_index(drop=True), info, info.default_key).valid_table()
+        with engine.connect() as conn, conn.connection.driver_connection.cursor() as cursor:
+            return bulk._any_key_exists(cursor, info, info.default_key, valid)
+
+    assert exists(loaded.iloc[[0]])
+    assert exists(pd.concat([later, loaded.iloc[[-1]]]))
+    assert not exists(later)
+    assert exists(other_symbols) is (listed_values == 1)  # only a list rules symbols out
 
 
 def test_upsert_when_key_columns_unknown_raise(engine: Engine) -> None:
