@@ -15,17 +15,18 @@ from rich.table import Table
 from stocker.cli.app import console, data_app
 from stocker.cli.errors import clear_errors
 from stocker.config import get_settings
-from stocker.core.errors import ConfigError, DataError
+from stocker.core.errors import DataError
 from stocker.data import quarantine
 from stocker.data.ingest import IngestReport, TableReport, fetch_and_ingest, summary_rows
-from stocker.data.sources.base import FetchRequest, Source
+from stocker.data.sources import registry
+from stocker.data.sources.base import FetchRequest
 from stocker.store.db import get_engine
 
 DATE_FORMATS = ["%Y-%m-%d"]
-AsOf = Annotated[
+Today = Annotated[
     datetime | None,
     typer.Option(
-        "--as-of", formats=DATE_FORMATS, help="Treat this date as today (default: today)."
+        "--today", formats=DATE_FORMATS, help="Treat this date as today (default: today)."
     ),
 ]
 Ids = Annotated[list[int], typer.Argument(help="Quarantine id(s).")]
@@ -34,16 +35,6 @@ quarantine_app = typer.Typer(help="Review refused rows: list, show, release or d
 data_app.add_typer(quarantine_app, name="quarantine")
 
 REASONS_SHOWN = 8
-
-
-def _source(name: str, options: dict[str, object]) -> Source:
-    try:
-        from stocker.data.sources import registry
-    except ImportError as error:  # pragma: no cover - only while sources are being assembled
-        raise ConfigError(
-            "no source registry (stocker.data.sources.registry) is installed"
-        ) from error
-    return registry.get_source(name, **options)
 
 
 def _render_ingest(report: IngestReport) -> None:
@@ -81,7 +72,13 @@ def ingest_command(
     interval: str = typer.Option("1d", "--interval", help="Bar interval: 1d, 1m, 5m, 1h."),
     file: Annotated[Path | None, typer.Option("--file", help="The file, for file sources.")] = None,
     table: str | None = typer.Option(None, "--table", help="Table a file fills (prices_daily)."),
-    as_of: AsOf = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of", formats=DATE_FORMATS, help="As-of date, for sources that need one."
+        ),
+    ] = None,
+    today: Today = None,
     jump_threshold: float = typer.Option(
         0.5, "--jump-threshold", min=0.0, help="Close-to-close move needing a corporate action."
     ),
@@ -92,6 +89,8 @@ def ingest_command(
         options["path"] = file
     if table is not None:
         options["table"] = table
+    if as_of is not None:
+        options["as_of"] = as_of.date()
     request = FetchRequest(
         symbols=tuple(symbol.strip().upper() for symbol in symbols.split(",") if symbol.strip()),
         start=start.date() if start else None,
@@ -99,7 +98,7 @@ def ingest_command(
         interval=interval,
     )
     engine = get_engine(get_settings())
-    chosen = _source(source, options)
+    chosen = registry.get_source(source, **options)
     with Progress(
         SpinnerColumn(), "{task.description}", TimeElapsedColumn(), console=console, transient=True
     ) as progress:
@@ -112,7 +111,7 @@ def ingest_command(
             engine,
             chosen,
             request,
-            today=as_of.date() if as_of else date.today(),
+            today=today.date() if today else date.today(),
             jump_threshold=jump_threshold,
             on_table=landed,
         )
@@ -142,19 +141,16 @@ def list_command(
     if not entries:
         console.print("nothing in quarantine matches")
         return
-    listing = Table(title="Quarantine")
-    for column in ("id", "status", "table", "key", "source", "reasons"):
-        listing.add_column(column, overflow="fold")
     for entry in entries:
-        listing.add_row(
-            str(entry.id),
-            entry.status,
-            entry.target_table,
-            entry.row_key or "",
-            entry.source,
-            "; ".join(entry.reasons),
+        console.print(
+            f"#{entry.id} {entry.status} {entry.target_table} {entry.row_key or ''} "
+            f"from {entry.source}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(listing)
+        for reason in entry.reasons:
+            console.print(f"    {reason}", markup=False, highlight=False, soft_wrap=True)
 
 
 @quarantine_app.command("show")
@@ -169,7 +165,7 @@ def show_command(entry_id: int = typer.Argument(..., help="Quarantine id.")) -> 
     )
     console.print_json(json.dumps(entry.raw_row, default=str))
     for reason in entry.reasons:
-        console.print(f"  - {reason}", markup=False)
+        console.print(f"  - {reason}", markup=False, soft_wrap=True)
     if entry.resolved_at:
         console.print(f"resolved {entry.resolved_at:%Y-%m-%d %H:%M}: {entry.resolution_note}")
 
@@ -192,14 +188,14 @@ def release_command(
         list[str] | None, typer.Option("--set", help="Correct a field: --set close=101.5")
     ] = None,
     note: str | None = typer.Option(None, "--note", help="Why it is released."),
-    as_of: AsOf = None,
+    today: Today = None,
 ) -> None:
     """Re-validate rows (with corrections) and land those that now pass."""
     report = quarantine.release(
         get_engine(get_settings()),
         ids,
         _corrections(set_ or []) or None,
-        today=as_of.date() if as_of else None,
+        today=today.date() if today else None,
         note=note,
     )
     for outcome in report.outcomes:
@@ -208,7 +204,7 @@ def release_command(
         else:
             console.print(f"#{outcome.id} still quarantined:", markup=False)
             for reason in outcome.reasons:
-                console.print(f"  - {reason}", markup=False)
+                console.print(f"  - {reason}", markup=False, soft_wrap=True)
     if report.still_quarantined:
         raise typer.Exit(code=1)
 

@@ -8,7 +8,7 @@ last known price instead (a multi-day return, e.g. to keep an illiquid symbol in
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -50,4 +50,5 @@ def simple_returns(prices: Prices, *, across_gaps: bool = False) -> Prices:
 def log_returns(prices: Prices, *, across_gaps: bool = False) -> Prices:
     """``log(p[t] / p[t-1])`` per symbol; the first row and gaps are missing (see module doc)."""
     values = _checked(prices)
-    return np.log(values / _previous(values, across_gaps))
+    # numpy's log of a pandas object is a pandas object with the same labels.
+    return cast(Prices, np.log(values / _previous(values, across_gaps)))

@@ -161,16 +161,6 @@ _SPECIFIC_HALF_LIFE_YEARS = 3.0
 _TAX_RATE = 0.21
 _INTEREST_RATE = 0.045
 
-PRICE_COLUMNS = (
-    "symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source",
-    "source_hash",
-)  # fmt: skip
-ACTION_COLUMNS = ("symbol", "date", "action_type", "value", "source", "source_hash")
-INSTRUMENT_COLUMNS = (
-    "symbol", "name", "asset_class", "sector", "industry", "exchange", "currency", "active",
-    "source", "source_hash",
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class MarketTruth:
@@ -225,7 +215,7 @@ class SyntheticMarket:
 
 
 def _as_sessions(sessions: pd.DatetimeIndex | Sequence[date]) -> pd.DatetimeIndex:
-    index = pd.DatetimeIndex(sessions)
+    index = pd.DatetimeIndex(list(sessions) if not isinstance(sessions, pd.Index) else sessions)
     if index.tz is not None:
         index = index.tz_localize(None)
     index = index.normalize().as_unit("ns")
@@ -370,8 +360,8 @@ def _hash(parameters: dict[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _constant_labels(label: str, count: int) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), categories=[label])
+def _constant_labels(label: str, count: int) -> pd.Categorical[str]:
+    return pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), categories=pd.Index([label]))
 
 
 def _long_frame(
@@ -645,9 +635,10 @@ def generate_market(
     )
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray, *, positive_only: bool) -> np.ndarray:
-    """numerator / denominator, NaN where the denominator is zero (or not positive when asked)."""
-    valid = denominator > 0 if positive_only else denominator != 0
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN (NULL) where the denominator is not positive: a P/E on a
+    loss or a return on negative equity means nothing."""
+    valid = denominator > 0
     safe = np.where(valid, denominator, 1.0)
     return np.where(valid, numerator / safe, np.nan)
 
@@ -782,9 +773,13 @@ def _fundamentals(
     interest_ttm = _trailing_sum(interest)
     dividends_ttm = _trailing_sum(dividends_paid)
     enterprise_value = market_cap + debt - cash
-    eps_ttm = net_income_ttm / shares_at_report
+    # EPS on one share basis (splits undone), so growth rates do not jump on a split.
+    comparable_shares = (
+        shares[report_position, columns] / split_cumulative[report_position, columns]
+    )
+    eps_ttm = net_income_ttm / comparable_shares
     eps_ttm_3y_ago = _lagged(eps_ttm, 12)
-    eps_quarter = net_income / shares_at_report
+    eps_quarter = net_income / comparable_shares
     eps_growth_3y = np.where(
         (eps_ttm > 0) & (eps_ttm_3y_ago > 0),
         (np.where(eps_ttm > 0, eps_ttm, 1.0) / np.where(eps_ttm_3y_ago > 0, eps_ttm_3y_ago, 1.0))
@@ -803,15 +798,15 @@ def _fundamentals(
         "shares_outstanding": shares_at_report,
         "float_shares": np.round(shares_at_report * rng.uniform(0.82, 0.99, size=symbol_count)),
         "beta": np.broadcast_to(beta, market_cap.shape),
-        "pe_ttm": _ratio(market_cap, net_income_ttm, positive_only=True),
-        "price_to_book": _ratio(market_cap, equity, positive_only=True),
-        "price_to_sales": _ratio(market_cap, revenue_ttm, positive_only=True),
-        "ev_to_ebitda": _ratio(enterprise_value, ebitda_ttm, positive_only=True),
-        "ev_to_ebit": _ratio(enterprise_value, operating_ttm, positive_only=True),
-        "fcf_yield": _ratio(fcf_ttm, market_cap, positive_only=True),
-        "dividend_yield": _ratio(dividend_rate, price_at_report, positive_only=True),
+        "pe_ttm": _ratio(market_cap, net_income_ttm),
+        "price_to_book": _ratio(market_cap, equity),
+        "price_to_sales": _ratio(market_cap, revenue_ttm),
+        "ev_to_ebitda": _ratio(enterprise_value, ebitda_ttm),
+        "ev_to_ebit": _ratio(enterprise_value, operating_ttm),
+        "fcf_yield": _ratio(fcf_ttm, market_cap),
+        "dividend_yield": _ratio(dividend_rate, price_at_report),
         "dividend_rate": dividend_rate,
-        "payout_ratio": _ratio(dividends_ttm, net_income_ttm, positive_only=True),
+        "payout_ratio": _ratio(dividends_ttm, net_income_ttm),
         "revenue": revenue,
         "ebitda": ebitda,
         "net_income": net_income,
@@ -820,23 +815,18 @@ def _fundamentals(
         "operating_margin": operating_margin,
         "net_margin": net_income / revenue,
         "ebitda_margin": ebitda_margin,
-        "roe": _ratio(net_income_ttm, equity, positive_only=True),
-        "roa": _ratio(net_income_ttm, total_assets, positive_only=True),
-        "roic": _ratio(operating_ttm * (1 - _TAX_RATE), equity + debt - cash, positive_only=True),
-        "roce": _ratio(operating_ttm, equity + debt, positive_only=True),
-        "revenue_growth_yoy": _ratio(revenue, _lagged(revenue, 4), positive_only=True) - 1.0,
-        "earnings_growth_yoy": _ratio(net_income, _lagged(net_income, 4), positive_only=True)
-        - 1.0,
-        "eps_growth_yoy": _ratio(
-            eps_quarter, _lagged(eps_quarter, 4), positive_only=True
-        ) - 1.0,
+        "roe": _ratio(net_income_ttm, equity),
+        "roa": _ratio(net_income_ttm, total_assets),
+        "roic": _ratio(operating_ttm * (1 - _TAX_RATE), equity + debt - cash),
+        "roce": _ratio(operating_ttm, equity + debt),
+        "revenue_growth_yoy": _ratio(revenue, _lagged(revenue, 4)) - 1.0,
+        "earnings_growth_yoy": _ratio(net_income, _lagged(net_income, 4)) - 1.0,
+        "eps_growth_yoy": _ratio(eps_quarter, _lagged(eps_quarter, 4)) - 1.0,
         "eps_growth_3y": eps_growth_3y,
-        "fcf_growth_yoy": _ratio(
-            free_cash_flow, _lagged(free_cash_flow, 4), positive_only=True
-        ) - 1.0,
-        "debt_to_equity": _ratio(debt, equity, positive_only=True),
-        "net_debt_to_ebitda": _ratio(debt - cash, ebitda_ttm, positive_only=True),
-        "interest_coverage": _ratio(operating_ttm, interest_ttm, positive_only=True),
+        "fcf_growth_yoy": _ratio(free_cash_flow, _lagged(free_cash_flow, 4)) - 1.0,
+        "debt_to_equity": _ratio(debt, equity),
+        "net_debt_to_ebitda": _ratio(debt - cash, ebitda_ttm),
+        "interest_coverage": _ratio(operating_ttm, interest_ttm),
         "current_ratio": other_current,
         "quick_ratio": other_current * rng.uniform(0.5, 0.9, size=symbol_count)[None, :],
     }  # fmt: skip

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from stocker.core.errors import DataError, SourceError, StockerError
 from stocker.data.ingest import fetch_and_ingest, ingest
+from stocker.data.sources import registry
 from stocker.data.sources.base import FetchRequest, SourceBatch
 
 TODAY = date(2024, 6, 28)
@@ -42,13 +43,7 @@ GOOD = {
 
 
 def csv_source(path: Path, **options):
-    """The `csv` source as the CLI gets it (straight from `FileSource` if no registry yet)."""
-    try:
-        from stocker.data.sources import registry
-    except ImportError:
-        from stocker.data.sources.files import FileSource
-
-        return FileSource(path, **options)
+    """The `csv` source exactly as `stocker data ingest --source csv --file …` gets it."""
     return registry.get_source("csv", path=path, **options)
 
 

@@ -183,6 +183,17 @@ def test_fundamentals_are_coherent_with_each_other_and_with_prices() -> None:
     assert (fundamentals["enterprise_value"] > 0).mean() > 0.95
 
 
+def test_eps_growth_is_split_adjusted_like_earnings_growth() -> None:
+    market = _market(symbols=60, sessions=4000)
+    assert (market.corporate_actions["action_type"] == "SPLIT").sum() >= 5
+    both = market.fundamentals.dropna(subset=["eps_growth_yoy", "earnings_growth_yoy"])
+
+    # Per-share growth differs from total growth only by the slow drift in share count.
+    ratio = (1 + both["eps_growth_yoy"]) / (1 + both["earnings_growth_yoy"])
+    assert len(both) > 1000
+    assert (ratio - 1).abs().max() < 0.1
+
+
 def test_dividend_rate_is_the_trailing_sum_of_ex_date_dividends() -> None:
     market = _market(symbols=8, sessions=1500, seed=5)
     dividends = market.corporate_actions.query("action_type == 'DIVIDEND'")

@@ -1,0 +1,78 @@
+"""`stocker data ingest` and `stocker data quarantine …` end to end on a test database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from stocker.cli import app
+from stocker.config import get_settings
+
+HEADER = "symbol,date,open,high,low,close,adj_close,volume"
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("STOCKER_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def test_cli_ingest_then_release_a_corrected_row(cli, engine, tmp_path: Path):
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "\n".join(
+            [
+                HEADER,
+                "MSFT,2024-01-16,390.0,392.0,389.0,391.0,391.0,100",
+                "MSFT,2024-01-17,391.0,389.0,390.0,391.5,391.5,120",  # high below everything
+            ]
+        )
+        + "\n"
+    )
+    result = cli("data", "ingest", "--source", "csv", "--file", str(path), "--today", "2024-06-28")
+    assert result.exit_code == 0, result.output
+    assert "prices_daily" in result.output and "high_below_open ×1" in result.output
+
+    listing = cli("data", "quarantine", "list")
+    assert listing.exit_code == 0 and "date=2024-01-17" in listing.output
+    with engine.connect() as conn:
+        entry_id = conn.execute(text("SELECT id FROM ingest_quarantine")).scalar_one()
+    shown = cli("data", "quarantine", "show", str(entry_id))
+    assert "high_below_low: high 389 is below low 390" in shown.output
+
+    still = cli("data", "quarantine", "release", str(entry_id), "--set", "high=391.2")
+    assert still.exit_code == 1 and "high_below_close" in still.output
+    released = cli(
+        "data", "quarantine", "release", str(entry_id), "--set", "high=392.5",
+        "--today", "2024-06-28",
+    )  # fmt: skip
+    assert released.exit_code == 0, released.output
+    assert f"#{entry_id} released" in released.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM prices_daily")).scalar_one() == 2
+
+
+def test_cli_broken_file_prints_one_clear_error(cli, tmp_path: Path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    result = cli("data", "ingest", "--source", "csv", "--file", str(path))
+    assert result.exit_code == 2
+    assert "error:" in result.output and "the file is empty" in result.output
+
+
+def test_cli_discard_needs_a_note_and_marks_the_row(cli, engine, tmp_path: Path):
+    path = tmp_path / "bars.csv"
+    path.write_text(HEADER + "\nMSFT,2024-01-20,390,392,389,391,391,100\n")  # a Saturday
+    assert cli("data", "ingest", "--source", "csv", "--file", str(path)).exit_code == 0
+    with engine.connect() as conn:
+        entry_id = conn.execute(text("SELECT id FROM ingest_quarantine")).scalar_one()
+    result = cli("data", "quarantine", "discard", str(entry_id), "--note", "weekend print")
+    assert result.exit_code == 0 and "1 row(s) discarded" in result.output
+    assert "nothing in quarantine matches" in cli("data", "quarantine", "list").output
