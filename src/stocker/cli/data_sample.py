@@ -24,7 +24,7 @@ from stocker.store.db import get_engine
 _DEFAULT_START = datetime.combine(DEFAULT_START, datetime.min.time())
 
 
-def _progress() -> Progress:
+def progress_bar() -> Progress:
     return Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -35,7 +35,7 @@ def _progress() -> Progress:
     )
 
 
-def _render_sample(report: SampleLoadReport) -> None:
+def render_sample(report: SampleLoadReport) -> None:
     datasets = Table(title="Sample data (skfolio)")
     for column in ("dataset", "source", "symbols", "rows", "first", "last"):
         datasets.add_column(column, justify="right" if column in ("symbols", "rows") else "left")
@@ -100,14 +100,14 @@ def _render_synthetic(report: SyntheticLoadReport) -> None:
 def load_sample_command() -> None:
     """Load the real sample prices shipped with skfolio (20 stocks, the S&P 500, 5 ETFs)."""
     engine = get_engine(get_settings())
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("loading sample", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
         report = load_sample(engine, progress=advance)
-    _render_sample(report)
+    render_sample(report)
 
 
 @data_app.command("synth")
@@ -131,7 +131,7 @@ def synth_command(
 ) -> None:
     """Generate a synthetic market (prices, splits, dividends, fundamentals) and store it."""
     engine = get_engine(get_settings())
-    with _progress() as progress:
+    with progress_bar() as progress:
         generating = progress.add_task("generating market", total=None)
         tasks: dict[str, TaskID] = {}
 
