@@ -64,7 +64,19 @@ def render_sample(report: SampleLoadReport) -> None:
             for name, result in report.tables.items()
         }
     )
-    console.print(report.description, markup=False, highlight=False)
+    console.print(_reflow(report.description), markup=False, highlight=False)
+
+
+def _reflow(text: str) -> str:
+    """Join hard-wrapped lines into paragraphs and bullets so the terminal wraps them."""
+    blocks: list[str] = []
+    for line in text.splitlines():
+        starts_block = not blocks or line.startswith("- ") or line.endswith(":")
+        if starts_block or blocks[-1].endswith(":"):
+            blocks.append(line)
+        else:
+            blocks[-1] = f"{blocks[-1]} {line.strip()}"
+    return "\n".join(blocks)
 
 
 def _render_counts(counts: dict[str, tuple[int, int, int, int]]) -> None:

@@ -1,4 +1,5 @@
-"""`stocker universe create|list|show|rename|delete|add|remove|set-global|assign-strategy|strategies`."""
+"""`stocker universe …`: create, list, show, rename, delete, add, remove, set-global,
+assign-strategy, strategies."""
 
 from __future__ import annotations
 

@@ -68,7 +68,8 @@ class TableReport:
     quarantined: int = 0
     registered_symbols: list[str] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
-    """How many quarantined rows broke each rule (the text before the first colon)."""
+    """How many refused rows broke each rule (`unparseable`: the source could not parse the
+    row; `column_type`: the column types refused a value; else the rule code)."""
 
 
 @dataclass
@@ -99,8 +100,18 @@ TableHook = Callable[[Connection, TableReport], None]
 
 
 def _rule_of(reason: str) -> str:
+    """The rule code a validation reason starts with (``"stale_bar: …"`` → ``stale_bar``)."""
     head, separator, _ = reason.partition(":")
-    return head if separator and " " not in head else "column_type"
+    return head if separator and " " not in head else "other"
+
+
+def _row_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """Row numbers to report per position: the frame's own integer labels when it has unique
+    ones (a source may keep its file's row numbers there), else the 0-based position."""
+    index = frame.index
+    if pd.api.types.is_integer_dtype(index.dtype) and index.is_unique:
+        return np.asarray(index, dtype=np.int64)
+    return np.arange(len(frame))
 
 
 def _common_hash(frame: pd.DataFrame | None) -> str | None:
@@ -162,11 +173,14 @@ class BatchWriter:
         frame = self._with_source(table, frame if frame is not None else pd.DataFrame())
         report = TableReport(table=table, batch_id=uuid.uuid4())
         report.received = len(frame) + len(raw_rejects)
+        report.reasons.update("unparseable" for _ in raw_rejects)
         rejects: list[RejectedRow] = []
         if len(frame):
             valid, rejects = validate_rows(
                 self.conn, frame, table, self.today, jump_threshold=self.jump_threshold
             )
+            for reject in rejects:
+                report.reasons.update({_rule_of(reason) for reason in reject.reasons})
             computed = np.zeros(len(valid), dtype=bool)
             if table == "prices_daily" and len(valid):
                 valid, computed = self._complete_adj_close(valid)
@@ -182,6 +196,7 @@ class BatchWriter:
             original = frame.reset_index(drop=True)
             for reject in result.rejected:
                 position = int(positions[reject.row_number])
+                report.reasons["column_type"] += 1
                 rejects.append(
                     RejectedRow(position, original.iloc[position].to_dict(), reject.reasons)
                 )
@@ -192,10 +207,12 @@ class BatchWriter:
             report.unchanged = result.unchanged
             self._after_upsert(table, valid.loc[landed], computed[landed], result.changed)
         rejects.sort(key=lambda reject: reject.row_number)
-        all_rejects: list[RawReject | RejectedRow] = [*raw_rejects, *rejects]
-        for reject in all_rejects:
-            for reason in reject.reasons:
-                report.reasons[_rule_of(reason)] += 1
+        numbers = _row_numbers(frame)
+        numbered = [
+            RejectedRow(int(numbers[reject.row_number]), reject.row, reject.reasons)
+            for reject in rejects
+        ]
+        all_rejects: list[RawReject | RejectedRow] = [*raw_rejects, *numbered]
         if keep_rejects:
             report.quarantined = quarantine(
                 self.conn,

@@ -302,6 +302,26 @@ def _pivot(
     return panels
 
 
+def lookback_start(
+    conn: Connection, day: DateLike, sessions: int, *, table: str = "prices_daily"
+) -> dt.date | None:
+    """The earliest of the `sessions` dates before `day` on which `table` has any row.
+
+    A job that needs a trailing window of `sessions` rows before its first date loads from here;
+    None when `table` has no earlier date.
+    """
+    if sessions < 1:
+        return None
+    statement = sql.SQL(
+        "SELECT min(date) FROM (SELECT DISTINCT date FROM {} WHERE date < %s "
+        "ORDER BY date DESC LIMIT %s) AS earlier"
+    ).format(_table_identifier(table))
+    with _driver_connection(conn).cursor() as cursor:
+        cursor.execute(statement, (_checked_date(day, "day"), sessions))
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def load_panel(
     conn: Connection | Engine,
     field: str = "adj_close",

@@ -61,9 +61,9 @@ def test_add_members_when_symbol_unknown_names_it_and_suggests_registering(
 ) -> None:
     with registered.begin() as conn:
         universes.create_universe(conn, "core")
-    with pytest.raises(DataError, match=r"ZZZZ not in instrument_info; register it"):
-        with registered.begin() as conn:
-            universes.add_members(conn, "core", ["AAPL", "ZZZZ"])
+    expected = r"ZZZZ not in instrument_info; register it"
+    with pytest.raises(DataError, match=expected), registered.begin() as conn:
+        universes.add_members(conn, "core", ["AAPL", "ZZZZ"])
     with registered.connect() as conn:
         assert universes.members(conn, "core") == []
 
@@ -71,9 +71,9 @@ def test_add_members_when_symbol_unknown_names_it_and_suggests_registering(
 def test_unknown_universe_error_names_it_and_lists_known_ones(registered: Engine) -> None:
     with registered.begin() as conn:
         universes.create_universe(conn, "core")
-    with pytest.raises(DataError, match=r"'nope' does not exist; known universes: core"):
-        with registered.connect() as conn:
-            universes.members(conn, "nope")
+    expected = r"'nope' does not exist; known universes: core"
+    with pytest.raises(DataError, match=expected), registered.connect() as conn:
+        universes.members(conn, "nope")
 
 
 def test_remove_then_add_member_revives_the_same_row(registered: Engine) -> None:
@@ -125,9 +125,9 @@ def test_set_members_reorders_and_soft_deletes_unlisted(registered: Engine) -> N
 def test_remove_members_when_symbol_not_member_raises(registered: Engine) -> None:
     with registered.begin() as conn:
         universes.create_universe(conn, "core", symbols=["AAPL"])
-    with pytest.raises(DataError, match="MSFT not a member of universe 'core'"):
-        with registered.begin() as conn:
-            universes.remove_members(conn, "core", ["MSFT"])
+    expected = "MSFT not a member of universe 'core'"
+    with pytest.raises(DataError, match=expected), registered.begin() as conn:
+        universes.remove_members(conn, "core", ["MSFT"])
 
 
 def test_set_global_keeps_exactly_one_global_universe(registered: Engine) -> None:
@@ -166,9 +166,9 @@ def test_delete_universe_when_assigned_to_strategy_refuses_until_reassigned(
         universes.create_universe(conn, "core", symbols=["AAPL"])
         universes.create_universe(conn, "backup")
         assert universes.assign_strategy(conn, "trend_v1", "core") is None
-    with pytest.raises(DataError, match="assigned to strategy trend_v1; reassign it first"):
-        with registered.begin() as conn:
-            universes.delete_universe(conn, "core")
+    expected = "assigned to strategy trend_v1; reassign it first"
+    with pytest.raises(DataError, match=expected), registered.begin() as conn:
+        universes.delete_universe(conn, "core")
     with registered.begin() as conn:
         assert universes.assign_strategy(conn, "trend_v1", "backup") == "core"
         universes.delete_universe(conn, "core")
