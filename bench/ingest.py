@@ -1,6 +1,6 @@
 """Ingest benchmark: `stocker.store.bulk.upsert` against raw COPY and pandas `to_sql`.
 
-Creates a scratch database `stocker_bench_<random>` on the configured PostgreSQL server
+Creates a scratch database `stocker_bench_ingest_<random>` on the configured PostgreSQL server
 (`STOCKER_DATABASE_URL`, else the embedded server), migrates it, registers the instruments,
 generates synthetic daily bars (numpy, valid OHLC) and measures in one run:
 
@@ -120,7 +120,7 @@ def server_url() -> str:
 @contextmanager
 def scratch_database(server: str) -> Iterator[str]:
     """A new database next to the configured one, dropped afterwards whatever happens."""
-    name = f"stocker_bench_{uuid.uuid4().hex[:10]}"
+    name = f"stocker_bench_ingest_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

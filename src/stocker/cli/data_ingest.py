@@ -187,6 +187,12 @@ def release_command(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Correct a field: --set close=101.5")
     ] = None,
+    accept: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept", help="Overrule a judgment rule: price_jump, stale_bar or not_a_session."
+        ),
+    ] = None,
     note: str | None = typer.Option(None, "--note", help="Why it is released."),
     today: Today = None,
 ) -> None:
@@ -197,6 +203,7 @@ def release_command(
         _corrections(set_ or []) or None,
         today=today.date() if today else None,
         note=note,
+        accept=accept or (),
     )
     for outcome in report.outcomes:
         if outcome.released:

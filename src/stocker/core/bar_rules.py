@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,15 +107,23 @@ def _outcome(rule: str, bad: pd.Series | np.ndarray, describe: Describe | str) -
     return RuleOutcome(rule, mask, reasons)
 
 
-def _number_text(values: Iterable[object]) -> list[str]:
+def _number_text(values: Iterable[Any]) -> list[str]:
     """Numbers as short text for messages."""
-    return [f"{value:.10g}" if pd.notna(value) else "missing" for value in values]  # type: ignore[str-format]
+    return [f"{value:.10g}" if not _is_missing(value) else "missing" for value in values]
 
 
-def _date_text(values: Iterable[object]) -> list[str]:
+def _date_text(values: Iterable[Any]) -> list[str]:
     return [
-        pd.Timestamp(value).strftime("%Y-%m-%d") if pd.notna(value) else "?" for value in values
-    ]  # type: ignore[arg-type]
+        "?" if _is_missing(value) else pd.Timestamp(value).strftime("%Y-%m-%d") for value in values
+    ]
+
+
+def utc_nanoseconds(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch, UTC (NaT → the int64 minimum)."""
+    index = pd.DatetimeIndex(values)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.as_unit("ns").to_numpy().astype(np.int64)
 
 
 def collect(outcomes: Iterable[RuleOutcome], length: int) -> tuple[pd.Series, pd.Series]:
@@ -251,7 +260,9 @@ def rule_not_finite(raw: pd.DataFrame, typed: pd.DataFrame, columns: Sequence[st
         bad |= column_bad
         source = _column(raw, column)
 
-        def describe(positions: np.ndarray, column: str = column, source: pd.Series = source):
+        def describe(
+            positions: np.ndarray, column: str = column, source: pd.Series = source
+        ) -> list[str]:
             return [
                 f"{column} is missing" if _is_missing(value) else
                 f"{column} is not a finite number: {value!r}"
@@ -263,9 +274,9 @@ def rule_not_finite(raw: pd.DataFrame, typed: pd.DataFrame, columns: Sequence[st
     return RuleOutcome("not_finite", bad, reasons)
 
 
-def _is_missing(value: object) -> bool:
+def _is_missing(value: Any) -> bool:
     try:
-        return bool(pd.isna(value))  # type: ignore[arg-type]
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
@@ -277,15 +288,13 @@ def rule_non_positive(
     outcomes = []
     for column in columns:
         values = typed[column].to_numpy()
-        outcomes.append(
-            _outcome(
-                "non_positive_price",
-                values <= 0,
-                lambda positions, column=column, values=values: [
-                    f"{column} must be > 0, got {text}" for text in _number_text(values[positions])
-                ],
-            )
-        )
+
+        def describe(
+            positions: np.ndarray, column: str = column, values: np.ndarray = values
+        ) -> list[str]:
+            return [f"{column} must be > 0, got {text}" for text in _number_text(values[positions])]
+
+        outcomes.append(_outcome("non_positive_price", values <= 0, describe))
     return outcomes
 
 
@@ -515,7 +524,7 @@ def _explained_by_actions(
 
 def interval_lengths(intervals: pd.Series) -> pd.Series:
     """Interval text → Timedelta (NaT when unparseable), parsed once per distinct value."""
-    lengths: dict[object, pd.Timedelta] = {}
+    lengths: dict[object, Any] = {}
     for value in pd.unique(intervals.dropna()):
         try:
             lengths[value] = interval_length(str(value))
@@ -544,9 +553,9 @@ def session_positions(
     """
     if sessions.opens is None or sessions.closes is None:
         raise DataError(f"calendar {sessions.name} was given without session open/close times")
-    opens = sessions.opens.tz_convert("UTC").as_unit("ns").asi8
-    closes = sessions.closes.tz_convert("UTC").as_unit("ns").asi8
-    values = timestamps.astype("datetime64[ns, UTC]").array.asi8
+    opens = utc_nanoseconds(sessions.opens)
+    closes = utc_nanoseconds(sessions.closes)
+    values = utc_nanoseconds(timestamps)
     if not len(opens):
         return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
     position = np.searchsorted(opens, values, side="right") - 1
@@ -569,10 +578,10 @@ def rule_intraday_session(
         stamps = typed.loc[rows, "timestamp"]
         position, inside = session_positions(stamps, sessions)
         assert sessions.opens is not None
-        opens = sessions.opens.tz_convert("UTC").as_unit("ns").asi8[position]
+        opens = utc_nanoseconds(sessions.opens)[position]
         step = lengths.loc[rows].to_numpy().astype("timedelta64[ns]").astype("int64")
         usable = inside & ~lengths.loc[rows].isna().to_numpy() & (step > 0)
-        elapsed = stamps.array.asi8 - opens
+        elapsed = utc_nanoseconds(stamps) - opens
         outside[rows] = ~inside
         off_grid[rows] = usable & (np.mod(elapsed, np.where(step > 0, step, 1)) != 0)
         names[rows] = name

@@ -18,6 +18,7 @@ from stocker.core.bar_rules import (
     interval_length,
     session_positions,
     symbols_by_calendar,
+    utc_nanoseconds,
 )
 from stocker.core.errors import DataError
 
@@ -44,14 +45,16 @@ def _assign_sessions(
             continue
         assert sessions.opens is not None
         position, inside = session_positions(subset["timestamp"], sessions)
-        opens = sessions.opens.tz_convert("UTC").as_unit("ns").asi8
+        opens = utc_nanoseconds(sessions.opens)
         subset = subset.assign(
             _session=sessions.dates[position].to_numpy(),
             _open_ns=opens[position] if len(opens) else 0,
         )
         pieces.append(subset.loc[inside])
     if not pieces:
-        return frame.iloc[0:0].assign(_session=pd.NaT, _open_ns=0)
+        return frame.iloc[0:0].assign(
+            _session=pd.Series(dtype="datetime64[ns]"), _open_ns=pd.Series(dtype="int64")
+        )
     return pd.concat(pieces)
 
 
@@ -83,7 +86,7 @@ def resample_bars(
     """
     step_ns = interval_length(interval).value
     prepared = _assign_sessions(_prepare(frame), calendars)
-    elapsed = prepared["timestamp"].array.asi8 - prepared["_open_ns"].to_numpy()
+    elapsed = utc_nanoseconds(prepared["timestamp"]) - prepared["_open_ns"].to_numpy()
     bin_ns = prepared["_open_ns"].to_numpy() + (elapsed // step_ns) * step_ns
     prepared["timestamp"] = pd.to_datetime(bin_ns, utc=True).as_unit("ns")
     result = (

@@ -165,10 +165,12 @@ class BatchWriter:
         raw_rejects: Sequence[RawReject] = (),
         *,
         keep_rejects: bool = True,
+        waived: Iterable[str] = (),
     ) -> tuple[TableReport, list[RejectedRow]]:
         """Validate and land `frame` into `table`; quarantine rejects when `keep_rejects`.
 
-        Returns the report and every reject (rule and column-type), positions into `frame`.
+        `waived` names judgment rules not to hold rows for (a reviewer's release). Returns the
+        report and every reject (rule and column-type), positions into `frame`.
         """
         frame = self._with_source(table, frame if frame is not None else pd.DataFrame())
         report = TableReport(table=table, batch_id=uuid.uuid4())
@@ -177,7 +179,12 @@ class BatchWriter:
         rejects: list[RejectedRow] = []
         if len(frame):
             valid, rejects = validate_rows(
-                self.conn, frame, table, self.today, jump_threshold=self.jump_threshold
+                self.conn,
+                frame,
+                table,
+                self.today,
+                jump_threshold=self.jump_threshold,
+                waived=waived,
             )
             for reject in rejects:
                 report.reasons.update({_rule_of(reason) for reason in reject.reasons})

@@ -10,6 +10,7 @@ also the audit trail of what was refused and who decided what.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,11 +23,13 @@ from sqlalchemy import Connection, Engine, text
 from stocker.core.bar_rules import DEFAULT_JUMP_THRESHOLD
 from stocker.core.errors import DataError
 from stocker.data.ingest import BatchWriter, IngestReport, TableReport
+from stocker.data.validation import WAIVABLE_RULES
 from stocker.store.table_info import table_info
 
 STATUSES = ("QUARANTINED", "RELEASED", "DISCARDED")
 _MISSING_MARKERS = frozenset({"NaN", "NaT"})
 """How the quarantine's JSON spells a missing float or timestamp."""
+_NEVER_WRITTEN = frozenset({"id", "created_at", "updated_at"})
 _COLUMNS = (
     "id, batch_id, target_table, source, source_hash, row_number, symbol, row_key, raw_row, "
     "reasons, status, created_at, resolved_at, resolution_note"
@@ -167,6 +170,11 @@ def _locked_entries(conn: Connection, ids: list[int]) -> list[QuarantineEntry]:
     return [_entry(row) for row in rows]
 
 
+def _column_name(key: str) -> str:
+    """A raw field name as a column name: `Adj Close` → `adj_close`, `Date` → `date`."""
+    return re.sub(r"[^0-9a-z]+", "_", str(key).strip().lower()).strip("_")
+
+
 def _offered_row(
     conn: Connection, entry: QuarantineEntry, corrections: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -178,11 +186,11 @@ def _offered_row(
             f"correction field(s) {', '.join(wrong)} are not columns of {entry.target_table}; "
             f"expected some of {', '.join(columns)}"
         )
-    row = {
-        name: (None if value in _MISSING_MARKERS else value)
-        for name, value in entry.raw_row.items()
-        if name in columns
-    }
+    row: dict[str, Any] = {}
+    for key, value in entry.raw_row.items():
+        name = _column_name(key)
+        if name in columns and name not in _NEVER_WRITTEN:
+            row[name] = None if value in _MISSING_MARKERS else value
     for name, value in (corrections or {}).items():
         row[name] = None if value == "" else value
     return row
@@ -196,13 +204,23 @@ def release(
     today: date | None = None,
     note: str | None = None,
     jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
+    accept: Iterable[str] = (),
 ) -> ReleaseReport:
     """Re-validate quarantined rows (with `corrections` applied to each) and land those that pass.
 
-    Runs in one transaction; each row lands or not on its own (a savepoint per row). A released
-    row is marked RELEASED with `resolved_at` and a note naming the corrections; a row that still
-    fails stays QUARANTINED and its outcome lists the new reasons.
+    `accept` names judgment rules (`price_jump`, `stale_bar`, `not_a_session`) the reviewer
+    overrules, e.g. for a genuine 60% gap. Runs in one transaction; each row lands or not on its
+    own (a savepoint per row). A released row is marked RELEASED with `resolved_at` and a note
+    naming the corrections; a row that still fails stays QUARANTINED and its outcome lists the
+    new reasons.
     """
+    accept = tuple(accept)
+    invalid = sorted(set(accept) - WAIVABLE_RULES)
+    if invalid:
+        raise DataError(
+            f"rule(s) {', '.join(invalid)} cannot be accepted; only "
+            f"{', '.join(sorted(WAIVABLE_RULES))}"
+        )
     ids = sorted(set(int(entry_id) for entry_id in ids))
     if not ids:
         raise DataError("release: no quarantine ids given")
@@ -231,7 +249,9 @@ def release(
                     description=f"release from quarantine (ids {ids[0]}..{ids[-1]})",
                 ),
             )
-            report.outcomes.append(_release_one(conn, writer, entry, corrections, note, report))
+            report.outcomes.append(
+                _release_one(conn, writer, entry, corrections, note, report, accept)
+            )
         for writer in writers.values():
             writer.finish(summary, compare_vendor=False)
     report.events = summary.events
@@ -245,13 +265,14 @@ def _release_one(
     corrections: Mapping[str, Any] | None,
     note: str | None,
     report: ReleaseReport,
+    accept: tuple[str, ...],
 ) -> ReleaseOutcome:
     row = _offered_row(conn, entry, corrections)
     saved = writer.snapshot()
     savepoint = conn.begin_nested()
     try:
         table_report, rejects = writer.land(
-            entry.target_table, pd.DataFrame([row]), keep_rejects=False
+            entry.target_table, pd.DataFrame([row]), keep_rejects=False, waived=accept
         )
     except DataError as error:
         savepoint.rollback()
@@ -265,6 +286,8 @@ def _release_one(
     report.tables.append(table_report)
     changes = ", ".join(f"{name}={value}" for name, value in (corrections or {}).items())
     resolution = note or ("released with " + changes if changes else "released as is")
+    if accept:
+        resolution += f" (accepted: {', '.join(accept)})"
     conn.execute(
         text(
             "UPDATE ingest_quarantine SET status = 'RELEASED', resolved_at = NOW(), "

@@ -56,11 +56,12 @@ class SentimentReport:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Strings with blanks and missing values as None."""
-    cleaned = values.astype(object).where(values.notna(), None)
-    return cleaned.map(
-        lambda value: None if value is None or not str(value).strip() else str(value).strip()
-    )
+    """Strings with blanks and missing values as None (object dtype, so None stays None)."""
+    cleaned = [
+        None if value is None or pd.isna(value) or not str(value).strip() else str(value).strip()
+        for value in values.astype(object)
+    ]
+    return pd.Series(cleaned, index=values.index, dtype=object)
 
 
 def _dates(frame: pd.DataFrame) -> pd.Series:
@@ -93,17 +94,14 @@ def _validated(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[Rej
         raise DataError(
             "columns: need 'sentiment_score'; got " + ", ".join(map(str, frame.columns))
         )
-    symbols = (
-        _text(frame["symbol"])
-        if "symbol" in frame.columns
-        else pd.Series(None, index=frame.index, dtype=object)
+    absent = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    symbols = _text(frame["symbol"]) if "symbol" in frame.columns else absent
+    given_sources = _text(frame["source"]) if "source" in frame.columns else absent
+    sources = pd.Series(
+        [value if value is not None else source for value in given_sources],
+        index=frame.index,
+        dtype=object,
     )
-    sources = (
-        _text(frame["source"])
-        if "source" in frame.columns
-        else pd.Series(None, index=frame.index, dtype=object)
-    )
-    sources = sources.where(sources.notna(), source)
     dates = _dates(frame)
     score, score_unreadable = _numbers(frame, "sentiment_score")
     magnitude, magnitude_unreadable = _numbers(frame, "sentiment_magnitude")

@@ -33,6 +33,9 @@ INGEST_TABLES = (
 """Tables a source may deliver, in the order a batch lands them (instruments first for the FKs,
 actions before prices so a split explains its price jump)."""
 
+WAIVABLE_RULES = frozenset({"price_jump", "stale_bar", "not_a_session"})
+"""Rules that hold a row for a person's judgment rather than forbid it."""
+
 REQUIRED_COLUMNS = {
     "instrument_info": ("symbol",),
     "corporate_actions": ("symbol", "date", "action_type", "value"),
@@ -277,6 +280,30 @@ def check_table(
     return result, context
 
 
+def waive(result: CheckResult, rules: Iterable[str]) -> CheckResult:
+    """The result with reasons of the given rules dropped: rows left without reasons pass.
+
+    Only judgment rules (`WAIVABLE_RULES`) can be waived: a real 60% gap, a halted stock's
+    repeated bar, a session the calendar does not know.
+    """
+    rules = set(rules)
+    if not rules:
+        return result
+    unknown = sorted(rules - WAIVABLE_RULES)
+    if unknown:
+        raise DataError(
+            f"rule(s) {', '.join(unknown)} cannot be waived; "
+            f"only {', '.join(sorted(WAIVABLE_RULES))}"
+        )
+    kept = result.reasons.map(
+        lambda reasons: tuple(r for r in reasons if r.partition(":")[0] not in rules)
+    )
+    kept = kept[kept.map(len) > 0]
+    bad = pd.Series(False, index=result.bad.index)
+    bad.iloc[kept.index.to_numpy(dtype=int)] = True
+    return CheckResult(result.frame, bad, kept)
+
+
 def validate_rows(
     conn: Connection,
     frame: pd.DataFrame,
@@ -284,13 +311,16 @@ def validate_rows(
     today: date,
     *,
     jump_threshold: float = bar_rules.DEFAULT_JUMP_THRESHOLD,
+    waived: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, list[RejectedRow]]:
     """Split `frame` (rows for `table`) into rows fit to land and rejects with every reason.
 
     The valid frame is indexed by each row's 0-based position in `frame`; reject row numbers are
-    those positions too. Raises `DataError` when a required column is missing altogether.
+    those positions too. `waived` names judgment rules not to hold rows for (see `waive`).
+    Raises `DataError` when a required column is missing altogether.
     """
     result, _ = check_table(conn, frame, table, today, jump_threshold=jump_threshold)
+    result = waive(result, waived)
     return _valid_rows(frame, result, table), rejects_of(frame, result)
 
 

@@ -139,3 +139,43 @@ def test_discard_marks_rows_and_keeps_them(engine, quarantined):
     assert "only QUARANTINED rows can be released" in report.outcomes[0].reasons[0]
     with pytest.raises(DataError, match="note"):
         quarantine.discard(engine, [quarantined[0]], " ")
+
+
+def test_release_of_a_genuine_jump_needs_the_reviewer_to_accept_the_rule(engine, quarantined):
+    gap = bars([("2024-01-16", 17.0, 17.5, 16.8, 17.2, 5000)])  # +56% over 2024-01-09's 11.0
+    ingest(engine, SourceBatch(source="testfeed", frames={"prices_daily": gap}), today=TODAY)
+    (entry,) = quarantine.list_entries(engine, symbol="AAPL", table="prices_daily", limit=1)
+    assert entry.reasons[0].startswith("price_jump: close moved +56.4% from 11 on 2024-01-09")
+    assert quarantine.release(engine, [entry.id], today=TODAY).released == []
+    report = quarantine.release(engine, [entry.id], today=TODAY, accept=["price_jump"])
+    assert report.released == [entry.id]
+    assert quarantine.show_entry(engine, entry.id).resolution_note == (
+        "released as is (accepted: price_jump)"
+    )
+    with pytest.raises(DataError, match="high_below_low cannot be accepted"):
+        quarantine.release(engine, [quarantined[0]], today=TODAY, accept=["high_below_low"])
+
+
+def test_release_of_an_unparseable_csv_row_maps_headers_and_applies_correction(engine, tmp_path):
+    from stocker.data.ingest import fetch_and_ingest
+    from stocker.data.sources import registry
+    from stocker.data.sources.base import FetchRequest
+
+    path = tmp_path / "vendor.csv"
+    path.write_text(
+        "Symbol,Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "MSFT,2024-01-16,390,392,389,391,391,100\n"
+        "MSFT,2024-01-17,391,393,390,392,392,12x\n"
+    )
+    source = registry.get_source("csv", path=path)
+    report = fetch_and_ingest(engine, source, FetchRequest(()), today=TODAY)
+    assert report.table("prices_daily").reasons["unparseable"] == 1
+    (entry,) = quarantine.list_entries(engine)
+    assert entry.raw_row["Volume"] == "12x"
+    release = quarantine.release(engine, [entry.id], {"volume": "1200"}, today=TODAY)
+    assert release.released == [entry.id], release.outcomes
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT volume, adj_close, source FROM prices_daily WHERE date = '2024-01-17'")
+        ).one()
+    assert (row.volume, row.adj_close, row.source) == (1200, Decimal("392.0000"), "csv:vendor.csv")

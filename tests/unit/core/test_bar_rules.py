@@ -12,8 +12,12 @@ from hypothesis import strategies as st
 
 from stocker.core.bar_rules import (
     CalendarSessions,
+    check_corporate_actions,
     check_daily_bars,
+    check_instruments,
     check_intraday_bars,
+    check_metrics,
+    check_sentiment,
     interval_length,
 )
 from stocker.core.errors import DataError
@@ -456,3 +460,65 @@ def test_interval_length_parses_minutes_and_hours(text, minutes):
 def test_interval_length_rejects_other_text(text):
     with pytest.raises(DataError, match="interval"):
         interval_length(text)
+
+
+# --- the other tables ---------------------------------------------------------------------------
+
+
+def test_corporate_actions_rules_flag_type_value_and_duplicates():
+    frame = pd.DataFrame(
+        {
+            "symbol": ["AAPL", "AAPL", "AAPL", "AAPL", "MSFT"],
+            "date": ["2024-01-10", "2024-01-11", "2024-01-12", "2024-01-12", "2030-01-01"],
+            "action_type": ["split", "MERGER", "DIVIDEND", "DIVIDEND", "DIVIDEND"],
+            "value": [4, 1, 0.2, 0.3, -0.5],
+        }
+    )
+    result = check_corporate_actions(frame)
+    assert result.bad.tolist() == [False, True, True, True, True]
+    assert reasons_of(result, 1) == (
+        "bad_action_type: action_type 'MERGER' is not one of SPLIT, DIVIDEND",
+    )
+    assert rules_of(result, 2) == {"duplicate_key"}
+    assert reasons_of(result, 4) == ("bad_value: value must be a number > 0, got -0.5",)
+    assert result.frame.loc[0, "action_type"] == "SPLIT"  # future ex-dates are fine
+
+
+def test_instrument_rules_flag_missing_and_repeated_symbols():
+    frame = pd.DataFrame({"symbol": ["AAPL", None, "MSFT", "MSFT"], "name": ["a", "b", "c", "d"]})
+    result = check_instruments(frame)
+    assert result.bad.tolist() == [False, True, True, True]
+    assert rules_of(result, 1) == {"bad_symbol"}
+
+
+def test_metrics_rules_flag_future_as_of_date_period_and_source():
+    frame = pd.DataFrame(
+        {
+            "symbol": ["AAPL", "AAPL", "AAPL"],
+            "as_of_date": ["2024-03-31", "2024-07-01", "2024-03-31"],
+            "period_type": ["TTM", "TTM", "WEEKLY"],
+            "source": ["vendor", "vendor", None],
+        }
+    )
+    result = check_metrics(frame, today=TODAY)
+    assert result.bad.tolist() == [False, True, True]
+    assert rules_of(result, 1) == {"future_date"}
+    assert rules_of(result, 2) == {"bad_period_type", "missing_source"}
+
+
+def test_sentiment_rules_flag_score_range_and_market_wide_duplicates():
+    frame = pd.DataFrame(
+        {
+            "symbol": [None, None, "AAPL", "AAPL"],
+            "date": ["2024-01-05"] * 4,
+            "source": ["news", "news", "news", "social"],
+            "sentiment_score": [0.1, 0.2, 1.5, "n/a"],
+        }
+    )
+    result = check_sentiment(frame, today=TODAY)
+    assert result.bad.tolist() == [True, True, True, True]
+    assert rules_of(result, 0) == {"duplicate_key"}  # two market-wide rows for one source and day
+    assert reasons_of(result, 2) == (
+        "bad_sentiment_score: sentiment_score 1.5 is not a number in [-1, 1]",
+    )
+    assert rules_of(result, 3) == {"bad_sentiment_score"}

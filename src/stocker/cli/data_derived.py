@@ -1,0 +1,135 @@
+"""`stocker data trading-universe|breadth|sentiment`: tables derived from prices, and sentiment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stocker.cli.app import console, data_app
+from stocker.cli.errors import clear_errors
+from stocker.config import get_settings
+from stocker.data.breadth import ALL_US, refresh_breadth
+from stocker.data.sentiment import ingest_sentiment_csv
+from stocker.data.trading_universe import refresh_trading_universe
+from stocker.store.db import get_engine
+
+DATE_FORMATS = ["%Y-%m-%d"]
+Start = Annotated[datetime, typer.Option("--start", formats=DATE_FORMATS, help="First date.")]
+End = Annotated[datetime, typer.Option("--end", formats=DATE_FORMATS, help="Last date.")]
+REJECTS_SHOWN = 10
+
+
+def _spinner() -> Progress:
+    return Progress(
+        SpinnerColumn(), "{task.description}", TimeElapsedColumn(), console=console, transient=True
+    )
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title)
+    for name in counts:
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{value:,}" for value in counts.values()))
+    return table
+
+
+@data_app.command("trading-universe")
+@clear_errors
+def trading_universe(
+    start: Start,
+    end: End,
+    top: int = typer.Option(100, "--top", min=1, help="Symbols kept per session."),
+    lookback: int = typer.Option(
+        20, "--lookback", min=1, help="Sessions averaged, the ranking date included."
+    ),
+    min_periods: int | None = typer.Option(
+        None, "--min-periods", min=1, help="Fewest bars a symbol needs (default: --lookback)."
+    ),
+) -> None:
+    """Rank symbols by average dollar volume per session and store the top N."""
+    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+        progress.add_task("ranking by average dollar volume…", total=None)
+        result = refresh_trading_universe(
+            conn,
+            start=start.date(),
+            end=end.date(),
+            top=top,
+            lookback_days=lookback,
+            min_periods=min_periods,
+        )
+    console.print(
+        _counts_table(
+            f"trading_universe {result.start} … {result.end} (top {top}, {lookback} sessions)",
+            {
+                "sessions": result.sessions,
+                "rows": result.rows,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "deleted": result.deleted,
+            },
+        )
+    )
+
+
+@data_app.command("breadth")
+@clear_errors
+def breadth(
+    start: Start,
+    end: End,
+    scope: str = typer.Option(ALL_US, "--scope", help="US_ALL or a universe name."),
+) -> None:
+    """Compute market breadth for a scope and store it in market_breadth."""
+    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+        progress.add_task(f"computing breadth of {scope}…", total=None)
+        result = refresh_breadth(conn, scope=scope, start=start.date(), end=end.date())
+    console.print(
+        _counts_table(
+            f"market_breadth {scope} {start:%Y-%m-%d} … {end:%Y-%m-%d}",
+            {
+                "symbols": result.symbols,
+                "dates": result.dates,
+                "rows": result.rows,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "deleted": result.deleted,
+            },
+        )
+    )
+
+
+@data_app.command("sentiment")
+@clear_errors
+def sentiment(
+    path: Annotated[Path, typer.Argument(help="CSV of sentiment rows (see docs/universes.md).")],
+    source: str = typer.Option(..., "--source", help="Feed name for rows without a source."),
+) -> None:
+    """Load sentiment from a CSV, aggregated per symbol and market-wide per day."""
+    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+        progress.add_task(f"loading {path.name}…", total=None)
+        report = ingest_sentiment_csv(conn, path, source=source)
+    console.print(
+        _counts_table(
+            f"market_sentiment from {path.name}",
+            {
+                "received": report.received,
+                "rejected": len(report.rejected),
+                "daily rows": report.rows,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            },
+        )
+    )
+    for reject in report.rejected[:REJECTS_SHOWN]:
+        console.print(f"row {reject.row_number + 2}: {'; '.join(reject.reasons)}", markup=False)
+    if len(report.rejected) > REJECTS_SHOWN:
+        console.print(f"… and {len(report.rejected) - REJECTS_SHOWN} more rejected rows")
+    if report.rejected:
+        console.print("rejected rows are kept: stocker data quarantine list", markup=False)
