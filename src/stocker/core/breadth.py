@@ -160,6 +160,10 @@ def breadth_metrics(
         ],
         axis=1,
     )
-    long = wide.rename_axis(index="date", columns="metric").stack().rename("value").reset_index()
+    long = (
+        wide.rename_axis(index="date", columns=None)
+        .reset_index()
+        .melt(id_vars="date", var_name="metric", value_name="value")
+    )
     long = long[np.isfinite(long["value"].to_numpy(np.float64))]
     return long.sort_values(["date", "metric"], ignore_index=True)

@@ -12,9 +12,9 @@ Input (CSV, or a DataFrame) has one row per article or per pre-aggregated group:
 Each (symbol, date, source) becomes one row: the article-count-weighted mean of scores and of
 magnitudes, and the summed article count. A market-wide row (symbol NULL) per (date, source)
 aggregates every valid input row of that day, with or without a symbol. Invalid rows (bad date,
-score missing or outside [-1, 1], negative or fractional article count, unreadable magnitude,
-over-long symbol) are reported with every reason, written to `ingest_quarantine`, and left out;
-the valid rows still land, in the same transaction.
+score missing or outside [-1, 1], negative or fractional article count, unreadable or
+out-of-range magnitude, over-long symbol) are reported with every reason, written to
+`ingest_quarantine`, and left out; the valid rows still land, in the same transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ SYMBOL_CHARACTERS = 20
 SOURCE_CHARACTERS = 50
 SCORE_DECIMALS = 4
 MAGNITUDE_DECIMALS = 4
+MAGNITUDE_LIMIT = 1e6
+"""`sentiment_magnitude` is NUMERIC(10, 4): below one million."""
 
 
 @dataclass
@@ -53,6 +55,9 @@ class SentimentReport:
     updated: int
     unchanged: int
     rejected: list[RejectedRow] = field(default_factory=list)
+    """Input rows left out, numbered from 0 in input order."""
+    rejected_daily: list[RejectedRow] = field(default_factory=list)
+    """Aggregated daily rows the table refused (numbered within the daily rows)."""
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -115,7 +120,10 @@ def _validated(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[Rej
         (score.isna() & ~score_unreadable, "sentiment_score: missing; expected a value in [-1, 1]"),
         (~np.isfinite(score.fillna(0.0)) | (score.abs() > 1), "sentiment_score: outside [-1, 1]"),
         (magnitude_unreadable, "sentiment_magnitude: not a number"),
-        (~np.isfinite(magnitude.fillna(0.0)), "sentiment_magnitude: not finite"),
+        (
+            ~np.isfinite(magnitude.fillna(0.0)) | (magnitude.abs() >= MAGNITUDE_LIMIT),
+            f"sentiment_magnitude: expected a finite value below {MAGNITUDE_LIMIT:,.0f}",
+        ),
         (count_unreadable, "article_count: not a number"),
         (
             given_count & ((count < 0) | (count != np.floor(count))),
@@ -230,14 +238,16 @@ def ingest_sentiment(
         raise DataError("source: got a blank name; expected the feed's name, e.g. finbert_news")
     valid, rejected = _validated(frame.reset_index(drop=True), source.strip())
     daily = aggregate_sentiment(valid)
-    result = upsert(conn, TABLE, daily, key=("symbol", "date", "source"))
+    # Input rows were checked above; a daily row the column types still refuse is kept in
+    # quarantine too rather than failing the whole batch.
+    result = upsert(conn, TABLE, daily, key=("symbol", "date", "source"), on_reject="return")
     batch_id = uuid.uuid4()
     quarantined = quarantine(
         conn,
         batch_id=batch_id,
         table=TABLE,
         source=source,
-        rejects=rejected,
+        rejects=[*rejected, *result.rejected],
         source_hash=source_hash,
     )
     result.received = len(frame)
@@ -259,6 +269,7 @@ def ingest_sentiment(
         updated=result.updated,
         unchanged=result.unchanged,
         rejected=rejected,
+        rejected_daily=list(result.rejected),
     )
 
 

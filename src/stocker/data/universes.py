@@ -19,9 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from stocker.core.errors import DataError
 from stocker.data.instruments import require_known
@@ -96,16 +97,16 @@ def _checked_name(name: str, field: str = "name") -> str:
     return cleaned
 
 
-def _universe(row: object) -> Universe:
+def _universe(row: Row[Any]) -> Universe:
     return Universe(
-        id=int(row.id),  # type: ignore[attr-defined]
-        name=row.name,  # type: ignore[attr-defined]
-        description=row.description,  # type: ignore[attr-defined]
-        is_global=bool(row.is_global),  # type: ignore[attr-defined]
-        member_count=int(row.member_count),  # type: ignore[attr-defined]
-        strategies=tuple(row.strategies),  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        updated_at=row.updated_at,  # type: ignore[attr-defined]
+        id=int(row.id),
+        name=row.name,
+        description=row.description,
+        is_global=bool(row.is_global),
+        member_count=int(row.member_count),
+        strategies=tuple(row.strategies),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -341,10 +342,11 @@ def _write_members(
         upsert(conn, "instrument_universe_member", rows, key=("universe_id", "symbol"))
 
 
-def _same_position(stored: object, wanted: int | None) -> bool:
+def _same_position(stored: Any, wanted: int | None) -> bool:
+    missing = stored is None or bool(pd.isna(stored))
     if wanted is None:
-        return stored is None or pd.isna(stored)  # type: ignore[call-overload]
-    return stored is not None and not pd.isna(stored) and int(stored) == wanted  # type: ignore[call-overload]
+        return missing
+    return not missing and int(stored) == wanted
 
 
 def add_members(

@@ -4,7 +4,9 @@ Reading 10M rows as Python tuples (what `pandas.read_sql` does) costs microsecon
 column, and so does a row-by-row COPY through psycopg (one CopyData message per row). Here
 PostgreSQL packs each symbol's rows into one bytea of fixed-width big-endian records
 (``string_agg(date_send(date) || int8send(value) || …)``), so the client receives one row per
-symbol and decodes everything with `numpy.frombuffer`. `bench/panel.py` measures the ratio.
+symbol and decodes everything with `numpy.frombuffer`. A long date range is cut into up to
+`PARALLEL_BRANCHES` slices glued with UNION ALL, which PostgreSQL runs as a Parallel Append (one
+worker aggregates each slice) inside the caller's snapshot. `bench/panel.py` measures the ratio.
 
 Values are exactly what ``field::float8`` returns: a NUMERIC(p, s) column with p ≤ 15 travels as
 the integer ``field × 10^s`` and is divided by ``10^s`` in float64 (both exact, the division
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine
 
 from stocker.core.errors import DataError
@@ -37,6 +40,10 @@ EXACT_NUMERIC_DIGITS = 15
 """NUMERIC precision up to which ``value × 10^scale`` is an integer float64 holds exactly."""
 AGGREGATE_WORK_MEM = "256MB"
 """Per-query memory for the per-symbol aggregation, so it does not spill to disk."""
+PARALLEL_BRANCHES = 4
+"""Most date slices a read is split into; PostgreSQL aggregates them in parallel workers."""
+BRANCH_DAYS = 365
+"""Fewest calendar days per slice: a short read stays one plain aggregation."""
 
 _INTEGER_TYPES = frozenset({"int2", "int4", "int8"})
 _FLOAT_TYPES = frozenset({"float4", "float8", "numeric"})
@@ -113,9 +120,11 @@ def _local_settings(cursor: psycopg.Cursor, **settings: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for name, value in previous.items():
-            if value is not None:
-                cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
+        # After an error the transaction is aborted and its rollback drops the settings anyway.
+        if cursor.connection.info.transaction_status != TransactionStatus.INERROR:
+            for name, value in previous.items():
+                if value is not None:
+                    cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
 
 
 def _driver_connection(conn: Connection) -> psycopg.Connection:
@@ -139,12 +148,12 @@ def _query(
     *,
     symbols: bool,
     universe: bool,
-    start: bool,
-    end: bool,
+    branches: int,
 ) -> sql.Composed:
+    """One aggregation per date slice ``[edge_i, edge_i+1)``, glued with UNION ALL."""
+    date = sql.Identifier(date_column)
     record = sql.SQL(" || ").join(
-        [sql.SQL("date_send({})").format(sql.Identifier(date_column))]
-        + [encoding.expression for encoding in encodings]
+        [sql.SQL("date_send({})").format(date)] + [encoding.expression for encoding in encodings]
     )
     conditions: list[sql.Composable] = []
     if symbols:
@@ -158,14 +167,53 @@ def _query(
                 "AND m.is_deleted IS NOT TRUE)"
             )
         )
-    if start:
-        conditions.append(sql.SQL("{} >= %(start)s").format(sql.Identifier(date_column)))
-    if end:
-        conditions.append(sql.SQL("{} <= %(end)s").format(sql.Identifier(date_column)))
-    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
-    return sql.SQL("SELECT symbol, string_agg({}, ''::bytea) FROM {}{} GROUP BY symbol").format(
-        record, _table_identifier(table), where
-    )
+    selects = []
+    for branch in range(branches):
+        upper = "<=" if branch == branches - 1 else "<"
+        bounds = sql.SQL("{} >= %(edge{})s AND {} {} %(edge{})s").format(
+            date, sql.Literal(branch), date, sql.SQL(upper), sql.Literal(branch + 1)
+        )
+        where = sql.SQL(" AND ").join([*conditions, bounds])
+        selects.append(
+            sql.SQL(
+                "SELECT symbol, string_agg({}, ''::bytea) FROM {} WHERE {} GROUP BY symbol"
+            ).format(record, _table_identifier(table), where)
+        )
+    return sql.SQL(" UNION ALL ").join(selects)
+
+
+def _date_bounds(
+    cursor: psycopg.Cursor,
+    table: str,
+    date_column: str,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> tuple[dt.date, dt.date] | None:
+    """The date range to read: the given bounds, the table's own where one is missing."""
+    first, last = start, end
+    if first is None or last is None:
+        cursor.execute(
+            sql.SQL("SELECT min({0}), max({0}) FROM {1}").format(
+                sql.Identifier(date_column), _table_identifier(table)
+            )
+        )
+        row = cursor.fetchone()
+        if row is None or row[0] is None:
+            return None
+        first = first if first is not None else row[0]
+        last = last if last is not None else row[1]
+    if first is None or last is None or last < first:
+        return None
+    return first, last
+
+
+def _edges(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Slice edges: up to `PARALLEL_BRANCHES` slices of at least `BRANCH_DAYS` calendar days."""
+    span_days = (last - first).days
+    branches = max(1, min(PARALLEL_BRANCHES, span_days // BRANCH_DAYS))
+    return [first + dt.timedelta(days=span_days * step // branches) for step in range(branches)] + [
+        last
+    ]
 
 
 def _decode(values: np.ndarray, encoding: _Encoding) -> np.ndarray:
@@ -245,24 +293,29 @@ def load_panels(
         if universe is not None and not _universe_exists(cursor, universe):
             raise DataError(f"universe: {universe!r} does not exist; see `stocker universe list`")
         encodings = [_encoding(field, *columns[field]) for field in fields]
-        query = _query(
-            table,
-            date_column,
-            encodings,
-            symbols=requested is not None,
-            universe=universe is not None,
-            start=start_date is not None,
-            end=end_date is not None,
-        )
-        parameters = {
-            "symbols": requested,
-            "universe": universe,
-            "start": start_date,
-            "end": end_date,
-        }
-        with _local_settings(cursor, work_mem=AGGREGATE_WORK_MEM, jit="off"):
-            cursor.execute(query, parameters)
-            rows = cursor.fetchall()
+        bounds = _date_bounds(cursor, table, date_column, start_date, end_date)
+        if bounds is None:
+            rows: list[tuple[str, bytes]] = []
+        else:
+            edges = _edges(*bounds)
+            query = _query(
+                table,
+                date_column,
+                encodings,
+                symbols=requested is not None,
+                universe=universe is not None,
+                branches=len(edges) - 1,
+            )
+            parameters: dict[str, object] = {"symbols": requested, "universe": universe}
+            parameters.update({f"edge{number}": edge for number, edge in enumerate(edges)})
+            settings = {
+                "work_mem": AGGREGATE_WORK_MEM,
+                "jit": "off",
+                "max_parallel_workers_per_gather": str(len(edges) - 2),
+            }
+            with _local_settings(cursor, **settings):
+                cursor.execute(query, parameters)
+                rows = cursor.fetchall()
     return _pivot(rows, fields, encodings, requested)
 
 
@@ -276,9 +329,9 @@ def _pivot(
         [("day", ">i4")] + [(f"f{index}", e.dtype) for index, e in enumerate(encodings)]
     )
     found = [str(symbol) for symbol, _ in rows]
-    symbols = requested if requested is not None else sorted(found)
+    symbols = requested if requested is not None else sorted(set(found))
     position = {symbol: index for index, symbol in enumerate(symbols)}
-    blobs = [bytes(blob) for _, blob in rows]
+    blobs = [blob for _, blob in rows]
     counts = np.array([len(blob) // record_dtype.itemsize for blob in blobs], dtype=np.int64)
     records = np.frombuffer(b"".join(blobs), dtype=record_dtype)
     column_of = np.repeat(np.array([position[s] for s in found], dtype=np.int64), counts)

@@ -112,3 +112,37 @@ def test_refresh_breadth_for_universe_scope_uses_its_members(market: Engine) -> 
 def test_refresh_breadth_when_scope_unknown_raises(market: Engine) -> None:
     with pytest.raises(DataError, match="'S&P500' does not exist"), market.begin() as conn:
         refresh_breadth(conn, scope="S&P500", start=date(2024, 1, 1), end=date(2024, 1, 31))
+
+
+def test_breadth_cli_writes_rows_for_the_scope(
+    market: Engine, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from stocker.cli import app
+    from stocker.config import get_settings
+
+    monkeypatch.setenv("STOCKER_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "data",
+                "breadth",
+                "--scope",
+                "US_ALL",
+                "--start",
+                "2024-03-01",
+                "--end",
+                "2024-03-29",
+            ],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    with market.connect() as conn:
+        stored = read_breadth(conn, start=date(2024, 3, 1), end=date(2024, 3, 29))
+    march = (SESSIONS >= "2024-03-01") & (SESSIONS <= "2024-03-29")
+    assert len(stored) == march.sum()
+    assert stored["pct_above_200dma"].between(0, 100).all()

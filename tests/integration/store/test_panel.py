@@ -171,3 +171,33 @@ def test_lookback_start_returns_earliest_of_the_previous_sessions(prices: Engine
         assert lookback_start(conn, SESSIONS[10], 3) == SESSIONS[7]
         assert lookback_start(conn, SESSIONS[1], 5) == SESSIONS[0]
         assert lookback_start(conn, SESSIONS[0], 5) is None
+
+
+def test_load_panel_over_years_splits_into_slices_and_sees_uncommitted_rows(
+    engine: Engine,
+) -> None:
+    sessions = pd.bdate_range("2019-12-30", periods=1100).date  # about 4.2 years: 4 slices
+    rng = np.random.default_rng(11)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO instrument_info (symbol) VALUES ('AAA'), ('BBB')"))
+        rows = [
+            {"symbol": symbol, "date": day, "price": Decimal(f"{rng.uniform(1, 500):.4f}")}
+            for symbol in ("AAA", "BBB")
+            for number, day in enumerate(sessions)
+            if not (symbol == "BBB" and number % 7 == 3)
+        ]
+        conn.execute(
+            text(
+                "INSERT INTO prices_daily (symbol, date, open, high, low, close, adj_close, "
+                "volume, source) VALUES (:symbol, :date, :price, :price, :price, :price, :price, "
+                "1, 'test')"
+            ),
+            rows,
+        )
+        # Make a parallel plan as likely as possible even on this small table.
+        for setting in ("parallel_setup_cost", "parallel_tuple_cost"):
+            conn.execute(text(f"SET LOCAL {setting} = 0"))
+        fast = load_panel(conn, "close")
+        expected = _oracle(conn, "close")
+    assert fast.shape == (1100, 2)
+    pd.testing.assert_frame_equal(fast, expected, check_exact=True, check_column_type=False)

@@ -1,4 +1,4 @@
-"""Top-N by average dollar volume: hand-computed cases, a pandas oracle and the point-in-time rule."""
+"""Top-N by average dollar volume: hand-computed cases, a pandas oracle, the point-in-time rule."""
 
 from __future__ import annotations
 
