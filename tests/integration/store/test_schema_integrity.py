@@ -388,3 +388,35 @@ def test_order_when_field_is_outside_its_domain_is_rejected(rejecting_engine: En
                 ),
                 {"o": uuid.uuid4(), "d": DAY, **row},
             )
+
+
+def test_global_universe_when_a_second_is_flagged_is_rejected_unless_deleted(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO instrument_universe (name, is_global) "
+                "VALUES ('master', TRUE), ('old-master', FALSE)"
+            )
+        )
+    with (
+        pytest.raises(IntegrityError, match="ux_instrument_universe_one_global"),
+        engine.begin() as conn,
+    ):
+        conn.execute(
+            text("UPDATE instrument_universe SET is_global = TRUE WHERE name = 'old-master'")
+        )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE instrument_universe SET is_deleted = TRUE WHERE name = 'master'"))
+        conn.execute(
+            text("UPDATE instrument_universe SET is_global = TRUE WHERE name = 'old-master'")
+        )
+        globals_ = (
+            conn.execute(
+                text("SELECT name FROM instrument_universe WHERE is_global AND NOT is_deleted")
+            )
+            .scalars()
+            .all()
+        )
+    assert globals_ == ["old-master"]

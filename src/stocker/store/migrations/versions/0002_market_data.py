@@ -198,6 +198,10 @@ CREATE TABLE instrument_universe (
 );
 COMMENT ON TABLE instrument_universe IS
     'User-managed universes, global and per strategy (SigmaQLab view: groups).';
+CREATE UNIQUE INDEX ux_instrument_universe_one_global ON instrument_universe ((TRUE))
+    WHERE is_global AND is_deleted IS NOT TRUE;
+COMMENT ON INDEX ux_instrument_universe_one_global IS
+    'At most one live global master universe.';
 
 CREATE TABLE instrument_universe_member (
     id          BIGSERIAL PRIMARY KEY,
