@@ -1,5 +1,8 @@
 # Stocker: `make demo` sets up and runs the main job; `make test` sets up and passes the tests.
-PYTHON ?= python3
+# The first Python 3.11+ on PATH (override: make PYTHON=/path/to/python3.12 demo).
+PYTHON ?= $(shell for candidate in python3.11 python3.12 python3.13 python3; do \
+	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo $$candidate && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -7,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: demo test lint format unit integration bench-ingest bench-panel clean services-down
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Stocker needs Python 3.11 or newer"'
+	@test -n "$(PYTHON)" || { echo "Stocker needs Python 3.11 or newer on PATH"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
@@ -45,4 +48,5 @@ services-down: $(STAMP)
 	$(BIN)/stocker services down
 
 clean:
+	-test -x $(BIN)/stocker && STOCKER_HOME=$(CURDIR)/.stocker-test $(BIN)/stocker services down
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .stocker-test build *.egg-info

@@ -6,7 +6,7 @@ generates synthetic daily bars (numpy, valid OHLC) and measures in one run:
 
   a. raw COPY of the bars DataFrame into an empty prices_daily (the baseline)
   b. upsert fresh load of the same DataFrame into an empty prices_daily
-     (a and b alternate `--repeat` times; each keeps its best time)
+     (a and b alternate over `--repeat` rounds, a-b, b-a, a-b; each keeps its best time)
   c. upsert no-op reload of the same rows (must report 0 inserted / 0 updated)
   d. upsert reload with 1% of the rows changed
   e. DataFrame.to_sql(method="multi") of a sample, scaled to rows/s
@@ -250,12 +250,21 @@ def measure(engine: Engine, symbols: int, days: int, sample_rows: int, repeat: i
     fresh: object = None
     for round_number in range(1, repeat + 1):
         suffix = f" (round {round_number}/{repeat})" if repeat > 1 else ""
-        truncate_prices(engine)
-        seconds, _ = timed("a. raw COPY" + suffix, lambda: raw_copy(engine, frame), engine, rows)
-        raw_times.append(seconds)
-        truncate_prices(engine)
-        seconds, fresh = timed("b. upsert fresh load" + suffix, load(frame), engine, rows)
-        fresh_times.append(seconds)
+        # a-b, b-a, a-b, …: neither always runs first after the other's load and checkpoint.
+        order = ("a", "b") if round_number % 2 else ("b", "a")
+        for which in order:
+            truncate_prices(engine)
+            if which == "a":
+                seconds, _ = timed(
+                    "a. raw COPY" + suffix, lambda: raw_copy(engine, frame), engine, rows
+                )
+                raw_times.append(seconds)
+            else:
+                seconds, fresh = timed("b. upsert fresh load" + suffix, load(frame), engine, rows)
+                fresh_times.append(seconds)
+    if order[-1] == "a":
+        truncate_prices(engine)  # c and d reload what upsert loaded
+        load(frame)()
     results = [
         Measurement("a. raw COPY (baseline)", rows, min(raw_times), best_of(raw_times)),
         Measurement(
@@ -355,7 +364,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=5040)
     parser.add_argument("--sample-rows", type=int, default=100_000, help="rows for to_sql")
     parser.add_argument(
-        "--repeat", type=int, default=2, help="alternating rounds of a and b; the best counts"
+        "--repeat", type=int, default=3, help="alternating rounds of a and b; the best counts"
     )
     arguments = parser.parse_args()
     sys.exit(run(arguments.symbols, arguments.days, arguments.sample_rows, arguments.repeat))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+import typer
+from sqlalchemy import Engine, text
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from stocker.cli import app
@@ -14,9 +17,18 @@ from stocker.store import db
 
 
 @pytest.fixture
-def cli_env(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def cli_env(
+    db_url: str,
+    redis_url: str,
+    stream_prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[None]:
+    """The CLI pointed at this test's database and stream prefix."""
     monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
     monkeypatch.setenv("STOCKER_REDIS_URL", redis_url)
+    monkeypatch.setenv("STOCKER_STREAM_PREFIX", stream_prefix)
+    monkeypatch.setenv("STOCKER_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
     db._engine_for.cache_clear()
     yield
@@ -24,17 +36,36 @@ def cli_env(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     db._engine_for.cache_clear()
 
 
-def test_help_when_run_lists_every_command_with_a_description() -> None:
-    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "160"})
-    assert result.exit_code == 0
-    for command in ("demo", "services", "db", "data", "bus", "universe"):
-        lines = [line for line in result.output.splitlines() if f"│ {command} " in line]
-        assert lines, f"{command} missing from --help"
-        assert len(lines[0].split(command, 1)[1].strip(" │")) > 10, f"{command} has no description"
+def _command_groups() -> list[tuple[list[str], TyperGroup]]:
+    """Every group of the command tree (the root first) with its path of words."""
+    found: list[tuple[list[str], TyperGroup]] = []
+    pending: list[tuple[list[str], object]] = [([], typer.main.get_command(app))]
+    while pending:
+        path, command = pending.pop(0)
+        if isinstance(command, TyperGroup):
+            found.append((path, command))
+            pending += [([*path, name], sub) for name, sub in command.commands.items()]
+    return found
+
+
+def test_help_of_every_group_when_run_lists_each_of_its_commands_with_a_description() -> None:
+    groups = _command_groups()
+    names = {" ".join(path) for path, _ in groups}
+    assert names >= {"", "services", "db", "data", "data quarantine", "bus", "universe"}
+
+    for path, group in groups:
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        for name in group.commands:
+            where = " ".join(["stocker", *path, name])
+            lines = [line for line in result.output.splitlines() if f"│ {name} " in line]
+            assert lines, f"{where} missing from --help"
+            description = lines[0].split(f"│ {name} ", 1)[1].strip(" │")
+            assert len(description) > 10, f"{where} has no one-line description"
 
 
 def test_demo_when_run_twice_loads_the_sample_once_and_reports_what_is_stored(
-    cli_env: None, engine
+    cli_env: None, engine: Engine
 ) -> None:
     runner = CliRunner()
     first = runner.invoke(app, ["demo"], env={"COLUMNS": "160"})

@@ -72,6 +72,9 @@ def ingest_command(
     interval: str = typer.Option("1d", "--interval", help="Bar interval: 1d, 1m, 5m, 1h."),
     file: Annotated[Path | None, typer.Option("--file", help="The file, for file sources.")] = None,
     table: str | None = typer.Option(None, "--table", help="Table a file fills (prices_daily)."),
+    symbol: str | None = typer.Option(
+        None, "--symbol", help="Symbol of every row, for a file without a symbol column."
+    ),
     as_of: Annotated[
         datetime | None,
         typer.Option(
@@ -89,6 +92,10 @@ def ingest_command(
         options["path"] = file
     if table is not None:
         options["table"] = table
+        if table == "prices_intraday" and interval != "1d":
+            options["interval"] = interval  # for files without an interval column
+    if symbol is not None:
+        options["symbol"] = symbol.strip().upper()
     if as_of is not None:
         options["as_of"] = as_of.date()
     request = FetchRequest(

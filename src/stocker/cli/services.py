@@ -29,7 +29,9 @@ def status() -> None:
         )
     console.print(table)
     if settings.database_url:
-        console.print("STOCKER_DATABASE_URL is set: commands use that server, not the embedded one.")
+        console.print(
+            "STOCKER_DATABASE_URL is set: commands use that server, not the embedded one."
+        )
     if settings.redis_url:
         console.print("STOCKER_REDIS_URL is set: commands use that server, not the embedded one.")
 

@@ -1,15 +1,15 @@
 """Stocker's exceptions.
 
-    StockerError
-    ├── DataError (ValueError)        bad input: names the field, the value and what was expected
-    │   └── ValidationError           a row or message failed validation (carries every reason)
-    ├── ConfigError                   settings or a config file are wrong
-    ├── ServiceError                  PostgreSQL / Redis could not be reached or started
-    ├── SourceError                   a vendor or file source failed
-    │   ├── RateLimitedError          the vendor asked us to slow down
-    │   └── UnknownSymbolError        the vendor does not know the symbol
-    ├── InfeasibleError               an optimization problem has no solution
-    └── BrokerError                   the broker rejected or failed an order
+StockerError
+├── DataError (ValueError)        bad input: names the field, the value and what was expected
+│   └── ValidationError           a row or message failed validation (carries every reason)
+├── ConfigError                   settings or a config file are wrong
+├── ServiceError                  PostgreSQL / Redis could not be reached or started
+├── SourceError                   a vendor or file source failed
+│   ├── RateLimitedError          the vendor asked us to slow down
+│   └── UnknownSymbolError        the vendor does not know the symbol
+├── InfeasibleError               an optimization problem has no solution
+└── BrokerError                   the broker rejected or failed an order
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from stocker.data.sources.base import FetchRequest, RawReject, Source, SourceBat
 from stocker.data.validation import INGEST_TABLES, missing_adj_close, validate_rows
 from stocker.store.bulk import RejectedRow, upsert
 from stocker.store.quarantine import quarantine, record_batch
+from stocker.store.table_info import table_info
 
 FK_SYMBOL_TABLES = frozenset(
     {"corporate_actions", "prices_daily", "prices_intraday", "instrument_metrics"}
@@ -49,6 +50,8 @@ SOURCE_FILLED_TABLES = frozenset(
     {"instrument_info", "corporate_actions", "prices_daily", "prices_intraday"}
 )
 """Tables whose `source` column is provenance only: missing values take the batch's source."""
+PROVENANCE_COLUMNS = ("source", "source_hash")
+"""Columns every source fills; dropped before writing to a table that lacks them."""
 PRICE_DECIMALS = 4
 SMALLEST_PRICE = 10.0**-PRICE_DECIMALS
 VENDOR_TOLERANCE = 1e-3
@@ -195,7 +198,7 @@ class BatchWriter:
             result = upsert(
                 self.conn,
                 table,
-                valid.reset_index(drop=True),
+                self._stored_columns(table, valid).reset_index(drop=True),
                 on_reject="return",
                 return_changed=table in ("prices_daily", "corporate_actions"),
             )
@@ -241,6 +244,18 @@ class BatchWriter:
             return frame.assign(source=frame["source"].astype(object).fillna(self.source))
         return frame
 
+    def _stored_columns(self, table: str, valid: pd.DataFrame) -> pd.DataFrame:
+        """`valid` without provenance columns the table does not have.
+
+        Sources put `source_hash` on every row, but `instrument_metrics` and `market_sentiment`
+        keep no per-row hash: there it stays in the quarantine's raw rows and in `ingest_batches`.
+        """
+        columns = table_info(self.conn, table).columns
+        extra = [
+            column for column in PROVENANCE_COLUMNS if column in valid and column not in columns
+        ]
+        return valid.drop(columns=extra) if extra else valid
+
     def _record(self, report: TableReport, frame: pd.DataFrame) -> None:
         if report.received == 0 and report.quarantined == 0:
             return
@@ -263,14 +278,25 @@ class BatchWriter:
     def _register_symbols(self, table: str, valid: pd.DataFrame) -> list[str]:
         if table not in FK_SYMBOL_TABLES or valid.empty:
             return []
-        symbols = sorted(set(valid["symbol"].astype(str)))
+        symbols = valid["symbol"].astype(str)
+        if "source_hash" in valid.columns:
+            # The hash of the payload that first named the symbol, so the row is traceable too.
+            hashes = valid["source_hash"].astype(object).groupby(symbols).first()
+        else:
+            hashes = pd.Series(None, index=sorted(set(symbols)), dtype=object)
         inserted = self.conn.execute(
             text(
-                "INSERT INTO instrument_info (symbol, source) "
-                "SELECT unnest(CAST(:symbols AS text[])), :source "
+                "INSERT INTO instrument_info (symbol, source, source_hash) "
+                "SELECT k.symbol, :source, k.source_hash "
+                "FROM unnest(CAST(:symbols AS text[]), CAST(:hashes AS text[])) "
+                "AS k(symbol, source_hash) "
                 "ON CONFLICT (symbol) DO NOTHING RETURNING symbol"
             ),
-            {"symbols": symbols, "source": self.source},
+            {
+                "symbols": [str(symbol) for symbol in hashes.index],
+                "hashes": [None if pd.isna(value) else str(value) for value in hashes],
+                "source": self.source,
+            },
         ).scalars()
         return sorted(inserted)
 

@@ -265,7 +265,7 @@ def _key_condition(column: ColumnInfo, values: pa.Array | pa.ChunkedArray) -> tu
     distinct = pc.unique(values).drop_null()
     if len(distinct) == 0:
         return "FALSE", []
-    name = sql.Identifier(column.name).as_string()
+    name = _quote(column.name)
     cast = column.sql_type
     kind = distinct.type
     # Text ranges would compare bytewise here but by collation in PostgreSQL: lists only.
@@ -302,7 +302,7 @@ def _any_key_exists(
 
 def _comparable(alias: str, column: ColumnInfo) -> str:
     """`alias.column` in a form that has an equality operator (json and geometry lack one)."""
-    reference = f"{alias}.{sql.Identifier(column.name).as_string()}"
+    reference = f"{alias}.{_quote(column.name)}"
     if column.type_name == "json":
         return f"{reference}::jsonb"
     if column.type_name in _UNCOMPARABLE_TYPES:
@@ -319,8 +319,8 @@ def _merge(
 ) -> tuple[int, int, pd.DataFrame | None]:
     """COPY into a staging table, then insert new and update changed rows in one statement."""
     columns = valid.column_names
-    stage = sql.Identifier(f"stocker_stage_{uuid.uuid4().hex[:16]}").as_string()
-    quoted = [sql.Identifier(column).as_string() for column in columns]
+    stage = _quote(f"stocker_stage_{uuid.uuid4().hex[:16]}")
+    quoted = [_quote(column) for column in columns]
     column_list = ", ".join(quoted)
     cursor.execute(
         f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "  # type: ignore[arg-type]
@@ -381,4 +381,5 @@ def _merge(
 
 
 def _quote(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
     return sql.Identifier(name).as_string()

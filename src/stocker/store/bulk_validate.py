@@ -437,6 +437,28 @@ def _check_columns(frame: pd.DataFrame, info: TableInfo, key: Sequence[str]) -> 
         )
 
 
+def _key_codes(wire: dict[str, pa.Array | pa.ChunkedArray], key: Sequence[str]) -> np.ndarray:
+    """One int64 per row, equal exactly when the rows' keys are equal (NULLs equal each other).
+
+    Dictionary-encoding each key column and mixing the codes is several times faster than
+    hashing tuples of values, which matters on batches of millions of rows.
+    """
+    codes = np.zeros(len(wire[key[0]]), dtype=np.int64)
+    combinations = 1
+    for column in key:
+        encoded = pc.dictionary_encode(wire[column], null_encoding="encode")
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        size = len(encoded.dictionary)
+        if combinations * max(size, 1) >= 2**62:
+            # Too many combinations for one int64: renumber what we have so far and go on.
+            codes = pd.factorize(codes)[0].astype(np.int64)
+            combinations = int(codes.max()) + 1 if len(codes) else 1
+        codes = codes * max(size, 1) + np.asarray(encoded.indices, dtype=np.int64)
+        combinations *= max(size, 1)
+    return codes
+
+
 def _flag_duplicate_keys(
     wire: dict[str, pa.Array | pa.ChunkedArray],
     key: Sequence[str],
@@ -444,28 +466,22 @@ def _flag_duplicate_keys(
     reasons: _Reasons,
 ) -> None:
     """Every row whose key another row of the batch also has: which one is right is unknowable."""
-    keys = pd.DataFrame(
-        {
-            column: wire[column].to_pandas(date_as_object=False, timestamp_as_object=False)
-            for column in key
-        }
-    )
-    duplicated = np.asarray(keys.duplicated(keep=False).to_numpy(), dtype=bool)
-    if unusable.any() and duplicated.any():
-        # Rows whose key did not parse must not count as duplicates of each other.
-        duplicated = np.zeros(len(keys), dtype=bool)
-        usable = ~unusable
-        duplicated[usable] = keys[usable].duplicated(keep=False).to_numpy()
+    codes = pd.Series(_key_codes(wire, key))
+    # Rows whose key did not parse must not count as duplicates of each other.
+    duplicated = np.asarray(codes.duplicated(keep=False).to_numpy(), dtype=bool) & ~unusable
     if not duplicated.any():
         return
+    if unusable.any():
+        duplicated = np.zeros(len(codes), dtype=bool)
+        usable = np.flatnonzero(~unusable)
+        duplicated[usable] = codes.iloc[usable].duplicated(keep=False).to_numpy()
     positions = np.flatnonzero(duplicated)
-    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for position, values in zip(
-        positions, keys.iloc[positions].itertuples(index=False), strict=True
-    ):
-        groups[tuple(values)].append(int(position))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for position, code in zip(positions, codes.iloc[positions], strict=True):
+        groups[int(code)].append(int(position))
     label = ", ".join(key)
-    for values, members in groups.items():
+    for members in groups.values():
+        values = [wire[column][members[0]].as_py() for column in key]
         shown = "(" + ", ".join(show(value) for value in values) + ")"
         for position in members:
             others = ", ".join(str(other) for other in members if other != position)

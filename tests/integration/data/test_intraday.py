@@ -133,3 +133,69 @@ def test_check_daily_agreement_rejects_bad_arguments(engine):
         check_daily_agreement(conn, ["AAA"], date(2024, 12, 2), date(2024, 11, 29))
     with engine.connect() as conn, pytest.raises(DataError, match="symbols is the string"):
         check_daily_agreement(conn, "AAA", date(2024, 11, 26), date(2024, 11, 29))
+
+
+def pandas_bars(minutes: pd.DataFrame, rule: str, label: str) -> pd.DataFrame:
+    """The oracle for coarser bars: pandas resample in New York time, bins from the 9:30 open."""
+    local = minutes.set_index(minutes["timestamp"].dt.tz_convert("America/New_York"))
+    aggregation = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    bars = (
+        local[list(aggregation)]
+        .resample(rule, origin="start_day", offset="30min")
+        .agg(aggregation)
+        .dropna(subset=["open"])
+    )
+    bars = bars.reset_index(names="timestamp")
+    bars["timestamp"] = bars["timestamp"].dt.tz_convert("UTC")
+    return bars.assign(symbol="AAA", interval=label)
+
+
+@pytest.mark.parametrize(("rule", "label"), [("5min", "5m"), ("1h", "1h")])
+def test_ingest_coarser_intraday_bars_land_on_their_grid_and_off_grid_ones_are_refused(
+    engine, stored, rule, label
+):
+    bars = pandas_bars(stored["AAA"], rule, label)
+    off_grid = bars.iloc[[0]].assign(timestamp=bars["timestamp"].iloc[0] + pd.Timedelta("2min"))
+
+    report = ingest(
+        engine,
+        SourceBatch(source="bars", frames={"prices_intraday": pd.concat([bars, off_grid])}),
+        today=TODAY,
+    )
+
+    table = report.table("prices_intraday")
+    assert (table.inserted, table.quarantined) == (len(bars), 1)
+    assert table.reasons["off_grid"] == 1
+    with engine.connect() as conn:
+        daily = daily_from_intraday(
+            conn, ["AAA"], date(2024, 11, 26), date(2024, 11, 29), from_interval=label
+        )
+    oracle = pandas_daily(stored["AAA"])
+    np.testing.assert_allclose(daily["close"].to_numpy(), oracle["close"].to_numpy())
+    np.testing.assert_array_equal(daily["volume"].to_numpy(), oracle["volume"].to_numpy())
+
+
+def test_intraday_check_command_lists_disagreements_and_exits_non_zero(
+    engine, stored, db_url, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from stocker.cli import app
+    from stocker.config import get_settings
+
+    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        arguments = ["data", "intraday-check", "--start", "2024-11-26", "--end", "2024-11-29"]
+        broken = runner.invoke(app, [*arguments, "--symbols", "AAA,BBB"])
+        tolerant = runner.invoke(app, [*arguments, "--symbols", "aaa", "--volume-tolerance", "0.2"])
+    finally:
+        get_settings.cache_clear()
+
+    assert broken.exit_code == 1, broken.output
+    assert "3 disagreement(s)" in broken.output
+    for expected in ("2024-11-27", "close", "missing_daily", "volume"):
+        assert expected in broken.output
+    assert tolerant.exit_code == 0, tolerant.output
+    assert "agree on every session" in tolerant.output

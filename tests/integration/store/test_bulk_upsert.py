@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from decimal import Decimal
 
 import numpy as np
@@ -326,6 +328,49 @@ def test_upsert_when_another_writer_raced_falls_back_to_merge(
     assert (result.inserted, result.updated) == (0, 100)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM prices_daily")).scalar() == 100
+
+
+def test_upsert_when_concurrent_writer_commits_same_keys_merges(engine: Engine) -> None:
+    frame = daily_bars()
+    with engine.begin() as conn:
+        register(conn)
+    first = engine.connect()
+    first.begin()
+    assert upsert(first, "prices_daily", frame).inserted == 100  # not committed yet
+    outcome: dict[str, object] = {}
+
+    def second_writer() -> None:
+        try:
+            with engine.begin() as conn:
+                outcome["result"] = upsert(conn, "prices_daily", frame.assign(volume=7))
+        except Exception as error:  # surfaced by the assertion below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    with engine.connect() as watcher:
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        deadline = time.monotonic() + 30
+        blocked = False
+        while not blocked and time.monotonic() < deadline:
+            blocked = bool(watcher.execute(waiting).scalar())
+            watcher.rollback()
+            time.sleep(0.05)
+    assert blocked, "the second writer never waited on the first one's keys"
+    first.commit()  # the second writer's COPY now hits a unique violation
+    first.close()
+    thread.join(timeout=60)
+
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert isinstance(result, bulk.UpsertResult)
+    assert (result.inserted, result.updated) == (0, 100)
+    with engine.connect() as conn:
+        volumes = conn.execute(text("SELECT DISTINCT volume FROM prices_daily")).scalars().all()
+    assert volumes == [7]
 
 
 @pytest.mark.parametrize("listed_values", [1_000, 1])

@@ -9,43 +9,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
-
-from stocker.store.db import make_engine
 
 DAY = dt.date(2024, 1, 31)
 
 
-@pytest.fixture(scope="module")
-def rejecting_engine(server_url: str, template_database: str) -> Iterator[Engine]:
-    """One migrated database shared by tests whose writes are all rejected (nothing persists).
-
-    It holds the instruments AAA, BBB and SPY, portfolio 'p' and one balanced ledger entry;
-    cloning a database per case would cost seconds.
-    """
-    name = f"stocker_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    engine = make_engine(
-        make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    )
+@pytest.fixture
+def seeded_engine(engine: Engine) -> Engine:
+    """This test's database holding the instruments AAA, BBB and SPY, portfolio 'p' and one
+    balanced ledger entry: the rows the rejected writes refer to."""
     with engine.begin() as conn:
         _instruments(conn, "SPY")
         _portfolio(conn)
         entry_id = _entry(conn)
         _post(conn, entry_id, "assets:cash", "10", "USD")
         _post(conn, entry_id, "equity:contributions", "-10", "USD")
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    return engine
 
 
 def _instruments(conn: Connection, *symbols: str) -> None:
@@ -75,18 +57,18 @@ def _weights(conn: Connection, portfolio_id: int, weights: dict[str, float]) -> 
 
 
 def test_portfolio_weights_when_date_does_not_sum_to_one_fail_at_commit(
-    rejecting_engine: Engine,
+    seeded_engine: Engine,
 ) -> None:
-    with rejecting_engine.connect() as conn:
+    with seeded_engine.connect() as conn:
         portfolio_id = conn.execute(text("SELECT id FROM portfolios")).scalar_one()
 
     with (
         pytest.raises(IntegrityError, match=r"on 2024-01-31 sum to 0\.9.*expected 1 within"),
-        rejecting_engine.begin() as conn,
+        seeded_engine.begin() as conn,
     ):
         _weights(conn, portfolio_id, {"AAA": 0.5, "BBB": 0.4})
 
-    with rejecting_engine.connect() as conn:
+    with seeded_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM portfolio_weights")).scalar() == 0
 
 
@@ -161,13 +143,13 @@ def test_covariance_matrix_when_hash_matches_its_symbols_is_stored(engine: Engin
 
 
 def test_universe_snapshot_when_hash_is_of_another_universe_is_rejected(
-    rejecting_engine: Engine,
+    seeded_engine: Engine,
 ) -> None:
     payloads = {"covariance_matrices": ("matrix_blob", b"\x00"), "hrp_trees": ("tree_json", "{}")}
     for table, (column, value) in payloads.items():
         with (
             pytest.raises(IntegrityError, match=f"ck_{table}_universe_hash"),
-            rejecting_engine.begin() as conn,
+            seeded_engine.begin() as conn,
         ):
             conn.execute(
                 text(
@@ -220,7 +202,7 @@ def test_ledger_entry_when_postings_balance_per_currency_commits(engine: Engine)
         assert conn.execute(text("SELECT count(*) FROM ledger_postings")).scalar() == 4
 
 
-def test_ledger_entry_when_unbalanced_fails_at_commit(rejecting_engine: Engine) -> None:
+def test_ledger_entry_when_unbalanced_fails_at_commit(seeded_engine: Engine) -> None:
     cases = {
         "off by a cent": ([("1000", "USD"), ("-999.9999", "USD")], "USD postings sum to 0.0001,"),
         "balanced only across currencies": (
@@ -231,18 +213,18 @@ def test_ledger_entry_when_unbalanced_fails_at_commit(rejecting_engine: Engine) 
         "no postings": ([], "has 0 posting"),
     }
     for case, (postings, message) in cases.items():
-        with pytest.raises(IntegrityError, match=message), rejecting_engine.begin() as conn:
+        with pytest.raises(IntegrityError, match=message), seeded_engine.begin() as conn:
             entry_id = _entry(conn)
             for index, (amount, currency) in enumerate(postings):
                 _post(conn, entry_id, f"account:{index}", amount, currency)
             assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar() == 2, case
 
-    with rejecting_engine.connect() as conn:
+    with seeded_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar() == 1
 
 
 def test_ledger_when_changed_in_place_is_rejected_as_append_only(
-    rejecting_engine: Engine,
+    seeded_engine: Engine,
 ) -> None:
     for statement in [
         "UPDATE ledger_postings SET amount = amount * 2",
@@ -254,11 +236,11 @@ def test_ledger_when_changed_in_place_is_rejected_as_append_only(
     ]:
         with (
             pytest.raises(IntegrityError, match="is append-only"),
-            rejecting_engine.begin() as conn,
+            seeded_engine.begin() as conn,
         ):
             conn.execute(text(statement))
 
-    with rejecting_engine.connect() as conn:
+    with seeded_engine.connect() as conn:
         amounts = conn.execute(text("SELECT amount FROM ledger_postings ORDER BY amount"))
         assert [str(amount) for amount in amounts.scalars()] == ["-10.0000", "10.0000"]
 
@@ -284,7 +266,7 @@ def test_ledger_when_mistake_is_corrected_by_a_new_entry_commits(engine: Engine)
 
 
 def test_row_when_symbol_or_group_is_not_registered_is_rejected(
-    rejecting_engine: Engine,
+    seeded_engine: Engine,
 ) -> None:
     statements = {
         "INSERT INTO prices_daily (symbol, date, open, high, low, close, adj_close, volume, source)"
@@ -301,7 +283,7 @@ def test_row_when_symbol_or_group_is_not_registered_is_rejected(
     for statement, referenced in statements.items():
         with (
             pytest.raises(IntegrityError, match=f'(?s)foreign key.*"{referenced}"'),
-            rejecting_engine.begin() as conn,
+            seeded_engine.begin() as conn,
         ):
             conn.execute(text(statement))
 
@@ -353,7 +335,7 @@ def test_group_member_when_position_is_taken_is_rejected_unless_deleted(engine: 
 # ----------------------------------------------------------------------------- prices and orders
 
 
-def test_daily_bar_when_inconsistent_is_rejected(rejecting_engine: Engine) -> None:
+def test_daily_bar_when_inconsistent_is_rejected(seeded_engine: Engine) -> None:
     bars = {
         (10, 9, 8, 9.5, 100): "ck_prices_daily_high_is_highest",
         (10, 11, 10.5, 10.2, 100): "ck_prices_daily_low_is_lowest",
@@ -361,7 +343,7 @@ def test_daily_bar_when_inconsistent_is_rejected(rejecting_engine: Engine) -> No
         (10, 11, 9, 10, -1): "ck_prices_daily_volume_not_negative",
     }
     for (open_, high, low, close, volume), constraint in bars.items():
-        with pytest.raises(IntegrityError, match=constraint), rejecting_engine.begin() as conn:
+        with pytest.raises(IntegrityError, match=constraint), seeded_engine.begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO prices_daily (symbol, date, open, high, low, close, adj_close,"
@@ -371,7 +353,7 @@ def test_daily_bar_when_inconsistent_is_rejected(rejecting_engine: Engine) -> No
             )
 
 
-def test_order_when_field_is_outside_its_domain_is_rejected(rejecting_engine: Engine) -> None:
+def test_order_when_field_is_outside_its_domain_is_rejected(seeded_engine: Engine) -> None:
     cases = [
         ("type", "STOP", "ck_orders_type"),
         ("status", "LOST", "ck_orders_status"),
@@ -380,7 +362,7 @@ def test_order_when_field_is_outside_its_domain_is_rejected(rejecting_engine: En
     ]
     for column, value, constraint in cases:
         row = {"side": "BUY", "qty": "10", "type": "MOO", "status": "PENDING", column: value}
-        with pytest.raises(IntegrityError, match=constraint), rejecting_engine.begin() as conn:
+        with pytest.raises(IntegrityError, match=constraint), seeded_engine.begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO orders (order_id, portfolio_id, date, symbol, side, qty, type,"

@@ -62,10 +62,12 @@ def test_csv_with_bad_cells_keeps_good_rows_and_rejects_each_bad_one_with_line_a
     ]
     assert bars["adj_close"].isna().all()
     assert [(r.row_number, r.reasons) for r in batch.rejects] == [
-        (3, ("line 5: column 'date' value 'not-a-date' is not a valid date",)),
-        (4, ("line 6: column 'close' value 'n/a' is not a valid number",)),
-        (5, ("line 7: required column 'low' is empty",)),
+        (5, ("line 5: column 'date' value 'not-a-date' is not a valid date",)),
+        (6, ("line 6: column 'close' value 'n/a' is not a valid number",)),
+        (7, ("line 7: required column 'low' is empty",)),
     ]
+    # The good rows keep their lines as labels through sorting, for the rules' rejects.
+    assert bars.index.tolist() == [2, 3, 4]
     assert batch.rejects[1].raw_row["close"] == "n/a"
 
 
@@ -169,6 +171,37 @@ def test_csv_with_an_oversized_line_names_the_line_without_reading_it_all(tmp_pa
 
     read_bytes = int(str(caught.value).split("byte offset ")[1].split(")")[0])
     assert read_bytes <= 2 * 1_048_576 < path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [
+        ("utf-16-le", "UTF-16 little-endian"),
+        ("utf-16-be", "UTF-16 big-endian"),
+        ("utf-32-le", "UTF-32 little-endian"),
+        ("utf-32-be", "UTF-32 big-endian"),
+    ],
+)
+def test_csv_in_a_wide_encoding_without_byte_order_mark_names_the_encoding(
+    tmp_path: Path, encoding: str, named: str
+) -> None:
+    path = tmp_path / "wide.csv"
+    text = "symbol,date,open,high,low,close,volume\nNESN.SW,2024-01-02,1,1,1,1,1\n"
+    path.write_bytes(text.encode(encoding))
+
+    with pytest.raises(SourceError, match=f"wide\\.csv: wrong encoding: looks like {named} text"):
+        FileSource(path).fetch()
+
+
+def test_csv_with_a_stray_nul_byte_in_a_cell_is_not_taken_for_a_wide_encoding(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"symbol,name\nNESN.SW,Nes\x00tle\nSPY,SPDR\n")
+
+    frame = FileSource(path, table="instrument_info").fetch().frames["instrument_info"]
+
+    assert frame["symbol"].tolist() == ["NESN.SW", "SPY"]
 
 
 @pytest.mark.parametrize(

@@ -203,11 +203,11 @@ def test_validate_when_keys_repeat_rejects_every_occurrence() -> None:
 
     assert reasons == {
         0: [
-            "symbol, date: key ('AAA', 2024-01-02T00:00:00) appears more than once in this "
+            "symbol, date: key ('AAA', 2024-01-02) appears more than once in this "
             "batch (also row 2)"
         ],
         2: [
-            "symbol, date: key ('AAA', 2024-01-02T00:00:00) appears more than once in this "
+            "symbol, date: key ('AAA', 2024-01-02) appears more than once in this "
             "batch (also row 0)"
         ],
     }

@@ -52,6 +52,9 @@ READ_CHUNK_BYTES = 1 << 16
 SOURCE_COLUMN_CHARS = 50
 # Chaos is charset-normalizer's measure of how garbled a decoding looks (0 = clean text).
 MAX_ENCODING_CHAOS = 0.2
+WIDE_SAMPLE_BYTES = 4096
+WIDE_NUL_SHARE = 0.6
+"""Share of NUL bytes at a position (mod 4) of the sample that marks UTF-16/32 text."""
 BINARY_SIGNATURES = {
     b"PAR1": "a Parquet file",
     b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?)",
@@ -231,10 +234,40 @@ def _signature(raw: bytes) -> str | None:
     return None
 
 
+def wide_encoding_without_bom(raw: bytes) -> str | None:
+    """'UTF-16 little-endian' (etc.) when NUL bytes sit where that encoding puts them for
+    ASCII text: every other byte (UTF-16) or three bytes in four (UTF-32); else None.
+
+    Mostly-ASCII text in these encodings is also valid UTF-8 (with NULs between the letters), so
+    without this check such a file would reach the CSV parser as ``s\\0y\\0m\\0...``.
+    """
+    sample = raw[: WIDE_SAMPLE_BYTES - WIDE_SAMPLE_BYTES % 4]
+    sample = sample[: len(sample) - len(sample) % 4]
+    if len(sample) < 4:
+        return None
+    quarter = len(sample) // 4
+    nul_share = [sample[offset::4].count(0) / quarter for offset in range(4)]
+
+    def nul_at(*offsets: int) -> bool:
+        return all(
+            (nul_share[offset] >= WIDE_NUL_SHARE) == (offset in offsets) for offset in range(4)
+        )
+
+    for offsets, encoding in (
+        ((1, 2, 3), "UTF-32 little-endian"),
+        ((0, 1, 2), "UTF-32 big-endian"),
+        ((1, 3), "UTF-16 little-endian"),
+        ((0, 2), "UTF-16 big-endian"),
+    ):
+        if nul_at(*offsets):
+            return encoding
+    return None
+
+
 def decode_text(name: str, raw: bytes) -> str:
     """The file's text: UTF-8 (with or without BOM), UTF-16/32 with a BOM, or a confidently
-    detected single-byte encoding such as Latin-1; otherwise a `SourceError` giving the byte
-    offset where UTF-8 decoding failed."""
+    detected single-byte encoding such as Latin-1; otherwise a `SourceError` naming the problem
+    (UTF-16/32 without a byte-order mark, NUL bytes, the byte offset where UTF-8 failed)."""
     for bom, encoding in (
         (codecs.BOM_UTF32_LE, "utf-32"),
         (codecs.BOM_UTF32_BE, "utf-32"),
@@ -253,16 +286,19 @@ def decode_text(name: str, raw: bytes) -> str:
     what = _signature(raw)
     if what is not None:
         raise SourceError(f"{name}: not a text file: it looks like {what}")
+    nul = raw.find(b"\x00")
+    wide = wide_encoding_without_bom(raw) if nul >= 0 else None
+    if wide is not None:
+        raise SourceError(
+            f"{name}: wrong encoding: looks like {wide} text without a byte-order mark (NUL "
+            f"bytes between the characters, the first at byte offset {nul}); save it as UTF-8, "
+            "or as UTF-16 with a byte-order mark"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as utf8_error:
-        best = charset_normalizer.from_bytes(raw).best()
-        nul = raw.find(b"\x00")
-        if (
-            best is not None
-            and best.chaos <= MAX_ENCODING_CHAOS
-            and (nul < 0 or best.encoding.startswith(("utf_16", "utf_32")))
-        ):
+        best = charset_normalizer.from_bytes(raw).best() if nul < 0 else None
+        if best is not None and best.chaos <= MAX_ENCODING_CHAOS:
             return str(best)
         if nul >= 0:
             raise SourceError(
@@ -589,7 +625,11 @@ class FileSource:
         provided = set(mapping) | ({"symbol"} if self.symbol else set())
         missing = [column for column in layout.required if column not in provided]
         if missing:
-            hint = " (or pass symbol=...)" if missing == ["symbol"] else ""
+            hint = (
+                " (or pass symbol=..., --symbol on the command line)"
+                if missing == ["symbol"]
+                else ""
+            )
             raise SourceError(
                 f"{self.path.name}: missing required column(s) {', '.join(missing)}{hint} for "
                 f"{self.table}; found columns: {', '.join(map(str, headers))}"
@@ -691,10 +731,13 @@ class FileSource:
                     table=self.table,
                     raw_row={str(k): _jsonable(v) for k, v in cells.iloc[index].items()},
                     reasons=tuple(reasons),
-                    row_number=index,
+                    row_number=index + (line_offset or 0),
                 )
             )
         parsed = parsed.drop(index=list(problems))
+        # Label rows as the reasons name them (the line in a CSV file, the 0-based row of a
+        # Parquet file), so every quarantined row of a file points at the same place.
+        parsed.index = parsed.index + (line_offset or 0)
         parsed = self._with_defaults(parsed)
         return self._requested(parsed, layout, request)
 

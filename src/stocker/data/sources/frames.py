@@ -2,6 +2,10 @@
 
 Every source hands rows (plain dicts) to these builders so the frames look alike whatever the
 vendor: prices float64, volume int64, `date` as `datetime.date`, `timestamp` UTC-aware.
+
+Rows given as a list get a fresh 0-based index. Rows given as a DataFrame keep their index
+labels through sorting: a file source labels each row with its line in the file, and ingestion
+reports rejected rows by those labels (see `stocker.data.ingest`).
 """
 
 from __future__ import annotations
@@ -23,8 +27,14 @@ def _frame(
     rows: Iterable[Mapping[str, object]] | pd.DataFrame, columns: Sequence[str]
 ) -> pd.DataFrame:
     if isinstance(rows, pd.DataFrame):
-        return rows.reindex(columns=list(columns)).reset_index(drop=True)
+        return rows.reindex(columns=list(columns))
     return pd.DataFrame(list(rows), columns=list(columns))
+
+
+def _sorted(frame: pd.DataFrame, by: list[str], rows: object) -> pd.DataFrame:
+    """Sorted by `by`; a frame built from a list is renumbered, a given DataFrame keeps labels."""
+    ordered = frame.sort_values(by, kind="stable")
+    return ordered if isinstance(rows, pd.DataFrame) else ordered.reset_index(drop=True)
 
 
 def daily_bars_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.DataFrame:
@@ -34,7 +44,7 @@ def daily_bars_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["volume"] = frame["volume"].astype("int64")
     frame["date"] = frame["date"].astype(object)
-    return frame.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+    return _sorted(frame, ["symbol", "date"], rows)
 
 
 def intraday_bars_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +54,7 @@ def intraday_bars_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> 
     for column in PRICE_COLUMNS[:-1]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["volume"] = frame["volume"].astype("int64")
-    return frame.sort_values(["symbol", "timestamp"], kind="stable").reset_index(drop=True)
+    return _sorted(frame, ["symbol", "timestamp"], rows)
 
 
 def corporate_actions_frame(
@@ -54,9 +64,7 @@ def corporate_actions_frame(
     frame = _frame(rows, CORPORATE_ACTION_COLUMNS)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
     frame["date"] = frame["date"].astype(object)
-    return frame.sort_values(["symbol", "date", "action_type"], kind="stable").reset_index(
-        drop=True
-    )
+    return _sorted(frame, ["symbol", "date", "action_type"], rows)
 
 
 def records_frame(

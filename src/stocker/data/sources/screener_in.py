@@ -155,6 +155,7 @@ class ScreenerInSource:
         batch = SourceBatch(source=SOURCE_NAME)
         wanted = {symbol.upper() for symbol in request.symbols}
         metrics: list[dict[str, object]] = []
+        lines: list[int] = []  # each metrics row's line, so rejects name the file's lines
         info: list[dict[str, object]] = []
         for index, record in enumerate(cells.to_dict(orient="records")):
             where = f"line {index + first_line}"
@@ -172,7 +173,7 @@ class ScreenerInSource:
                             f"{where}: no NSE Code for {text.get('name')!r} (BSE Code "
                             f"{text.get('bse_code')!r}); instruments are keyed by NSE symbol",
                         ),
-                        row_number=index,
+                        row_number=index + first_line,
                     )
                 )
                 continue
@@ -197,13 +198,16 @@ class ScreenerInSource:
                 row[column] = None if number is None else convert(number)
             if reasons:
                 batch.rejects.append(
-                    RawReject("instrument_metrics", _raw(record), tuple(reasons), index)
+                    RawReject(
+                        "instrument_metrics", _raw(record), tuple(reasons), index + first_line
+                    )
                 )
                 continue
             row["sector"] = text.get("sector")
             row["industry"] = text.get("industry")
             row["source_hash"] = source_hash
             metrics.append(row)
+            lines.append(index + first_line)
             info.append(
                 {
                     "symbol": symbol,
@@ -224,8 +228,12 @@ class ScreenerInSource:
             "industry",
             "source_hash",
         ]
-        batch.frames["instrument_metrics"] = records_frame(metrics, metric_columns)
-        batch.frames["instrument_info"] = records_frame(info, INFO_COLUMNS)
+        batch.frames["instrument_metrics"] = records_frame(metrics, metric_columns).set_axis(
+            pd.Index(lines, dtype="int64")
+        )
+        batch.frames["instrument_info"] = records_frame(info, INFO_COLUMNS).set_axis(
+            pd.Index(lines, dtype="int64")
+        )
         return batch
 
     # -- reading -------------------------------------------------------------------------------

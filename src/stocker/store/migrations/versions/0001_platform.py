@@ -25,7 +25,8 @@ CREATE TABLE outbox (
     publish_attempts  INTEGER NOT NULL DEFAULT 0 CHECK (publish_attempts >= 0)
 );
 COMMENT ON TABLE outbox IS
-    'Events written in the same transaction as the state change; the relay publishes them to Redis.';
+    'Events written in the same transaction as the state change; '
+    'the relay publishes them to Redis.';
 COMMENT ON COLUMN outbox.payload IS 'The message JSON exactly as published (JSON keeps key order).';
 CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
 CREATE INDEX ix_outbox_stream_id ON outbox (stream, id);
@@ -66,7 +67,8 @@ CREATE TABLE ingest_batches (
     quarantined  INTEGER NOT NULL DEFAULT 0 CHECK (quarantined >= 0),
     created_at   TIMESTAMPTZ NOT NULL DEFAULT NOW()
 );
-COMMENT ON TABLE ingest_batches IS 'One row per ingested batch: what arrived and what became of it.';
+COMMENT ON TABLE ingest_batches IS
+    'One row per ingested batch: what arrived and what became of it.';
 
 CREATE TABLE ingest_quarantine (
     id              BIGSERIAL PRIMARY KEY,

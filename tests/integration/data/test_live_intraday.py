@@ -1,0 +1,110 @@
+"""Live Alpaca minute bars land in `prices_intraday` batch by batch, across a reconnect."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import msgpack
+import pytest
+from sqlalchemy import Engine, text
+
+from stocker.data.live_intraday import stream_intraday_bars
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "sources"))
+from alpaca_stream_loopback import FIRST, SECOND, AlpacaStreamServer, bar_message
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TODAY = date(2021, 2, 22)
+# 15:52:30 is not on the one-minute grid: the same rules as a bulk ingest refuse it.
+OFF_GRID = bar_message("SPY", 52, 387.0, 1000) | {
+    "t": msgpack.Timestamp.from_datetime(datetime(2021, 2, 22, 15, 52, 30, tzinfo=UTC))
+}
+
+
+@pytest.fixture
+def stream_server() -> Iterator[AlpacaStreamServer]:
+    server = AlpacaStreamServer(frames=[FIRST, [*SECOND, [OFF_GRID]]])
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_live_bars_land_per_frame_through_a_reconnect_and_bad_ones_are_quarantined(
+    engine: Engine, stream_server: AlpacaStreamServer
+) -> None:
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def on_batch(table, totals) -> None:
+        seen.append(table.received)
+        if totals.received >= 4:
+            stop.set()
+
+    timer = threading.Timer(10, stop.set)  # never hang the suite on a broken stream
+    timer.start()
+    try:
+        totals = stream_intraday_bars(
+            engine,
+            ["SPY", "QQQ"],
+            stop,
+            today=lambda: TODAY,
+            on_batch=on_batch,
+            url=stream_server.url,
+            api_key="PKSTREAMKEY",
+            secret_key="stream-secret",
+            reconnect_min_backoff_s=0.05,
+            reconnect_max_backoff_s=0.2,
+        )
+    finally:
+        timer.cancel()
+
+    assert stream_server.connections == 2
+    assert seen == [1, 2, 1]
+    assert (totals.batches, totals.inserted, totals.quarantined) == (3, 3, 1)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT symbol, to_char(\"timestamp\" AT TIME ZONE 'UTC', 'HH24:MI'), "
+                "interval, close::float8, source, length(source_hash) FROM prices_intraday "
+                'ORDER BY "timestamp", symbol'
+            )
+        ).all()
+        reasons = conn.execute(text("SELECT reasons FROM ingest_quarantine")).scalar_one()
+    assert [tuple(row) for row in stored] == [
+        ("SPY", "15:50", "1m", 387.38, "alpaca", 64),
+        ("QQQ", "15:51", "1m", 322.4, "alpaca", 64),
+        ("SPY", "15:51", "1m", 387.15, "alpaca", 64),
+    ]
+    assert reasons[0].startswith("off_grid")
+
+
+def test_live_command_streams_for_the_given_seconds_and_prints_totals(
+    engine: Engine, stream_server: AlpacaStreamServer, db_url: str, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from stocker.cli import app
+    from stocker.config import get_settings
+
+    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("ALPACA_API_KEY", "PKSTREAMKEY")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "stream-secret")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["data", "live", "--symbols", "spy,qqq", "--url", stream_server.url, "--seconds", "5"],
+        )
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert "4 bars received, 3 inserted, 0 updated, 1 quarantined" in result.output
+    assert stream_server.subscriptions[0]["bars"] == ["SPY", "QQQ"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM prices_intraday")).scalar_one() == 3
