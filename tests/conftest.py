@@ -18,9 +18,9 @@ import redis
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from stocker.config import Settings
+from stocker.config import Settings, get_settings
 from stocker.store import embedded, migrate
-from stocker.store.db import make_engine, normalize_url
+from stocker.store.db import _engine_for, make_engine, normalize_url
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = Path(os.environ.get("STOCKER_TEST_HOME", REPO / ".stocker-test"))
@@ -30,6 +30,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath) or "tests/e2e" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def no_outside_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep every test off the user's own installation: outer STOCKER_* settings are cleared,
+    the data directory is the test's own, and no settings or engine are cached across tests."""
+    for name in list(os.environ):
+        if name.startswith("STOCKER_") and not name.startswith("STOCKER_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("STOCKER_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    _engine_for.cache_clear()
+    yield
+    get_settings.cache_clear()
+    _engine_for.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ app = typer.Typer(
 )
 services_app = typer.Typer(help="Embedded PostgreSQL and Redis: status and shutdown.")
 db_app = typer.Typer(help="Database schema: apply or revert migrations.")
-data_app = typer.Typer(help="Market data: load the sample, generate synthetic data, ingest.")
+data_app = typer.Typer(help="Market data: sample, synthetic, ingest, quarantine, derived tables.")
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")

@@ -1,4 +1,4 @@
-"""`stocker data trading-universe|breadth|sentiment`: tables derived from prices, and sentiment."""
+"""`stocker data trading-universe|breadth|returns|sentiment`: derived tables, and sentiment."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from stocker.cli.app import console, data_app
 from stocker.cli.errors import clear_errors
 from stocker.config import get_settings
 from stocker.data.breadth import ALL_US, refresh_breadth
+from stocker.data.price_returns import refresh_price_returns
 from stocker.data.sentiment import ingest_sentiment_csv
 from stocker.data.trading_universe import refresh_trading_universe
 from stocker.store.db import get_engine
@@ -99,6 +100,38 @@ def breadth(
                 "updated": result.updated,
                 "unchanged": result.unchanged,
                 "deleted": result.deleted,
+            },
+        )
+    )
+
+
+@data_app.command("returns")
+@clear_errors
+def returns(
+    symbols: str = typer.Option("", "--symbols", help="Comma-separated symbols (default: all)."),
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", formats=DATE_FORMATS, help="Also recompute from this date."),
+    ] = None,
+    full: bool = typer.Option(False, "--full", help="Recompute every return of the symbols."),
+) -> None:
+    """Bring price_returns up to date with adj_close (only new or out-of-step returns)."""
+    chosen = [symbol.strip().upper() for symbol in symbols.split(",") if symbol.strip()]
+    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+        progress.add_task("computing daily returns…", total=None)
+        report = refresh_price_returns(
+            conn, chosen or None, since.date() if since else None, full=full
+        )
+    console.print(
+        _counts_table(
+            "price_returns",
+            {
+                "symbols": len(report.symbols),
+                "recomputed": len(report.recomputed),
+                "computed": report.computed,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "deleted": report.deleted,
             },
         )
     )

@@ -183,3 +183,30 @@ def test_refresh_after_readjust_of_all_symbols_matches_adjusted_closes(market):
         expected = _expected_returns(conn)
     for key, value in expected.items():
         assert stored[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+def test_returns_command_computes_only_the_new_returns_on_a_second_run(market, db_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from stocker.cli import app
+    from stocker.config import get_settings
+
+    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        first = runner.invoke(app, ["data", "returns"])
+        _load_rest(market)
+        second = runner.invoke(app, ["data", "returns", "--symbols", "aaa"])
+    finally:
+        get_settings.cache_clear()
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    with market.connect() as conn:
+        stored = _stored_returns(conn)
+        expected = _expected_returns(conn)
+    assert {key for key in stored if key[0] == "AAA"} == {k for k in expected if k[0] == "AAA"}
+    assert max(key[1] for key in stored if key[0] == "BBB") == SESSIONS[39]
+    counts = second.output.splitlines()[-2]  # the counts row of the table
+    # symbols, recomputed, computed: one symbol, nothing recomputed, only its 20 new sessions
+    assert [int(cell) for cell in counts.split("│")[1:4]] == [1, 0, 20]

@@ -18,8 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stocker.cli import app
-from stocker.config import get_settings
-from stocker.store import db, embedded, migrate
+from stocker.store import embedded, migrate
 
 CLI = "from stocker.cli import main; main()"
 
@@ -28,21 +27,16 @@ CLI = "from stocker.cli import main; main()"
 def home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """A short STOCKER_HOME (unix socket paths must stay under ~100 bytes) and no server URLs."""
+    """A short STOCKER_HOME (unix socket paths must stay under ~100 bytes); no server URL is set
+    (the autouse fixture of tests/conftest.py clears them)."""
     directory = Path(tmp_path_factory.mktemp("svc"))
-    monkeypatch.delenv("STOCKER_DATABASE_URL", raising=False)
-    monkeypatch.delenv("STOCKER_REDIS_URL", raising=False)
     monkeypatch.setenv("STOCKER_HOME", str(directory))
     monkeypatch.chdir(directory)  # no stray .env file
-    get_settings.cache_clear()
-    db._engine_for.cache_clear()
     try:
         yield directory
     finally:
         embedded.stop_postgres(directory)
         embedded.stop_redis(directory)
-        get_settings.cache_clear()
-        db._engine_for.cache_clear()
 
 
 def _invoke(*arguments: str) -> str:
@@ -146,15 +140,10 @@ def test_commands_when_urls_and_home_are_set_use_those_servers_and_start_nothing
     monkeypatch.setenv("STOCKER_STREAM_PREFIX", stream_prefix)
     monkeypatch.setenv("STOCKER_HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    db._engine_for.cache_clear()
-    try:
-        current = _invoke("db", "current")
-        streams = _invoke("bus", "status")
-        status = _invoke("services", "status")
-    finally:
-        get_settings.cache_clear()
-        db._engine_for.cache_clear()
+
+    current = _invoke("db", "current")
+    streams = _invoke("bus", "status")
+    status = _invoke("services", "status")
 
     assert f"current: {migrate.head_revision()}" in current  # the test's migrated database
     assert stream_prefix in streams
