@@ -70,6 +70,8 @@ class AdjustmentReport:
     """Actions dated after a symbol's last price: they apply once a price on/after them exists."""
     floored: int = 0
     """Adjusted closes that rounded to 0.0000 and were stored as 0.0001 (the column's minimum)."""
+    changed_keys: pd.DataFrame | None = None
+    """(symbol, date) of every bar whose adj_close was rewritten, so callers can publish them."""
 
     @property
     def changed_symbols(self) -> tuple[str, ...]:
@@ -165,8 +167,15 @@ def readjust(conn: Connection, symbols: Iterable[str] | None = None) -> Adjustme
     for start in range(0, len(chosen), SYMBOLS_PER_CHUNK):
         changed = _readjust_chunk(conn, chosen[start : start + SYMBOLS_PER_CHUNK], report)
         if changed is not None:
-            result = upsert(conn, "prices_daily", changed)
+            result = upsert(conn, "prices_daily", changed, return_changed=True)
             report.updated += result.updated + result.inserted
+            if result.changed is not None and len(result.changed):
+                keys = result.changed[["symbol", "date"]]
+                report.changed_keys = (
+                    keys
+                    if report.changed_keys is None
+                    else pd.concat([report.changed_keys, keys], ignore_index=True)
+                )
     report.unchanged = report.rows - report.updated
     return report
 

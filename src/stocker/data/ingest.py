@@ -392,6 +392,9 @@ class BatchWriter:
             adjustment = corporate_actions.readjust(self.conn, sorted(self.readjust_symbols))
             report.adjusted_symbols = adjustment.changed_symbols
             report.adjusted_rows = adjustment.updated
+            if adjustment.changed_keys is not None:
+                # re-adjusted history changed those bars: consumers hear of them like any other
+                self.changed_bars.append(adjustment.changed_keys)
         if compare_vendor and self.vendor_adjusted:
             report.vendor_disagreements = self._vendor_disagreements()
             if len(report.vendor_disagreements):

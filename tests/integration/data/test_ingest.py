@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -197,6 +198,35 @@ def test_ingest_new_split_readjusts_stored_history(engine):
             text("SELECT adj_close FROM prices_daily ORDER BY date LIMIT 1")
         ).scalar_one()
     assert first == Decimal("5.2500")
+
+
+def test_ingest_new_split_publishes_the_readjusted_earlier_bars(engine):
+    ingest(engine, batch(prices_daily=daily(WEEK[:3])), today=TODAY)
+    split = pd.DataFrame(
+        {"symbol": ["AAPL"], "date": [date(2024, 1, 11)], "action_type": ["SPLIT"], "value": [2]}
+    )
+    after_split = [("2024-01-11", 5.4, 5.5, 5.05, 5.1, 3000)]
+    report = ingest(
+        engine, batch(corporate_actions=split, prices_daily=daily(after_split)), today=TODAY
+    )
+    # one new bar plus the three earlier bars whose adj_close the split halved
+    assert report.events == 4
+    with engine.connect() as conn:
+        events = (
+            conn.execute(
+                text(
+                    "SELECT payload::text FROM outbox WHERE stream = 'market-bars' "
+                    "ORDER BY id DESC "
+                    "LIMIT 4"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    dates = sorted(json.loads(event)["date"] for event in events)
+    assert dates == ["2024-01-08", "2024-01-09", "2024-01-10", "2024-01-11"]
+    first = next(json.loads(e) for e in events if json.loads(e)["date"] == "2024-01-08")
+    assert Decimal(first["adj_close"]) * 2 == Decimal(first["close"])
 
 
 def test_ingest_reports_vendor_adjustment_disagreement(engine):
