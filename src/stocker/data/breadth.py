@@ -29,7 +29,7 @@ from stocker.core.breadth import (
 )
 from stocker.core.errors import DataError
 from stocker.data.universes import get_universe, member_symbols
-from stocker.store.bulk import upsert
+from stocker.store.bulk import replace_range
 from stocker.store.panel import load_panel, lookback_start
 
 ALL_US = "US_ALL"
@@ -114,22 +114,15 @@ def refresh_breadth(
             "value": long["value"].round(VALUE_DECIMALS),
         }
     )
-    result = upsert(conn, "market_breadth", rows, key=("date", "metric", "scope"))
-    deleted = conn.execute(
-        text(
-            "DELETE FROM market_breadth b WHERE b.scope = :scope "
-            "AND b.date BETWEEN :start AND :end AND NOT EXISTS ("
-            "SELECT 1 FROM unnest(CAST(:dates AS date[]), CAST(:metrics AS text[])) "
-            "AS kept(date, metric) WHERE kept.date = b.date AND kept.metric = b.metric)"
-        ),
-        {
-            "scope": scope,
-            "start": start,
-            "end": end,
-            "dates": list(rows["date"]),
-            "metrics": list(rows["metric"]),
-        },
-    ).rowcount
+    result, deleted = replace_range(
+        conn,
+        "market_breadth",
+        rows,
+        key=("date", "metric", "scope"),
+        partition=scope,
+        start=start,
+        end=end,
+    )
     return BreadthResult(
         scope=scope,
         symbols=symbols,
@@ -138,7 +131,7 @@ def refresh_breadth(
         inserted=result.inserted,
         updated=result.updated,
         unchanged=result.unchanged,
-        deleted=int(deleted),
+        deleted=deleted,
     )
 
 

@@ -18,19 +18,10 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from stocker.core.errors import DataError
+from stocker.data.sources.base import INSTRUMENT_COLUMNS
 from stocker.store.bulk import UpsertResult, upsert
 from stocker.store.table_info import table_info
 
-INSTRUMENT_COLUMNS = (
-    "symbol",
-    "name",
-    "asset_class",
-    "sector",
-    "industry",
-    "exchange",
-    "currency",
-    "active",
-)
 SYMBOLS_LISTED_IN_ERRORS = 20
 PERIOD_TYPES = ("DAILY", "TTM", "FQ", "FY")
 _METRIC_KEY_COLUMNS = ("symbol", "period_type", "as_of_date")

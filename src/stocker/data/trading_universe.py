@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 
 from stocker.core.errors import DataError
 from stocker.core.liquidity import top_by_dollar_volume
-from stocker.store.bulk import upsert
+from stocker.store.bulk import replace_range
 from stocker.store.panel import load_panels, lookback_start
 
 SOURCE = "prices_daily"
@@ -89,23 +89,15 @@ def refresh_trading_universe(
             "lookback_days": lookback_days,
         }
     )
-    result = upsert(conn, "trading_universe", rows, key=("as_of_date", "symbol", "source"))
-    deleted = conn.execute(
-        text(
-            "DELETE FROM trading_universe t WHERE t.source = :source "
-            "AND t.as_of_date BETWEEN :start AND :end AND NOT EXISTS ("
-            "SELECT 1 FROM unnest(CAST(:dates AS date[]), CAST(:symbols AS text[])) "
-            "AS kept(as_of_date, symbol) "
-            "WHERE kept.as_of_date = t.as_of_date AND kept.symbol = t.symbol)"
-        ),
-        {
-            "source": SOURCE,
-            "start": start,
-            "end": end,
-            "dates": list(rows["as_of_date"]),
-            "symbols": list(rows["symbol"]),
-        },
-    ).rowcount
+    result, deleted = replace_range(
+        conn,
+        "trading_universe",
+        rows,
+        key=("as_of_date", "symbol", "source"),
+        partition=SOURCE,
+        start=start,
+        end=end,
+    )
     return TradingUniverseResult(
         start=start,
         end=end,
@@ -114,7 +106,7 @@ def refresh_trading_universe(
         inserted=result.inserted,
         updated=result.updated,
         unchanged=result.unchanged,
-        deleted=int(deleted),
+        deleted=deleted,
     )
 
 

@@ -20,6 +20,7 @@ from stocker.core import bar_rules
 from stocker.core.bar_rules import CalendarSessions, CheckResult
 from stocker.core.errors import DataError
 from stocker.data import calendars
+from stocker.data.sources.base import INSTRUMENT_METRICS_KEY_COLUMNS, INTRADAY_BAR_FIELDS
 from stocker.store.bulk import RejectedRow
 
 INGEST_TABLES = (
@@ -40,17 +41,8 @@ REQUIRED_COLUMNS = {
     "instrument_info": ("symbol",),
     "corporate_actions": ("symbol", "date", "action_type", "value"),
     "prices_daily": ("symbol", "date", "open", "high", "low", "close", "volume"),
-    "prices_intraday": (
-        "symbol",
-        "timestamp",
-        "interval",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-    ),
-    "instrument_metrics": ("symbol", "as_of_date", "period_type", "source"),
+    "prices_intraday": INTRADAY_BAR_FIELDS,
+    "instrument_metrics": INSTRUMENT_METRICS_KEY_COLUMNS,
     "market_sentiment": ("date", "source", "sentiment_score"),
 }
 

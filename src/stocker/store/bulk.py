@@ -20,6 +20,7 @@ PostgreSQL, and that rounded value is what later reloads compare against.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from stocker.core.errors import DataError, ValidationError
 from stocker.store.bulk_copy import copy_arrow
@@ -138,6 +139,43 @@ def upsert(
     result.unchanged = valid.num_rows - inserted - updated
     result.changed = changed
     return result
+
+
+def replace_range(
+    conn: Connection,
+    table: str,
+    rows: pd.DataFrame,
+    *,
+    key: tuple[str, str, str],
+    partition: str,
+    start: dt.date,
+    end: dt.date,
+) -> tuple[UpsertResult, int]:
+    """Make `rows` the whole content of one partition's [start, end] in `table`.
+
+    `key` names the (date, text member, partition) columns. Rows are upserted on it, then the
+    partition's rows dated in [start, end] whose (date, member) is not in `rows` are deleted, so a
+    recomputation leaves nothing stale behind. Returns the upsert's result and the rows deleted.
+    """
+    date_column, member_column, partition_column = (_quote(column) for column in key)
+    result = upsert(conn, table, rows, key=key)
+    deleted = conn.execute(
+        text(
+            f"DELETE FROM {_quote(table)} t WHERE t.{partition_column} = :partition "
+            f"AND t.{date_column} BETWEEN :start AND :end AND NOT EXISTS ("
+            "SELECT 1 FROM unnest(CAST(:dates AS date[]), CAST(:members AS text[])) "
+            f"AS kept(day, member) WHERE kept.day = t.{date_column} "
+            f"AND kept.member = t.{member_column})"
+        ),
+        {
+            "partition": partition,
+            "start": start,
+            "end": end,
+            "dates": list(rows[key[0]]),
+            "members": list(rows[key[1]]),
+        },
+    ).rowcount
+    return result, int(deleted)
 
 
 def _as_frame(

@@ -27,7 +27,9 @@ DAILY_BAR_COLUMNS = (
     "source",
     "source_hash",
 )
-INTRADAY_BAR_COLUMNS = (
+TRACE_COLUMNS = ("source", "source_hash")
+"""Where a row came from: the source's name and the SHA-256 of its raw payload."""
+INTRADAY_BAR_FIELDS = (
     "symbol",
     "timestamp",
     "interval",
@@ -36,11 +38,11 @@ INTRADAY_BAR_COLUMNS = (
     "low",
     "close",
     "volume",
-    "source",
-    "source_hash",
 )
+"""An intraday bar's facts: every one is required (`stocker.data.validation`)."""
+INTRADAY_BAR_COLUMNS = (*INTRADAY_BAR_FIELDS, *TRACE_COLUMNS)
 CORPORATE_ACTION_COLUMNS = ("symbol", "date", "action_type", "value", "source", "source_hash")
-INSTRUMENT_INFO_COLUMNS = (
+INSTRUMENT_COLUMNS = (
     "symbol",
     "name",
     "asset_class",
@@ -49,9 +51,20 @@ INSTRUMENT_INFO_COLUMNS = (
     "exchange",
     "currency",
     "active",
-    "source",
-    "source_hash",
 )
+"""The instrument master's facts, as `stocker.data.instruments` reads them back."""
+INSTRUMENT_INFO_COLUMNS = (*INSTRUMENT_COLUMNS, *TRACE_COLUMNS)
+DESCRIBED_INSTRUMENT_COLUMNS = (
+    "symbol",
+    "name",
+    "sector",
+    "industry",
+    "exchange",
+    "currency",
+    *TRACE_COLUMNS,
+)
+"""What a fundamentals source tells about an instrument: no asset class or active flag, which
+stay as the master has them."""
 # Every fact `instrument_metrics` can hold (the Stocker columns plus the SigmaQLab
 # `fundamentals_snapshot` extras); a source fills the key columns and those it knows.
 INSTRUMENT_METRICS_KEY_COLUMNS = ("symbol", "as_of_date", "period_type", "source")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from stocker.core.errors import SourceError
 from stocker.data.sources.base import (
+    DESCRIBED_INSTRUMENT_COLUMNS,
     INSTRUMENT_METRICS_KEY_COLUMNS,
     FetchRequest,
     RawReject,
@@ -83,16 +84,6 @@ TEXT_HEADERS = {
     "industry": ("industry",),
     "sector": ("sector",),
 }
-INFO_COLUMNS = (
-    "symbol",
-    "name",
-    "sector",
-    "industry",
-    "exchange",
-    "currency",
-    "source",
-    "source_hash",
-)
 UNIT_SUFFIXES = re.compile(r"_(rs_cr|rs|cr|pct|percent)$")
 
 
@@ -231,9 +222,9 @@ class ScreenerInSource:
         batch.frames["instrument_metrics"] = records_frame(metrics, metric_columns).set_axis(
             pd.Index(lines, dtype="int64")
         )
-        batch.frames["instrument_info"] = records_frame(info, INFO_COLUMNS).set_axis(
-            pd.Index(lines, dtype="int64")
-        )
+        batch.frames["instrument_info"] = records_frame(
+            info, DESCRIBED_INSTRUMENT_COLUMNS
+        ).set_axis(pd.Index(lines, dtype="int64"))
         return batch
 
     # -- reading -------------------------------------------------------------------------------

@@ -22,7 +22,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.data.sources.base import FetchRequest, RawReject, SourceBatch, payload_hash
+from stocker.data.sources.base import (
+    DESCRIBED_INSTRUMENT_COLUMNS,
+    FetchRequest,
+    RawReject,
+    SourceBatch,
+    payload_hash,
+)
 from stocker.data.sources.frames import (
     corporate_actions_frame,
     daily_bars_frame,
@@ -143,16 +149,6 @@ METRIC_COLUMNS = (
     "industry",
     "source_hash",
 )
-INFO_COLUMNS = (
-    "symbol",
-    "name",
-    "sector",
-    "industry",
-    "exchange",
-    "currency",
-    "source",
-    "source_hash",
-)
 
 
 def _raw(value: Any) -> Any:
@@ -174,6 +170,17 @@ def _exchange(code: str | None) -> str | None:
     if not code:
         return None
     return EXCHANGES.get(code.upper(), code)
+
+
+def _status_error(response: httpx.Response, what: str) -> SourceError | None:
+    """The Stocker error for `response`'s HTTP status, or None for a success."""
+    return error_for_status(
+        vendor=VENDOR,
+        status=response.status_code,
+        headers=response.headers,
+        body=response.content,
+        what=what,
+    )
 
 
 def _earliest(interval: str) -> int:
@@ -294,7 +301,7 @@ class YahooSource:
             daily_bars_frame(bars) if table == "prices_daily" else intraday_bars_frame(bars)
         )
         batch.frames["corporate_actions"] = corporate_actions_frame(actions)
-        batch.frames["instrument_info"] = records_frame(info.values(), INFO_COLUMNS)
+        batch.frames["instrument_info"] = records_frame(info.values(), DESCRIBED_INSTRUMENT_COLUMNS)
         if self.fundamentals:
             batch.frames["instrument_metrics"] = records_frame(metrics, METRIC_COLUMNS)
         return batch
@@ -383,13 +390,7 @@ class YahooSource:
                 f"{VENDOR} rejected the request for {what} (HTTP {response.status_code}, "
                 f"{code}): {description}"
             )
-        error = error_for_status(
-            vendor=VENDOR,
-            status=response.status_code,
-            headers=response.headers,
-            body=response.content,
-            what=what,
-        )
+        error = _status_error(response, what)
         if error is not None:
             if response.status_code == 404:
                 raise UnknownSymbolError(f"{VENDOR} does not know symbol {symbol!r}: {error}")
@@ -404,13 +405,7 @@ class YahooSource:
             self._client.get(self.cookie_url)
         what = "the quoteSummary crumb"
         response = self._get(f"{self.base_url}/v1/test/getcrumb", {}, what)
-        error = error_for_status(
-            vendor=VENDOR,
-            status=response.status_code,
-            headers=response.headers,
-            body=response.content,
-            what=what,
-        )
+        error = _status_error(response, what)
         crumb = response.text.strip()
         if error is not None or not crumb or "<" in crumb or " " in crumb:
             raise SourceError(
@@ -443,13 +438,7 @@ class YahooSource:
             if code == "Not Found" or response.status_code == 404:
                 raise UnknownSymbolError(f"{VENDOR} has no quote for {symbol!r}: {description}")
             raise SourceError(f"{VENDOR} rejected {what} ({code}): {description}")
-        error = error_for_status(
-            vendor=VENDOR,
-            status=response.status_code,
-            headers=response.headers,
-            body=response.content,
-            what=what,
-        )
+        error = _status_error(response, what)
         if error is not None:
             raise error
         return response.content
