@@ -448,7 +448,14 @@ class BatchWriter:
     def _enqueue_bars(self) -> int:
         if not self.changed_bars:
             return 0
-        keys = pd.concat(self.changed_bars, ignore_index=True).drop_duplicates()
+        keys = pd.concat(self.changed_bars, ignore_index=True)
+        # bars landed by the source and bars re-adjusted afterwards overlap: one event per bar
+        keys = pd.DataFrame(
+            {
+                "symbol": keys["symbol"].astype(str),
+                "date": [pd.Timestamp(day).date() for day in keys["date"]],
+            }
+        ).drop_duplicates()
         rows = self.conn.execute(
             text(
                 "SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.adj_close, p.volume "

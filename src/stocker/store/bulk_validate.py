@@ -222,11 +222,31 @@ def _with_nulls(array: pa.Array | pa.ChunkedArray, null: np.ndarray) -> pa.Array
     return pc.if_else(pa.array(null), pa.nulls(len(array), type=array.type), array)
 
 
+def _encodable(value: Any) -> bool:
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _convert_text(
     column: ColumnInfo, raw: pd.Series, missing: np.ndarray, reasons: _Reasons
 ) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray]:
-    strings = _as_strings(raw, missing)
     bad = np.zeros(len(raw), dtype=bool)
+    try:
+        strings = _as_strings(raw, missing)
+    except UnicodeEncodeError:
+        # rare: text with lone surrogates (e.g. bytes decoded with surrogateescape); find them
+        unencodable = ~missing & ~np.fromiter(map(_encodable, raw), dtype=bool, count=len(raw))
+        reasons.flag(
+            column.name,
+            unencodable,
+            raw,
+            lambda v, _: f"{v!r} is not valid Unicode text (it cannot be encoded as UTF-8)",
+        )
+        bad |= unencodable
+        strings = _as_strings(raw, missing | unencodable)
     if column.max_length is not None:
         lengths = pc.utf8_length(strings)
         too_long = np.asarray(pc.fill_null(pc.greater(lengths, column.max_length), False))

@@ -162,6 +162,18 @@ def test_validate_when_length_counts_characters_not_bytes() -> None:
     assert reasons_of(bars(symbol=["É" * 20, "BBB", "CCC"])) == {}
 
 
+def test_validate_when_text_has_a_lone_surrogate_rejects_that_row_only() -> None:
+    frame = bars()
+    # object dtype: pandas' own string dtype cannot even hold such text
+    frame["symbol"] = pd.Series(["AAA", "B\ud800", "CCC"], dtype=object)
+
+    reasons = reasons_of(frame)
+
+    assert reasons == {
+        1: ["symbol: 'B\\ud800' is not valid Unicode text (it cannot be encoded as UTF-8)"]
+    }
+
+
 def test_validate_when_values_unparseable_names_each() -> None:
     frame = bars(
         date=["2024-01-02", "2024-13-45", "2024-01-04"],
