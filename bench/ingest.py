@@ -20,13 +20,10 @@ See bench/README.md for what each row measures. The database is dropped at the e
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,14 +33,13 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, text
 
-from stocker.config import get_settings
+from _scratch import scratch_database, server_url
 from stocker.store import migrate
 from stocker.store.bulk import upsert
 from stocker.store.bulk_copy import copy_arrow
-from stocker.store.db import database_url, make_engine, normalize_url, redacted
+from stocker.store.db import make_engine, redacted
 
 ACCEPTANCE_RATIO = 0.80
 console = Console(width=None if sys.stdout.isatty() else 130)
@@ -110,26 +106,6 @@ class CopyMonitor:
         self.stop.set()
         self.thread.join()
         self.progress.stop()
-
-
-def server_url() -> str:
-    url = os.environ.get("STOCKER_DATABASE_URL")
-    return normalize_url(url) if url else database_url(get_settings())
-
-
-@contextmanager
-def scratch_database(server: str) -> Iterator[str]:
-    """A new database next to the configured one, dropped afterwards whatever happens."""
-    name = f"stocker_bench_ingest_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def synthetic_bars(symbols: int, days: int, seed: int = 7) -> pd.DataFrame:
@@ -216,7 +192,7 @@ def register_instruments(engine: Engine, frame: pd.DataFrame) -> None:
 def run(symbols: int, days: int, sample_rows: int, repeat: int) -> int:
     server = server_url()
     console.print(f"server: {redacted(server)}")
-    with scratch_database(server) as url:
+    with scratch_database(server, "ingest") as url:
         engine = make_engine(url)
         try:
             return measure(engine, symbols, days, sample_rows, repeat)

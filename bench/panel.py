@@ -17,12 +17,9 @@ Every method's panel is checked equal to the baseline's. The database is dropped
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +28,12 @@ import pyarrow as pa
 from psycopg import sql
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, text
 
-from stocker.config import get_settings
+from _scratch import scratch_database, server_url
 from stocker.store import migrate
 from stocker.store.bulk_copy import copy_arrow
-from stocker.store.db import database_url, make_engine, normalize_url, redacted
+from stocker.store.db import make_engine, redacted
 from stocker.store.panel import POSTGRES_EPOCH, load_panel
 
 ACCEPTANCE_RATIO = 5.0
@@ -54,26 +50,6 @@ class Measurement:
     @property
     def values_per_s(self) -> float:
         return self.values / self.seconds if self.seconds > 0 else float("inf")
-
-
-def server_url() -> str:
-    url = os.environ.get("STOCKER_DATABASE_URL")
-    return normalize_url(url) if url else database_url(get_settings())
-
-
-@contextmanager
-def scratch_database(server: str) -> Iterator[str]:
-    """A new database next to the configured one, dropped afterwards whatever happens."""
-    name = f"stocker_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def synthetic_bars(symbols: list[str], days: int, seed: int) -> pa.Table:
@@ -208,7 +184,7 @@ def main() -> int:
     arguments = parser.parse_args()
     server = server_url()
     console.print(f"server: {redacted(server)}")
-    with scratch_database(server) as url:
+    with scratch_database(server, "panel") as url:
         engine = make_engine(url)
         try:
             migrate.upgrade(engine)
