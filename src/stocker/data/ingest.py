@@ -463,10 +463,7 @@ class BatchWriter:
                 "AS k(symbol, date) ON p.symbol = k.symbol AND p.date = k.date "
                 "ORDER BY p.symbol, p.date"
             ),
-            {
-                "symbols": keys["symbol"].astype(str).tolist(),
-                "dates": [pd.Timestamp(day).date() for day in keys["date"]],
-            },
+            {"symbols": keys["symbol"].tolist(), "dates": keys["date"].tolist()},
         ).all()
         messages = [
             MarketBar(

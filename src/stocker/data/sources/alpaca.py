@@ -31,6 +31,7 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from stocker.core.errors import SourceError, UnknownSymbolError
 from stocker.data.sources.base import FetchRequest, SourceBatch, payload_hash
 from stocker.data.sources.frames import (
+    bar_row,
     corporate_actions_frame,
     daily_bars_frame,
     intraday_bars_frame,
@@ -258,24 +259,17 @@ class AlpacaSource:
             for symbol, bars in (payload.get("bars") or {}).items():
                 currencies.setdefault(symbol, (payload.get("currency") or "USD", source_hash))
                 for bar in bars or []:
-                    moment = _timestamp(bar["t"])
-                    row: dict[str, object] = {
-                        "symbol": symbol,
-                        "open": bar["o"],
-                        "high": bar["h"],
-                        "low": bar["l"],
-                        "close": bar["c"],
-                        "volume": round(bar["v"]),
-                        "source": SOURCE_NAME,
-                        "source_hash": source_hash,
-                    }
-                    if interval == "1d":
-                        # Daily bars are stamped at midnight New York time.
-                        row["date"] = moment.astimezone(MARKET_ZONE).date()
-                        row["adj_close"] = float("nan")
-                    else:
-                        row["timestamp"] = moment
-                        row["interval"] = interval
+                    row = bar_row(
+                        symbol=symbol,
+                        moment=_timestamp(bar["t"]),
+                        interval=interval,
+                        prices=(bar["o"], bar["h"], bar["l"], bar["c"]),
+                        volume=round(bar["v"]),
+                        # daily bars are stamped at midnight New York time
+                        exchange_zone=MARKET_ZONE,
+                        source=SOURCE_NAME,
+                        source_hash=source_hash,
+                    )
                     rows.append(row)
         return rows, currencies
 

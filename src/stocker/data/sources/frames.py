@@ -11,6 +11,7 @@ reports rejected rows by those labels (see `stocker.data.ingest`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 
 import pandas as pd
 
@@ -72,3 +73,39 @@ def records_frame(
 ) -> pd.DataFrame:
     """A frame of exactly `columns` (missing keys become NaN/None) in the given order."""
     return _frame(rows, columns)
+
+
+def bar_row(
+    *,
+    symbol: str,
+    moment: datetime,
+    interval: str,
+    prices: tuple[object, object, object, object],
+    volume: int,
+    exchange_zone: tzinfo,
+    source: str,
+    source_hash: str,
+) -> dict[str, object]:
+    """One vendor bar as a `prices_daily` row (interval '1d') or a `prices_intraday` row.
+
+    Daily bars take their date in the exchange's zone and have no vendor adj_close (NaN);
+    intraday bars keep the aware timestamp, in UTC.
+    """
+    open_, high, low, close = prices
+    row: dict[str, object] = {
+        "symbol": symbol,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": volume,
+        "source": source,
+        "source_hash": source_hash,
+    }
+    if interval == "1d":
+        row["date"] = moment.astimezone(exchange_zone).date()
+        row["adj_close"] = float("nan")
+    else:
+        row["timestamp"] = moment.astimezone(UTC)
+        row["interval"] = interval
+    return row

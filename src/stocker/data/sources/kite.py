@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,12 @@ from kiteconnect import exceptions as kite_errors
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
 from stocker.data.sources.base import FetchRequest, SourceBatch, payload_hash
-from stocker.data.sources.frames import daily_bars_frame, intraday_bars_frame, records_frame
+from stocker.data.sources.frames import (
+    bar_row,
+    daily_bars_frame,
+    intraday_bars_frame,
+    records_frame,
+)
 from stocker.data.sources.http import (
     ResponseRecorder,
     decode_json,
@@ -289,21 +294,15 @@ class KiteSource:
                 moment: datetime = candle["date"]
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=IST)
-                row: dict[str, object] = {
-                    "symbol": symbol,
-                    "open": candle["open"],
-                    "high": candle["high"],
-                    "low": candle["low"],
-                    "close": candle["close"],
-                    "volume": int(candle["volume"]),
-                    "source": SOURCE_NAME,
-                    "source_hash": source_hash,
-                }
-                if interval == "day":
-                    row["date"] = moment.astimezone(IST).date()
-                    row["adj_close"] = float("nan")
-                else:
-                    row["timestamp"] = moment.astimezone(UTC)
-                    row["interval"] = stocker_interval
+                row = bar_row(
+                    symbol=symbol,
+                    moment=moment,
+                    interval=stocker_interval,
+                    prices=(candle["open"], candle["high"], candle["low"], candle["close"]),
+                    volume=int(candle["volume"]),
+                    exchange_zone=IST,
+                    source=SOURCE_NAME,
+                    source_hash=source_hash,
+                )
                 rows.append(row)
         return rows
