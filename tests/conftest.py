@@ -18,9 +18,11 @@ import redis
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from stocker.config import Settings, get_settings
+from stocker.bootstrap import App, build
+from stocker.config import Settings
 from stocker.store import embedded, migrate
-from stocker.store.db import _engine_for, make_engine, normalize_url
+from stocker.store.db import make_engine, normalize_url
+from stocker.store.uow import SqlUnitOfWork
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = Path(os.environ.get("STOCKER_TEST_HOME", REPO / ".stocker-test"))
@@ -35,16 +37,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def no_outside_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep every test off the user's own installation: outer STOCKER_* settings are cleared,
-    the data directory is the test's own, and no settings or engine are cached across tests."""
+    the data directory is the test's own (nothing is cached across tests: there is no singleton)."""
     for name in list(os.environ):
         if name.startswith("STOCKER_") and not name.startswith("STOCKER_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("STOCKER_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    _engine_for.cache_clear()
     yield
-    get_settings.cache_clear()
-    _engine_for.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -151,3 +149,17 @@ def settings(db_url: str, redis_url: str, stream_prefix: str, tmp_path: Path) ->
         stream_prefix=stream_prefix,
         claim_idle_ms=200,
     )
+
+
+@pytest.fixture
+def uow(engine: Engine) -> SqlUnitOfWork:
+    """A unit of work on this test's own database (reusable: one transaction per `with`)."""
+    return SqlUnitOfWork(engine)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    """The application built by the composition root from this test's own settings."""
+    application = build(settings)
+    yield application
+    application.close()

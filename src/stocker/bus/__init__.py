@@ -1,12 +1,12 @@
 """Redis Streams adapter: the spec's message models, publish/consume, outbox relay.
 
-Stages write events with `stocker.bus.outbox.enqueue` in their own transaction;
+Stages write events with `uow.outbox.add` in their own transaction;
 `stocker.bus.relay.OutboxRelay` publishes them; `stocker.bus.consumer.Consumer` applies them
 exactly once per consumer group. See docs/bus.md.
 """
 
 from stocker.bus.consumer import Consumer, Handler, PollReport
-from stocker.bus.messages import (
+from stocker.core.messages import (
     STREAMS,
     BusMessage,
     MarketBar,
@@ -17,7 +17,6 @@ from stocker.bus.messages import (
     StateUpdate,
     parse,
 )
-from stocker.bus.outbox import enqueue, enqueue_many
 from stocker.bus.relay import OutboxRelay, RelayReport
 
 __all__ = [
@@ -34,7 +33,5 @@ __all__ = [
     "RelayReport",
     "SignalGenerated",
     "StateUpdate",
-    "enqueue",
-    "enqueue_many",
     "parse",
 ]

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stocker.bus import streams
-from stocker.bus.messages import BusMessage, model_for, parse
+from stocker.core.messages import BusMessage, model_for, parse
 from stocker.config import Settings
 from stocker.core.errors import ValidationError
 

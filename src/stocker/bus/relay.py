@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import OperationalError
 
 from stocker.bus import streams
-from stocker.bus.messages import STREAMS
+from stocker.core.messages import STREAMS
 from stocker.config import Settings
 from stocker.core.errors import ServiceError
 

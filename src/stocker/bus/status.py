@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from stocker.bus import streams
 from stocker.bus.consumer import DEAD_LETTER_FIELDS
-from stocker.bus.messages import STREAMS, model_for
+from stocker.core.messages import STREAMS, model_for
 from stocker.config import Settings
 
 

@@ -18,8 +18,8 @@ from stocker.config import get_settings
 from stocker.core.errors import DataError
 from stocker.data import quarantine
 from stocker.data.ingest import IngestReport, TableReport, fetch_and_ingest, summary_rows
-from stocker.data.sources import registry
-from stocker.data.sources.base import FetchRequest
+from stocker.sources import registry
+from stocker.sources.base import FetchRequest
 from stocker.store.db import get_engine
 
 DATE_FORMATS = ["%Y-%m-%d"]

@@ -30,13 +30,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from stocker.bus.messages import MarketBar
-from stocker.bus.outbox import enqueue_many
+from stocker.core.messages import MarketBar
+from stocker.store.repositories.outbox import enqueue_many
 from stocker.core.adjustment import adjusted_close
 from stocker.core.bar_rules import DEFAULT_JUMP_THRESHOLD
 from stocker.core.errors import DataError
 from stocker.data import corporate_actions
-from stocker.data.sources.base import FetchRequest, RawReject, Source, SourceBatch
+from stocker.sources.base import FetchRequest, RawReject, Source, SourceBatch
 from stocker.data.validation import INGEST_TABLES, missing_adj_close, validate_rows
 from stocker.store.bulk import RejectedRow, upsert
 from stocker.store.quarantine import quarantine, record_batch

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from stocker.core.errors import DataError
-from stocker.data.sources.base import INSTRUMENT_COLUMNS
+from stocker.sources.base import INSTRUMENT_COLUMNS
 from stocker.store.bulk import UpsertResult, upsert
 from stocker.store.table_info import table_info
 

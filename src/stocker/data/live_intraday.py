@@ -1,6 +1,6 @@
 """Land Alpaca's live minute bars in `prices_intraday` as they arrive.
 
-`stocker.data.sources.alpaca_stream.run_live_intraday` hands over the bars of each websocket
+`stocker.sources.alpaca_stream.run_live_intraday` hands over the bars of each websocket
 frame as one `prices_intraday` frame; here each frame is one ingest batch, so a live bar meets
 the same rules (interval grid, session hours of the symbol's exchange, OHLC sanity, duplicates)
 and the same quarantine as a bar fetched in bulk. The stream reconnects with backoff on its own;
@@ -19,9 +19,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from stocker.data.ingest import TableReport, ingest
-from stocker.data.sources.alpaca import SOURCE_NAME
-from stocker.data.sources.alpaca_stream import run_live_intraday
-from stocker.data.sources.base import SourceBatch
+from stocker.sources.alpaca import SOURCE_NAME
+from stocker.sources.alpaca_stream import run_live_intraday
+from stocker.sources.base import SourceBatch
 
 TABLE = "prices_intraday"
 

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from stocker.core.errors import DataError
-from stocker.data.sources.base import payload_hash
+from stocker.sources.base import payload_hash
 from stocker.store.bulk import UpsertResult, upsert
 
 SAMPLE_DESCRIPTION = """\

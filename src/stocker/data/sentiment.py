@@ -31,7 +31,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from stocker.core.errors import DataError
-from stocker.data.sources.base import payload_hash
+from stocker.sources.base import payload_hash
 from stocker.store.bulk import RejectedRow, upsert
 from stocker.store.quarantine import quarantine, record_batch
 

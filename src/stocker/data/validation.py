@@ -20,7 +20,7 @@ from stocker.core import bar_rules
 from stocker.core.bar_rules import CalendarSessions, CheckResult
 from stocker.core.errors import DataError
 from stocker.data import calendars
-from stocker.data.sources.base import INSTRUMENT_METRICS_KEY_COLUMNS, INTRADAY_BAR_FIELDS
+from stocker.sources.base import INSTRUMENT_METRICS_KEY_COLUMNS, INTRADAY_BAR_FIELDS
 from stocker.store.bulk import RejectedRow
 
 INGEST_TABLES = (

@@ -1,8 +1,8 @@
-"""Engine creation and the one place that picks embedded or external PostgreSQL."""
+"""Engine creation and the one place that picks embedded or external PostgreSQL.
+
+The composition root (`stocker.bootstrap`) owns the engine; nothing here caches one."""
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, make_url
 
@@ -38,16 +38,6 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         connect_args={"application_name": "stocker"},
         **kwargs,  # type: ignore[arg-type]
     )
-
-
-@lru_cache(maxsize=4)
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
-
-
-def get_engine(settings: Settings) -> Engine:
-    """The process-wide engine for these settings."""
-    return _engine_for(database_url(settings))
 
 
 def redacted(url: str) -> str:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from stocker.bus.messages import BusMessage, MarketBar
+from stocker.core.messages import BusMessage, MarketBar
 
 EFFECTS_TABLE = """
 CREATE TABLE bus_test_effects (

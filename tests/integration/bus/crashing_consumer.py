@@ -14,7 +14,7 @@ from sqlalchemy import Connection, text
 
 from stocker.bus.connection import redis_client
 from stocker.bus.consumer import Consumer
-from stocker.bus.messages import BusMessage, MarketBar
+from stocker.core.messages import BusMessage, MarketBar
 from stocker.config import Settings
 from stocker.store.db import make_engine
 

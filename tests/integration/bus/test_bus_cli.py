@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from stocker.bus import streams
-from stocker.bus.outbox import enqueue
+from stocker.store.repositories.outbox import enqueue
 from stocker.cli import app
 from stocker.config import Settings, get_settings
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 
 from stocker.bus import streams
 from stocker.bus.consumer import Consumer, PollReport
-from stocker.bus.messages import BusMessage
-from stocker.bus.outbox import enqueue
+from stocker.core.messages import BusMessage
+from stocker.store.repositories.outbox import enqueue
 from stocker.bus.relay import OutboxRelay
 from stocker.bus.status import dead_letters
 from stocker.config import Settings

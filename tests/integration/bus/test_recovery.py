@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from stocker.bus import streams
 from stocker.bus.consumer import Consumer
-from stocker.bus.outbox import enqueue
+from stocker.store.repositories.outbox import enqueue
 from stocker.bus.relay import OutboxRelay
 from stocker.config import Settings
 

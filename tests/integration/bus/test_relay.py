@@ -13,8 +13,8 @@ import redis
 from sqlalchemy import Engine, text
 
 from stocker.bus import streams
-from stocker.bus.messages import SignalGenerated, SignalMetrics, parse
-from stocker.bus.outbox import enqueue, enqueue_many
+from stocker.core.messages import SignalGenerated, SignalMetrics, parse
+from stocker.store.repositories.outbox import enqueue, enqueue_many
 from stocker.bus.relay import OutboxRelay
 from stocker.config import Settings
 from stocker.core.errors import ValidationError

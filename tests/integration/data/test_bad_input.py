@@ -19,8 +19,8 @@ from sqlalchemy import Engine, text
 
 from stocker.core.errors import DataError, SourceError, StockerError
 from stocker.data.ingest import fetch_and_ingest, ingest
-from stocker.data.sources import registry
-from stocker.data.sources.base import FetchRequest, SourceBatch
+from stocker.sources import registry
+from stocker.sources.base import FetchRequest, SourceBatch
 
 TODAY = date(2024, 6, 28)
 TABLES = (

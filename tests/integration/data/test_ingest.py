@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from stocker.core.errors import DataError
 from stocker.data.ingest import ingest
-from stocker.data.sources.base import RawReject, SourceBatch
+from stocker.sources.base import RawReject, SourceBatch
 
 TODAY = date(2024, 6, 28)
 

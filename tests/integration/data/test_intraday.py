@@ -17,7 +17,7 @@ from stocker.data.intraday import (
     daily_from_intraday,
     resample_intraday,
 )
-from stocker.data.sources.base import SourceBatch
+from stocker.sources.base import SourceBatch
 
 TODAY = date(2024, 12, 31)
 # the Friday after Thanksgiving closes at 13:00 New York time

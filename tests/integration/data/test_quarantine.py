@@ -12,7 +12,7 @@ from sqlalchemy import text
 from stocker.core.errors import DataError
 from stocker.data import quarantine
 from stocker.data.ingest import ingest
-from stocker.data.sources.base import SourceBatch
+from stocker.sources.base import SourceBatch
 
 TODAY = date(2024, 6, 28)
 
@@ -158,8 +158,8 @@ def test_release_of_a_genuine_jump_needs_the_reviewer_to_accept_the_rule(engine,
 
 def test_release_of_an_unparseable_csv_row_maps_headers_and_applies_correction(engine, tmp_path):
     from stocker.data.ingest import fetch_and_ingest
-    from stocker.data.sources import registry
-    from stocker.data.sources.base import FetchRequest
+    from stocker.sources import registry
+    from stocker.sources.base import FetchRequest
 
     path = tmp_path / "vendor.csv"
     path.write_text(

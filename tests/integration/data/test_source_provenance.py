@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from stocker.data.ingest import ingest
-from stocker.data.sources.base import FetchRequest, payload_hash
-from stocker.data.sources.registry import get_source
+from stocker.sources.base import FetchRequest, payload_hash
+from stocker.sources.registry import get_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "sources"))
 from vendor_loopback import VENDOR_FIXTURES, LoopbackServer, Reply, vendor_bytes

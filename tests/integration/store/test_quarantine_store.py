@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from stocker.data.sources.base import RawReject
+from stocker.sources.base import RawReject
 from stocker.store.bulk import upsert
 from stocker.store.quarantine import quarantine, record_batch
 

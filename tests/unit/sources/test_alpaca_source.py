@@ -11,8 +11,8 @@ from alpaca.data.models import BarSet
 from vendor_loopback import LoopbackServer, Reply, vendor_bytes
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.data.sources.alpaca import AlpacaSource
-from stocker.data.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
+from stocker.sources.alpaca import AlpacaSource
+from stocker.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
 
 BARS = "/v2/stocks/bars"
 ACTIONS = "/v1/corporate-actions"

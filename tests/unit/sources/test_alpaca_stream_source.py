@@ -14,8 +14,8 @@ import pytest
 from alpaca_stream_loopback import FIRST, SECOND, AlpacaStreamServer
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.alpaca_stream import bar_row, run_live_intraday
-from stocker.data.sources.base import INTRADAY_BAR_COLUMNS, payload_hash
+from stocker.sources.alpaca_stream import bar_row, run_live_intraday
+from stocker.sources.base import INTRADAY_BAR_COLUMNS, payload_hash
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

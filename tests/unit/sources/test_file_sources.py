@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from vendor_loopback import VENDOR_FIXTURES
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.base import DAILY_BAR_COLUMNS, INTRADAY_BAR_COLUMNS, FetchRequest
-from stocker.data.sources.files import FileSource, scan_file
+from stocker.sources.base import DAILY_BAR_COLUMNS, INTRADAY_BAR_COLUMNS, FetchRequest
+from stocker.sources.files import FileSource, scan_file
 
 FILES = VENDOR_FIXTURES / "files"
 

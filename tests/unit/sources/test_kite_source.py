@@ -10,8 +10,8 @@ import pytest
 from vendor_loopback import LoopbackServer, Reply, vendor_bytes
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.data.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
-from stocker.data.sources.kite import KiteSource
+from stocker.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
+from stocker.sources.kite import KiteSource
 
 INSTRUMENTS = "/instruments/NSE"
 INFY_DAY = "/instruments/historical/408065/day"

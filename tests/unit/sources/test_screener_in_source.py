@@ -13,8 +13,8 @@ import pytest
 from vendor_loopback import VENDOR_FIXTURES
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.base import FetchRequest
-from stocker.data.sources.screener_in import ScreenerInSource
+from stocker.sources.base import FetchRequest
+from stocker.sources.screener_in import ScreenerInSource
 
 EXPORT = VENDOR_FIXTURES / "screener_in" / "screen_export.csv"
 AS_OF = date(2024, 6, 28)

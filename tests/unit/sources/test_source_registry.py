@@ -9,8 +9,8 @@ import pytest
 from vendor_loopback import VENDOR_FIXTURES
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.base import Source
-from stocker.data.sources.registry import SOURCE_NAMES, get_source
+from stocker.sources.base import Source
+from stocker.sources.registry import SOURCE_NAMES, get_source
 
 
 def test_registry_names_the_six_sources() -> None:

@@ -12,8 +12,8 @@ import yfinance.utils
 from vendor_loopback import LoopbackServer, Reply, vendor_bytes
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.data.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
-from stocker.data.sources.yahoo import YahooSource
+from stocker.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
+from stocker.sources.yahoo import YahooSource
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 

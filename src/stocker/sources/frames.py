@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 
 import pandas as pd
 
-from stocker.data.sources.base import (
+from stocker.sources.base import (
     CORPORATE_ACTION_COLUMNS,
     DAILY_BAR_COLUMNS,
     INTRADAY_BAR_COLUMNS,

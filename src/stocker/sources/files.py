@@ -31,7 +31,7 @@ import charset_normalizer
 import pandas as pd
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.base import (
+from stocker.sources.base import (
     INSTRUMENT_INFO_COLUMNS,
     INSTRUMENT_METRICS_KEY_COLUMNS,
     INSTRUMENT_METRICS_VALUE_COLUMNS,
@@ -40,7 +40,7 @@ from stocker.data.sources.base import (
     RawReject,
     SourceBatch,
 )
-from stocker.data.sources.frames import (
+from stocker.sources.frames import (
     corporate_actions_frame,
     daily_bars_frame,
     intraday_bars_frame,

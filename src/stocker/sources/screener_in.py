@@ -24,21 +24,21 @@ from typing import Any
 import pandas as pd
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.base import (
+from stocker.sources.base import (
     DESCRIBED_INSTRUMENT_COLUMNS,
     INSTRUMENT_METRICS_KEY_COLUMNS,
     FetchRequest,
     RawReject,
     SourceBatch,
 )
-from stocker.data.sources.files import (
+from stocker.sources.files import (
     decode_text,
     file_sha256,
     normalize_header,
     read_csv_text,
     scan_file,
 )
-from stocker.data.sources.frames import records_frame
+from stocker.sources.frames import records_frame
 
 SOURCE_NAME = "screener-in"
 CRORE = 10_000_000

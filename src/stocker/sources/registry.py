@@ -13,16 +13,16 @@ from datetime import date
 from typing import Any
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.base import Source
+from stocker.sources.base import Source
 
 # name -> (module, class, fixed options)
 SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "yfinance": ("stocker.data.sources.yahoo", "YahooSource", {}),
-    "alpaca": ("stocker.data.sources.alpaca", "AlpacaSource", {}),
-    "kite": ("stocker.data.sources.kite", "KiteSource", {}),
-    "csv": ("stocker.data.sources.files", "FileSource", {"format": "csv"}),
-    "parquet": ("stocker.data.sources.files", "FileSource", {"format": "parquet"}),
-    "screener-in": ("stocker.data.sources.screener_in", "ScreenerInSource", {}),
+    "yfinance": ("stocker.sources.yahoo", "YahooSource", {}),
+    "alpaca": ("stocker.sources.alpaca", "AlpacaSource", {}),
+    "kite": ("stocker.sources.kite", "KiteSource", {}),
+    "csv": ("stocker.sources.files", "FileSource", {"format": "csv"}),
+    "parquet": ("stocker.sources.files", "FileSource", {"format": "parquet"}),
+    "screener-in": ("stocker.sources.screener_in", "ScreenerInSource", {}),
 }
 SOURCE_NAMES = tuple(SOURCES)
 ALIASES = {

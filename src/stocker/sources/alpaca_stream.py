@@ -23,9 +23,9 @@ from alpaca.data.enums import DataFeed
 from alpaca.data.live.stock import StockDataStream
 
 from stocker.core.errors import SourceError
-from stocker.data.sources.alpaca import CREDENTIAL_ENV, SOURCE_NAME, alpaca_credentials
-from stocker.data.sources.base import payload_hash
-from stocker.data.sources.frames import intraday_bars_frame
+from stocker.sources.alpaca import CREDENTIAL_ENV, SOURCE_NAME, alpaca_credentials
+from stocker.sources.base import payload_hash
+from stocker.sources.frames import intraday_bars_frame
 
 log = logging.getLogger(__name__)
 

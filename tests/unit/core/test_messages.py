@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stocker.bus.messages import (
+from stocker.core.messages import (
     MESSAGE_TYPES,
     STREAMS,
     MarketBar,

@@ -1,4 +1,4 @@
-"""Write events to the outbox inside the caller's transaction.
+"""The outbox: events written inside the unit of work's transaction.
 
 A stage commits its state change and the event announcing it together, so an event is published
 if and only if the change happened (the relay in `stocker.bus.relay` does the publishing). The
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, text
 
-from stocker.bus.messages import BusMessage, stream_of
+from stocker.core.messages import BusMessage, stream_of
 from stocker.core.errors import ValidationError
 
 _INSERT = text(
@@ -21,6 +21,21 @@ _INSERT = text(
     "ON CONFLICT (event_id) DO NOTHING RETURNING id"
 )
 _EXISTING = text("SELECT stream, payload::text AS payload FROM outbox WHERE event_id = :event_id")
+
+
+class OutboxRepository:
+    """Adds events to the outbox in the unit of work's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, message: BusMessage, *, event_id: uuid.UUID | None = None) -> uuid.UUID:
+        """Add `message`; see `enqueue`."""
+        return enqueue(self._conn, message, event_id=event_id)
+
+    def add_many(self, messages: Iterable[BusMessage]) -> int:
+        """Add every message with a new event id; return the count."""
+        return enqueue_many(self._conn, messages)
 
 
 def enqueue(

@@ -22,20 +22,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.data.sources.base import (
+from stocker.sources.base import (
     DESCRIBED_INSTRUMENT_COLUMNS,
     FetchRequest,
     RawReject,
     SourceBatch,
     payload_hash,
 )
-from stocker.data.sources.frames import (
+from stocker.sources.frames import (
     corporate_actions_frame,
     daily_bars_frame,
     intraday_bars_frame,
     records_frame,
 )
-from stocker.data.sources.http import (
+from stocker.sources.http import (
     decode_json,
     error_for_status,
     with_rate_limit_retries,

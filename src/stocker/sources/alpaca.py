@@ -29,15 +29,15 @@ from alpaca.data.requests import CorporateActionsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from stocker.core.errors import SourceError, UnknownSymbolError
-from stocker.data.sources.base import FetchRequest, SourceBatch, payload_hash
-from stocker.data.sources.frames import (
+from stocker.sources.base import FetchRequest, SourceBatch, payload_hash
+from stocker.sources.frames import (
     bar_row,
     corporate_actions_frame,
     daily_bars_frame,
     intraday_bars_frame,
     records_frame,
 )
-from stocker.data.sources.http import (
+from stocker.sources.http import (
     ResponseRecorder,
     body_snippet,
     decode_json,

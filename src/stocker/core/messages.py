@@ -3,7 +3,7 @@
 One frozen model per stream; `to_json()` writes the spec's JSON and `parse(stream, raw)` reads
 it back, rejecting unknown fields and wrong JSON types with an error naming the field. Money is
 ``Decimal`` in Python whether the spec sends it as a JSON string (bar prices) or a JSON number
-(fills, portfolio state); see `stocker.bus.wire_types` for how numbers avoid floats.
+(fills, portfolio state); see `stocker.core.wire_types` for how numbers avoid floats.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from stocker.bus.wire_types import (
+from stocker.core.wire_types import (
     WIRE_CONTEXT,
     DateText,
     DecimalNumber,

@@ -23,14 +23,14 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.data.sources.base import FetchRequest, SourceBatch, payload_hash
-from stocker.data.sources.frames import (
+from stocker.sources.base import FetchRequest, SourceBatch, payload_hash
+from stocker.sources.frames import (
     bar_row,
     daily_bars_frame,
     intraday_bars_frame,
     records_frame,
 )
-from stocker.data.sources.http import (
+from stocker.sources.http import (
     ResponseRecorder,
     decode_json,
     error_for_status,

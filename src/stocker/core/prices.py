@@ -1,0 +1,27 @@
+"""How Stocker stores a price: NUMERIC(14, 4), one rounding rule for every price it computes.
+
+`close` from a vendor and `adj_close` derived from actions must round the same way, or an
+unadjusted bar shows `adj_close != close` by one in the fourth decimal (a fifth decimal of 5
+rounded half-even in one place and half away from zero in the other). PostgreSQL rounds NUMERIC
+half away from zero, so every price Stocker computes goes through `stored_price`, which does too.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+PRICE_DECIMALS = 4
+"""Decimal places of every stored price (the spec's NUMERIC(14, 4))."""
+PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_DECIMALS)
+SMALLEST_PRICE = float(PRICE_QUANTUM)
+"""The smallest positive stored price; a computed price is never rounded below it."""
+
+
+def stored_price(value: float | Decimal | str) -> Decimal:
+    """`value` as the database stores it: 4 decimals, half away from zero, at least 0.0001.
+
+    A float is taken by its shortest repr (``str``), as PostgreSQL reads a float8, so
+    ``101.12345`` becomes ``101.1235`` here and there.
+    """
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    return max(exact.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP), PRICE_QUANTUM)
