@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
-from rich.table import Table
 
 from stocker.cli.app import console, data_app
 from stocker.cli.errors import clear_errors
+from stocker.cli.render import counts_table, spinner
 from stocker.config import get_settings
 from stocker.data.breadth import ALL_US, refresh_breadth
 from stocker.data.price_returns import refresh_price_returns
@@ -22,20 +20,6 @@ DATE_FORMATS = ["%Y-%m-%d"]
 Start = Annotated[datetime, typer.Option("--start", formats=DATE_FORMATS, help="First date.")]
 End = Annotated[datetime, typer.Option("--end", formats=DATE_FORMATS, help="Last date.")]
 REJECTS_SHOWN = 10
-
-
-def _spinner() -> Progress:
-    return Progress(
-        SpinnerColumn(), "{task.description}", TimeElapsedColumn(), console=console, transient=True
-    )
-
-
-def _counts_table(title: str, counts: dict[str, int]) -> Table:
-    table = Table(title=title)
-    for name in counts:
-        table.add_column(name, justify="right")
-    table.add_row(*(f"{value:,}" for value in counts.values()))
-    return table
 
 
 @data_app.command("trading-universe")
@@ -52,7 +36,7 @@ def trading_universe(
     ),
 ) -> None:
     """Rank symbols by average dollar volume per session and store the top N."""
-    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+    with spinner() as progress, get_engine(get_settings()).begin() as conn:
         progress.add_task("ranking by average dollar volume…", total=None)
         result = refresh_trading_universe(
             conn,
@@ -63,7 +47,7 @@ def trading_universe(
             min_periods=min_periods,
         )
     console.print(
-        _counts_table(
+        counts_table(
             f"trading_universe {result.start} … {result.end} (top {top}, {lookback} sessions)",
             {
                 "sessions": result.sessions,
@@ -85,11 +69,11 @@ def breadth(
     scope: str = typer.Option(ALL_US, "--scope", help="US_ALL or a universe name."),
 ) -> None:
     """Compute market breadth for a scope and store it in market_breadth."""
-    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+    with spinner() as progress, get_engine(get_settings()).begin() as conn:
         progress.add_task(f"computing breadth of {scope}…", total=None)
         result = refresh_breadth(conn, scope=scope, start=start.date(), end=end.date())
     console.print(
-        _counts_table(
+        counts_table(
             f"market_breadth {scope} {start:%Y-%m-%d} … {end:%Y-%m-%d}",
             {
                 "symbols": result.symbols,
@@ -116,13 +100,13 @@ def returns(
 ) -> None:
     """Bring price_returns up to date with adj_close (only new or out-of-step returns)."""
     chosen = [symbol.strip().upper() for symbol in symbols.split(",") if symbol.strip()]
-    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+    with spinner() as progress, get_engine(get_settings()).begin() as conn:
         progress.add_task("computing daily returns…", total=None)
         report = refresh_price_returns(
             conn, chosen or None, since.date() if since else None, full=full
         )
     console.print(
-        _counts_table(
+        counts_table(
             "price_returns",
             {
                 "symbols": len(report.symbols),

@@ -6,30 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
-from rich.table import Table
 
 from stocker.cli.app import console, data_app
 from stocker.cli.errors import clear_errors
+from stocker.cli.render import counts_table, spinner
 from stocker.config import get_settings
 from stocker.data.sentiment import ingest_sentiment_csv
 from stocker.store.db import get_engine
 
 REJECTS_SHOWN = 10
-
-
-def _spinner() -> Progress:
-    return Progress(
-        SpinnerColumn(), "{task.description}", TimeElapsedColumn(), console=console, transient=True
-    )
-
-
-def _counts_table(title: str, counts: dict[str, int]) -> Table:
-    table = Table(title=title)
-    for name in counts:
-        table.add_column(name, justify="right")
-    table.add_row(*(f"{value:,}" for value in counts.values()))
-    return table
 
 
 @data_app.command("sentiment")
@@ -39,11 +24,11 @@ def sentiment(
     source: str = typer.Option(..., "--source", help="Feed name for rows without a source."),
 ) -> None:
     """Load sentiment from a CSV, aggregated per symbol and market-wide per day."""
-    with _spinner() as progress, get_engine(get_settings()).begin() as conn:
+    with spinner() as progress, get_engine(get_settings()).begin() as conn:
         progress.add_task(f"loading {path.name}…", total=None)
         report = ingest_sentiment_csv(conn, path, source=source)
     console.print(
-        _counts_table(
+        counts_table(
             f"market_sentiment from {path.name}",
             {
                 "received": report.received,
