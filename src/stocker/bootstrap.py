@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from stocker.bus.handlers import HandlerRegistry
     from stocker.sources.base import LiveBarFeed, Source
+    from stocker.store.embedded import EmbeddedServices
+    from stocker.store.migrate import Schema
     from stocker.store.uow import SqlUnitOfWork
 
 
@@ -94,6 +96,42 @@ class App:
 
         return HandlerRegistry()
 
+    def schema(self) -> Schema:
+        """Migrations of this application's database (`stocker db ...`)."""
+        from stocker.store.migrate import Schema
+
+        return Schema(self.engine)
+
+    def embedded_services(self) -> EmbeddedServices:
+        """The embedded PostgreSQL and Redis under `settings.home` (`stocker services ...`)."""
+        from stocker.store.embedded import EmbeddedServices
+
+        return EmbeddedServices(self.settings.home)
+
+    def describe_failure(self, exc: BaseException) -> str | None:
+        """One actionable line for an infrastructure failure (database down or not migrated,
+        Redis down), or None when `exc` is not one; shells print it instead of a traceback."""
+        import sys
+
+        if "sqlalchemy" in sys.modules:
+            from stocker.store.db import redacted
+            from stocker.store.failures import describe_database_failure
+
+            url = redacted(self.__dict__.get("database_url") or self.settings.database_url or "")
+            found = describe_database_failure(exc, url or "the embedded server")
+            if found:
+                return found
+        if "redis" in sys.modules:
+            import redis as redis_module
+
+            if isinstance(exc, redis_module.ConnectionError | redis_module.TimeoutError):
+                url = self.__dict__.get("redis_url") or self.settings.redis_url or "embedded"
+                return (
+                    f"cannot reach Redis at {_hide_password(url)}: {exc}; start it, or unset "
+                    "STOCKER_REDIS_URL to use the embedded one"
+                )
+        return None
+
     def close(self) -> None:
         """Release connections (the embedded servers keep running for the next command)."""
         if "engine" in self.__dict__:
@@ -105,3 +143,12 @@ class App:
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> App:
     """The application for `settings` (default: read from the environment)."""
     return App(settings=settings or Settings(), clock=clock or SystemClock())
+
+
+def _hide_password(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    if not separator or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url

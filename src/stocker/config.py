@@ -99,3 +99,7 @@ class Credentials:
 
     key: str
     secret: str
+
+
+def get_settings() -> Settings:  # TRANSITIONAL: removed once every command takes the App
+    return Settings()

@@ -12,8 +12,6 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from stocker.cli import app
-from stocker.config import get_settings
-from stocker.store import db
 
 
 @pytest.fixture
@@ -29,11 +27,7 @@ def cli_env(
     monkeypatch.setenv("STOCKER_REDIS_URL", redis_url)
     monkeypatch.setenv("STOCKER_STREAM_PREFIX", stream_prefix)
     monkeypatch.setenv("STOCKER_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    db._engine_for.cache_clear()
     yield
-    get_settings.cache_clear()
-    db._engine_for.cache_clear()
 
 
 def _command_groups() -> list[tuple[list[str], TyperGroup]]:

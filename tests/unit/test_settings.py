@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stocker.bus.connection import redis_url
-from stocker.config import Settings
+from stocker.bootstrap import build
+from stocker.config import Credentials, Settings
 from stocker.store.db import database_url
 
 VARIABLES = ("STOCKER_DATABASE_URL", "STOCKER_REDIS_URL", "STOCKER_HOME", "STOCKER_STREAM_PREFIX")
@@ -32,7 +32,7 @@ def test_settings_when_variables_are_set_use_them_without_starting_servers(
 
     assert settings.home == home
     assert database_url(settings) == "postgresql+psycopg://trader:secret@db.example:6543/stocker"
-    assert redis_url(settings) == "redis://cache.example:6380/2"
+    assert build(settings).redis_url == "redis://cache.example:6380/2"
     assert not home.exists()
 
 
@@ -59,3 +59,26 @@ def test_settings_when_dotenv_file_and_variable_disagree_take_the_variable(
 
     assert settings.home == Path("/srv/stocker")
     assert settings.redis_url == "redis://from-environment:6379/0"
+
+
+def test_credentials_when_set_under_vendor_names_reach_the_app_and_stay_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALPACA_API_KEY", "AKID123")
+    monkeypatch.setenv("STOCKER_ALPACA_SECRET_KEY", "s3cr3t-value")
+
+    settings = Settings()
+    app = build(settings)
+
+    assert app.credentials("alpaca") == Credentials("AKID123", "s3cr3t-value")
+    assert app.credentials("kite") is None
+    assert "s3cr3t-value" not in repr(settings) and "s3cr3t-value" not in str(settings)
+
+
+def test_app_when_built_starts_nothing_until_a_service_is_asked_for(tmp_path: Path) -> None:
+    app = build(Settings(home=tmp_path / "home"))
+
+    app.close()
+
+    assert not (tmp_path / "home").exists()
+    assert "engine" not in app.__dict__ and "redis" not in app.__dict__

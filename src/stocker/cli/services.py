@@ -5,21 +5,20 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from stocker.cli.app import console, services_app
+from stocker.cli.app import app_of, console, services_app
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.store import embedded
 
 
 @services_app.command("status")
 @clear_errors
-def status() -> None:
+def status(ctx: typer.Context) -> None:
     """Show whether the embedded PostgreSQL and Redis are running."""
-    settings = get_settings()
+    app = app_of(ctx)
+    settings = app.settings
     table = Table(title=f"Embedded services under {settings.home}")
     for column in ("service", "running", "pid", "address", "directory"):
         table.add_column(column)
-    for item in embedded.status(settings.home):
+    for item in app.embedded_services().status():
         table.add_row(
             item.name,
             "yes" if item.running else "no",
@@ -39,14 +38,14 @@ def status() -> None:
 @services_app.command("down")
 @clear_errors
 def down(
+    ctx: typer.Context,
     purge: bool = typer.Option(False, "--purge", help="Also delete their data directories."),
 ) -> None:
     """Stop the embedded PostgreSQL and Redis."""
-    settings = get_settings()
-    stopped_pg = embedded.stop_postgres(settings.home)
-    stopped_redis = embedded.stop_redis(settings.home)
+    services = app_of(ctx).embedded_services()
+    stopped_pg, stopped_redis = services.stop()
     console.print(f"postgresql: {'stopped' if stopped_pg else 'was not running'}")
     console.print(f"redis: {'stopped' if stopped_redis else 'was not running'}")
     if purge:
-        embedded.remove_data(settings.home)
-        console.print(f"deleted the data under {settings.home}")
+        services.purge()
+        console.print(f"deleted the data under {services.home}")

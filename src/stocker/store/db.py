@@ -43,3 +43,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 def redacted(url: str) -> str:
     """The URL with any password hidden, for logs and status output."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def get_engine(settings: Settings) -> Engine:  # TRANSITIONAL: removed with config.get_settings
+    return make_engine(database_url(settings))

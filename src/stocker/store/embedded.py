@@ -261,3 +261,21 @@ def remove_data(home: Path) -> None:
     """Delete the embedded services' data (after `stop`)."""
     for directory in (_pg_dir(home), _redis_dir(home)):
         shutil.rmtree(directory, ignore_errors=True)
+
+
+class EmbeddedServices:
+    """The embedded PostgreSQL and Redis under one data directory (for `stocker services`)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def status(self) -> list[ServiceStatus]:
+        return status(self.home)
+
+    def stop(self) -> tuple[bool, bool]:
+        """Stop both; return whether PostgreSQL and Redis were running."""
+        return stop_postgres(self.home), stop_redis(self.home)
+
+    def purge(self) -> None:
+        """Delete their data directories (after `stop`)."""
+        remove_data(self.home)

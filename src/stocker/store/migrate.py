@@ -39,3 +39,26 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision shipped with this version of Stocker."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+class Schema:
+    """The database schema of one engine, as the composition root hands it to shells."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Apply migrations up to `revision`; return the revision reached."""
+        upgrade(self._engine, revision)
+        return current_revision(self._engine)
+
+    def downgrade(self, revision: str = "base") -> str | None:
+        """Revert migrations down to `revision`; return the revision reached (None at base)."""
+        downgrade(self._engine, revision)
+        return current_revision(self._engine)
+
+    def current(self) -> str | None:
+        return current_revision(self._engine)
+
+    def head(self) -> str | None:
+        return head_revision()

@@ -12,8 +12,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from stocker.cli import app
-from stocker.config import get_settings
-from stocker.store import db, migrate
+from stocker.store import migrate
 from stocker.store.db import make_engine
 
 SCHEMA_DOC = Path(__file__).resolve().parents[3] / "docs" / "schema.md"
@@ -122,13 +121,7 @@ def test_cli_db_upgrade_when_pointed_at_an_empty_database_migrates_it(
     empty_db_url: str, empty_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STOCKER_DATABASE_URL", empty_db_url)
-    get_settings.cache_clear()
-    db._engine_for.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["db", "upgrade"])
-    finally:
-        get_settings.cache_clear()
-        db._engine_for.cache_clear()
+    result = CliRunner().invoke(app, ["db", "upgrade"])
 
     assert result.exit_code == 0, result.output
     assert f"database at revision {migrate.head_revision()}" in result.output
