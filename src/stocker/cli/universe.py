@@ -3,17 +3,16 @@ assign-strategy, strategies."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from stocker.cli.app import app, console
+from stocker.cli.app import app, app_of, console
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.data import universes
-from stocker.data.universes import MemberChange
-from stocker.store.db import get_engine
+
+if TYPE_CHECKING:
+    from stocker.data.universes import MemberChange
 
 universe_app = typer.Typer(
     help="Universes (SigmaQLab groups): named, optionally ranked lists of symbols.",
@@ -51,6 +50,7 @@ def _render_change(name: str, change: MemberChange) -> None:
 @universe_app.command("create")
 @clear_errors
 def create(
+    ctx: typer.Context,
     name: Name,
     description: str | None = typer.Option(None, "--description", help="What it is for."),
     symbols: str = typer.Option("", "--symbols", help="Comma-separated members, ranked in order."),
@@ -58,25 +58,27 @@ def create(
     is_global: bool = typer.Option(False, "--global", help="Make it the global universe."),
 ) -> None:
     """Create a universe, optionally with (ranked) members."""
-    with get_engine(get_settings()).begin() as conn:
-        universe = universes.create_universe(
-            conn,
-            name,
-            description,
-            symbols=_symbols([symbols]),
-            ranked=not unranked,
-            is_global=is_global,
-        )
+    from stocker.data.universes import create_universe
+
+    universe = create_universe(
+        app_of(ctx).uow(),
+        name,
+        description,
+        symbols=_symbols([symbols]),
+        ranked=not unranked,
+        is_global=is_global,
+    )
     flag = " (global)" if universe.is_global else ""
     console.print(f"created universe {universe.name}{flag} with {universe.member_count} members")
 
 
 @universe_app.command("list")
 @clear_errors
-def list_command() -> None:
+def list_command(ctx: typer.Context) -> None:
     """List universes with member counts, the global flag and assigned strategies."""
-    with get_engine(get_settings()).connect() as conn:
-        found = universes.list_universes(conn)
+    from stocker.data.universes import list_universes
+
+    found = list_universes(app_of(ctx).uow())
     table = Table(title="Universes")
     for column in ("name", "members", "global", "strategies", "description"):
         table.add_column(column, justify="right" if column == "members" else "left")
@@ -93,11 +95,11 @@ def list_command() -> None:
 
 @universe_app.command("show")
 @clear_errors
-def show(name: Name) -> None:
+def show(ctx: typer.Context, name: Name) -> None:
     """Show a universe's members in rank order."""
-    with get_engine(get_settings()).connect() as conn:
-        universe = universes.get_universe(conn, name)
-        listed = universes.members(conn, name)
+    from stocker.data.universes import universe_members
+
+    universe, listed = universe_members(app_of(ctx).uow(), name)
     title = f"{universe.name}{' (global)' if universe.is_global else ''}"
     table = Table(title=title, caption=universe.description)
     table.add_column("position", justify="right")
@@ -109,67 +111,78 @@ def show(name: Name) -> None:
 
 @universe_app.command("rename")
 @clear_errors
-def rename(name: Name, new_name: Annotated[str, typer.Argument(help="New name.")]) -> None:
+def rename(
+    ctx: typer.Context, name: Name, new_name: Annotated[str, typer.Argument(help="New name.")]
+) -> None:
     """Rename a universe."""
-    with get_engine(get_settings()).begin() as conn:
-        universe = universes.rename_universe(conn, name, new_name)
+    from stocker.data.universes import rename_universe
+
+    universe = rename_universe(app_of(ctx).uow(), name, new_name)
     console.print(f"renamed {name} to {universe.name}")
 
 
 @universe_app.command("delete")
 @clear_errors
-def delete(name: Name) -> None:
+def delete(ctx: typer.Context, name: Name) -> None:
     """Delete a universe (soft: its rows stay, marked deleted)."""
-    with get_engine(get_settings()).begin() as conn:
-        universes.delete_universe(conn, name)
+    from stocker.data.universes import delete_universe
+
+    delete_universe(app_of(ctx).uow(), name)
     console.print(f"deleted universe {name}")
 
 
 @universe_app.command("add")
 @clear_errors
-def add(name: Name, symbols: Symbols, ranked: Ranked = False) -> None:
+def add(ctx: typer.Context, name: Name, symbols: Symbols, ranked: Ranked = False) -> None:
     """Add members (re-adding a removed member revives it)."""
-    with get_engine(get_settings()).begin() as conn:
-        change = universes.add_members(conn, name, _symbols(symbols), ranked=ranked)
+    from stocker.data.universes import add_members
+
+    change = add_members(app_of(ctx).uow(), name, _symbols(symbols), ranked=ranked)
     _render_change(name, change)
 
 
 @universe_app.command("remove")
 @clear_errors
-def remove(name: Name, symbols: Symbols) -> None:
+def remove(ctx: typer.Context, name: Name, symbols: Symbols) -> None:
     """Remove members (soft: marked deleted)."""
-    with get_engine(get_settings()).begin() as conn:
-        change = universes.remove_members(conn, name, _symbols(symbols))
+    from stocker.data.universes import remove_members
+
+    change = remove_members(app_of(ctx).uow(), name, _symbols(symbols))
     _render_change(name, change)
 
 
 @universe_app.command("set-global")
 @clear_errors
-def set_global(name: Name) -> None:
+def set_global(ctx: typer.Context, name: Name) -> None:
     """Make a universe the global one (only one can be)."""
-    with get_engine(get_settings()).begin() as conn:
-        universes.set_global(conn, name)
+    from stocker.data.universes import set_global as make_global
+
+    make_global(app_of(ctx).uow(), name)
     console.print(f"{name} is now the global universe")
 
 
 @universe_app.command("assign-strategy")
 @clear_errors
 def assign_strategy(
-    strategy_id: Annotated[str, typer.Argument(help="Strategy identifier.")], name: Name
+    ctx: typer.Context,
+    strategy_id: Annotated[str, typer.Argument(help="Strategy identifier.")],
+    name: Name,
 ) -> None:
     """Assign (or reassign) a strategy to a universe."""
-    with get_engine(get_settings()).begin() as conn:
-        previous = universes.assign_strategy(conn, strategy_id, name)
+    from stocker.data.universes import assign_strategy as assign
+
+    previous = assign(app_of(ctx).uow(), strategy_id, name)
     moved = f" (was {previous})" if previous and previous != name else ""
     console.print(f"strategy {strategy_id} trades universe {name}{moved}")
 
 
 @universe_app.command("strategies")
 @clear_errors
-def strategies() -> None:
+def strategies(ctx: typer.Context) -> None:
     """List which universe each strategy trades."""
-    with get_engine(get_settings()).connect() as conn:
-        assignments = universes.strategy_assignments(conn)
+    from stocker.data.universes import strategy_assignments
+
+    assignments = strategy_assignments(app_of(ctx).uow())
     table = Table(title="Strategy universes")
     table.add_column("strategy")
     table.add_column("universe")
