@@ -5,7 +5,9 @@ Stages write events with `uow.outbox.add` in their own transaction;
 exactly once per consumer group. See docs/bus.md.
 """
 
-from stocker.bus.consumer import Consumer, Handler, PollReport
+from stocker.bus.consumer import Consumer, PollReport
+from stocker.bus.handlers import Handler, HandlerRegistry
+from stocker.bus.relay import OutboxRelay, RelayReport
 from stocker.core.messages import (
     STREAMS,
     BusMessage,
@@ -17,13 +19,13 @@ from stocker.core.messages import (
     StateUpdate,
     parse,
 )
-from stocker.bus.relay import OutboxRelay, RelayReport
 
 __all__ = [
     "STREAMS",
     "BusMessage",
     "Consumer",
     "Handler",
+    "HandlerRegistry",
     "MarketBar",
     "OrderCreated",
     "OrderFilled",

@@ -1,15 +1,15 @@
 """A consumer-group member with exactly-once effects over Redis' at-least-once delivery.
 
-For each message the handler runs inside a PostgreSQL transaction (a savepoint of the poll's
-transaction) that also inserts the `bus_inbox` row ``(group, event_id)``; when that row already
-exists the handler is skipped, so a redelivered or republished event changes nothing. Messages
-are XACKed only after the transaction commits: a consumer that dies in between leaves them
-pending, and another member reclaims them with XAUTOCLAIM once they have been idle for
-`Settings.claim_idle_ms`.
+For each message the handler runs as ``handler(message, uow)`` inside a PostgreSQL transaction
+(a savepoint of the poll's unit of work) that also inserts the `bus_inbox` row
+``(group, event_id)``; when that row already exists the handler is skipped, so a redelivered or
+republished event changes nothing. Messages are XACKed only after the transaction commits: a
+consumer that dies in between leaves them pending, and another member reclaims them with
+XAUTOCLAIM once they have been idle for `BusSettings.claim_idle_ms`.
 
 Messages that cannot be read (bad JSON, schema violations, no event id) go straight to the
 stream's dead-letter stream with the validation error. A handler that raises rolls back and
-leaves the message pending for a retry; once Redis has delivered it `Settings.max_deliveries`
+leaves the message pending for a retry; once Redis has delivered it `BusSettings.max_deliveries`
 times it goes to the dead-letter stream with the last error, and is acknowledged. Losing the
 database connection is not the message's fault: it propagates and the message stays pending.
 """
@@ -26,28 +26,19 @@ from typing import Any
 
 import redis
 from redis.exceptions import ResponseError
-from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stocker.bus import streams
-from stocker.core.messages import BusMessage, model_for, parse
-from stocker.config import Settings
+from stocker.bus.handlers import Handler
+from stocker.config import BusSettings
 from stocker.core.errors import ValidationError
+from stocker.core.messages import BusMessage, model_for, parse
+from stocker.store.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[BusMessage, Connection], None]
-"""Applies one message inside the consumer's transaction (write through `conn` only)."""
-
-_CLAIM_INBOX = text(
-    "INSERT INTO bus_inbox (consumer_group, event_id, stream, stream_message_id) "
-    "VALUES (:group, :event_id, :stream, :message_id) "
-    "ON CONFLICT (consumer_group, event_id) DO NOTHING RETURNING 1"
-)
-_REGISTER_GROUP = text(
-    "INSERT INTO bus_consumer_groups (stream, consumer_group) VALUES (:stream, :group) "
-    "ON CONFLICT DO NOTHING"
-)
+UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
+"""Makes a new unit of work (the App's `uow`); the consumer opens one per batch."""
 
 DEAD_LETTER_FIELDS = ("error", "deliveries", "stream", "group", "consumer", "message_id", "dead_at")
 """Fields a dead-letter entry adds to the original message's fields."""
@@ -80,9 +71,9 @@ class Consumer:
 
     def __init__(
         self,
-        engine: Engine,
+        uow_factory: UnitOfWorkFactory,
         redis_client: redis.Redis,
-        settings: Settings,
+        settings: BusSettings,
         stream: str,
         group: str,
         name: str,
@@ -92,7 +83,7 @@ class Consumer:
         self.stream = stream
         self.group = group
         self.name = name
-        self._engine = engine
+        self._new_uow = uow_factory
         self._redis = redis_client
         self._settings = settings
         self._handler = handler
@@ -108,8 +99,9 @@ class Consumer:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        with self._engine.begin() as conn:
-            conn.execute(_REGISTER_GROUP, {"stream": self.stream, "group": self.group})
+        with self._new_uow() as uow:
+            uow.inbox.register_group(self.stream, self.group)
+            uow.commit()
         self._group_ready = True
 
     def poll_once(self, count: int = 10, block_ms: int = 1000) -> PollReport:
@@ -218,17 +210,18 @@ class Consumer:
         failures: list[tuple[_Entry, str, int]] = []
         # One commit for the batch (the commit's fsync dominates a message's cost); a savepoint
         # per message keeps one failing handler from undoing the others.
-        with self._engine.begin() as conn:
+        with self._new_uow() as uow:
             for entry, event_id, message, deliveries in readable:
                 try:
-                    with conn.begin_nested():
-                        first_time = self._apply_one(conn, entry, event_id, message)
+                    with uow.savepoint():
+                        first_time = self._apply_one(uow, entry, event_id, message)
                 except (OperationalError, InterfaceError):
                     raise  # the database is unreachable: not the message's fault; stays pending
                 except Exception as exc:
                     failures.append((entry, f"{type(exc).__name__}: {exc}", deliveries))
                     continue
                 done.append((entry, first_time))
+            uow.commit()
         if done:
             self._redis.xack(self._key, self.group, *(entry.message_id for entry, _ in done))
         report.processed += sum(1 for _, first_time in done if first_time)
@@ -248,21 +241,12 @@ class Consumer:
                 report.dead_lettered += 1
 
     def _apply_one(
-        self, conn: Connection, entry: _Entry, event_id: uuid.UUID, message: BusMessage
+        self, uow: SqlUnitOfWork, entry: _Entry, event_id: uuid.UUID, message: BusMessage
     ) -> bool:
         """Record the event in the inbox and run the handler; False when it was already done."""
-        first_time = conn.execute(
-            _CLAIM_INBOX,
-            {
-                "group": self.group,
-                "event_id": event_id,
-                "stream": self.stream,
-                "message_id": entry.message_id,
-            },
-        ).first()
-        if first_time is None:
+        if not uow.inbox.claim(self.group, event_id, self.stream, entry.message_id):
             return False
-        self._handler(message, conn)
+        self._handler(message, uow)
         return True
 
     def _read(self, fields: Mapping[bytes | str, bytes | str]) -> tuple[uuid.UUID, BusMessage]:

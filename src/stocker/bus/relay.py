@@ -19,53 +19,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from redis.exceptions import ResponseError, WatchError
-from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import OperationalError
 
 from stocker.bus import streams
-from stocker.core.messages import STREAMS
-from stocker.config import Settings
+from stocker.config import BusSettings
 from stocker.core.errors import ServiceError
+from stocker.core.messages import STREAMS
+from stocker.store.repositories.outbox import OutboxRow
+from stocker.store.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
 _WATCH_ATTEMPTS = 20
-
-_PENDING = text(
-    "SELECT id, event_id::text AS event_id, stream, payload::text AS payload FROM outbox "
-    "WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
-)
-_MARK_PUBLISHED = text(
-    "UPDATE outbox SET published_at = NOW(), stream_message_id = :message_id, "
-    "publish_attempts = publish_attempts + 1 WHERE id = :id"
-)
-_NEWEST_PUBLISHED = text(
-    "SELECT stream_message_id FROM outbox WHERE stream = :stream "
-    "AND stream_message_id IS NOT NULL ORDER BY id DESC LIMIT 1"
-)
-_GROUPS = text("SELECT consumer_group FROM bus_consumer_groups WHERE stream = :stream")
-_GROUP_STREAMS = text("SELECT DISTINCT stream FROM bus_consumer_groups")
-_UNPROCESSED = text(
-    """
-    SELECT o.id, o.event_id::text AS event_id, o.stream, o.payload::text AS payload
-    FROM outbox o
-    WHERE o.stream = :stream AND o.published_at IS NOT NULL
-      AND EXISTS (
-        SELECT 1 FROM bus_consumer_groups g
-        WHERE g.stream = o.stream
-          AND NOT EXISTS (
-            SELECT 1 FROM bus_inbox i
-            WHERE i.consumer_group = g.consumer_group AND i.event_id = o.event_id))
-    ORDER BY o.id
-    """
-)
-_STREAM_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 
 
 @dataclass(frozen=True)
@@ -79,8 +50,13 @@ class RelayReport:
 class OutboxRelay:
     """Moves committed outbox rows onto their Redis streams; safe to run several at once."""
 
-    def __init__(self, engine: Engine, redis_client: redis.Redis, settings: Settings) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        uow_factory: Callable[[], SqlUnitOfWork],
+        redis_client: redis.Redis,
+        settings: BusSettings,
+    ) -> None:
+        self._new_uow = uow_factory
         self._redis = redis_client
         self._settings = settings
 
@@ -98,29 +74,26 @@ class OutboxRelay:
                 return total
 
     def _publish_batch(self, batch_size: int) -> int:
-        with self._engine.begin() as conn:
-            rows = conn.execute(_PENDING, {"limit": batch_size}).all()
+        with self._new_uow() as uow:
+            rows = uow.outbox.take_unpublished(batch_size)
             if not rows:
                 return 0
-            by_stream: dict[str, list[Row[Any]]] = {}
+            by_stream: dict[str, list[OutboxRow]] = {}
             for row in rows:
                 by_stream.setdefault(row.stream, []).append(row)
             ordered_streams = sorted(by_stream)  # one lock order for every relay: no deadlocks
             for stream in ordered_streams:
-                _lock_stream(conn, stream)
+                uow.outbox.lock_stream(stream)
             for stream in ordered_streams:
                 stream_rows = by_stream[stream]
-                message_ids = self._publish_rows(conn, stream, stream_rows)
-                conn.execute(
-                    _MARK_PUBLISHED,
-                    [
-                        {"id": row.id, "message_id": streams.as_text(message_id)}
-                        for row, message_id in zip(stream_rows, message_ids, strict=True)
-                    ],
-                )
+                message_ids = self._publish_rows(uow, stream, stream_rows)
+                uow.outbox.mark_published(_published(stream_rows, message_ids))
+            uow.commit()
             return len(rows)
 
-    def _publish_rows(self, conn: Connection, stream: str, rows: Sequence[Row[Any]]) -> list[Any]:
+    def _publish_rows(
+        self, uow: SqlUnitOfWork, stream: str, rows: Sequence[OutboxRow]
+    ) -> list[Any]:
         """XADD `rows` in one MULTI guarded by the relay mark; recover the stream first if lost."""
         key = streams.stream_key(self._settings, stream)
         mark = streams.relay_mark_key(self._settings, stream)
@@ -128,10 +101,10 @@ class OutboxRelay:
             with self._redis.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(mark)
-                    reason = self._loss_reason(conn, stream, pipe)
+                    reason = self._loss_reason(uow, stream, pipe)
                     if reason is not None:
                         pipe.unwatch()
-                        self._recover_locked(conn, stream, reason)
+                        self._recover_locked(uow, stream, reason)
                         continue
                     pipe.multi()
                     for row in rows:
@@ -157,21 +130,22 @@ class OutboxRelay:
         """Republish what consumers have not processed on every stream Redis lost; return count."""
         total = 0
         for stream in self._streams():
-            with self._engine.begin() as conn:
-                _lock_stream(conn, stream)
-                reason = self._loss_reason(conn, stream, self._redis)
+            with self._new_uow() as uow:
+                uow.outbox.lock_stream(stream)
+                reason = self._loss_reason(uow, stream, self._redis)
                 if reason is not None:
-                    total += self._recover_locked(conn, stream, reason)
+                    total += self._recover_locked(uow, stream, reason)
+                uow.commit()
         return total
 
     def _streams(self) -> list[str]:
-        with self._engine.connect() as conn:
-            registered = {row.stream for row in conn.execute(_GROUP_STREAMS)}
+        with self._new_uow() as uow:
+            registered = uow.inbox.streams_with_groups()
         return sorted(set(STREAMS) | registered)
 
-    def _loss_reason(self, conn: Connection, stream: str, client: Any) -> str | None:
+    def _loss_reason(self, uow: SqlUnitOfWork, stream: str, client: Any) -> str | None:
         """Why Redis no longer holds what we published to `stream`, or None when it does."""
-        newest = conn.execute(_NEWEST_PUBLISHED, {"stream": stream}).scalar()
+        newest = uow.outbox.newest_published_id(stream)
         if newest is None:
             return None  # nothing published yet: nothing to lose
         key = streams.stream_key(self._settings, stream)
@@ -187,7 +161,7 @@ class OutboxRelay:
                 f"stream {key} ends at id {last_generated}, older than the last id we "
                 f"published, {newest}"
             )
-        registered = self._registered_groups(conn, stream)
+        registered = uow.inbox.groups_of(stream)
         if registered:
             present = {streams.as_text(group["name"]) for group in client.xinfo_groups(key)}
             missing = sorted(registered - present)
@@ -195,20 +169,17 @@ class OutboxRelay:
                 return f"consumer groups {', '.join(missing)} of {key} are missing"
         return None
 
-    def _registered_groups(self, conn: Connection, stream: str) -> set[str]:
-        return {row.consumer_group for row in conn.execute(_GROUPS, {"stream": stream})}
-
-    def _recover_locked(self, conn: Connection, stream: str, reason: str) -> int:
-        """Rebuild `stream` in Redis; the caller holds the stream's advisory lock in `conn`."""
+    def _recover_locked(self, uow: SqlUnitOfWork, stream: str, reason: str) -> int:
+        """Rebuild `stream` in Redis; the caller holds the stream's advisory lock in `uow`."""
         key = streams.stream_key(self._settings, stream)
         log.warning("recovering %s: %s", key, reason)
-        for group in sorted(self._registered_groups(conn, stream)):
+        for group in sorted(uow.inbox.groups_of(stream)):
             try:
                 self._redis.xgroup_create(key, group, id="0", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
-        rows = conn.execute(_UNPROCESSED, {"stream": stream}).all()
+        rows = uow.outbox.unprocessed(stream)
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             pipe = self._redis.pipeline(transaction=False)
@@ -220,24 +191,18 @@ class OutboxRelay:
                     approximate=True,
                 )
             message_ids = pipe.execute()
-            conn.execute(
-                _MARK_PUBLISHED,
-                [
-                    {"id": row.id, "message_id": streams.as_text(message_id)}
-                    for row, message_id in zip(chunk, message_ids, strict=True)
-                ],
-            )
-        self._restore_stream_end(conn, stream, key)
+            uow.outbox.mark_published(_published(chunk, message_ids))
+        self._restore_stream_end(uow, stream, key)
         self._redis.set(streams.relay_mark_key(self._settings, stream), _now_text())
         log.warning("recovered %s: republished %d events", key, len(rows))
         return len(rows)
 
-    def _restore_stream_end(self, conn: Connection, stream: str, key: str) -> None:
+    def _restore_stream_end(self, uow: SqlUnitOfWork, stream: str, key: str) -> None:
         """Make the stream exist and end at or after every id we recorded, so the check passes."""
         if not self._redis.exists(key):
             # No group needed anything: create the stream empty (add one entry, trim to zero).
             self._redis.xadd(key, {"relay": "recovered"}, maxlen=0, approximate=False)
-        newest = conn.execute(_NEWEST_PUBLISHED, {"stream": stream}).scalar()
+        newest = uow.outbox.newest_published_id(stream)
         last_generated = streams.as_text(self._redis.xinfo_stream(key)["last-generated-id"])
         if newest and streams.parse_stream_id(last_generated) < streams.parse_stream_id(newest):
             self._redis.execute_command("XSETID", key, newest)
@@ -265,8 +230,12 @@ class OutboxRelay:
                 stop_event.wait(poll_interval_s)
 
 
-def _lock_stream(conn: Connection, stream: str) -> None:
-    conn.execute(_STREAM_LOCK, {"name": f"stocker.bus.relay:{stream}"})
+def _published(rows: Sequence[OutboxRow], message_ids: Sequence[Any]) -> list[tuple[int, str]]:
+    """``(row id, stream message id)`` pairs for `OutboxRepository.mark_published`."""
+    return [
+        (row.id, streams.as_text(message_id))
+        for row, message_id in zip(rows, message_ids, strict=True)
+    ]
 
 
 def _now_text() -> str:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.exceptions import ResponseError
-from sqlalchemy import Engine, text
 
 from stocker.bus import streams
 from stocker.bus.consumer import DEAD_LETTER_FIELDS
+from stocker.config import BusSettings
 from stocker.core.messages import STREAMS, model_for
-from stocker.config import Settings
+from stocker.store.uow import SqlUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -56,17 +57,11 @@ class DeadLetter:
 
 
 def stream_status(
-    engine: Engine, redis_client: redis.Redis, settings: Settings
+    uow: SqlUnitOfWork, redis_client: redis.Redis, settings: BusSettings
 ) -> list[StreamStatus]:
-    """Every spec stream's state in Redis and PostgreSQL."""
-    with engine.connect() as conn:
-        unpublished = dict(
-            conn.execute(
-                text(
-                    "SELECT stream, count(*) FROM outbox WHERE published_at IS NULL GROUP BY stream"
-                )
-            ).all()
-        )
+    """Every spec stream's state in Redis and PostgreSQL (`uow` is read, never committed)."""
+    with uow:
+        unpublished = uow.outbox.unpublished_counts()
     result = []
     for stream in STREAMS:
         key = streams.stream_key(settings, stream)
@@ -96,14 +91,14 @@ def stream_status(
 
 
 def dead_letters(
-    redis_client: redis.Redis, settings: Settings, stream: str | None = None, limit: int = 100
+    redis_client: redis.Redis, settings: BusSettings, stream: str | None = None, limit: int = 100
 ) -> list[DeadLetter]:
     """The newest dead letters of `stream` (or of every stream), newest first."""
     names = [model_for(stream).stream] if stream else list(STREAMS)
     letters = []
     for name in names:
-        entries = redis_client.xrevrange(streams.dead_letter_key(settings, name), count=limit)
-        for entry_id, raw_fields in entries:
+        entries: Any = redis_client.xrevrange(streams.dead_letter_key(settings, name), count=limit)
+        for entry_id, raw_fields in entries or ():
             fields = streams.text_fields(raw_fields)
             letters.append(
                 DeadLetter(

@@ -1,6 +1,6 @@
 """Redis key names and message framing for the bus.
 
-Every stream lives under the installation's `Settings.stream_prefix` so several installations
+Every stream lives under the installation's `BusSettings.stream_prefix` so several installations
 (or tests) can share one Redis. Each entry carries two fields: ``event_id`` (the outbox row's
 UUID, which consumers deduplicate on) and ``data`` (the message JSON exactly as the outbox holds
 it). Names in PostgreSQL (`outbox.stream`, `bus_inbox`, `bus_consumer_groups`) are the spec's
@@ -10,8 +10,7 @@ stream names without the prefix.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from stocker.config import Settings
+from typing import Protocol
 
 EVENT_ID_FIELD = "event_id"
 DATA_FIELD = "data"
@@ -19,17 +18,24 @@ DEAD_LETTER_SUFFIX = ":dead"
 RELAY_MARK_SUFFIX = ":relay"
 
 
-def stream_key(settings: Settings, stream: str) -> str:
+class Prefixed(Protocol):
+    """Anything that names the installation's stream prefix (`BusSettings`, `Settings`)."""
+
+    @property
+    def stream_prefix(self) -> str: ...
+
+
+def stream_key(settings: Prefixed, stream: str) -> str:
     """The Redis key of `stream` (e.g. ``market-bars`` → ``<prefix>market-bars``)."""
     return f"{settings.stream_prefix}{stream}"
 
 
-def dead_letter_key(settings: Settings, stream: str) -> str:
+def dead_letter_key(settings: Prefixed, stream: str) -> str:
     """The Redis key of `stream`'s dead-letter stream (``<prefix>market-bars:dead``)."""
     return f"{stream_key(settings, stream)}{DEAD_LETTER_SUFFIX}"
 
 
-def relay_mark_key(settings: Settings, stream: str) -> str:
+def relay_mark_key(settings: Prefixed, stream: str) -> str:
     """A key the relay writes with every publish; its absence means Redis lost the stream."""
     return f"{stream_key(settings, stream)}{RELAY_MARK_SUFFIX}"
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 import threading
 
 import typer
-from rich.table import Table
 
-from stocker.bus.connection import redis_client
-from stocker.bus.relay import OutboxRelay
-from stocker.bus.status import dead_letters, stream_status
-from stocker.cli.app import app, console
+from stocker.cli.app import app, app_of, console
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.store.db import get_engine
 
 bus_app = typer.Typer(help="Redis Streams bus: outbox relay, stream status, dead letters.")
 app.add_typer(bus_app, name="bus")
@@ -22,6 +16,7 @@ app.add_typer(bus_app, name="bus")
 @bus_app.command("relay")
 @clear_errors
 def relay(
+    ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One pass (recover + publish), then exit."),
     poll_interval_s: float = typer.Option(
         0.5, "--poll-interval-s", help="Idle wait between passes."
@@ -29,8 +24,10 @@ def relay(
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Outbox rows per transaction."),
 ) -> None:
     """Publish the outbox to Redis, republishing whatever Redis lost; runs until Ctrl-C."""
-    settings = get_settings()
-    outbox_relay = OutboxRelay(get_engine(settings), redis_client(settings), settings)
+    from stocker.bus.relay import OutboxRelay
+
+    application = app_of(ctx)
+    outbox_relay = OutboxRelay(application.uow, application.redis, application.settings.bus())
     if once:
         report = outbox_relay.run_once(batch_size)
         console.print(f"republished {report.recovered} lost events, published {report.published}")
@@ -46,15 +43,20 @@ def relay(
 
 @bus_app.command("status")
 @clear_errors
-def status() -> None:
+def status(ctx: typer.Context) -> None:
     """Per stream: entries, consumer groups, pending messages, unpublished outbox rows."""
-    settings = get_settings()
+    from rich.table import Table
+
+    from stocker.bus.status import stream_status
+
+    application = app_of(ctx)
+    settings = application.settings.bus()
     prefix = f" (keys prefixed {settings.stream_prefix!r})" if settings.stream_prefix else ""
     table = Table(title=f"Bus streams{prefix}")
     for column in ("stream", "length", "groups", "pending", "unpublished", "dead letters"):
         left = column in ("stream", "groups")
         table.add_column(column, justify="left" if left else "right", no_wrap=column == "stream")
-    for item in stream_status(get_engine(settings), redis_client(settings), settings):
+    for item in stream_status(application.uow(), application.redis, settings):
         groups = ", ".join(f"{group.name} ({group.pending})" for group in item.groups)
         table.add_row(
             item.stream,
@@ -70,12 +72,15 @@ def status() -> None:
 @bus_app.command("dead-letters")
 @clear_errors
 def list_dead_letters(
+    ctx: typer.Context,
     stream: str | None = typer.Argument(None, help="A stream such as market-bars; all if omitted."),
     limit: int = typer.Option(20, "--limit", min=1, help="Newest entries per stream."),
 ) -> None:
     """List dead-lettered messages with the error that sent them there."""
-    settings = get_settings()
-    letters = dead_letters(redis_client(settings), settings, stream, limit)
+    from stocker.bus.status import dead_letters
+
+    application = app_of(ctx)
+    letters = dead_letters(application.redis, application.settings.bus(), stream, limit)
     if not letters:
         console.print("no dead letters")
         return

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from stocker.core.messages import BusMessage, MarketBar
+from stocker.store.uow import SqlUnitOfWork
 
 EFFECTS_TABLE = """
 CREATE TABLE bus_test_effects (
@@ -44,12 +45,12 @@ class Effects:
         with engine.begin() as conn:
             conn.execute(text(EFFECTS_TABLE))
 
-    def handler(self, group: str) -> Callable[[BusMessage, Connection], None]:
-        """A handler writing one effect row per call."""
+    def handler(self, group: str) -> Callable[[BusMessage, SqlUnitOfWork], None]:
+        """A handler writing one effect row per call, in the consumer's unit of work."""
 
-        def handle(message: BusMessage, conn: Connection) -> None:
+        def handle(message: BusMessage, uow: SqlUnitOfWork) -> None:
             assert isinstance(message, MarketBar)
-            conn.execute(
+            uow.connection.execute(
                 text(
                     "INSERT INTO bus_test_effects (consumer_group, symbol, close) "
                     "VALUES (:group, :symbol, :close)"
@@ -82,3 +83,9 @@ def make_bar() -> Callable[..., MarketBar]:
 def effects(engine: Engine) -> Effects:
     """The test database with a table handlers write their effects into."""
     return Effects(engine)
+
+
+@pytest.fixture
+def uow_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    """Makes a new unit of work on the test's database, as `App.uow` does."""
+    return lambda: SqlUnitOfWork(engine)

@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 import sys
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
-from stocker.bus.connection import redis_client
+from stocker.bootstrap import build
 from stocker.bus.consumer import Consumer
 from stocker.core.messages import BusMessage, MarketBar
-from stocker.config import Settings
-from stocker.store.db import make_engine
+from stocker.store.uow import SqlUnitOfWork
 
 
-def die_after_writing(message: BusMessage, conn: Connection) -> None:
+def die_after_writing(message: BusMessage, uow: SqlUnitOfWork) -> None:
     assert isinstance(message, MarketBar)
-    conn.execute(
+    uow.connection.execute(
         text(
             "INSERT INTO bus_test_effects (consumer_group, symbol, close) "
             "VALUES (:group, :symbol, :close)"
@@ -33,13 +32,12 @@ def die_after_writing(message: BusMessage, conn: Connection) -> None:
 
 
 def main() -> int:
-    settings = Settings()
-    assert settings.database_url is not None
-    engine = make_engine(settings.database_url)
+    app = build()
+    assert app.settings.database_url is not None
     consumer = Consumer(
-        engine,
-        redis_client(settings),
-        settings,
+        app.uow,
+        app.redis,
+        app.settings.bus(),
         "market-bars",
         sys.argv[1],
         sys.argv[2],

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from stocker.bus import streams
-from stocker.store.repositories.outbox import enqueue
 from stocker.cli import app
-from stocker.config import Settings, get_settings
+from stocker.config import Settings
+from stocker.store.repositories.outbox import enqueue
 
 
 @pytest.fixture
@@ -24,9 +24,7 @@ def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("STOCKER_REDIS_URL", settings.redis_url)
     monkeypatch.setenv("STOCKER_STREAM_PREFIX", settings.stream_prefix)
     monkeypatch.setenv("STOCKER_HOME", str(settings.home))
-    get_settings.cache_clear()
     yield settings
-    get_settings.cache_clear()
 
 
 def test_bus_commands_when_events_are_pending_publish_report_and_list_dead_letters(

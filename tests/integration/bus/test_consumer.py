@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,19 @@ from sqlalchemy import Engine, text
 
 from stocker.bus import streams
 from stocker.bus.consumer import Consumer, PollReport
-from stocker.core.messages import BusMessage
-from stocker.store.repositories.outbox import enqueue
 from stocker.bus.relay import OutboxRelay
 from stocker.bus.status import dead_letters
 from stocker.config import Settings
+from stocker.core.messages import BusMessage
+from stocker.store.repositories.outbox import enqueue
+from stocker.store.uow import SqlUnitOfWork
 
 HERE = Path(__file__).resolve().parent
+
+
+def _units(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    """A unit-of-work factory on `engine`, as the App's `uow` is."""
+    return lambda: SqlUnitOfWork(engine)
 
 
 def _publish(
@@ -30,7 +37,7 @@ def _publish(
 ) -> list[uuid.UUID]:
     with engine.begin() as conn:
         event_ids = [enqueue(conn, message) for message in messages]
-    OutboxRelay(engine, client, settings).publish_pending()
+    OutboxRelay(_units(engine), client, settings.bus()).publish_pending()
     return event_ids
 
 
@@ -60,9 +67,9 @@ def test_consumer_when_killed_before_ack_loses_nothing_and_effect_happens_once(
 ) -> None:
     key = streams.stream_key(settings, "market-bars")
     survivor = Consumer(
-        engine,
+        _units(engine),
         redis_client,
-        settings,
+        settings.bus(),
         "market-bars",
         "ledger",
         "survivor",
@@ -107,7 +114,13 @@ def test_consumer_when_message_is_delivered_three_times_applies_it_once(
 ) -> None:
     key = streams.stream_key(settings, "market-bars")
     consumer = Consumer(
-        engine, redis_client, settings, "market-bars", "signals", "c1", effects.handler("signals")
+        _units(engine),
+        redis_client,
+        settings.bus(),
+        "market-bars",
+        "signals",
+        "c1",
+        effects.handler("signals"),
     )
     consumer.ensure_group()
     (event_id,) = _publish(engine, redis_client, settings, make_bar("SPY"))
@@ -117,7 +130,7 @@ def test_consumer_when_message_is_delivered_three_times_applies_it_once(
         conn.execute(
             text("UPDATE outbox SET published_at = NULL WHERE event_id = :e"), {"e": event_id}
         )
-    assert OutboxRelay(engine, redis_client, settings).publish_pending() == 1
+    assert OutboxRelay(_units(engine), redis_client, settings.bus()).publish_pending() == 1
     assert redis_client.xlen(key) == 3
 
     report = consumer.poll_once(count=10, block_ms=100)
@@ -133,7 +146,13 @@ def test_consumer_when_messages_are_malformed_dead_letters_them_and_keeps_going(
 ) -> None:
     key = streams.stream_key(settings, "market-bars")
     consumer = Consumer(
-        engine, redis_client, settings, "market-bars", "signals", "c1", effects.handler("signals")
+        _units(engine),
+        redis_client,
+        settings.bus(),
+        "market-bars",
+        "signals",
+        "c1",
+        effects.handler("signals"),
     )
     consumer.ensure_group()
     good = json.loads(make_bar("SPY").to_json())
@@ -173,12 +192,14 @@ def test_consumer_when_handler_keeps_failing_dead_letters_after_max_deliveries(
     key = streams.stream_key(settings, "market-bars")
     attempts: list[str] = []
 
-    def failing(message: BusMessage, conn: Any) -> None:
-        effects.handler("broker")(message, conn)  # written, then rolled back by the raise
+    def failing(message: BusMessage, uow: Any) -> None:
+        effects.handler("broker")(message, uow)  # written, then rolled back by the raise
         attempts.append(message.symbol)  # type: ignore[attr-defined]
         raise RuntimeError("broker unreachable")
 
-    consumer = Consumer(engine, redis_client, settings, "market-bars", "broker", "c1", failing)
+    consumer = Consumer(
+        _units(engine), redis_client, settings.bus(), "market-bars", "broker", "c1", failing
+    )
     consumer.ensure_group()
     (event_id,) = _publish(engine, redis_client, settings, make_bar("SPY"))
 
@@ -201,12 +222,14 @@ def test_consumer_when_one_handler_in_a_batch_fails_commits_the_others_and_keeps
 ) -> None:
     key = streams.stream_key(settings, "market-bars")
 
-    def picky(message: BusMessage, conn: Any) -> None:
-        effects.handler("ledger")(message, conn)
+    def picky(message: BusMessage, uow: Any) -> None:
+        effects.handler("ledger")(message, uow)
         if message.symbol == "BAD":  # type: ignore[attr-defined]
             raise ValueError("no price for BAD")
 
-    consumer = Consumer(engine, redis_client, settings, "market-bars", "ledger", "c1", picky)
+    consumer = Consumer(
+        _units(engine), redis_client, settings.bus(), "market-bars", "ledger", "c1", picky
+    )
     consumer.ensure_group()
     _publish(engine, redis_client, settings, make_bar("SPY"), make_bar("BAD"), make_bar("QQQ"))
 

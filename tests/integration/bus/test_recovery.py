@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,17 @@ from sqlalchemy import Engine
 
 from stocker.bus import streams
 from stocker.bus.consumer import Consumer
-from stocker.store.repositories.outbox import enqueue
 from stocker.bus.relay import OutboxRelay
 from stocker.config import Settings
+from stocker.store.repositories.outbox import enqueue
+from stocker.store.uow import SqlUnitOfWork
 
 SYMBOLS = ("SPY", "QQQ", "IWM", "GLD", "TLT")
+
+
+def _units(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    """A unit-of-work factory on `engine`, as the App's `uow` is."""
+    return lambda: SqlUnitOfWork(engine)
 
 
 def _stream_event_ids(client: redis.Redis, settings: Settings) -> list[str]:
@@ -34,7 +40,7 @@ def _publish_bars(
 ) -> list[str]:
     with engine.begin() as conn:
         event_ids = [str(enqueue(conn, make_bar(symbol))) for symbol in SYMBOLS]
-    assert OutboxRelay(engine, client, settings).publish_pending() == len(SYMBOLS)
+    assert OutboxRelay(_units(engine), client, settings.bus()).publish_pending() == len(SYMBOLS)
     return event_ids
 
 
@@ -42,7 +48,13 @@ def test_relay_when_test_keys_were_deleted_republishes_only_unprocessed_events(
     settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any, make_bar: Any
 ) -> None:
     consumer = Consumer(
-        engine, redis_client, settings, "market-bars", "ledger", "c1", effects.handler("ledger")
+        _units(engine),
+        redis_client,
+        settings.bus(),
+        "market-bars",
+        "ledger",
+        "c1",
+        effects.handler("ledger"),
     )
     consumer.ensure_group()
     event_ids = _publish_bars(engine, redis_client, settings, make_bar)
@@ -50,7 +62,7 @@ def test_relay_when_test_keys_were_deleted_republishes_only_unprocessed_events(
     keys = list(redis_client.scan_iter(match=f"{settings.stream_prefix}*"))
     redis_client.delete(*keys)  # this test's share of a flush
 
-    restarted = OutboxRelay(engine, redis_client, settings)
+    restarted = OutboxRelay(_units(engine), redis_client, settings.bus())
     report = restarted.run_once()
 
     assert report.recovered == 3 and report.published == 0
@@ -65,7 +77,13 @@ def test_relay_when_stream_was_trimmed_behind_recorded_ids_detects_the_loss(
     settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any, make_bar: Any
 ) -> None:
     consumer = Consumer(
-        engine, redis_client, settings, "market-bars", "ledger", "c1", effects.handler("ledger")
+        _units(engine),
+        redis_client,
+        settings.bus(),
+        "market-bars",
+        "ledger",
+        "c1",
+        effects.handler("ledger"),
     )
     consumer.ensure_group()
     _publish_bars(engine, redis_client, settings, make_bar)
@@ -75,7 +93,7 @@ def test_relay_when_stream_was_trimmed_behind_recorded_ids_detects_the_loss(
     redis_client.xadd(key, {"old": "entry"}, id="1-1")
     redis_client.xgroup_create(key, "ledger", id="0")
 
-    assert OutboxRelay(engine, redis_client, settings).recover() == len(SYMBOLS)
+    assert OutboxRelay(_units(engine), redis_client, settings.bus()).recover() == len(SYMBOLS)
     report = consumer.poll_once(count=10, block_ms=100)
 
     assert report.processed == len(SYMBOLS)
@@ -134,10 +152,22 @@ def test_relay_when_redis_was_flushed_republishes_and_consumers_apply_exactly_th
     client, url = private_redis
     settings = settings.model_copy(update={"redis_url": url})
     ledger = Consumer(
-        engine, client, settings, "market-bars", "ledger", "l1", effects.handler("ledger")
+        _units(engine),
+        client,
+        settings.bus(),
+        "market-bars",
+        "ledger",
+        "l1",
+        effects.handler("ledger"),
     )
     audit = Consumer(
-        engine, client, settings, "market-bars", "audit", "a1", effects.handler("audit")
+        _units(engine),
+        client,
+        settings.bus(),
+        "market-bars",
+        "audit",
+        "a1",
+        effects.handler("audit"),
     )
     event_ids = _publish_bars(engine, client, settings, make_bar)
     assert ledger.poll_once(count=2, block_ms=100).processed == 2
@@ -146,7 +176,7 @@ def test_relay_when_redis_was_flushed_republishes_and_consumers_apply_exactly_th
     client.flushall()
     # A consumer notices first: its group is gone, and it recreates it on an empty stream.
     assert ledger.poll_once(count=10, block_ms=50).received == 0
-    restarted = OutboxRelay(engine, client, settings)
+    restarted = OutboxRelay(_units(engine), client, settings.bus())
     report = restarted.run_once()
 
     assert report.recovered == 3  # only the ledger still needed these; audit had all five

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,11 +14,17 @@ import redis
 from sqlalchemy import Engine, text
 
 from stocker.bus import streams
-from stocker.core.messages import SignalGenerated, SignalMetrics, parse
-from stocker.store.repositories.outbox import enqueue, enqueue_many
 from stocker.bus.relay import OutboxRelay
 from stocker.config import Settings
 from stocker.core.errors import ValidationError
+from stocker.core.messages import SignalGenerated, SignalMetrics, parse
+from stocker.store.repositories.outbox import enqueue, enqueue_many
+from stocker.store.uow import SqlUnitOfWork
+
+
+def _units(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    """A unit-of-work factory on `engine`, as the App's `uow` is."""
+    return lambda: SqlUnitOfWork(engine)
 
 
 def _entries(client: redis.Redis, key: str) -> list[tuple[str, dict[str, str]]]:
@@ -30,12 +37,12 @@ def _entries(client: redis.Redis, key: str) -> list[tuple[str, dict[str, str]]]:
 def test_enqueue_when_transaction_rolls_back_publishes_nothing(
     settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any, make_bar: Any
 ) -> None:
-    relay = OutboxRelay(engine, redis_client, settings)
+    relay = OutboxRelay(_units(engine), redis_client, settings.bus())
     key = streams.stream_key(settings, "market-bars")
 
-    with pytest.raises(RuntimeError, match="stage failed"), engine.begin() as conn:
-        effects.handler("stage")(make_bar("SPY"), conn)  # the stage's state change
-        enqueue(conn, make_bar("SPY"))
+    with pytest.raises(RuntimeError, match="stage failed"), SqlUnitOfWork(engine) as uow:
+        effects.handler("stage")(make_bar("SPY"), uow)  # the stage's state change
+        uow.outbox.add(make_bar("SPY"))
         raise RuntimeError("stage failed")
 
     assert relay.publish_pending() == 0
@@ -48,7 +55,7 @@ def test_enqueue_when_transaction_rolls_back_publishes_nothing(
 def test_enqueue_when_transaction_commits_publishes_the_exact_json_with_its_event_id(
     settings: Settings, engine: Engine, redis_client: redis.Redis, make_bar: Any
 ) -> None:
-    relay = OutboxRelay(engine, redis_client, settings)
+    relay = OutboxRelay(_units(engine), redis_client, settings.bus())
     bar = make_bar("SPY", close="417.50")
     with engine.begin() as conn:
         event_id = enqueue(conn, bar)
@@ -96,7 +103,10 @@ def test_publish_pending_when_streams_are_mixed_keeps_outbox_order_within_each_s
             for message in (make_bar(f"B{number}"), signal(f"S{number}"))
         ]
 
-    assert OutboxRelay(engine, redis_client, settings).publish_pending(batch_size=6) == 40
+    assert (
+        OutboxRelay(_units(engine), redis_client, settings.bus()).publish_pending(batch_size=6)
+        == 40
+    )
 
     for stream in ("market-bars", "signals"):
         published = [
@@ -119,7 +129,7 @@ def test_two_relays_when_running_concurrently_publish_each_event_once(
     def relay_worker() -> None:
         client = redis.Redis.from_url(redis_url)
         try:
-            relay = OutboxRelay(engine, client, settings)
+            relay = OutboxRelay(_units(engine), client, settings.bus())
             start.wait()
             counts.append(relay.publish_pending(batch_size=7))
         except BaseException as exc:  # surfaced by the assertion below
@@ -150,7 +160,7 @@ def test_two_relays_when_running_concurrently_publish_each_event_once(
 def test_relay_run_when_events_arrive_publishes_them_until_stopped(
     settings: Settings, engine: Engine, redis_client: redis.Redis, make_bar: Any
 ) -> None:
-    relay = OutboxRelay(engine, redis_client, settings)
+    relay = OutboxRelay(_units(engine), redis_client, settings.bus())
     stop = threading.Event()
     worker = threading.Thread(target=relay.run, args=(stop, 0.02))
     worker.start()
