@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from stocker.core.cells import normalize_header, parse_number
 from stocker.core.errors import SourceError
 from stocker.sources.base import (
     DESCRIBED_INSTRUMENT_COLUMNS,
@@ -31,13 +32,7 @@ from stocker.sources.base import (
     RawReject,
     SourceBatch,
 )
-from stocker.sources.files import (
-    decode_text,
-    file_sha256,
-    normalize_header,
-    read_csv_text,
-    scan_file,
-)
+from stocker.sources.decoding import decode_text, file_sha256, read_csv_text, scan_file
 from stocker.sources.frames import records_frame
 
 SOURCE_NAME = "screener-in"
@@ -93,18 +88,12 @@ def _canonical(header: str) -> str:
     return name
 
 
+MISSING_WORDS = frozenset({"-", "--", "NA", "N/A"})
+
+
 def _number(value: Any) -> float | None:
-    """A Screener cell as a number: '1,23,456.7', '12.5%', '' and None handled."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    if isinstance(value, int | float):
-        return None if pd.isna(value) else float(value)
-    text = str(value).strip().replace(",", "").replace("%", "").replace("₹", "").strip()
-    if not text or text in {"-", "--", "NA", "N/A"}:
-        return None
-    return float(text)
+    """A Screener cell as a number: '1,23,456.7', '12.5%', '₹ 5', '' and 'N/A' handled."""
+    return parse_number(value, strip=",%₹", missing_words=MISSING_WORDS)
 
 
 class ScreenerInSource:

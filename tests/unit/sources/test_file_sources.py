@@ -17,7 +17,8 @@ from vendor_loopback import VENDOR_FIXTURES
 
 from stocker.core.errors import SourceError
 from stocker.sources.base import DAILY_BAR_COLUMNS, INTRADAY_BAR_COLUMNS, FetchRequest
-from stocker.sources.files import FileSource, scan_file
+from stocker.sources.decoding import scan_file
+from stocker.sources.files import FileSource
 
 FILES = VENDOR_FIXTURES / "files"
 

@@ -1,0 +1,395 @@
+"""CSV and Parquet files as a source for any of the market-data tables.
+
+A file fills one table (`table=`): `prices_daily` (default), `prices_intraday`,
+`corporate_actions`, `instrument_info`, `instrument_metrics` or `market_sentiment`. Headers are
+matched case-insensitively after turning every run of spaces and punctuation into `_`, so
+`Adj Close`, `adj-close` and `ADJ_CLOSE` all mean `adj_close`; common aliases (`Ticker`,
+`Datetime`, `Vol`, ...) are in `stocker.sources.files.layouts`. `symbol=` serves files holding
+one symbol's rows.
+
+The file is checked before it is parsed (`stocker.sources.decoding`), so a wrong file fails with
+a message naming it, and so do missing required columns. Cells are read by
+`stocker.core.cells`; those that do not parse (a date that is not a date, a price that is not a
+number) become `RawReject`s naming the line, column and value; the rest of the file loads.
+`source` is `csv:<file name>` / `parquet:<file name>` and `source_hash` the file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stocker.core.cells import (
+    blank_mask,
+    cleaned_text,
+    finite_numbers,
+    is_blank,
+    normalize_header,
+    parse_booleans,
+    parse_dates,
+    parse_instants,
+    parse_number,
+    parse_ratio,
+    whole_numbers,
+)
+from stocker.core.errors import SourceError
+from stocker.sources.base import (
+    INSTRUMENT_INFO_COLUMNS,
+    INSTRUMENT_METRICS_KEY_COLUMNS,
+    INSTRUMENT_METRICS_VALUE_COLUMNS,
+    MARKET_SENTIMENT_COLUMNS,
+    FetchRequest,
+    RawReject,
+    SourceBatch,
+)
+from stocker.sources.decoding import (
+    MAX_LINE_BYTES,
+    binary_signature,
+    decode_text,
+    file_sha256,
+    read_csv_text,
+    scan_file,
+)
+from stocker.sources.files.layouts import (
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    NUMBER,
+    TABLES,
+    TEXT,
+    TIMESTAMP,
+    TableLayout,
+    column_kind,
+    parse_action_types,
+    table_alias,
+)
+from stocker.sources.frames import (
+    corporate_actions_frame,
+    daily_bars_frame,
+    intraday_bars_frame,
+    records_frame,
+)
+
+SOURCE_COLUMN_CHARS = 50
+
+
+class FileSource:
+    """A CSV or Parquet file filling one table.
+
+    Parameters
+    ----------
+    path
+        The file.
+    format
+        'csv' or 'parquet'; default from the suffix (`.parquet`/`.pq` -> parquet, else csv).
+    table
+        Which table the file fills (see `TABLES`).
+    symbol
+        The symbol of every row, for files without a symbol column.
+    interval
+        Bar interval for `prices_intraday` files without an `interval` column.
+    period_type
+        `instrument_metrics` period type for files without a `period_type` column.
+    timezone
+        Zone of naive intraday timestamps (default UTC).
+    date_format
+        strftime format of the date/timestamp cells; default: inferred per cell.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        table: str = "prices_daily",
+        symbol: str | None = None,
+        interval: str | None = None,
+        period_type: str = "DAILY",
+        timezone: str = "UTC",
+        date_format: str | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        self.format = (format or ("parquet" if suffix in {".parquet", ".pq"} else "csv")).lower()
+        if self.format not in {"csv", "parquet"}:
+            raise SourceError(f"file format {self.format!r} is not supported; use csv or parquet")
+        if table not in TABLES:
+            raise SourceError(
+                f"table {table!r} cannot be filled from a file; expected one of {sorted(TABLES)}"
+            )
+        self.name = self.format
+        self.table = table
+        self.symbol = symbol
+        self.interval = interval
+        self.period_type = period_type
+        self.timezone = timezone
+        self.date_format = date_format
+        self.max_line_bytes = max_line_bytes
+        self.source = f"{self.format}:{self.path.name}"[:SOURCE_COLUMN_CHARS]
+
+    # -- fetch ---------------------------------------------------------------------------------
+
+    def fetch(self, request: FetchRequest | None = None) -> SourceBatch:
+        """Parse the whole file; keep the rows matching the request's symbols and dates."""
+        request = request or FetchRequest(symbols=())
+        cells, source_hash, line_offset = self._read()
+        batch = SourceBatch(source=self.source)
+        columns = self._map_columns(list(cells.columns), batch)
+        parsed = self._parse_rows(cells, columns, line_offset, batch, request)
+        parsed["source"] = self.source
+        parsed["source_hash"] = source_hash
+        batch.frames[self.table] = self._frame(parsed)
+        return batch
+
+    def _read(self) -> tuple[pd.DataFrame, str, int | None]:
+        """Cells (strings for CSV), the file hash, and the line of the first data row."""
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: no such file")
+        if self.path.stat().st_size == 0:
+            raise SourceError(f"{self.path.name}: the file is empty")
+        if self.format == "parquet":
+            return self._read_parquet(), file_sha256(self.path), None
+        source_hash = scan_file(self.path, max_line_bytes=self.max_line_bytes)
+        text = decode_text(self.path.name, self.path.read_bytes())
+        return read_csv_text(self.path.name, text, self._text_headers), source_hash, 2
+
+    def _text_headers(self, headers: list[str]) -> set[str]:
+        """Headers whose cells are read as strings: labels, dates, split ratios."""
+        as_text = set()
+        for header in headers:
+            column = table_alias(self.table, normalize_header(header))
+            if column_kind(column) in {TEXT, DATE, TIMESTAMP} or (
+                column == "value" and self.table == "corporate_actions"
+            ):
+                as_text.add(header)
+        return as_text
+
+    def _read_parquet(self) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with self.path.open("rb") as handle:
+            head = handle.read(4)
+            handle.seek(max(0, self.path.stat().st_size - 4))
+            tail = handle.read(4)
+        if head != b"PAR1" or tail != b"PAR1":
+            what = binary_signature(head)
+            raise SourceError(
+                f"{self.path.name}: not a Parquet file (no PAR1 magic bytes"
+                + (f"; it looks like {what})" if what else ")")
+            )
+        try:
+            frame = pq.read_table(self.path).to_pandas()
+        except (pa.ArrowException, OSError) as error:
+            raise SourceError(f"{self.path.name}: unreadable Parquet file: {error}") from error
+        if frame.empty:
+            raise SourceError(f"{self.path.name}: the Parquet file has no rows")
+        return frame
+
+    def _map_columns(self, headers: list[str], batch: SourceBatch) -> dict[str, str]:
+        """Canonical column -> the file's header for it; raises naming missing columns."""
+        layout = TABLES[self.table]
+        allowed = set(layout.required) | set(layout.optional)
+        mapping: dict[str, str] = {}
+        ignored: list[str] = []
+        for header in headers:
+            canonical = table_alias(self.table, normalize_header(header))
+            if canonical not in allowed:
+                ignored.append(str(header))
+                continue
+            if canonical in mapping:
+                raise SourceError(
+                    f"{self.path.name}: columns {mapping[canonical]!r} and {header!r} both mean "
+                    f"{canonical!r}; keep one"
+                )
+            mapping[canonical] = str(header)
+        if "symbol" in mapping and self.symbol:
+            raise SourceError(
+                f"{self.path.name}: has a symbol column ({mapping['symbol']!r}) and symbol="
+                f"{self.symbol!r} was given; drop one"
+            )
+        provided = set(mapping) | ({"symbol"} if self.symbol else set())
+        missing = [column for column in layout.required if column not in provided]
+        if missing:
+            hint = (
+                " (or pass symbol=..., --symbol on the command line)"
+                if missing == ["symbol"]
+                else ""
+            )
+            raise SourceError(
+                f"{self.path.name}: missing required column(s) {', '.join(missing)}{hint} for "
+                f"{self.table}; found columns: {', '.join(map(str, headers))}"
+            )
+        if self.table == "prices_intraday" and "interval" not in mapping and not self.interval:
+            raise SourceError(
+                f"{self.path.name}: prices_intraday needs an interval column or interval=..."
+            )
+        if ignored:
+            batch.warnings.append(
+                f"{self.path.name}: ignored column(s) not in {self.table}: {', '.join(ignored)}"
+            )
+        return mapping
+
+    def _parse_column(self, column: str, series: pd.Series) -> pd.Series:
+        """Parsed values; NaN/NaT/NA where a non-blank cell did not parse."""
+        kind = column_kind(column)
+        if column == "action_type":
+            return parse_action_types(series)
+        if column == "value" and self.table == "corporate_actions":
+            return series  # parsed per row once the action type is known
+        if kind == TEXT:
+            return cleaned_text(series)
+        if kind == NUMBER:
+            return finite_numbers(series)
+        if kind == INTEGER:
+            return whole_numbers(series)
+        if kind == BOOLEAN:
+            return parse_booleans(series)
+        if kind == DATE:
+            return parse_dates(series, self.date_format)
+        return parse_instants(series, self.timezone, self.date_format)
+
+    def _parse_rows(
+        self,
+        cells: pd.DataFrame,
+        columns: Mapping[str, str],
+        line_offset: int | None,
+        batch: SourceBatch,
+        request: FetchRequest,
+    ) -> pd.DataFrame:
+        """The table's columns parsed; rows with any bad or missing required cell rejected."""
+        layout = TABLES[self.table]
+        cells = cells.reset_index(drop=True)
+        parsed = pd.DataFrame(index=cells.index)
+        problems: dict[int, list[str]] = {}
+
+        def where(index: int) -> str:
+            return f"line {index + line_offset}" if line_offset is not None else f"row {index}"
+
+        def complain(mask: pd.Series, message: Callable[[int], str]) -> None:
+            for index in mask[mask].index:
+                problems.setdefault(int(index), []).append(message(int(index)))
+
+        for column, header in columns.items():
+            raw = cells[header]
+            blank = blank_mask(raw)
+            values = self._parse_column(column, raw)
+            parsed[column] = values
+            if column in layout.required:
+
+                def empty(i: int, h: str = header) -> str:
+                    return f"{where(i)}: required column {h!r} is empty"
+
+                complain(blank, empty)
+            if column == "value" and self.table == "corporate_actions":
+                continue
+            bad = ~blank & pd.isna(values)
+            kind = (
+                "SPLIT or DIVIDEND" if column == "action_type" else f"a valid {column_kind(column)}"
+            )
+
+            def unparsed(i: int, h: str = header, r: pd.Series = raw, k: str = kind) -> str:
+                return f"{where(i)}: column {h!r} value {str(r.iloc[i])[:80]!r} is not {k}"
+
+            complain(bad, unparsed)
+        if self.table == "corporate_actions":
+            header = columns["value"]
+            action_values: list[float] = []
+            for index, (action, cell) in enumerate(
+                zip(parsed["action_type"], cells[header], strict=True)
+            ):
+                try:
+                    if pd.isna(action) or is_blank(cell):
+                        raise ValueError
+                    value = parse_ratio(cell) if action == "SPLIT" else parse_number(cell)
+                    if value is None:
+                        raise ValueError
+                    action_values.append(value)
+                except (ValueError, TypeError, ZeroDivisionError):
+                    action_values.append(float("nan"))
+                    if not pd.isna(action) and not is_blank(cell):
+                        problems.setdefault(index, []).append(
+                            f"{where(index)}: column {header!r} value {str(cell)[:80]!r} is "
+                            f"not a valid {str(action).lower()} value"
+                        )
+            parsed["value"] = action_values
+        for index, reasons in sorted(problems.items()):
+            batch.rejects.append(
+                RawReject(
+                    table=self.table,
+                    raw_row={str(k): _jsonable(v) for k, v in cells.iloc[index].items()},
+                    reasons=tuple(reasons),
+                    row_number=index + (line_offset or 0),
+                )
+            )
+        parsed = parsed.drop(index=list(problems))
+        # Label rows as the reasons name them (the line in a CSV file, the 0-based row of a
+        # Parquet file), so every quarantined row of a file points at the same place.
+        parsed.index = parsed.index + (line_offset or 0)
+        parsed = self._with_defaults(parsed)
+        return self._requested(parsed, layout, request)
+
+    def _with_defaults(self, parsed: pd.DataFrame) -> pd.DataFrame:
+        if self.symbol:
+            parsed["symbol"] = self.symbol
+        if "symbol" in parsed:
+            symbols = parsed["symbol"].astype("string").str.upper()
+            parsed["symbol"] = symbols.astype(object).where(symbols.notna(), None)
+        if self.table == "prices_daily" and "adj_close" not in parsed:
+            parsed["adj_close"] = float("nan")
+        if self.table == "prices_intraday":
+            if "interval" not in parsed:
+                parsed["interval"] = self.interval
+            parsed["interval"] = parsed["interval"].fillna(self.interval)
+        if self.table == "instrument_metrics":
+            if "period_type" not in parsed:
+                parsed["period_type"] = self.period_type
+            parsed["period_type"] = parsed["period_type"].fillna(self.period_type)
+        return parsed
+
+    @staticmethod
+    def _requested(
+        parsed: pd.DataFrame, layout: TableLayout, request: FetchRequest
+    ) -> pd.DataFrame:
+        keep = pd.Series(True, index=parsed.index)
+        if request.symbols and "symbol" in parsed:
+            keep &= parsed["symbol"].isin({symbol.upper() for symbol in request.symbols})
+        if layout.date_column and (request.start or request.end):
+            days = parsed[layout.date_column]
+            if layout.date_column == "timestamp":
+                days = days.dt.date
+            if request.start:
+                keep &= days.map(lambda day: day >= request.start)
+            if request.end:
+                keep &= days.map(lambda day: day <= request.end)
+        return parsed[keep]
+
+    def _frame(self, parsed: pd.DataFrame) -> pd.DataFrame:
+        if self.table == "prices_daily":
+            return daily_bars_frame(parsed)
+        if self.table == "prices_intraday":
+            return intraday_bars_frame(parsed)
+        if self.table == "corporate_actions":
+            return corporate_actions_frame(parsed)
+        if self.table == "instrument_metrics":
+            keys = INSTRUMENT_METRICS_KEY_COLUMNS
+            values = [c for c in INSTRUMENT_METRICS_VALUE_COLUMNS if c in parsed]
+            return records_frame(parsed, [*keys, *values, "source_hash"])
+        if self.table == "market_sentiment":
+            return records_frame(parsed, MARKET_SENTIMENT_COLUMNS)
+        present = [c for c in INSTRUMENT_INFO_COLUMNS if c in parsed and c != "symbol"]
+        return records_frame(parsed, ["symbol", *present])
+
+
+def _jsonable(value: Any) -> Any:
+    """A raw cell as JSON can hold it (for the quarantine table)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return str(value)
