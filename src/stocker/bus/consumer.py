@@ -113,10 +113,13 @@ class Consumer:
             entries = self._reclaim(count)
             entries += self._read_new(count, block_ms if not entries else 0)
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if not _group_lost(exc):
                 raise
             log.warning(
-                "group %s of %s is gone (Redis lost data); recreating", self.group, self._key
+                "group %s of %s is gone (Redis lost data: %s); recreating",
+                self.group,
+                self._key,
+                exc,
             )
             self._group_ready = False
             self._claim_cursor = "0-0"
@@ -303,6 +306,16 @@ class Consumer:
         pipe.xadd(self._dead_key, dead, maxlen=self._settings.stream_maxlen, approximate=True)
         pipe.xack(self._key, self.group, entry.message_id)
         pipe.execute()
+
+
+def _group_lost(exc: ResponseError) -> bool:
+    """Whether Redis answered that the stream or the group no longer exists.
+
+    ``NOGROUP`` answers a command on a missing group; Redis 7 answers an XREADGROUP that was
+    blocked when the stream was deleted (FLUSHALL, DEL) with ``UNBLOCKED the stream key no
+    longer exists``."""
+    message = str(exc)
+    return "NOGROUP" in message or "UNBLOCKED" in message
 
 
 def _field(fields: Mapping[bytes | str, bytes | str], name: str) -> bytes | str | None:

