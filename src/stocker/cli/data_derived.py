@@ -7,24 +7,21 @@ from typing import Annotated
 
 import typer
 
-from stocker.cli.app import console, data_app
+from stocker.cli.app import app_of, console, data_app
 from stocker.cli.errors import clear_errors
 from stocker.cli.render import counts_table, spinner
-from stocker.config import get_settings
-from stocker.data.breadth import ALL_US, refresh_breadth
-from stocker.data.price_returns import refresh_price_returns
-from stocker.data.trading_universe import refresh_trading_universe
-from stocker.store.db import get_engine
 
 DATE_FORMATS = ["%Y-%m-%d"]
+ALL_US = "US_ALL"
+"""The breadth scope of every US equity (`stocker.data.breadth.ALL_US`, not imported at start)."""
 Start = Annotated[datetime, typer.Option("--start", formats=DATE_FORMATS, help="First date.")]
 End = Annotated[datetime, typer.Option("--end", formats=DATE_FORMATS, help="Last date.")]
-REJECTS_SHOWN = 10
 
 
 @data_app.command("trading-universe")
 @clear_errors
 def trading_universe(
+    ctx: typer.Context,
     start: Start,
     end: End,
     top: int = typer.Option(100, "--top", min=1, help="Symbols kept per session."),
@@ -36,10 +33,13 @@ def trading_universe(
     ),
 ) -> None:
     """Rank symbols by average dollar volume per session and store the top N."""
-    with spinner() as progress, get_engine(get_settings()).begin() as conn:
+    from stocker.data.trading_universe import refresh_trading_universe
+
+    uow = app_of(ctx).uow()
+    with spinner() as progress:
         progress.add_task("ranking by average dollar volume…", total=None)
         result = refresh_trading_universe(
-            conn,
+            uow,
             start=start.date(),
             end=end.date(),
             top=top,
@@ -64,14 +64,18 @@ def trading_universe(
 @data_app.command("breadth")
 @clear_errors
 def breadth(
+    ctx: typer.Context,
     start: Start,
     end: End,
     scope: str = typer.Option(ALL_US, "--scope", help="US_ALL or a universe name."),
 ) -> None:
     """Compute market breadth for a scope and store it in market_breadth."""
-    with spinner() as progress, get_engine(get_settings()).begin() as conn:
+    from stocker.data.breadth import refresh_breadth
+
+    uow = app_of(ctx).uow()
+    with spinner() as progress:
         progress.add_task(f"computing breadth of {scope}…", total=None)
-        result = refresh_breadth(conn, scope=scope, start=start.date(), end=end.date())
+        result = refresh_breadth(uow, scope=scope, start=start.date(), end=end.date())
     console.print(
         counts_table(
             f"market_breadth {scope} {start:%Y-%m-%d} … {end:%Y-%m-%d}",
@@ -91,6 +95,7 @@ def breadth(
 @data_app.command("returns")
 @clear_errors
 def returns(
+    ctx: typer.Context,
     symbols: str = typer.Option("", "--symbols", help="Comma-separated symbols (default: all)."),
     since: Annotated[
         datetime | None,
@@ -99,11 +104,14 @@ def returns(
     full: bool = typer.Option(False, "--full", help="Recompute every return of the symbols."),
 ) -> None:
     """Bring price_returns up to date with adj_close (only new or out-of-step returns)."""
+    from stocker.data.price_returns import refresh_price_returns
+
     chosen = [symbol.strip().upper() for symbol in symbols.split(",") if symbol.strip()]
-    with spinner() as progress, get_engine(get_settings()).begin() as conn:
+    uow = app_of(ctx).uow()
+    with spinner() as progress:
         progress.add_task("computing daily returns…", total=None)
         report = refresh_price_returns(
-            conn, chosen or None, since.date() if since else None, full=full
+            uow, chosen or None, since.date() if since else None, full=full
         )
     console.print(
         counts_table(

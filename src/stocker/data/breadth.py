@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sqlalchemy import Connection, text
 
 from stocker.core.breadth import (
     HIGH_LOW_WINDOW_SESSIONS,
@@ -28,130 +28,107 @@ from stocker.core.breadth import (
     breadth_metrics,
 )
 from stocker.core.errors import DataError
-from stocker.data.universes import get_universe, member_symbols
-from stocker.store.bulk import replace_range
-from stocker.store.panel import load_panel, lookback_start
+from stocker.data.counts import WriteCounts
+from stocker.data.ranges import RangeTable, check_range, refresh_range
+from stocker.data.universes import found_universe
+
+if TYPE_CHECKING:
+    from stocker.store.uow import SqlUnitOfWork
 
 ALL_US = "US_ALL"
 SCOPE_CHARACTERS = 50
 VALUE_DECIMALS = 4
 LOOKBACK_SESSIONS = max(HIGH_LOW_WINDOW_SESSIONS, MOVING_AVERAGE_SESSIONS, ROTATION_SESSIONS)
+TABLE = RangeTable("market_breadth", ("date", "metric", "scope"))
 
 
-@dataclass(frozen=True)
-class BreadthResult:
+@dataclass(kw_only=True)
+class BreadthResult(WriteCounts):
     """What a refresh wrote for one scope."""
 
     scope: str
     symbols: int
     dates: int
-    rows: int
-    inserted: int
-    updated: int
-    unchanged: int
-    deleted: int
+
+    @property
+    def rows(self) -> int:
+        return self.received
 
 
-def scope_symbols(conn: Connection, scope: str) -> list[str]:
-    """The symbols a scope covers (see module doc); unknown scopes raise `DataError`."""
+def _scope_symbols(uow: SqlUnitOfWork, scope: str) -> list[str]:
     if len(scope) > SCOPE_CHARACTERS:
         raise DataError(
             f"scope: {scope!r} is {len(scope)} characters; market_breadth.scope holds "
             f"{SCOPE_CHARACTERS}"
         )
     if scope == ALL_US:
-        rows = conn.execute(
-            text(
-                "SELECT symbol FROM instrument_info WHERE COALESCE(asset_class, 'US_EQUITY') = "
-                "'US_EQUITY' AND COALESCE(currency, 'USD') = 'USD' ORDER BY symbol"
-            )
-        )
-        return [row[0] for row in rows]
-    get_universe(conn, scope)
-    return sorted(member_symbols(conn, scope))
+        return uow.derived.us_equity_symbols()
+    universe = found_universe(uow, scope)
+    return sorted(member.symbol for member in uow.universes.members(universe.id))
 
 
-def _sectors(conn: Connection, symbols: list[str]) -> dict[str, str | None]:
-    rows = conn.execute(
-        text("SELECT symbol, sector FROM instrument_info WHERE symbol = ANY(:symbols)"),
-        {"symbols": symbols},
-    )
-    return {row.symbol: row.sector for row in rows}
+def scope_symbols(uow: SqlUnitOfWork, scope: str) -> list[str]:
+    """The symbols a scope covers (see module doc); unknown scopes raise `DataError`."""
+    with uow:
+        return _scope_symbols(uow, scope)
 
 
 def _computed(
-    conn: Connection, scope: str, start: dt.date, end: dt.date
+    uow: SqlUnitOfWork, scope: str, start: dt.date, end: dt.date
 ) -> tuple[pd.DataFrame, int]:
-    if end < start:
-        raise DataError(f"end: {end} is before start {start}; expected end on or after start")
-    symbols = scope_symbols(conn, scope)
+    """Long breadth rows of [start, end] and the number of symbols with prices, in an open uow."""
+    check_range(start, end)
+    symbols = _scope_symbols(uow, scope)
     if not symbols:
         return pd.DataFrame({"date": pd.to_datetime([]), "metric": [], "value": []}), 0
-    window_start = lookback_start(conn, start, LOOKBACK_SESSIONS) or start
-    prices = load_panel(conn, "adj_close", symbols=symbols, start=window_start, end=end)
+    window_start = uow.derived.lookback_start(start, LOOKBACK_SESSIONS) or start
+    prices = uow.derived.panel("adj_close", symbols=symbols, start=window_start, end=end)
     prices = prices.loc[:, prices.notna().any()]
-    long = breadth_metrics(prices, _sectors(conn, list(prices.columns)))
+    long = breadth_metrics(prices, uow.derived.sectors(list(prices.columns)))
     return long[long["date"] >= pd.Timestamp(start)].reset_index(drop=True), prices.shape[1]
 
 
 def compute_breadth(
-    conn: Connection, *, scope: str = ALL_US, start: dt.date, end: dt.date
+    uow: SqlUnitOfWork, *, scope: str = ALL_US, start: dt.date, end: dt.date
 ) -> pd.DataFrame:
     """Breadth of `scope` for every session in [start, end]: rows ``date, metric, value``."""
-    return _computed(conn, scope, start, end)[0]
+    with uow:
+        return _computed(uow, scope, start, end)[0]
 
 
 def refresh_breadth(
-    conn: Connection, *, scope: str = ALL_US, start: dt.date, end: dt.date
+    uow: SqlUnitOfWork, *, scope: str = ALL_US, start: dt.date, end: dt.date
 ) -> BreadthResult:
-    """Compute breadth for [start, end] and store it in `market_breadth` (caller's transaction)."""
-    long, symbols = _computed(conn, scope, start, end)
-    rows = pd.DataFrame(
-        {
-            "date": long["date"].dt.date,
-            "metric": long["metric"],
-            "scope": scope,
-            "value": long["value"].round(VALUE_DECIMALS),
-        }
+    """Compute breadth for [start, end] and store it in `market_breadth` (one transaction)."""
+
+    def rows(open_uow: SqlUnitOfWork) -> tuple[pd.DataFrame, tuple[int, int]]:
+        long, symbols = _computed(open_uow, scope, start, end)
+        frame = pd.DataFrame(
+            {
+                "date": long["date"].dt.date,
+                "metric": long["metric"],
+                "scope": scope,
+                "value": long["value"].round(VALUE_DECIMALS),
+            }
+        )
+        return frame, (symbols, int(frame["date"].nunique()))
+
+    counts, (symbols, dates) = refresh_range(
+        uow, TABLE, partition=scope, start=start, end=end, compute=rows
     )
-    result, deleted = replace_range(
-        conn,
-        "market_breadth",
-        rows,
-        key=("date", "metric", "scope"),
-        partition=scope,
-        start=start,
-        end=end,
-    )
-    return BreadthResult(
-        scope=scope,
-        symbols=symbols,
-        dates=int(rows["date"].nunique()),
-        rows=len(rows),
-        inserted=result.inserted,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        deleted=deleted,
-    )
+    return BreadthResult(scope=scope, symbols=symbols, dates=dates, **vars(counts))
 
 
 def read_breadth(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     *,
     scope: str = ALL_US,
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> pd.DataFrame:
     """Stored breadth as a (dates × metric) float64 frame."""
-    rows = conn.execute(
-        text(
-            "SELECT date, metric, value::float8 AS value FROM market_breadth WHERE scope = :scope "
-            "AND (CAST(:start AS date) IS NULL OR date >= :start) "
-            "AND (CAST(:end AS date) IS NULL OR date <= :end) ORDER BY date, metric"
-        ),
-        {"scope": scope, "start": start, "end": end},
-    ).fetchall()
-    long = pd.DataFrame(rows, columns=["date", "metric", "value"])
+    with uow:
+        long = uow.derived.breadth(scope, start, end)
     if long.empty:
         return pd.DataFrame(dtype="float64")
     long["date"] = pd.to_datetime(long["date"]).astype("datetime64[ns]")

@@ -14,47 +14,47 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
 
-from stocker.core.errors import DataError
 from stocker.core.liquidity import top_by_dollar_volume
-from stocker.store.bulk import replace_range
-from stocker.store.panel import load_panels, lookback_start
+from stocker.data.counts import WriteCounts
+from stocker.data.ranges import RangeTable, check_range, refresh_range
+
+if TYPE_CHECKING:
+    from stocker.store.uow import SqlUnitOfWork
 
 SOURCE = "prices_daily"
+TABLE = RangeTable("trading_universe", ("as_of_date", "symbol", "source"))
 
 
-@dataclass(frozen=True)
-class TradingUniverseResult:
+@dataclass(kw_only=True)
+class TradingUniverseResult(WriteCounts):
     """What a computation wrote: sessions ranked, rows upserted, stale rows deleted."""
 
     start: dt.date
     end: dt.date
     sessions: int
-    rows: int
-    inserted: int
-    updated: int
-    unchanged: int
-    deleted: int
+
+    @property
+    def rows(self) -> int:
+        return self.received
 
 
-def compute_trading_universe(
-    conn: Connection,
-    *,
+def _ranking(
+    uow: SqlUnitOfWork,
     start: dt.date,
     end: dt.date,
-    top: int = 100,
-    lookback_days: int = 20,
-    min_periods: int | None = None,
+    top: int,
+    lookback_days: int,
+    min_periods: int | None,
 ) -> pd.DataFrame:
-    """Rank sessions in [start, end]; rows ``as_of_date, symbol, rank, avg_dollar_volume``."""
-    if end < start:
-        raise DataError(f"end: {end} is before start {start}; expected end on or after start")
-    window_start = lookback_start(conn, start, lookback_days - 1) or start
-    panels = load_panels(conn, ["close", "volume"], start=window_start, end=end)
+    """The ranking of sessions in [start, end], read in an open unit of work."""
+    check_range(start, end)
+    window_start = uow.derived.lookback_start(start, lookback_days - 1) or start
+    panels = uow.derived.panels(["close", "volume"], start=window_start, end=end)
     ranking = top_by_dollar_volume(
         panels["close"],
         panels["volume"],
@@ -66,8 +66,22 @@ def compute_trading_universe(
     return ranking[in_range].reset_index(drop=True)
 
 
+def compute_trading_universe(
+    uow: SqlUnitOfWork,
+    *,
+    start: dt.date,
+    end: dt.date,
+    top: int = 100,
+    lookback_days: int = 20,
+    min_periods: int | None = None,
+) -> pd.DataFrame:
+    """Rank sessions in [start, end]; rows ``as_of_date, symbol, rank, avg_dollar_volume``."""
+    with uow:
+        return _ranking(uow, start, end, top, lookback_days, min_periods)
+
+
 def refresh_trading_universe(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     *,
     start: dt.date,
     end: dt.date,
@@ -76,47 +90,28 @@ def refresh_trading_universe(
     min_periods: int | None = None,
 ) -> TradingUniverseResult:
     """Compute the ranking for [start, end] and store it in `trading_universe` (one transaction)."""
-    ranking = compute_trading_universe(
-        conn, start=start, end=end, top=top, lookback_days=lookback_days, min_periods=min_periods
+
+    def rows(open_uow: SqlUnitOfWork) -> tuple[pd.DataFrame, int]:
+        ranking = _ranking(open_uow, start, end, top, lookback_days, min_periods)
+        frame = pd.DataFrame(
+            {
+                "as_of_date": ranking["as_of_date"].dt.date,
+                "symbol": ranking["symbol"],
+                "rank": ranking["rank"].astype(np.int64),
+                "avg_dollar_volume": ranking["avg_dollar_volume"].round(2),
+                "source": SOURCE,
+                "lookback_days": lookback_days,
+            }
+        )
+        return frame, int(ranking["as_of_date"].nunique())
+
+    counts, sessions = refresh_range(
+        uow, TABLE, partition=SOURCE, start=start, end=end, compute=rows
     )
-    rows = pd.DataFrame(
-        {
-            "as_of_date": ranking["as_of_date"].dt.date,
-            "symbol": ranking["symbol"],
-            "rank": ranking["rank"].astype(np.int64),
-            "avg_dollar_volume": ranking["avg_dollar_volume"].round(2),
-            "source": SOURCE,
-            "lookback_days": lookback_days,
-        }
-    )
-    result, deleted = replace_range(
-        conn,
-        "trading_universe",
-        rows,
-        key=("as_of_date", "symbol", "source"),
-        partition=SOURCE,
-        start=start,
-        end=end,
-    )
-    return TradingUniverseResult(
-        start=start,
-        end=end,
-        sessions=int(ranking["as_of_date"].nunique()),
-        rows=len(rows),
-        inserted=result.inserted,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        deleted=deleted,
-    )
+    return TradingUniverseResult(start=start, end=end, sessions=sessions, **vars(counts))
 
 
-def trading_universe_on(conn: Connection, as_of_date: dt.date) -> pd.DataFrame:
+def trading_universe_on(uow: SqlUnitOfWork, as_of_date: dt.date) -> pd.DataFrame:
     """The stored ranking of one session: ``symbol, rank, avg_dollar_volume, lookback_days``."""
-    rows = conn.execute(
-        text(
-            "SELECT symbol, rank, avg_dollar_volume::float8 AS avg_dollar_volume, lookback_days "
-            "FROM trading_universe WHERE as_of_date = :day AND source = :source ORDER BY rank"
-        ),
-        {"day": as_of_date, "source": SOURCE},
-    ).fetchall()
-    return pd.DataFrame(rows, columns=["symbol", "rank", "avg_dollar_volume", "lookback_days"])
+    with uow:
+        return uow.derived.trading_universe_on(as_of_date, SOURCE)

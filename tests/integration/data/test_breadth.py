@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from stocker.bootstrap import App
 from stocker.core.breadth import breadth_metrics
 from stocker.core.errors import DataError
 from stocker.data import universes
 from stocker.data.breadth import compute_breadth, read_breadth, refresh_breadth
+from stocker.store.uow import SqlUnitOfWork
 
 SESSIONS = pd.bdate_range("2023-01-02", periods=320).as_unit("ns")
 SECTORS = {"AAA": "Technology", "BBB": "Technology", "CCC": "Energy", "DDD": "Energy"}
@@ -55,11 +57,12 @@ def market(engine: Engine) -> Engine:
     return engine
 
 
-def test_refresh_breadth_writes_values_equal_to_pure_computation(market: Engine) -> None:
+def test_refresh_breadth_writes_values_equal_to_pure_computation(
+    market: Engine, uow: SqlUnitOfWork
+) -> None:
     start, end = date(2023, 12, 1), SESSIONS[-1].date()
-    with market.begin() as conn:
-        result = refresh_breadth(conn, scope="US_ALL", start=start, end=end)
-        stored = read_breadth(conn, scope="US_ALL", start=start, end=end)
+    result = refresh_breadth(uow, scope="US_ALL", start=start, end=end)
+    stored = read_breadth(uow, scope="US_ALL", start=start, end=end)
     expected = breadth_metrics(_closes(), SECTORS)
     expected = expected[expected["date"] >= pd.Timestamp(start)]
     expected_wide = expected.pivot(index="date", columns="metric", values="value").round(4)
@@ -78,71 +81,52 @@ def test_refresh_breadth_writes_values_equal_to_pure_computation(market: Engine)
 
 
 def test_refresh_breadth_when_rerun_is_unchanged_and_later_bars_do_not_move_earlier_values(
-    market: Engine,
+    market: Engine, uow: SqlUnitOfWork
 ) -> None:
     start, end = SESSIONS[280].date(), SESSIONS[-1].date()
+    refresh_breadth(uow, start=start, end=end)
+    again = refresh_breadth(uow, start=start, end=end)
+    before = read_breadth(uow, start=start, end=SESSIONS[300].date())
+    later_before = read_breadth(uow, start=SESSIONS[301].date(), end=end)
     with market.begin() as conn:
-        refresh_breadth(conn, start=start, end=end)
-        again = refresh_breadth(conn, start=start, end=end)
-        before = read_breadth(conn, start=start, end=SESSIONS[300].date())
-        later_before = read_breadth(conn, start=SESSIONS[301].date(), end=end)
         conn.execute(
             text("UPDATE prices_daily SET adj_close = adj_close * 3 WHERE date > :day"),
             {"day": SESSIONS[300].date()},
         )
-        refresh_breadth(conn, start=start, end=end)
-        after = read_breadth(conn, start=start, end=SESSIONS[300].date())
-        later = read_breadth(conn, start=SESSIONS[301].date(), end=end)
+    refresh_breadth(uow, start=start, end=end)
+    after = read_breadth(uow, start=start, end=SESSIONS[300].date())
+    later = read_breadth(uow, start=SESSIONS[301].date(), end=end)
     assert (again.inserted, again.updated, again.deleted) == (0, 0, 0)
     pd.testing.assert_frame_equal(before, after)
     assert not later.equals(later_before)
 
 
-def test_refresh_breadth_for_universe_scope_uses_its_members(market: Engine) -> None:
-    with market.begin() as conn:
-        universes.create_universe(conn, "tech", symbols=["AAA", "BBB"])
-        frame = compute_breadth(
-            conn, scope="tech", start=SESSIONS[-5].date(), end=SESSIONS[-1].date()
-        )
+def test_refresh_breadth_for_universe_scope_uses_its_members(
+    market: Engine, uow: SqlUnitOfWork
+) -> None:
+    universes.create_universe(uow, "tech", symbols=["AAA", "BBB"])
+    frame = compute_breadth(uow, scope="tech", start=SESSIONS[-5].date(), end=SESSIONS[-1].date())
     expected = breadth_metrics(_closes()[["AAA", "BBB"]], SECTORS)
     expected = expected[expected["date"] >= SESSIONS[-5]].reset_index(drop=True)
     pd.testing.assert_frame_equal(frame, expected)
 
 
-def test_refresh_breadth_when_scope_unknown_raises(market: Engine) -> None:
-    with pytest.raises(DataError, match="'S&P500' does not exist"), market.begin() as conn:
-        refresh_breadth(conn, scope="S&P500", start=date(2024, 1, 1), end=date(2024, 1, 31))
+def test_refresh_breadth_when_scope_unknown_raises(market: Engine, uow: SqlUnitOfWork) -> None:
+    with pytest.raises(DataError, match="'S&P500' does not exist"):
+        refresh_breadth(uow, scope="S&P500", start=date(2024, 1, 1), end=date(2024, 1, 31))
 
 
 def test_breadth_cli_writes_rows_for_the_scope(
-    market: Engine, settings, monkeypatch: pytest.MonkeyPatch
+    market: Engine, app: App, uow: SqlUnitOfWork
 ) -> None:
     from typer.testing import CliRunner
 
-    from stocker.cli import app
-    from stocker.config import get_settings
+    from stocker.cli import app as cli
 
-    monkeypatch.setenv("STOCKER_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(
-            app,
-            [
-                "data",
-                "breadth",
-                "--scope",
-                "US_ALL",
-                "--start",
-                "2024-03-01",
-                "--end",
-                "2024-03-29",
-            ],
-        )
-    finally:
-        get_settings.cache_clear()
+    arguments = ["data", "breadth", "--scope", "US_ALL", "--start", "2024-03-01"]
+    result = CliRunner().invoke(cli, [*arguments, "--end", "2024-03-29"], obj=app)
     assert result.exit_code == 0, result.output
-    with market.connect() as conn:
-        stored = read_breadth(conn, start=date(2024, 3, 1), end=date(2024, 3, 29))
+    stored = read_breadth(uow, start=date(2024, 3, 1), end=date(2024, 3, 29))
     march = (SESSIONS >= "2024-03-01") & (SESSIONS <= "2024-03-29")
     assert len(stored) == march.sum()
     assert stored["pct_above_200dma"].between(0, 100).all()

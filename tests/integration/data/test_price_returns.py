@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from stocker.bootstrap import App
 from stocker.data.corporate_actions import apply_new_actions, readjust
 from stocker.data.price_returns import refresh_price_returns
 
@@ -73,14 +74,14 @@ def _load_rest(engine: Engine) -> None:
         )
 
 
-def test_refresh_incremental_equals_full_recompute_and_independent_division(market):
-    with market.begin() as conn:
-        first = refresh_price_returns(conn)
+def test_refresh_incremental_equals_full_recompute_and_independent_division(market, uow):
+    first = refresh_price_returns(uow)
     _load_rest(market)
-    with market.begin() as conn:
-        second = refresh_price_returns(conn)
+    second = refresh_price_returns(uow)
+    with market.connect() as conn:
         incremental = _stored_returns(conn)
-        full = refresh_price_returns(conn, full=True)
+    full = refresh_price_returns(uow, full=True)
+    with market.connect() as conn:
         expected = _expected_returns(conn)
     assert first.computed == 39 + 38  # BBB lacks one bar before day 40
     assert second.recomputed == ()
@@ -98,18 +99,17 @@ def test_refresh_incremental_equals_full_recompute_and_independent_division(mark
     assert incremental[("BBB", day_after)] == pytest.approx(expected[("BBB", day_after)])
 
 
-def test_refresh_when_nothing_new_computes_nothing(market):
-    with market.begin() as conn:
-        refresh_price_returns(conn)
-        again = refresh_price_returns(conn)
+def test_refresh_when_nothing_new_computes_nothing(market, uow):
+    refresh_price_returns(uow)
+    again = refresh_price_returns(uow)
     assert again.computed == 0
     assert again.inserted == again.updated == 0
 
 
-def test_readjust_then_refresh_updates_earlier_returns(market):
+def test_readjust_then_refresh_updates_earlier_returns(market, uow):
     _load_rest(market)
-    with market.begin() as conn:
-        refresh_price_returns(conn)
+    refresh_price_returns(uow)
+    with market.connect() as conn:
         before = _stored_returns(conn)
     ex_date = SESSIONS[30]
     dividend = pd.DataFrame(
@@ -117,7 +117,8 @@ def test_readjust_then_refresh_updates_earlier_returns(market):
     )
     with market.begin() as conn:
         applied = apply_new_actions(conn, dividend)
-        report = refresh_price_returns(conn)
+    report = refresh_price_returns(uow)
+    with market.connect() as conn:
         after = _stored_returns(conn)
         expected = _expected_returns(conn)
     assert applied.adjustment.first_changed == {"AAA": SESSIONS[0]}
@@ -135,18 +136,18 @@ def test_readjust_then_refresh_updates_earlier_returns(market):
     assert all(after[key] == before[key] for key in before if key[0] == "BBB")
 
 
-def test_refresh_when_stored_return_corrupted_or_bar_removed_repairs_history(market):
+def test_refresh_when_stored_return_corrupted_or_bar_removed_repairs_history(market, uow):
     _load_rest(market)
+    refresh_price_returns(uow)
     with market.begin() as conn:
-        refresh_price_returns(conn)
         conn.execute(
             text("""UPDATE price_returns SET "return" = 0.5 WHERE date = :d"""), {"d": SESSIONS[5]}
         )
         conn.execute(
             text("DELETE FROM prices_daily WHERE symbol = 'AAA' AND date = :d"), {"d": SESSIONS[10]}
         )
-    with market.begin() as conn:
-        report = refresh_price_returns(conn)
+    report = refresh_price_returns(uow)
+    with market.connect() as conn:
         stored = _stored_returns(conn)
         expected = _expected_returns(conn)
     assert report.recomputed == ("AAA", "BBB")
@@ -156,18 +157,17 @@ def test_refresh_when_stored_return_corrupted_or_bar_removed_repairs_history(mar
         assert stored[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
 
 
-def test_refresh_with_since_recomputes_from_that_date(market):
+def test_refresh_with_since_recomputes_from_that_date(market, uow):
     _load_rest(market)
-    with market.begin() as conn:
-        refresh_price_returns(conn, ["AAA"])
-        report = refresh_price_returns(conn, ["AAA"], since=SESSIONS[55])
+    refresh_price_returns(uow, ["AAA"])
+    report = refresh_price_returns(uow, ["AAA"], since=SESSIONS[55])
     assert report.symbols == ("AAA",)
     assert report.computed == 5
     assert report.first_date == {"AAA": SESSIONS[55]}
     assert report.inserted == report.updated == 0
 
 
-def test_refresh_after_readjust_of_all_symbols_matches_adjusted_closes(market):
+def test_refresh_after_readjust_of_all_symbols_matches_adjusted_closes(market, uow):
     _load_rest(market)
     with market.begin() as conn:
         conn.execute(
@@ -178,28 +178,23 @@ def test_refresh_after_readjust_of_all_symbols_matches_adjusted_closes(market):
             {"d": SESSIONS[45]},
         )
         readjust(conn)
-        refresh_price_returns(conn)
+    refresh_price_returns(uow)
+    with market.connect() as conn:
         stored = _stored_returns(conn)
         expected = _expected_returns(conn)
     for key, value in expected.items():
         assert stored[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
 
 
-def test_returns_command_computes_only_the_new_returns_on_a_second_run(market, db_url, monkeypatch):
+def test_returns_command_computes_only_the_new_returns_on_a_second_run(market, app: App):
     from typer.testing import CliRunner
 
-    from stocker.cli import app
-    from stocker.config import get_settings
+    from stocker.cli import app as cli
 
-    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
-    get_settings.cache_clear()
     runner = CliRunner()
-    try:
-        first = runner.invoke(app, ["data", "returns"])
-        _load_rest(market)
-        second = runner.invoke(app, ["data", "returns", "--symbols", "aaa"])
-    finally:
-        get_settings.cache_clear()
+    first = runner.invoke(cli, ["data", "returns"], obj=app)
+    _load_rest(market)
+    second = runner.invoke(cli, ["data", "returns", "--symbols", "aaa"], obj=app)
 
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     with market.connect() as conn:

@@ -1,0 +1,32 @@
+"""Which symbols a use case works on: one check of a caller's list, one default of "all priced".
+
+Passing a bare string where a list of symbols is expected is an easy slip (``"AAPL"`` iterates
+as ``A, A, P, L``), so every use case that takes symbols checks them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from stocker.core.errors import DataError
+
+if TYPE_CHECKING:
+    from stocker.store.uow import SqlUnitOfWork
+
+
+def checked_symbols(symbols: Iterable[str], *, required: bool = False) -> list[str]:
+    """Distinct symbols, sorted; a bare string raises, and so does none at all if `required`."""
+    if isinstance(symbols, str):
+        raise DataError(f"symbols is the string {symbols!r}; expected a list of symbols")
+    chosen = sorted({str(symbol) for symbol in symbols})
+    if required and not chosen:
+        raise DataError("symbols is empty; expected at least one symbol")
+    return chosen
+
+
+def priced_symbols(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> list[str]:
+    """`symbols` checked, or (None) every symbol with a daily bar; inside an open unit of work."""
+    if symbols is None:
+        return uow.derived.symbols_with_prices()
+    return checked_symbols(symbols)
