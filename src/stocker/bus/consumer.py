@@ -52,6 +52,8 @@ class PollReport:
     duplicates: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    deleted: int = 0
+    """Pending entries found deleted from the stream (also counted by what became of them)."""
 
     @property
     def received(self) -> int:
@@ -110,7 +112,9 @@ class Consumer:
             self.ensure_group()
         report = PollReport()
         try:
-            entries = self._reclaim(count)
+            entries, deleted = self._reclaim(count)
+            if deleted:
+                entries += self._deleted(deleted, report)
             entries += self._read_new(count, block_ms if not entries else 0)
         except ResponseError as exc:
             if not _group_lost(exc):
@@ -149,7 +153,8 @@ class Consumer:
 
     # ---------------------------------------------------------------- reading
 
-    def _reclaim(self, count: int) -> list[_Entry]:
+    def _reclaim(self, count: int) -> tuple[list[_Entry], list[str]]:
+        """Pending entries idle past `claim_idle_ms`, and the ids of those deleted meanwhile."""
         response = self._redis.xautoclaim(
             self._key,
             self.group,
@@ -159,11 +164,51 @@ class Consumer:
             count=count,
         )
         self._claim_cursor = streams.as_text(response[0])
-        return [
-            _Entry(streams.as_text(message_id), fields, reclaimed=True)
-            for message_id, fields in response[1]
-            if message_id is not None and fields is not None
-        ]
+        entries = []
+        deleted = []
+        for message_id, fields in response[1]:
+            if message_id is None:
+                continue
+            if fields is None:  # Redis 6.2 reports a deleted entry with no fields
+                deleted.append(streams.as_text(message_id))
+            else:
+                entries.append(_Entry(streams.as_text(message_id), fields, reclaimed=True))
+        if len(response) > 2:  # Redis 7 lists deleted ids apart (and drops them from the PEL)
+            deleted += [streams.as_text(message_id) for message_id in response[2] or ()]
+        return entries, deleted
+
+    def _deleted(self, message_ids: list[str], report: PollReport) -> list[_Entry]:
+        """Pending entries deleted from the stream (trimmed, XDEL) before this group acked them.
+
+        Each is reported; one the outbox published under that id is read back from the outbox
+        and applied as usual (the inbox keeps that exactly-once), the others go to the
+        dead-letter stream so that the loss is listed rather than silent."""
+        report.deleted += len(message_ids)
+        log.warning(
+            "%d entries of %s were deleted before group %s acknowledged them: %s",
+            len(message_ids),
+            self._key,
+            self.group,
+            ", ".join(message_ids),
+        )
+        with self._new_uow() as uow:
+            published = uow.outbox.by_stream_message_ids(self.stream, message_ids)
+        entries = []
+        for message_id in message_ids:
+            row = published.get(message_id)
+            if row is None:
+                self._dead_letter(
+                    _Entry(message_id, {}, reclaimed=True),
+                    f"entry {message_id} was deleted from {self._key} (trimmed or XDEL) before "
+                    f"group {self.group} acknowledged it, and no outbox event was published "
+                    "under that id",
+                    0,
+                )
+                report.dead_lettered += 1
+                continue
+            fields = streams.frame(row.event_id, row.payload)
+            entries.append(_Entry(message_id, fields, reclaimed=False))  # type: ignore[arg-type]
+        return entries
 
     def _read_new(self, count: int, block_ms: int) -> list[_Entry]:
         response: Any = self._redis.xreadgroup(

@@ -27,7 +27,7 @@ import redis
 from redis.exceptions import ResponseError, WatchError
 from sqlalchemy.exc import OperationalError
 
-from stocker.bus import streams
+from stocker.bus import streams, trimming
 from stocker.config import BusSettings
 from stocker.core.errors import ServiceError
 from stocker.core.messages import STREAMS
@@ -108,14 +108,10 @@ class OutboxRelay:
                         continue
                     pipe.multi()
                     for row in rows:
-                        pipe.xadd(
-                            key,
-                            streams.frame(row.event_id, row.payload),  # type: ignore[arg-type]
-                            maxlen=self._settings.stream_maxlen,
-                            approximate=True,
-                        )
+                        pipe.xadd(key, streams.frame(row.event_id, row.payload))  # type: ignore[arg-type]
                     pipe.set(mark, _now_text())
                     results = pipe.execute()
+                    self._trim(uow, stream)
                     return list(results[:-1])
                 except WatchError:
                     continue
@@ -123,6 +119,11 @@ class OutboxRelay:
             f"could not publish to {key}: its relay mark kept changing during "
             f"{_WATCH_ATTEMPTS} attempts; is something deleting the stream's keys?"
         )
+
+    def _trim(self, uow: SqlUnitOfWork, stream: str) -> None:
+        """Trim `stream` to MAXLEN, keeping whatever a consumer group has not acknowledged."""
+        key = streams.stream_key(self._settings, stream)
+        trimming.trim(self._redis, key, self._settings.stream_maxlen, uow.inbox.groups_of(stream))
 
     # ---------------------------------------------------------------- recovery
 
@@ -184,15 +185,11 @@ class OutboxRelay:
             chunk = rows[start : start + 500]
             pipe = self._redis.pipeline(transaction=False)
             for row in chunk:
-                pipe.xadd(
-                    key,
-                    streams.frame(row.event_id, row.payload),  # type: ignore[arg-type]
-                    maxlen=self._settings.stream_maxlen,
-                    approximate=True,
-                )
+                pipe.xadd(key, streams.frame(row.event_id, row.payload))  # type: ignore[arg-type]
             message_ids = pipe.execute()
             uow.outbox.mark_published(_published(chunk, message_ids))
         self._restore_stream_end(uow, stream, key)
+        self._trim(uow, stream)
         self._redis.set(streams.relay_mark_key(self._settings, stream), _now_text())
         log.warning("recovered %s: republished %d events", key, len(rows))
         return len(rows)

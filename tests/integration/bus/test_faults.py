@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from stocker.bus import streams
 from stocker.bus.consumer import Consumer
 from stocker.bus.relay import OutboxRelay
+from stocker.bus.status import dead_letters
 from stocker.config import Settings
 from stocker.store.uow import SqlUnitOfWork
 
@@ -85,3 +87,66 @@ def test_consumer_when_idle_and_redis_is_flushed_recreates_its_group_and_goes_on
 
     assert errors == []
     assert client.xpending(streams.stream_key(bus, "market-bars"), "ledger")["pending"] == 0
+
+
+def _drain(consumer: Consumer) -> None:
+    """Poll until a poll receives nothing."""
+    while consumer.poll_once(count=200, block_ms=20).received:
+        pass
+
+
+def test_relay_when_a_group_lags_beyond_maxlen_keeps_what_it_has_not_acknowledged(
+    settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any, make_bar: Any
+) -> None:
+    bus = settings.model_copy(update={"stream_maxlen": 50}).bus()
+    key = streams.stream_key(bus, "market-bars")
+    consumer = Consumer(
+        _units(engine), redis_client, bus, "market-bars", "ledger", "l1", effects.handler("ledger")
+    )
+    consumer.ensure_group()  # registered, then down while 600 events are published
+    symbols = [f"S{number}" for number in range(600)]
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.add_many([make_bar(symbol) for symbol in symbols])
+        uow.commit()
+    relay = OutboxRelay(_units(engine), redis_client, bus)
+
+    assert relay.publish_pending(batch_size=100) == len(symbols)
+    assert redis_client.xlen(key) == len(symbols)  # nothing the group lacks was trimmed
+    _drain(consumer)
+
+    assert effects.counts("ledger") == dict.fromkeys(symbols, 1)
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.add(make_bar("LAST"))
+        uow.commit()
+    assert relay.run_once().published == 1
+    assert redis_client.xlen(key) == 50  # once acknowledged, the stream is trimmed to MAXLEN
+    _drain(consumer)
+    assert effects.counts("ledger")["LAST"] == 1
+
+
+def test_consumer_when_pending_entries_were_deleted_reports_them_and_applies_the_outbox_copy(
+    settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any, make_bar: Any
+) -> None:
+    bus = settings.bus()
+    key = streams.stream_key(bus, "market-bars")
+    survivor = Consumer(
+        _units(engine), redis_client, bus, "market-bars", "ledger", "l2", effects.handler("ledger")
+    )
+    survivor.ensure_group()
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.add_many([make_bar(symbol) for symbol in ("SPY", "QQQ", "IWM")])
+        uow.commit()
+    OutboxRelay(_units(engine), redis_client, bus).publish_pending()
+    redis_client.xadd(key, {"event_id": str(uuid.uuid4()), "data": make_bar("ZZZ").to_json()})
+    redis_client.xreadgroup("ledger", "doomed", {key: ">"}, count=10)  # read, then it died
+    redis_client.xtrim(key, maxlen=0, approximate=False)  # trimmed before anyone acknowledged
+    time.sleep(bus.claim_idle_ms / 1000 + 0.1)
+
+    report = survivor.poll_once(count=10, block_ms=20)
+
+    assert report.deleted == 4
+    assert (report.processed, report.dead_lettered, report.failed) == (3, 1, 0)
+    assert effects.counts("ledger") == {"SPY": 1, "QQQ": 1, "IWM": 1}
+    (letter,) = dead_letters(redis_client, bus, "market-bars")
+    assert "was deleted from" in letter.error and "no outbox event" in letter.error
+    assert redis_client.xpending(key, "ledger")["pending"] == 0

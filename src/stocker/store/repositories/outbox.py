@@ -55,6 +55,10 @@ _UNPROCESSED = text(
     ORDER BY o.id
     """
 )
+_BY_STREAM_MESSAGE_ID = text(
+    "SELECT id, event_id::text AS event_id, stream, payload::text AS payload, stream_message_id "
+    "FROM outbox WHERE stream = :stream AND stream_message_id = ANY(:message_ids)"
+)
 _UNPUBLISHED_COUNTS = text(
     "SELECT stream, count(*) FROM outbox WHERE published_at IS NULL GROUP BY stream"
 )
@@ -110,6 +114,22 @@ class OutboxRepository:
     def unprocessed(self, stream: str) -> list[OutboxRow]:
         """Published events of `stream` that some registered consumer group has not processed."""
         return _rows(self._conn.execute(_UNPROCESSED, {"stream": stream}))
+
+    def by_stream_message_ids(
+        self, stream: str, message_ids: Sequence[str]
+    ) -> dict[str, OutboxRow]:
+        """The events last published to `stream` under `message_ids`, by stream message id."""
+        if not message_ids:
+            return {}
+        result = self._conn.execute(
+            _BY_STREAM_MESSAGE_ID, {"stream": stream, "message_ids": list(message_ids)}
+        )
+        return {
+            row.stream_message_id: OutboxRow(
+                id=row.id, event_id=row.event_id, stream=row.stream, payload=row.payload
+            )
+            for row in result
+        }
 
     def unpublished_counts(self) -> dict[str, int]:
         """Unpublished rows per stream (streams with none are absent)."""
