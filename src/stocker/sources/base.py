@@ -4,16 +4,26 @@ A source turns a vendor's wire format into plain DataFrames whose columns are th
 column names. It validates nothing beyond parsing: validation and quarantine happen in one place
 (`stocker.data.validation`) for every source alike. Every row carries `source` and `source_hash`
 (SHA-256 of the raw payload it came from) so each stored fact can be traced to its bytes.
+
+Vendor adapters never read the environment: the composition root (`stocker.bootstrap`) hands
+each one its `Credentials`, and `require_credentials` words the error when there are none.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pandas as pd
+
+from stocker.core.errors import SourceError
+
+if TYPE_CHECKING:
+    from stocker.config import Credentials
 
 DAILY_BAR_COLUMNS = (
     "symbol",
@@ -182,3 +192,53 @@ class Source(Protocol):
     def fetch(self, request: FetchRequest) -> SourceBatch:
         """Fetch bars (and whatever else the vendor offers) for the request."""
         ...
+
+
+@runtime_checkable
+class LiveBarFeed(Protocol):
+    """Bars as a vendor streams them. Required: `name` and `run`.
+
+    `run` calls `sink(frame)` with one `prices_intraday` frame (`INTRADAY_BAR_COLUMNS`) per
+    group of bars the vendor delivered together, on the calling thread, until `stop_event` is
+    set; an exception from `sink` stops the feed and propagates from `run`.
+    """
+
+    name: str
+
+    def run(
+        self,
+        symbols: Iterable[str],
+        sink: Callable[[pd.DataFrame], None],
+        stop_event: threading.Event,
+    ) -> None:
+        """Stream bars for `symbols` into `sink` until `stop_event` is set."""
+        ...
+
+
+@dataclass(frozen=True)
+class CredentialNames:
+    """The settings that hold a vendor's key pair, as error messages name them.
+
+    `key` and `secret` are the plain names (``ALPACA_API_KEY``); Stocker's settings read
+    them with the ``STOCKER_`` prefix and, for the vendors' own tools' sake, without it.
+    """
+
+    key: str
+    secret: str
+
+    @property
+    def settings(self) -> tuple[str, str]:
+        return f"STOCKER_{self.key}", f"STOCKER_{self.secret}"
+
+    def __str__(self) -> str:
+        key, secret = self.settings
+        return f"{key} and {secret} (or {self.key} and {self.secret})"
+
+
+def require_credentials(
+    credentials: Credentials | None, names: CredentialNames, *, needs: str
+) -> Credentials:
+    """The key pair, or a `SourceError` saying which settings to set (never any secret)."""
+    if credentials is None or not credentials.key or not credentials.secret:
+        raise SourceError(f"{needs}: set {names}")
+    return credentials

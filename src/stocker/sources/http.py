@@ -1,9 +1,11 @@
-"""HTTP plumbing the vendor sources share: status codes to Stocker errors, Retry-After, JSON.
+"""HTTP plumbing the vendor sources share: one error mapping and one retry policy.
 
 Every vendor answers trouble differently (Yahoo with text, Alpaca and Kite with JSON bodies);
-these helpers turn the status code, headers and body into one error vocabulary so a caller can
-tell "slow down" (`RateLimitedError`) from "bad credentials" (`SourceError` naming the variables
-to set) from "no such symbol" (`UnknownSymbolError`, decided by each vendor module).
+`error_for_status` turns the status code, headers and body into one error vocabulary so a
+caller can tell "slow down" (`RateLimitedError`) from "bad credentials" (`SourceError` naming
+the settings to set) from "no such symbol" (`UnknownSymbolError`, decided by each vendor
+module before it falls back on the status), and `unreachable` words a network failure.
+`RetryPolicy` is how every vendor rides out rate limiting.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from stocker.core.errors import RateLimitedError, SourceError
+from stocker.sources.base import CredentialNames
 
 T = TypeVar("T")
 
@@ -62,13 +66,13 @@ def error_for_status(
     headers: Mapping[str, str],
     body: bytes | str,
     what: str,
-    credential_env: tuple[str, ...] = (),
+    credentials: CredentialNames | None = None,
 ) -> SourceError | None:
     """The Stocker error for an HTTP error status, or None for a success status.
 
     429 becomes `RateLimitedError` carrying the Retry-After delay; 401/403 a `SourceError` that
-    names the environment variables holding the credentials; anything else >= 400 a
-    `SourceError` with the status and the start of the body.
+    names the settings holding the credentials; anything else >= 400 a `SourceError` with the
+    status and the start of the body.
     """
     if status < 400:
         return None
@@ -81,8 +85,8 @@ def error_for_status(
             retry_after_s=retry_after_s,
         )
     if status in (401, 403):
-        if credential_env:
-            fix = f"set {' and '.join(credential_env)} to valid credentials"
+        if credentials is not None:
+            fix = f"set {credentials} to valid credentials"
         else:
             fix = "the vendor refused access to this endpoint"
         return SourceError(
@@ -104,34 +108,43 @@ def decode_json(*, vendor: str, body: bytes, what: str) -> Any:
         ) from error
 
 
-def with_rate_limit_retries(
-    call: Callable[[], T],
-    *,
-    retries: int,
-    max_wait_s: float,
-    backoff_s: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run `call`, retrying up to `retries` times when it raises `RateLimitedError`.
+def unreachable(vendor: str, what: str, error: Exception) -> SourceError:
+    """The error for a request that got no answer (DNS, refused connection, timeout, TLS)."""
+    return SourceError(f"{vendor} could not be reached for {what}: {error}")
 
-    Waits what the vendor asked (Retry-After) or, when it did not say, `backoff_s * 2**attempt`.
-    Gives up at once, re-raising the vendor's error, when the wait would exceed `max_wait_s`:
-    a batch job should fail clearly rather than hang for an hour.
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a vendor call rides out rate limiting (`RateLimitedError`), the same for every vendor.
+
+    Up to `retries` more attempts, each after what the vendor asked (Retry-After) or, when it did
+    not say, `backoff_s * 2**attempt`. Gives up at once, re-raising the vendor's error, when the
+    wait would exceed `max_wait_s`: a batch job should fail clearly rather than hang for an hour.
     """
-    attempt = 0
-    while True:
-        try:
-            return call()
-        except RateLimitedError as error:
-            if attempt >= retries:
-                raise
-            wait_s = (
-                error.retry_after_s if error.retry_after_s is not None else backoff_s * 2**attempt
-            )
-            if wait_s > max_wait_s:
-                raise
-            sleep(wait_s)
-            attempt += 1
+
+    retries: int = 2
+    max_wait_s: float = 60.0
+    backoff_s: float = 1.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+    def run(self, call: Callable[[], T]) -> T:
+        """`call()`, retried on `RateLimitedError` as the policy says."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except RateLimitedError as error:
+                if attempt >= self.retries:
+                    raise
+                wait_s = (
+                    error.retry_after_s
+                    if error.retry_after_s is not None
+                    else self.backoff_s * 2**attempt
+                )
+                if wait_s > self.max_wait_s:
+                    raise
+                self.sleep(wait_s)
+                attempt += 1
 
 
 class ResponseRecorder:

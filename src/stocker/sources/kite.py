@@ -10,12 +10,12 @@ candles UTC timestamps. Kite has no adjusted close (`adj_close` is NaN) and no c
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -23,7 +23,13 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.sources.base import FetchRequest, SourceBatch, payload_hash
+from stocker.sources.base import (
+    CredentialNames,
+    FetchRequest,
+    SourceBatch,
+    payload_hash,
+    require_credentials,
+)
 from stocker.sources.frames import (
     bar_row,
     daily_bars_frame,
@@ -32,16 +38,18 @@ from stocker.sources.frames import (
 )
 from stocker.sources.http import (
     ResponseRecorder,
+    RetryPolicy,
     decode_json,
     error_for_status,
-    header,
-    parse_retry_after,
-    with_rate_limit_retries,
+    unreachable,
 )
+
+if TYPE_CHECKING:
+    from stocker.config import Credentials
 
 SOURCE_NAME = "kite"
 VENDOR = "Kite Connect"
-CREDENTIAL_ENV = ("KITE_API_KEY", "KITE_ACCESS_TOKEN")
+CREDENTIALS = CredentialNames("KITE_API_KEY", "KITE_ACCESS_TOKEN")
 IST = ZoneInfo("Asia/Kolkata")
 INTERVALS = {
     "1d": "day",
@@ -67,17 +75,17 @@ MAX_DAYS_PER_REQUEST = {
 INFO_COLUMNS = ("symbol", "name", "exchange", "currency", "source", "source_hash")
 
 
-def kite_credentials(api_key: str | None, access_token: str | None) -> tuple[str, str]:
-    """The API key and today's access token, from the arguments or the environment."""
-    key = api_key or os.environ.get("KITE_API_KEY")
-    token = access_token or os.environ.get("KITE_ACCESS_TOKEN")
-    missing = [name for name, value in zip(CREDENTIAL_ENV, (key, token), strict=True) if not value]
-    if missing:
-        raise SourceError(
-            f"{VENDOR} needs an API key and an access token: set {' and '.join(missing)} "
-            "(the access token comes from the login flow and expires daily around 6 AM IST)"
-        )
-    return key, token  # type: ignore[return-value]
+def kite_credentials(credentials: Credentials | None) -> Credentials:
+    """The API key and today's access token from the composition root, or an error naming the
+    settings to set."""
+    return require_credentials(
+        credentials,
+        CREDENTIALS,
+        needs=(
+            f"{VENDOR} needs an API key and an access token (the access token comes from the "
+            "login flow and expires daily around 6 AM IST)"
+        ),
+    )
 
 
 def _chunks(start: date, end: date, max_days: int) -> Iterator[tuple[date, date]]:
@@ -94,8 +102,8 @@ class KiteSource:
 
     Parameters
     ----------
-    api_key, access_token
-        Default to `KITE_API_KEY` / `KITE_ACCESS_TOKEN`.
+    credentials
+        The API key and the day's access token, from the composition root; never logged.
     root
         Override of `https://api.kite.trade` (proxies, tests).
     exchange
@@ -107,8 +115,7 @@ class KiteSource:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
-        access_token: str | None = None,
+        credentials: Credentials | None = None,
         root: str | None = None,
         exchange: str = "NSE",
         timeout_s: float = 7.0,
@@ -118,14 +125,11 @@ class KiteSource:
         sleep: Callable[[float], None] = time.sleep,
         today: Callable[[], date] = date.today,
     ) -> None:
-        key, token = kite_credentials(api_key, access_token)
+        pair = kite_credentials(credentials)
         self.exchange = exchange.upper()
-        self.retries = retries
-        self.max_retry_wait_s = max_retry_wait_s
-        self.backoff_s = backoff_s
-        self._sleep = sleep
+        self._retry = RetryPolicy(retries, max_retry_wait_s, backoff_s, sleep)
         self._today = today
-        self._kite = KiteConnect(key, access_token=token, root=root, timeout=timeout_s)
+        self._kite = KiteConnect(pair.key, access_token=pair.secret, root=root, timeout=timeout_s)
         self._recorder = ResponseRecorder()
         self._recorder.attach(self._kite.reqsession)
         self._instruments: dict[str, tuple[dict[str, dict[str, Any]], str]] = {}
@@ -196,31 +200,22 @@ class KiteSource:
             except kite_errors.KiteException as error:
                 raise self._translate(error, what) from error
             except requests.RequestException as error:
-                raise SourceError(f"{VENDOR} could not be reached for {what}: {error}") from error
+                raise unreachable(VENDOR, what, error) from error
             return result, self._recorder.responses[-1]
 
-        return with_rate_limit_retries(
-            attempt,
-            retries=self.retries,
-            max_wait_s=self.max_retry_wait_s,
-            backoff_s=self.backoff_s,
-            sleep=self._sleep,
-        )
+        return self._retry.run(attempt)
 
     def _translate(self, error: Any, what: str) -> SourceError:
         response = self._recorder.responses[-1] if self._recorder.responses else None
         status = response.status_code if response is not None else int(error.code)
         message = str(error)
         if status == 429:
-            retry_after_s = (
-                parse_retry_after(header(response.headers, "Retry-After"))
-                if (response is not None)
-                else None
-            )
-            return RateLimitedError(
-                f"{VENDOR} rate-limited the request for {what} (HTTP 429): {message}",
-                retry_after_s=retry_after_s,
-            )
+            # Slowing down comes first whatever exception kiteconnect chose for it.
+            if response is None:
+                return RateLimitedError(
+                    f"{VENDOR} rate-limited the request for {what} (HTTP 429): {message}"
+                )
+            return self._status_error(response, what) or RateLimitedError(message)
         if isinstance(error, kite_errors.DataException) and response is not None:
             # kiteconnect raises DataException for a body it cannot parse; say what arrived.
             try:
@@ -230,13 +225,13 @@ class KiteSource:
         if isinstance(error, kite_errors.TokenException):
             return SourceError(
                 f"{VENDOR} refused the session for {what} (HTTP {status}, TokenException: "
-                f"{message}); set KITE_API_KEY and a fresh KITE_ACCESS_TOKEN (tokens expire "
-                "daily around 6 AM IST)"
+                f"{message}); set {CREDENTIALS} to the API key and a fresh access token (tokens "
+                "expire daily around 6 AM IST)"
             )
         if isinstance(error, kite_errors.PermissionException):
             return SourceError(
                 f"{VENDOR} denied {what} (HTTP {status}, PermissionException: {message}); the "
-                "app behind KITE_API_KEY needs the historical data subscription"
+                f"app behind {CREDENTIALS.settings[0]} needs the historical data subscription"
             )
         if isinstance(error, kite_errors.InputException) and any(
             word in message.lower() for word in ("token", "instrument", "symbol")
@@ -244,18 +239,21 @@ class KiteSource:
             return UnknownSymbolError(
                 f"{VENDOR} does not know the instrument for {what}: {message}"
             )
-        if response is not None:
-            translated = error_for_status(
-                vendor=VENDOR,
-                status=status,
-                headers=response.headers,
-                body=response.content,
-                what=what,
-                credential_env=CREDENTIAL_ENV,
-            )
-            if translated is not None:
-                return translated
-        return SourceError(f"{VENDOR} failed for {what} ({type(error).__name__}): {message}")
+        translated = self._status_error(response, what) if response is not None else None
+        return translated or SourceError(
+            f"{VENDOR} failed for {what} ({type(error).__name__}): {message}"
+        )
+
+    @staticmethod
+    def _status_error(response: requests.Response, what: str) -> SourceError | None:
+        return error_for_status(
+            vendor=VENDOR,
+            status=response.status_code,
+            headers=response.headers,
+            body=response.content,
+            what=what,
+            credentials=CREDENTIALS,
+        )
 
     def _instrument_dump(self, exchange: str) -> tuple[dict[str, dict[str, Any]], str]:
         """Trading symbol -> instrument row of the exchange's dump, fetched once per source."""
@@ -281,10 +279,11 @@ class KiteSource:
         for chunk_start, chunk_end in _chunks(start, end, MAX_DAYS_PER_REQUEST[interval]):
             what = f"{symbol} {interval} candles {chunk_start}..{chunk_end}"
             candles, response = self._call(
-                lambda cs=chunk_start, ce=chunk_end: self._kite.historical_data(
+                partial(
+                    self._kite.historical_data,
                     token,
-                    datetime.combine(cs, clock_time(0, 0, 0)),
-                    datetime.combine(ce, clock_time(23, 59, 59)),
+                    datetime.combine(chunk_start, clock_time(0, 0, 0)),
+                    datetime.combine(chunk_end, clock_time(23, 59, 59)),
                     interval,
                 ),
                 what,

@@ -1,30 +1,43 @@
-"""The one place a source is chosen by name.
+"""The one place a source (or a live feed) is chosen by name.
 
 `get_source("yfinance")`, `get_source("csv", path="bars.csv", table="prices_daily")`, ...
 Vendor modules are imported only when their source is asked for, so listing or using the file
-sources never loads alpaca-py or kiteconnect.
+sources never loads alpaca-py or kiteconnect. A source that takes `credentials` gets
+`credentials(<registered name>)` from the caller (the composition root passes
+`App.credentials`, which reads them from the settings); nothing here reads the environment.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stocker.core.errors import SourceError
-from stocker.sources.base import Source
+from stocker.sources.base import LiveBarFeed, Source
+
+if TYPE_CHECKING:
+    from stocker.config import Credentials
+
+CredentialLookup = Callable[[str], "Credentials | None"]
+"""vendor name -> its key pair, if configured (`stocker.bootstrap.App.credentials`)."""
 
 # name -> (module, class, fixed options)
 SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "yfinance": ("stocker.sources.yahoo", "YahooSource", {}),
-    "alpaca": ("stocker.sources.alpaca", "AlpacaSource", {}),
+    "alpaca": ("stocker.sources.alpaca.historical", "AlpacaSource", {}),
     "kite": ("stocker.sources.kite", "KiteSource", {}),
     "csv": ("stocker.sources.files", "FileSource", {"format": "csv"}),
     "parquet": ("stocker.sources.files", "FileSource", {"format": "parquet"}),
     "screener-in": ("stocker.sources.screener_in", "ScreenerInSource", {}),
 }
 SOURCE_NAMES = tuple(SOURCES)
+LIVE_FEEDS: dict[str, tuple[str, str]] = {
+    "alpaca": ("stocker.sources.alpaca.stream", "AlpacaLiveFeed"),
+}
+CREDENTIALS_PARAMETER = "credentials"
 ALIASES = {
     "yahoo": "yfinance",
     "zerodha": "kite",
@@ -44,7 +57,7 @@ def source_name(name: str) -> str:
     return key
 
 
-def get_source(name: str, **options: Any) -> Source:
+def get_source(name: str, credentials: CredentialLookup | None = None, **options: Any) -> Source:
     """Build the source called `name` with its options.
 
     Raises `SourceError` for an unknown name (listing the valid ones), an option the source
@@ -54,8 +67,35 @@ def get_source(name: str, **options: Any) -> Source:
     key = source_name(name)
     module_name, class_name, fixed = SOURCES[key]
     source_class = getattr(importlib.import_module(module_name), class_name)
-    parameters = inspect.signature(source_class.__init__).parameters
-    accepted = [p for p in parameters if p != "self" and p not in fixed]
+    return _build(key, source_class, fixed, credentials, options)
+
+
+def get_live_feed(
+    name: str = "alpaca", credentials: CredentialLookup | None = None, **options: Any
+) -> LiveBarFeed:
+    """Build the live bar feed called `name` (today only ``alpaca``) with its options."""
+    key = ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key not in LIVE_FEEDS:
+        raise SourceError(f"no live feed {name!r}; valid names: {', '.join(LIVE_FEEDS)}")
+    module_name, class_name = LIVE_FEEDS[key]
+    feed_class = getattr(importlib.import_module(module_name), class_name)
+    return _build(key, feed_class, {}, credentials, options)
+
+
+def _build(
+    key: str,
+    adapter_class: type,
+    fixed: dict[str, Any],
+    credentials: CredentialLookup | None,
+    options: dict[str, Any],
+) -> Any:
+    """`adapter_class(**fixed, **options)`, options checked against its signature, with the
+    vendor's credentials when it takes them."""
+    parameters = inspect.signature(adapter_class).parameters
+    takes_credentials = CREDENTIALS_PARAMETER in parameters
+    accepted = [
+        p for p in parameters if p not in {"self", CREDENTIALS_PARAMETER} and p not in fixed
+    ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise SourceError(
@@ -73,11 +113,13 @@ def get_source(name: str, **options: Any) -> Source:
     required = [
         p.name
         for p in parameters.values()
-        if p.name != "self"
+        if p.name not in {"self", CREDENTIALS_PARAMETER}
         and p.default is inspect.Parameter.empty
         and p.kind is not inspect.Parameter.VAR_KEYWORD
         and p.name not in options
     ]
     if required:
         raise SourceError(f"source {key!r} needs option(s) {', '.join(required)}")
-    return source_class(**fixed, **options)
+    if takes_credentials:
+        options = {**options, CREDENTIALS_PARAMETER: credentials(key) if credentials else None}
+    return adapter_class(**fixed, **options)

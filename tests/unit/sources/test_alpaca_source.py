@@ -10,8 +10,9 @@ import pytest
 from alpaca.data.models import BarSet
 from vendor_loopback import LoopbackServer, Reply, vendor_bytes
 
+from stocker.config import Credentials
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
-from stocker.sources.alpaca import AlpacaSource
+from stocker.sources.alpaca.historical import AlpacaSource
 from stocker.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
 
 BARS = "/v2/stocks/bars"
@@ -19,17 +20,12 @@ ACTIONS = "/v1/corporate-actions"
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
 
 KEY, SECRET = "PKTESTKEY1234567890", "s3cr3t-never-printed"
+CREDENTIALS = Credentials(KEY, SECRET)
 REQUEST = FetchRequest(("AAPL", "MSFT"), start=date(2020, 8, 3), end=date(2021, 2, 2))
 
 
-@pytest.fixture(autouse=True)
-def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALPACA_API_KEY", KEY)
-    monkeypatch.setenv("ALPACA_SECRET_KEY", SECRET)
-
-
 def _source(server: LoopbackServer, **options: object) -> AlpacaSource:
-    return AlpacaSource(data_url=server.url, retries=0, **options)
+    return AlpacaSource(credentials=CREDENTIALS, data_url=server.url, retries=0, **options)
 
 
 def test_alpaca_daily_follows_next_page_token_and_hashes_each_page(
@@ -100,14 +96,13 @@ def test_alpaca_intraday_returns_utc_bar_starts_and_maps_the_timeframe(
     assert not loopback.requests_to(ACTIONS)
 
 
-def test_alpaca_when_keys_are_missing_names_the_environment_variables(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("ALPACA_API_KEY")
-    monkeypatch.delenv("ALPACA_SECRET_KEY")
-
-    with pytest.raises(SourceError, match="set ALPACA_API_KEY and ALPACA_SECRET_KEY"):
-        AlpacaSource(data_url="http://127.0.0.1:9")
+def test_alpaca_when_keys_are_missing_names_the_settings() -> None:
+    with pytest.raises(
+        SourceError,
+        match=r"set STOCKER_ALPACA_API_KEY and STOCKER_ALPACA_SECRET_KEY "
+        r"\(or ALPACA_API_KEY and ALPACA_SECRET_KEY\)",
+    ):
+        AlpacaSource(credentials=None, data_url="http://127.0.0.1:9")
 
 
 def test_alpaca_when_unauthorized_names_the_variables_and_never_the_secret(
@@ -151,9 +146,9 @@ def test_alpaca_when_rate_limited_once_retries_after_the_wait(loopback: Loopback
     )
     waits: list[float] = []
 
-    batch = AlpacaSource(data_url=loopback.url, retries=2, sleep=waits.append).fetch(
-        FetchRequest(("SPY",), start=date(2021, 2, 22), interval="5m")
-    )
+    batch = AlpacaSource(
+        credentials=CREDENTIALS, data_url=loopback.url, retries=2, sleep=waits.append
+    ).fetch(FetchRequest(("SPY",), start=date(2021, 2, 22), interval="5m"))
 
     assert waits == [1.0]
     assert len(batch.frames["prices_intraday"]) == 3

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from alpaca_stream_loopback import FIRST, SECOND, AlpacaStreamServer
 
+from stocker.config import Credentials
 from stocker.core.errors import SourceError
-from stocker.sources.alpaca_stream import bar_row, run_live_intraday
-from stocker.sources.base import INTRADAY_BAR_COLUMNS, payload_hash
+from stocker.sources.alpaca.stream import AlpacaLiveFeed, bar_row
+from stocker.sources.base import INTRADAY_BAR_COLUMNS, LiveBarFeed, payload_hash
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -35,17 +36,15 @@ def _run(server: AlpacaStreamServer, sink: Any, stop: threading.Event, **options
     timer = threading.Timer(10, stop.set)
     timer.start()
     try:
-        run_live_intraday(
-            ["SPY", "QQQ"],
-            sink,
-            stop,
+        feed = AlpacaLiveFeed(
+            credentials=Credentials(KEY, SECRET),
             url=server.url,
-            api_key=KEY,
-            secret_key=SECRET,
             reconnect_min_backoff_s=0.05,
             reconnect_max_backoff_s=0.2,
             **options,
         )
+        assert isinstance(feed, LiveBarFeed)
+        feed.run(["SPY", "QQQ"], sink, stop)
     finally:
         timer.cancel()
 

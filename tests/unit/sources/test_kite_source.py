@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from vendor_loopback import LoopbackServer, Reply, vendor_bytes
 
+from stocker.config import Credentials
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
 from stocker.sources.base import DAILY_BAR_COLUMNS, FetchRequest, payload_hash
 from stocker.sources.kite import KiteSource
@@ -18,17 +19,12 @@ INFY_DAY = "/instruments/historical/408065/day"
 INFY_5MIN = "/instruments/historical/408065/5minute"
 CSV = "text/csv"
 JANUARY_2024 = FetchRequest(("INFY",), start=date(2024, 1, 1), end=date(2024, 1, 3))
-
-
-@pytest.fixture(autouse=True)
-def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KITE_API_KEY", "kitekey")
-    monkeypatch.setenv("KITE_ACCESS_TOKEN", "kitetoken")
+CREDENTIALS = Credentials("kitekey", "kitetoken")
 
 
 def _source(server: LoopbackServer) -> KiteSource:
     server.add(INSTRUMENTS, Reply(body=vendor_bytes("kite/instruments_nse.csv"), content_type=CSV))
-    return KiteSource(root=server.url, retries=0)
+    return KiteSource(credentials=CREDENTIALS, root=server.url, retries=0)
 
 
 def test_kite_daily_maps_ist_candles_to_dates_with_no_adjusted_close(
@@ -163,10 +159,6 @@ def test_kite_when_body_is_truncated_raises_source_error_with_size(
         _source(loopback).fetch(JANUARY_2024)
 
 
-def test_kite_when_credentials_are_missing_names_the_variables(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("KITE_ACCESS_TOKEN")
-
-    with pytest.raises(SourceError, match="set KITE_ACCESS_TOKEN"):
-        KiteSource(root="http://127.0.0.1:9")
+def test_kite_when_credentials_are_missing_names_the_settings() -> None:
+    with pytest.raises(SourceError, match="set STOCKER_KITE_API_KEY and STOCKER_KITE_ACCESS_TOKEN"):
+        KiteSource(credentials=None, root="http://127.0.0.1:9")

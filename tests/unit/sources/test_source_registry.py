@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from vendor_loopback import VENDOR_FIXTURES
 
+from stocker.config import Credentials
 from stocker.core.errors import SourceError
-from stocker.sources.base import Source
-from stocker.sources.registry import SOURCE_NAMES, get_source
+from stocker.sources.base import LiveBarFeed, Source
+from stocker.sources.registry import SOURCE_NAMES, get_live_feed, get_source
 
 
 def test_registry_names_the_six_sources() -> None:
@@ -67,11 +68,40 @@ def test_get_source_when_a_required_option_is_missing_names_it() -> None:
         get_source("csv")
 
 
-def test_get_source_for_a_vendor_without_keys_names_the_variables(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("KITE_API_KEY", raising=False)
-    monkeypatch.delenv("KITE_ACCESS_TOKEN", raising=False)
+def test_get_source_for_a_vendor_without_keys_names_the_settings() -> None:
+    with pytest.raises(SourceError, match="set STOCKER_KITE_API_KEY and STOCKER_KITE_ACCESS_TOKEN"):
+        get_source("kite", credentials=lambda vendor: None)
 
-    with pytest.raises(SourceError, match="set KITE_API_KEY and KITE_ACCESS_TOKEN"):
-        get_source("kite")
+
+def test_get_source_hands_a_vendor_the_credentials_asked_for_by_its_name() -> None:
+    asked: list[str] = []
+
+    def credentials(vendor: str) -> Credentials:
+        asked.append(vendor)
+        return Credentials("PKREGISTRYKEY", "registry-secret")
+
+    source = get_source("zerodha", credentials=credentials, root="http://127.0.0.1:9")
+
+    assert asked == ["kite"]
+    assert source._kite.api_key == "PKREGISTRYKEY"  # type: ignore[attr-defined]
+    assert source._kite.access_token == "registry-secret"  # type: ignore[attr-defined]
+
+
+def test_get_source_for_a_keyless_source_never_asks_for_credentials(tmp_path: Path) -> None:
+    def credentials(vendor: str) -> Credentials:
+        raise AssertionError(f"asked for {vendor}")
+
+    source = get_source("csv", credentials=credentials, path=tmp_path / "x.csv")
+
+    assert source.name == "csv"
+
+
+def test_get_live_feed_hands_alpaca_its_credentials_and_names_the_settings_without_them() -> None:
+    feed = get_live_feed(
+        "alpaca", credentials=lambda vendor: Credentials("PKSTREAMKEY", "stream-secret")
+    )
+
+    assert isinstance(feed, LiveBarFeed)
+    assert feed.name == "alpaca"
+    with pytest.raises(SourceError, match="STOCKER_ALPACA_API_KEY and STOCKER_ALPACA_SECRET_KEY"):
+        get_live_feed("alpaca", credentials=lambda vendor: None)

@@ -12,13 +12,11 @@ also returns.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -29,6 +27,13 @@ from alpaca.data.requests import CorporateActionsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from stocker.core.errors import SourceError, UnknownSymbolError
+from stocker.sources.alpaca.common import (
+    CREDENTIALS,
+    MARKET_ZONE,
+    SOURCE_NAME,
+    VENDOR,
+    alpaca_credentials,
+)
 from stocker.sources.base import FetchRequest, SourceBatch, payload_hash
 from stocker.sources.frames import (
     bar_row,
@@ -39,16 +44,16 @@ from stocker.sources.frames import (
 )
 from stocker.sources.http import (
     ResponseRecorder,
+    RetryPolicy,
     body_snippet,
     decode_json,
     error_for_status,
-    with_rate_limit_retries,
+    unreachable,
 )
 
-SOURCE_NAME = "alpaca"
-VENDOR = "Alpaca"
-CREDENTIAL_ENV = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
-MARKET_ZONE = ZoneInfo("America/New_York")
+if TYPE_CHECKING:
+    from stocker.config import Credentials
+
 # Alpaca's consolidated history starts in 2016; asking from then is "everything".
 EARLIEST_DATE = date(2016, 1, 1)
 TIMEFRAMES = {
@@ -67,28 +72,13 @@ ACTION_TYPES = [
 INFO_COLUMNS = ("symbol", "currency", "source", "source_hash")
 
 
-def alpaca_credentials(
-    api_key: str | None = None, secret_key: str | None = None
-) -> tuple[str, str]:
-    """The API key pair from the arguments or `ALPACA_API_KEY` / `ALPACA_SECRET_KEY`."""
-    key = api_key or os.environ.get("ALPACA_API_KEY")
-    secret = secret_key or os.environ.get("ALPACA_SECRET_KEY")
-    missing = [name for name, value in zip(CREDENTIAL_ENV, (key, secret), strict=True) if not value]
-    if missing:
-        raise SourceError(
-            f"{VENDOR} needs an API key pair: set {' and '.join(missing)} "
-            "(from https://app.alpaca.markets, 'API Keys')"
-        )
-    return key, secret  # type: ignore[return-value]
-
-
 def _timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _no_client_retries(client: Any) -> None:
     # alpaca-py retries 429s itself with a fixed 3 s sleep and no regard for Retry-After; this
-    # source retries instead (`with_rate_limit_retries`), so switch the client's own off.
+    # source retries instead (its `RetryPolicy`), so switch the client's own off.
     client._retry = 0
 
 
@@ -97,8 +87,8 @@ class AlpacaSource:
 
     Parameters
     ----------
-    api_key, secret_key
-        Default to `ALPACA_API_KEY` / `ALPACA_SECRET_KEY`; never logged.
+    credentials
+        The key pair, from the composition root (`stocker.bootstrap`); never logged.
     data_url
         Override of `https://data.alpaca.markets` (proxies, tests).
     feed
@@ -112,8 +102,7 @@ class AlpacaSource:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
-        secret_key: str | None = None,
+        credentials: Credentials | None = None,
         data_url: str | None = None,
         feed: str | None = None,
         corporate_actions: bool = True,
@@ -122,16 +111,13 @@ class AlpacaSource:
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        key, secret = alpaca_credentials(api_key, secret_key)
+        pair = alpaca_credentials(credentials)
         self.feed = DataFeed(feed) if feed else None
         self.corporate_actions = corporate_actions
-        self.retries = retries
-        self.max_retry_wait_s = max_retry_wait_s
-        self.backoff_s = backoff_s
-        self._sleep = sleep
+        self._retry = RetryPolicy(retries, max_retry_wait_s, backoff_s, sleep)
         self._recorder = ResponseRecorder()
-        self._bars_client = StockHistoricalDataClient(key, secret, url_override=data_url)
-        self._actions_client = CorporateActionsClient(key, secret, url_override=data_url)
+        self._bars_client = StockHistoricalDataClient(pair.key, pair.secret, url_override=data_url)
+        self._actions_client = CorporateActionsClient(pair.key, pair.secret, url_override=data_url)
         for client in (self._bars_client, self._actions_client):
             _no_client_retries(client)
             self._recorder.attach(client._session)
@@ -213,16 +199,10 @@ class AlpacaSource:
                 decode_json(vendor=VENDOR, body=body, what=what)
                 raise SourceError(f"{VENDOR} returned unreadable JSON for {what}") from error
             except requests.RequestException as error:
-                raise SourceError(f"{VENDOR} could not be reached for {what}: {error}") from error
+                raise unreachable(VENDOR, what, error) from error
             return self._recorder.successful()
 
-        return with_rate_limit_retries(
-            attempt,
-            retries=self.retries,
-            max_wait_s=self.max_retry_wait_s,
-            backoff_s=self.backoff_s,
-            sleep=self._sleep,
-        )
+        return self._retry.run(attempt)
 
     @staticmethod
     def _translate(error: APIError, what: str) -> SourceError:
@@ -239,7 +219,7 @@ class AlpacaSource:
             headers=headers,
             body=body,
             what=what,
-            credential_env=CREDENTIAL_ENV,
+            credentials=CREDENTIALS,
         )
         if status == 403 and "subscription" in message.lower():
             return SourceError(f"{VENDOR} refused {what}: {message}; use feed='iex' on a free plan")

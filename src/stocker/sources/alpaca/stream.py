@@ -3,9 +3,10 @@
 alpaca-py's `StockDataStream` speaks the protocol (msgpack frames: `connected`, `auth`,
 `subscribe`, then `{"T": "b", ...}` bars) and reconnects with exponential backoff and jitter
 when the connection drops; this module turns each bar into a row, hands rows to a callback and,
-in `run_live_intraday`, groups the bars of one websocket frame into one DataFrame for a sink
-(which upserts them). The stream is driven on the caller's thread so the sink's database work
-happens there too, and it stops within `poll_s` of `stop_event` being set.
+in `AlpacaLiveFeed` (the `LiveBarFeed` the composition root hands the live-intraday use case),
+groups the bars of one websocket frame into one DataFrame for a sink (which lands them). The
+stream is driven on the caller's thread so the sink's database work happens there too, and it
+stops within `poll_s` of `stop_event` being set.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import pandas as pd
@@ -23,9 +24,12 @@ from alpaca.data.enums import DataFeed
 from alpaca.data.live.stock import StockDataStream
 
 from stocker.core.errors import SourceError
-from stocker.sources.alpaca import CREDENTIAL_ENV, SOURCE_NAME, alpaca_credentials
+from stocker.sources.alpaca.common import CREDENTIALS, SOURCE_NAME, alpaca_credentials
 from stocker.sources.base import payload_hash
 from stocker.sources.frames import intraday_bars_frame
+
+if TYPE_CHECKING:
+    from stocker.config import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,8 @@ class AlpacaBarStream:
 
     Parameters
     ----------
+    credentials
+        The key pair, from the composition root; never logged.
     url
         Override of Alpaca's stream URL (default `wss://stream.data.alpaca.markets/v2/<feed>`).
     feed
@@ -91,22 +97,21 @@ class AlpacaBarStream:
         symbols: Iterable[str],
         on_bar: Callable[[dict[str, object]], None],
         *,
-        api_key: str | None = None,
-        secret_key: str | None = None,
+        credentials: Credentials | None = None,
         url: str | None = None,
         feed: str = "iex",
         reconnect_min_backoff_s: float = 1.0,
         reconnect_max_backoff_s: float = 30.0,
         poll_s: float = 0.05,
     ) -> None:
-        key, secret = alpaca_credentials(api_key, secret_key)
+        pair = alpaca_credentials(credentials)
         self.symbols = tuple(dict.fromkeys(symbols))
         if not self.symbols:
             raise SourceError("the Alpaca bar stream needs at least one symbol")
         self.on_bar = on_bar
         self.poll_s = poll_s
         self._stream = _RecordingStockDataStream(
-            key, secret, raw_data=True, feed=DataFeed(feed), url_override=url
+            pair.key, pair.secret, raw_data=True, feed=DataFeed(feed), url_override=url
         )
         # alpaca-py keeps its backoff bounds as attributes with no constructor parameter.
         self._stream._reconnect_min_backoff = reconnect_min_backoff_s
@@ -131,7 +136,7 @@ class AlpacaBarStream:
         if self._stream.auth_error is not None:
             raise SourceError(
                 f"Alpaca's stream refused authentication: {self._stream.auth_error}; set "
-                f"{' and '.join(CREDENTIAL_ENV)} to a valid key pair (Alpaca allows one stream "
+                f"{CREDENTIALS} to a valid key pair (Alpaca allows one stream "
                 "connection per key)"
             )
         if self._failure is not None:
@@ -154,34 +159,58 @@ class AlpacaBarStream:
         await runner
 
 
-def run_live_intraday(
-    symbols: Iterable[str],
-    sink: Callable[[pd.DataFrame], None],
-    stop_event: threading.Event,
-    **options: Any,
-) -> None:
-    """Stream Alpaca minute bars into `sink`, one `prices_intraday` frame per websocket frame.
+class AlpacaLiveFeed:
+    """Alpaca's minute bars as a `LiveBarFeed`: one `prices_intraday` frame per websocket frame.
 
-    `sink(frame)` runs on the calling thread (typically an upsert into `prices_intraday`); if it
-    raises, the stream stops and the error propagates. `options` go to `AlpacaBarStream`.
+    Takes the options of `AlpacaBarStream` (credentials, url, feed, backoff bounds, poll_s);
+    the keys are checked here, so a missing pair fails before anything connects.
     """
-    pending: list[dict[str, object]] = []
-    stream: AlpacaBarStream
 
-    def flush() -> None:
-        rows = list(pending)
-        pending.clear()
-        try:
-            sink(intraday_bars_frame(rows))
-        except Exception as error:
-            stream.fail(error)
+    name = SOURCE_NAME
 
-    def on_bar(row: dict[str, object]) -> None:
-        if not pending:
-            # The client dispatches a frame's messages without yielding to the loop, so this
-            # runs once the whole frame has been handed out.
-            asyncio.get_running_loop().call_soon(flush)
-        pending.append(row)
+    def __init__(
+        self,
+        *,
+        credentials: Credentials | None = None,
+        url: str | None = None,
+        feed: str = "iex",
+        reconnect_min_backoff_s: float = 1.0,
+        reconnect_max_backoff_s: float = 30.0,
+        poll_s: float = 0.05,
+    ) -> None:
+        self._credentials = alpaca_credentials(credentials)
+        self._options: dict[str, Any] = {
+            "url": url,
+            "feed": feed,
+            "reconnect_min_backoff_s": reconnect_min_backoff_s,
+            "reconnect_max_backoff_s": reconnect_max_backoff_s,
+            "poll_s": poll_s,
+        }
 
-    stream = AlpacaBarStream(symbols, on_bar, **options)
-    stream.run(stop_event)
+    def run(
+        self,
+        symbols: Iterable[str],
+        sink: Callable[[pd.DataFrame], None],
+        stop_event: threading.Event,
+    ) -> None:
+        """Stream minute bars into `sink` until `stop_event` is set (see `LiveBarFeed`)."""
+        pending: list[dict[str, object]] = []
+        stream: AlpacaBarStream
+
+        def flush() -> None:
+            rows = list(pending)
+            pending.clear()
+            try:
+                sink(intraday_bars_frame(rows))
+            except Exception as error:
+                stream.fail(error)
+
+        def on_bar(row: dict[str, object]) -> None:
+            if not pending:
+                # The client dispatches a frame's messages without yielding to the loop, so this
+                # runs once the whole frame has been handed out.
+                asyncio.get_running_loop().call_soon(flush)
+            pending.append(row)
+
+        stream = AlpacaBarStream(symbols, on_bar, credentials=self._credentials, **self._options)
+        stream.run(stop_event)
