@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import OutOfMemoryError, ResponseError, WatchError
 from sqlalchemy.exc import OperationalError
 
 from stocker.bus import streams, trimming
@@ -37,6 +37,8 @@ from stocker.store.uow import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 _WATCH_ATTEMPTS = 20
+MAX_BACKOFF_S = 10.0
+"""The longest wait between passes while Redis refuses writes."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class OutboxRelay:
         settings: BusSettings,
     ) -> None:
         self._new_uow = uow_factory
+        self.waiting: str | None = None
+        """Why `run` is waiting instead of publishing (None while it publishes)."""
         self._redis = redis_client
         self._settings = settings
 
@@ -213,18 +217,44 @@ class OutboxRelay:
         return RelayReport(recovered=recovered, published=published)
 
     def run(
-        self, stop_event: threading.Event, poll_interval_s: float = 0.5, batch_size: int = 500
+        self,
+        stop_event: threading.Event,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 500,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
-        """Relay until `stop_event` is set; outages of Redis or PostgreSQL are waited out."""
+        """Relay until `stop_event` is set; outages of Redis or PostgreSQL are waited out.
+
+        A Redis refusing writes (out of memory, or any other error answer) is waited out too,
+        backing off up to `MAX_BACKOFF_S`; `waiting` and `on_wait` say why the relay waits.
+        """
+        backoff_s = poll_interval_s
         while not stop_event.is_set():
             try:
                 report = self.run_once(batch_size)
             except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
-                log.warning("relay pass failed, retrying in %.1fs: %s", poll_interval_s, exc)
-                stop_event.wait(poll_interval_s)
+                wait_s = poll_interval_s
+                reason = f"Redis or PostgreSQL unreachable: {exc}"
+            except OutOfMemoryError as exc:
+                wait_s, backoff_s = backoff_s, min(backoff_s * 2, MAX_BACKOFF_S)
+                reason = (
+                    f"Redis is out of memory ({exc}); free memory in Redis or raise its "
+                    "maxmemory, the relay resumes by itself"
+                )
+            except ResponseError as exc:
+                wait_s, backoff_s = backoff_s, min(backoff_s * 2, MAX_BACKOFF_S)
+                reason = f"Redis refused a command: {exc}"
+            else:
+                backoff_s = poll_interval_s
+                self.waiting = None
+                if report.published == 0 and report.recovered == 0:
+                    stop_event.wait(poll_interval_s)
                 continue
-            if report.published == 0 and report.recovered == 0:
-                stop_event.wait(poll_interval_s)
+            self.waiting = reason
+            log.warning("relay waits %.1fs: %s", wait_s, reason)
+            if on_wait is not None:
+                on_wait(f"{reason} (retrying in {wait_s:.1f}s)")
+            stop_event.wait(wait_s)
 
 
 def _published(rows: Sequence[OutboxRow], message_ids: Sequence[Any]) -> list[tuple[int, str]]:

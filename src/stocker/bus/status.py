@@ -113,3 +113,21 @@ def dead_letters(
                 )
             )
     return letters
+
+
+def redis_obstacle(redis_client: redis.Redis) -> str | None:
+    """Why Redis refuses the relay's writes right now (it is at its memory limit), or None.
+
+    The relay waits and retries on such a refusal; this is what `stocker bus status` shows so
+    that a growing "unpublished" column has its reason next to it."""
+    info: Any = redis_client.info("memory")
+    maxmemory = int(info.get("maxmemory", 0) or 0)
+    used = int(info.get("used_memory", 0) or 0)
+    if maxmemory <= 0 or used < maxmemory:
+        return None
+    policy = info.get("maxmemory_policy", "?")
+    return (
+        f"Redis is out of memory (used {used:,} bytes of maxmemory {maxmemory:,}, policy "
+        f"{policy}): writes fail with OOM and the relay waits; free memory in Redis or raise "
+        "its maxmemory, and the relay resumes by itself"
+    )

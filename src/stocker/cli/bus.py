@@ -35,7 +35,14 @@ def relay(
     stop = threading.Event()
     console.print("relaying the outbox to Redis; Ctrl-C stops")
     try:
-        outbox_relay.run(stop, poll_interval_s=poll_interval_s, batch_size=batch_size)
+        outbox_relay.run(
+            stop,
+            poll_interval_s=poll_interval_s,
+            batch_size=batch_size,
+            on_wait=lambda reason: console.print(
+                f"waiting: {reason}", markup=False, highlight=False, style="yellow"
+            ),
+        )
     except KeyboardInterrupt:
         stop.set()
         console.print("stopped")
@@ -47,7 +54,7 @@ def status(ctx: typer.Context) -> None:
     """Per stream: entries, consumer groups, pending messages, unpublished outbox rows."""
     from rich.table import Table
 
-    from stocker.bus.status import stream_status
+    from stocker.bus.status import redis_obstacle, stream_status
 
     application = app_of(ctx)
     settings = application.settings.bus()
@@ -67,6 +74,9 @@ def status(ctx: typer.Context) -> None:
             str(item.dead_letters),
         )
     console.print(table)
+    obstacle = redis_obstacle(application.redis)
+    if obstacle:
+        console.print(f"relay waiting: {obstacle}", markup=False, highlight=False, style="yellow")
 
 
 @bus_app.command("dead-letters")

@@ -61,3 +61,19 @@ def test_bus_commands_when_events_are_pending_publish_report_and_list_dead_lette
     assert before_row.split("│")[5].strip() == "2"  # unpublished outbox rows
     assert "not valid JSON" in letters.output and "ledger" in letters.output
     assert unknown.exit_code == 2 and "unknown stream 'quotes'" in unknown.output
+
+
+def test_bus_status_when_redis_is_out_of_memory_says_why_the_relay_waits(
+    cli_settings: Settings,
+    private_redis: tuple[redis.Redis, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, url = private_redis
+    monkeypatch.setenv("STOCKER_REDIS_URL", url)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")
+
+    result = CliRunner().invoke(app, ["bus", "status"])
+
+    assert result.exit_code == 0, result.output
+    assert "relay waiting: Redis is out of memory" in " ".join(result.output.split())

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from stocker.bus import streams
 from stocker.bus.consumer import Consumer
 from stocker.bus.relay import OutboxRelay
-from stocker.bus.status import dead_letters
+from stocker.bus.status import dead_letters, redis_obstacle
 from stocker.config import Settings
 from stocker.store.uow import SqlUnitOfWork
 
@@ -150,3 +150,55 @@ def test_consumer_when_pending_entries_were_deleted_reports_them_and_applies_the
     (letter,) = dead_letters(redis_client, bus, "market-bars")
     assert "was deleted from" in letter.error and "no outbox event" in letter.error
     assert redis_client.xpending(key, "ledger")["pending"] == 0
+
+
+def test_relay_when_redis_is_out_of_memory_waits_says_why_and_resumes(
+    settings: Settings,
+    engine: Engine,
+    make_bar: Any,
+    private_redis: tuple[redis.Redis, str],
+) -> None:
+    client, url = private_redis
+    bus = settings.bus()
+    key = streams.stream_key(bus, "market-bars")
+    symbols = [f"S{number}" for number in range(50)]
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.add_many([make_bar(symbol) for symbol in symbols])
+        uow.commit()
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")  # every write is refused with OOM
+    relay_client = redis.Redis.from_url(url)
+    relay = OutboxRelay(_units(engine), relay_client, bus)
+    stop = threading.Event()
+    waits: list[str] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            relay.run(stop, poll_interval_s=0.02, on_wait=waits.append)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        _wait_for(lambda: len(waits) >= 2 or bool(errors))
+        assert errors == [] and worker.is_alive()
+        assert "out of memory" in waits[0] and relay.waiting is not None
+        obstacle = redis_obstacle(client)
+        assert obstacle is not None and "out of memory" in obstacle
+        assert client.exists(key) == 0
+        with SqlUnitOfWork(engine) as uow:
+            assert uow.outbox.unpublished_counts() == {"market-bars": len(symbols)}
+
+        client.config_set("maxmemory", "0")  # memory freed
+        _wait_for(lambda: client.exists(key) == 1 and client.xlen(key) == len(symbols))
+    finally:
+        stop.set()
+        worker.join(15)
+        relay_client.close()
+
+    assert errors == [] and relay.waiting is None
+    assert redis_obstacle(client) is None
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.outbox.unpublished_counts() == {}
