@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 
-from stocker.cli.app import console, data_app
+from stocker.cli.app import app_of, console, data_app
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.data.sample import SampleLoadReport, load_sample
-from stocker.data.synthetic import (
-    DEFAULT_CALENDAR,
-    DEFAULT_START,
-    SyntheticLoadReport,
-    load_synthetic_market,
-)
-from stocker.store.db import get_engine
+from stocker.cli.render import progress_bar
 
-_DEFAULT_START = datetime.combine(DEFAULT_START, datetime.min.time())
+if TYPE_CHECKING:
+    from stocker.data.counts import WriteCounts
+    from stocker.data.sample import SampleLoadReport
+    from stocker.data.synthetic import SyntheticLoadReport
 
-
-def progress_bar() -> Progress:
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+__all__ = ["load_sample_command", "progress_bar", "render_sample", "synth_command"]
 
 
 def render_sample(report: SampleLoadReport) -> None:
+    """The datasets loaded, the rows written per table and what the sample lacks."""
     datasets = Table(title="Sample data (skfolio)")
     for column in ("dataset", "source", "symbols", "rows", "first", "last"):
         datasets.add_column(column, justify="right" if column in ("symbols", "rows") else "left")
@@ -58,12 +45,7 @@ def render_sample(report: SampleLoadReport) -> None:
         style="bold",
     )
     console.print(datasets)
-    _render_counts(
-        {
-            name: (result.received, result.inserted, result.updated, result.unchanged)
-            for name, result in report.tables.items()
-        }
-    )
+    _render_counts(report.tables)
     console.print(_reflow(report.description), markup=False, highlight=False)
 
 
@@ -79,12 +61,13 @@ def _reflow(text: str) -> str:
     return "\n".join(blocks)
 
 
-def _render_counts(counts: dict[str, tuple[int, int, int, int]]) -> None:
+def _render_counts(tables: dict[str, WriteCounts]) -> None:
     table = Table(title="Written")
     table.add_column("table")
     for column in ("received", "inserted", "updated", "unchanged"):
         table.add_column(column, justify="right")
-    for name, values in counts.items():
+    for name, counts in tables.items():
+        values = (counts.received, counts.inserted, counts.updated, counts.unchanged)
         table.add_row(name, *(f"{value:,}" for value in values))
     console.print(table)
 
@@ -99,50 +82,56 @@ def _render_synthetic(report: SyntheticLoadReport) -> None:
         console.print(
             f"replaced an earlier synthetic market: {report.replaced_rows:,} rows deleted"
         )
-    _render_counts(
-        {
-            name: (counts.received, counts.inserted, counts.updated, counts.unchanged)
-            for name, counts in report.tables.items()
-        }
-    )
+    _render_counts(report.tables)
 
 
 @data_app.command("load-sample")
 @clear_errors
-def load_sample_command() -> None:
+def load_sample_command(ctx: typer.Context) -> None:
     """Load the real sample prices shipped with skfolio (20 stocks, the S&P 500, 5 ETFs)."""
-    engine = get_engine(get_settings())
+    from stocker.data.sample import load_sample
+
+    uow = app_of(ctx).uow()
     with progress_bar() as progress:
         task = progress.add_task("loading sample", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = load_sample(engine, progress=advance)
+        report = load_sample(uow, progress=advance)
     render_sample(report)
 
 
 @data_app.command("synth")
 @clear_errors
 def synth_command(
+    ctx: typer.Context,
     symbols: int = typer.Option(..., "--symbols", min=1, help="Number of stocks (SYN0001…)."),
     years: int = typer.Option(..., "--years", min=1, help="Years of daily sessions."),
     seed: int = typer.Option(..., "--seed", min=0, help="Random seed: same seed, same data."),
     start: Annotated[
-        datetime,
+        datetime | None,
         typer.Option(
             "--start",
             formats=["%Y-%m-%d"],
-            help="First day (the first session on or after it starts the data).",
+            help="First day (the first session on or after it starts the data) "
+            "[default: 2000-01-03].",
         ),
-    ] = _DEFAULT_START,
-    calendar: str = typer.Option(DEFAULT_CALENDAR, "--calendar", help="XNYS or XBOM."),
+    ] = None,
+    calendar: str | None = typer.Option(None, "--calendar", help="XNYS or XBOM [default: XNYS]."),
     replace: bool = typer.Option(
         False, "--replace", help="Delete a stored synthetic market made with other parameters."
     ),
 ) -> None:
     """Generate a synthetic market (prices, splits, dividends, fundamentals) and store it."""
-    engine = get_engine(get_settings())
+    from stocker.data.synthetic import load_synthetic_market
+
+    options: dict[str, Any] = {}
+    if start is not None:
+        options["start"] = date(start.year, start.month, start.day)
+    if calendar is not None:
+        options["calendar"] = calendar.upper()
+    uow = app_of(ctx).uow()
     with progress_bar() as progress:
         generating = progress.add_task("generating market", total=None)
         tasks: dict[str, TaskID] = {}
@@ -155,13 +144,12 @@ def synth_command(
             progress.update(tasks[table], completed=done)
 
         report = load_synthetic_market(
-            engine,
+            uow,
             symbols=symbols,
             years=years,
             seed=seed,
-            start=start.date(),
-            calendar=calendar.upper(),
             replace=replace,
             progress=advance,
+            **options,
         )
     _render_synthetic(report)

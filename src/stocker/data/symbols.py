@@ -28,5 +28,5 @@ def checked_symbols(symbols: Iterable[str], *, required: bool = False) -> list[s
 def priced_symbols(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> list[str]:
     """`symbols` checked, or (None) every symbol with a daily bar; inside an open unit of work."""
     if symbols is None:
-        return uow.derived.symbols_with_prices()
+        return uow.bars.symbols_with_prices()
     return checked_symbols(symbols)

@@ -1,9 +1,9 @@
 """Generate a synthetic market on an exchange calendar and store it.
 
-`stocker.core.synth.generate_market` makes the rows; this module picks the sessions from the
-exchange calendar, writes the four tables with `upsert` in chunks (one transaction per chunk,
-instruments first for the foreign keys), and reports what happened. The same parameters give
-the same rows, so loading again writes nothing.
+`stocker.sample.generate_market` makes the rows; this module picks the sessions from the
+exchange calendar, writes the four tables through the unit of work in chunks (one transaction
+per chunk, instruments first for the foreign keys), and reports what happened. The same
+parameters give the same rows, so loading again writes nothing.
 
 Symbols are always `SYN0001`…; a database already holding a synthetic market made with other
 parameters is refused unless `replace=True`, which first deletes that market's bars, actions,
@@ -17,14 +17,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
 
 from stocker.core.errors import DataError
-from stocker.core.synth import SyntheticMarket, generate_market
 from stocker.data.calendars import sessions as calendar_sessions
-from stocker.store.bulk import UpsertResult, upsert
+from stocker.data.counts import WriteCounts
+from stocker.sample import SyntheticMarket, generate_market
+
+if TYPE_CHECKING:
+    from stocker.store.uow import SqlUnitOfWork
 
 DEFAULT_START = date(2000, 1, 3)
 DEFAULT_CALENDAR = "XNYS"
@@ -39,23 +42,6 @@ ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass
-class TableCounts:
-    """Upsert outcome summed over a table's chunks."""
-
-    table: str
-    received: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def add(self, result: UpsertResult) -> None:
-        self.received += result.received
-        self.inserted += result.inserted
-        self.updated += result.updated
-        self.unchanged += result.unchanged
-
-
-@dataclass
 class SyntheticLoadReport:
     """What `load_synthetic_market` generated and stored, and how long each part took."""
 
@@ -65,7 +51,7 @@ class SyntheticLoadReport:
     last_date: date
     seed: int
     source: str
-    tables: dict[str, TableCounts] = field(default_factory=dict)
+    tables: dict[str, WriteCounts] = field(default_factory=dict)
     replaced_rows: int = 0
     generate_s: float = 0.0
     load_s: float = 0.0
@@ -84,36 +70,10 @@ def synthetic_sessions(calendar: str, start: date, years: int) -> pd.DatetimeInd
     return found
 
 
-def _existing_markets(conn: Connection) -> pd.DataFrame:
-    """Symbols of synthetic markets already stored, with the parameters hash of each."""
-    rows = conn.execute(
-        text(
-            "SELECT symbol, source, source_hash FROM instrument_info "
-            "WHERE source LIKE :prefix ORDER BY symbol"
-        ),
-        {"prefix": SYNTHETIC_SOURCE_PREFIX + "%"},
-    ).fetchall()
-    return pd.DataFrame(rows, columns=["symbol", "source", "source_hash"])
-
-
-def _remove_markets(conn: Connection, symbols: list[str]) -> int:
-    """Delete the stored rows of synthetic symbols (instruments stay; unused ones go inactive)."""
-    removed = 0
-    for table in _DERIVED_TABLES:
-        result = conn.execute(
-            text(f"DELETE FROM {table} WHERE symbol = ANY(:symbols)"), {"symbols": symbols}
-        )
-        removed += result.rowcount or 0
-    conn.execute(
-        text("UPDATE instrument_info SET active = FALSE WHERE symbol = ANY(:symbols)"),
-        {"symbols": symbols},
-    )
-    return removed
-
-
-def _check_or_replace(engine: Engine, market: SyntheticMarket, replace: bool) -> int:
-    with engine.begin() as conn:
-        existing = _existing_markets(conn)
+def _check_or_replace(uow: SqlUnitOfWork, market: SyntheticMarket, replace: bool) -> int:
+    """Refuse (or, with `replace`, delete) a stored synthetic market made with other parameters."""
+    with uow:
+        existing = uow.derived.instruments_from_source(SYNTHETIC_SOURCE_PREFIX)
         other = existing[existing["source_hash"] != market.source_hash]
         if other.empty:
             return 0
@@ -124,7 +84,9 @@ def _check_or_replace(engine: Engine, market: SyntheticMarket, replace: bool) ->
                 f"{len(other)} symbols from {other['symbol'].iloc[0]}); expected none: "
                 f"replace it (--replace) or keep it and use another database"
             )
-        return _remove_markets(conn, existing["symbol"].tolist())
+        removed = uow.derived.remove_market_data(existing["symbol"].tolist(), _DERIVED_TABLES)
+        uow.commit()
+    return removed
 
 
 def _chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
@@ -132,28 +94,29 @@ def _chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
 
 
 def write_market(
-    engine: Engine,
+    uow: SqlUnitOfWork,
     market: SyntheticMarket,
     *,
     chunk_rows: int = CHUNK_ROWS,
     progress: ProgressCallback | None = None,
-) -> dict[str, TableCounts]:
-    """Upsert every table of `market`, one transaction per chunk, instruments first."""
-    counts: dict[str, TableCounts] = {}
-    for table, frame in market.tables().items():
-        counts[table] = TableCounts(table)
-        done = 0
-        for chunk in _chunks(frame.reset_index(drop=True), chunk_rows):
-            with engine.begin() as conn:
-                counts[table].add(upsert(conn, table, chunk.reset_index(drop=True)))
-            done += len(chunk)
-            if progress is not None:
-                progress(table, done, len(frame))
+) -> dict[str, WriteCounts]:
+    """Upsert every table of `market`, committing after each chunk, instruments first."""
+    counts: dict[str, WriteCounts] = {}
+    with uow:
+        for table, frame in market.tables().items():
+            counts[table] = WriteCounts()
+            done = 0
+            for chunk in _chunks(frame.reset_index(drop=True), chunk_rows):
+                counts[table].add(uow.derived.upsert(table, chunk.reset_index(drop=True)))
+                uow.commit()
+                done += len(chunk)
+                if progress is not None:
+                    progress(table, done, len(frame))
     return counts
 
 
 def load_synthetic_market(
-    engine: Engine,
+    uow: SqlUnitOfWork,
     *,
     symbols: int,
     years: int,
@@ -174,8 +137,8 @@ def load_synthetic_market(
     session_index = synthetic_sessions(calendar, start, years)
     market = generate_market(symbols, session_index, seed, exchange=exchange, currency=currency)
     generated = time.perf_counter()
-    replaced = _check_or_replace(engine, market, replace)
-    tables = write_market(engine, market, chunk_rows=chunk_rows, progress=progress)
+    replaced = _check_or_replace(uow, market, replace)
+    tables = write_market(uow, market, chunk_rows=chunk_rows, progress=progress)
     return SyntheticLoadReport(
         symbols=symbols,
         sessions=len(session_index),

@@ -254,11 +254,6 @@ def _classified(
     )
 
 
-def _require_known(uow: SqlUnitOfWork, symbols: list[str]) -> None:
-    # `require_known` still takes a connection; it moves to the unit of work with its module.
-    require_known(uow.connection, symbols)
-
-
 def add_members(
     uow: SqlUnitOfWork, name: str, symbols: Sequence[str], *, ranked: bool = False
 ) -> MemberChange:
@@ -269,7 +264,7 @@ def add_members(
     """
     wanted = _normalized_symbols(symbols)
     with uow:
-        _require_known(uow, wanted)
+        require_known(uow, wanted)
         universe = found_universe(uow, name, for_update=True)
         current = uow.universes.member_rows(universe.id)
         live = current[~current["is_deleted"].astype(bool)]
@@ -296,7 +291,7 @@ def _set_members(
 ) -> MemberChange:
     """`set_members` inside an open unit of work (also how `create_universe` fills one)."""
     wanted = _normalized_symbols(symbols)
-    _require_known(uow, wanted)
+    require_known(uow, wanted)
     universe = found_universe(uow, name, for_update=True)
     positions: list[int | None] = (
         list(range(1, len(wanted) + 1)) if ranked else [None] * len(wanted)

@@ -115,8 +115,7 @@ def test_readjust_then_refresh_updates_earlier_returns(market, uow):
     dividend = pd.DataFrame(
         [{"symbol": "AAA", "date": ex_date, "action_type": "DIVIDEND", "value": "1.25"}]
     )
-    with market.begin() as conn:
-        applied = apply_new_actions(conn, dividend)
+    applied = apply_new_actions(uow, dividend)
     report = refresh_price_returns(uow)
     with market.connect() as conn:
         after = _stored_returns(conn)
@@ -177,7 +176,7 @@ def test_refresh_after_readjust_of_all_symbols_matches_adjusted_closes(market, u
             ),
             {"d": SESSIONS[45]},
         )
-        readjust(conn)
+    readjust(uow)
     refresh_price_returns(uow)
     with market.connect() as conn:
         stored = _stored_returns(conn)

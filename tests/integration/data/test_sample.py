@@ -20,10 +20,11 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
-from stocker.cli import app
-from stocker.config import get_settings
+from stocker.bootstrap import App
+from stocker.cli import app as cli
 from stocker.data.sample import SAMPLE_DESCRIPTION, SampleLoadReport, load_sample
-from stocker.store.db import _engine_for, make_engine
+from stocker.store.db import make_engine
+from stocker.store.uow import SqlUnitOfWork
 
 SP500_STOCKS = [
     "AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT",
@@ -54,7 +55,7 @@ def loaded(server_url: str, template_database: str) -> Iterator[tuple[Engine, Sa
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
     engine = make_engine(make_url(server_url).set(database=name).render_as_string(False))
     try:
-        yield engine, load_sample(engine)
+        yield engine, load_sample(SqlUnitOfWork(engine))
     finally:
         engine.dispose()
         with admin.connect() as conn:
@@ -144,7 +145,7 @@ def test_load_sample_when_reloaded_reports_no_changes(
 ) -> None:
     engine, _ = loaded
 
-    again = load_sample(engine)
+    again = load_sample(SqlUnitOfWork(engine))
 
     for result in again.tables.values():
         assert (result.inserted, result.updated) == (0, 0)
@@ -152,20 +153,8 @@ def test_load_sample_when_reloaded_reports_no_changes(
     assert again.tables["prices_daily"].unchanged == 20 * 8313 + 8313 + 5 * 2264
 
 
-@pytest.fixture
-def cli_env(db_url: str) -> Iterator[dict[str, str]]:
-    """Environment pointing the CLI at this test's database, with the cached settings reset."""
-    get_settings.cache_clear()
-    _engine_for.cache_clear()
-    yield {"STOCKER_DATABASE_URL": db_url}
-    get_settings.cache_clear()
-    _engine_for.cache_clear()
-
-
-def test_load_sample_command_prints_counts_and_what_the_data_lacks(
-    cli_env: dict[str, str],
-) -> None:
-    result = CliRunner().invoke(app, ["data", "load-sample"], env=cli_env)
+def test_load_sample_command_prints_counts_and_what_the_data_lacks(app: App) -> None:
+    result = CliRunner().invoke(cli, ["data", "load-sample"], obj=app)
 
     assert result.exit_code == 0, result.output
     assert re.search(r"total\W+26\W+185,893\W+1990-01-02\W+2022-12-28", result.output)

@@ -5,7 +5,6 @@ with other parameters is refused unless replaced."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
@@ -14,13 +13,13 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from stocker.cli import app
-from stocker.config import get_settings
+from stocker.bootstrap import App
+from stocker.cli import app as cli
 from stocker.core.errors import DataError
-from stocker.core.synth import generate_market
 from stocker.data.corporate_actions import readjust
 from stocker.data.synthetic import load_synthetic_market, synthetic_sessions
-from stocker.store.db import _engine_for
+from stocker.sample import generate_market
+from stocker.store.uow import SqlUnitOfWork
 
 TABLES = ("instrument_info", "prices_daily", "corporate_actions", "instrument_metrics")
 
@@ -30,8 +29,8 @@ def _count(engine: Engine, table: str) -> int:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
-def test_synthetic_load_stores_every_table_as_generated(engine: Engine) -> None:
-    report = load_synthetic_market(engine, symbols=20, years=2, seed=5, chunk_rows=3_000)
+def test_synthetic_load_stores_every_table_as_generated(engine: Engine, uow: SqlUnitOfWork) -> None:
+    report = load_synthetic_market(uow, symbols=20, years=2, seed=5, chunk_rows=3_000)
 
     sessions = synthetic_sessions("XNYS", date(2000, 1, 3), 2)
     market = generate_market(20, sessions, 5)
@@ -67,10 +66,10 @@ def test_synthetic_load_stores_every_table_as_generated(engine: Engine) -> None:
     )
 
 
-def test_synthetic_load_when_reloaded_changes_nothing(engine: Engine) -> None:
-    load_synthetic_market(engine, symbols=20, years=2, seed=5)
+def test_synthetic_load_when_reloaded_changes_nothing(engine: Engine, uow: SqlUnitOfWork) -> None:
+    load_synthetic_market(uow, symbols=20, years=2, seed=5)
 
-    again = load_synthetic_market(engine, symbols=20, years=2, seed=5)
+    again = load_synthetic_market(uow, symbols=20, years=2, seed=5)
 
     for table in TABLES:
         counts = again.tables[table]
@@ -79,24 +78,25 @@ def test_synthetic_load_when_reloaded_changes_nothing(engine: Engine) -> None:
 
 
 def test_synthetic_adj_close_is_what_readjusting_from_the_stored_actions_gives(
-    engine: Engine,
+    engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    load_synthetic_market(engine, symbols=20, years=4, seed=8)
+    load_synthetic_market(uow, symbols=20, years=4, seed=8)
     assert _count(engine, "corporate_actions") > 50
 
-    with engine.begin() as conn:
-        report = readjust(conn)
+    report = readjust(uow)
 
     assert report.rows == _count(engine, "prices_daily")
     assert report.updated == 0
 
 
-def test_synthetic_load_with_other_parameters_is_refused_unless_replaced(engine: Engine) -> None:
-    load_synthetic_market(engine, symbols=20, years=2, seed=1)
+def test_synthetic_load_with_other_parameters_is_refused_unless_replaced(
+    engine: Engine, uow: SqlUnitOfWork
+) -> None:
+    load_synthetic_market(uow, symbols=20, years=2, seed=1)
 
     with pytest.raises(DataError, match=r"synthetic:seed=1.*--replace"):
-        load_synthetic_market(engine, symbols=10, years=2, seed=2)
-    replaced = load_synthetic_market(engine, symbols=10, years=2, seed=2, replace=True)
+        load_synthetic_market(uow, symbols=10, years=2, seed=2)
+    replaced = load_synthetic_market(uow, symbols=10, years=2, seed=2, replace=True)
 
     market = generate_market(10, synthetic_sessions("XNYS", date(2000, 1, 3), 2), 2)
     assert replaced.replaced_rows > 0
@@ -111,23 +111,11 @@ def test_synthetic_load_with_other_parameters_is_refused_unless_replaced(engine:
     assert inactive == 10
 
 
-@pytest.fixture
-def cli_env(db_url: str) -> Iterator[dict[str, str]]:
-    """Environment pointing the CLI at this test's database, with the cached settings reset."""
-    get_settings.cache_clear()
-    _engine_for.cache_clear()
-    yield {"STOCKER_DATABASE_URL": db_url}
-    get_settings.cache_clear()
-    _engine_for.cache_clear()
-
-
-def test_synth_command_stores_the_market_and_prints_a_summary(
-    cli_env: dict[str, str], engine: Engine
-) -> None:
+def test_synth_command_stores_the_market_and_prints_a_summary(app: App, engine: Engine) -> None:
     arguments = ["data", "synth", "--symbols", "12", "--years", "1", "--seed", "3"]
     arguments += ["--start", "2010-01-04"]
 
-    result = CliRunner().invoke(app, arguments, env=cli_env)
+    result = CliRunner().invoke(cli, arguments, obj=app)
 
     assert result.exit_code == 0, result.output
     assert "synthetic:seed=3" in result.output
@@ -139,10 +127,10 @@ def test_synth_command_stores_the_market_and_prints_a_summary(
     )
 
 
-def test_synth_command_with_an_unknown_calendar_fails_clearly(cli_env: dict[str, str]) -> None:
+def test_synth_command_with_an_unknown_calendar_fails_clearly(app: App) -> None:
     arguments = ["data", "synth", "--symbols", "2", "--years", "1", "--seed", "1"]
 
-    result = CliRunner().invoke(app, [*arguments, "--calendar", "XLON"], env=cli_env)
+    result = CliRunner().invoke(cli, [*arguments, "--calendar", "XLON"], obj=app)
 
     assert result.exit_code == 2
     assert "calendar" in result.output and "XLON" in result.output

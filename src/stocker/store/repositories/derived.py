@@ -1,5 +1,5 @@
 """Tables computed from prices: returns, the dynamic trading universe, breadth; and the reads
-they are computed from (panels, lookback windows, which symbols have prices).
+they are computed from (panels, lookback windows, the symbols of a breadth scope).
 
 Also the generic writes of loaders that fill whole tables (the sample and synthetic markets):
 `upsert` and `replace_range` (make rows the whole content of one partition's date range).
@@ -84,11 +84,6 @@ class DerivedRepository:
     ) -> dt.date | None:
         """The earliest of the `sessions` dates before `day` with any row in `table`."""
         return panel.lookback_start(self._conn, day, sessions, table=table)
-
-    def symbols_with_prices(self) -> list[str]:
-        """Every symbol with a daily bar, sorted."""
-        rows = self._conn.execute(text("SELECT DISTINCT symbol FROM prices_daily ORDER BY symbol"))
-        return list(rows.scalars())
 
     def us_equity_symbols(self) -> list[str]:
         """Every US equity instrument (asset class US_EQUITY, currency USD; inactive included)."""

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from stocker.core.adjustment import adjusted_close
 from stocker.core.errors import DataError
-from stocker.core.synth import SECTOR_NAMES, STYLE_FACTORS, SyntheticMarket, generate_market
+from stocker.sample import SECTOR_NAMES, STYLE_FACTORS, SyntheticMarket, generate_market
 
 
 def _sessions(count: int, start: str = "2001-01-02") -> pd.DatetimeIndex:
