@@ -6,18 +6,17 @@ import math
 import signal
 import threading
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from stocker.cli.app import console, data_app
+from stocker.cli.app import app_of, console, data_app
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.data.ingest import TableReport
-from stocker.data.intraday import DEFAULT_TOLERANCE, check_daily_agreement
-from stocker.data.live_intraday import LiveIntradayReport, stream_intraday_bars
-from stocker.store.db import get_engine
+
+if TYPE_CHECKING:
+    from stocker.data.ingest import TableReport
+    from stocker.data.live_intraday import LiveIntradayReport
 
 DATE_FORMATS = ["%Y-%m-%d"]
 ROWS_SHOWN = 50
@@ -35,6 +34,7 @@ def _symbols(text: str) -> list[str]:
 @data_app.command("live")
 @clear_errors
 def live_command(
+    ctx: typer.Context,
     symbols: str = typer.Option(..., "--symbols", help="Comma-separated symbols, e.g. SPY,QQQ."),
     feed: str = typer.Option("iex", "--feed", help="Alpaca data feed: iex (free plans) or sip."),
     url: str | None = typer.Option(
@@ -44,7 +44,11 @@ def live_command(
         None, "--seconds", min=0.0, help="Stop after this long (default: until Ctrl-C)."
     ),
 ) -> None:
-    """Stream Alpaca minute bars into prices_intraday as they arrive (keys from the environment)."""
+    """Stream Alpaca minute bars into prices_intraday as they arrive (keys from the settings)."""
+    from stocker.data.live_intraday import stream_intraday_bars
+
+    app = app_of(ctx)
+    live_feed = app.live_feed("alpaca", feed=feed, url=url)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     timer = threading.Timer(seconds, stop.set) if seconds is not None else None
@@ -61,7 +65,13 @@ def live_command(
     console.print("streaming minute bars; press Ctrl-C to stop", highlight=False)
     try:
         totals = stream_intraday_bars(
-            get_engine(get_settings()), _symbols(symbols), stop, on_batch=landed, feed=feed, url=url
+            app.uow(),
+            live_feed,
+            _symbols(symbols),
+            stop,
+            # live bars are stamped in UTC, so the future-date rule uses the UTC date
+            today=lambda: app.clock.now().date(),
+            on_batch=landed,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -77,28 +87,31 @@ def live_command(
 @data_app.command("intraday-check")
 @clear_errors
 def intraday_check_command(
+    ctx: typer.Context,
     symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated symbols.")],
     start: Annotated[datetime, typer.Option("--start", formats=DATE_FORMATS, help="First date.")],
     end: Annotated[datetime, typer.Option("--end", formats=DATE_FORMATS, help="Last date.")],
     interval: str = typer.Option("1m", "--interval", help="Stored intraday bars to build from."),
-    tolerance: float = typer.Option(
-        DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Relative difference allowed."
+    tolerance: float | None = typer.Option(
+        None, "--tolerance", min=0.0, help="Relative difference allowed (default 1e-4)."
     ),
     volume_tolerance: float | None = typer.Option(
         None, "--volume-tolerance", min=0.0, help="Relative volume difference allowed."
     ),
 ) -> None:
     """Report days where daily bars built from intraday bars disagree with prices_daily."""
-    with get_engine(get_settings()).connect() as conn:
-        found = check_daily_agreement(
-            conn,
-            _symbols(symbols),
-            start.date(),
-            end.date(),
-            tolerance,
-            volume_tolerance=volume_tolerance,
-            from_interval=interval,
-        )
+    from stocker.data.intraday import check_daily_agreement
+
+    limits: dict[str, Any] = {} if tolerance is None else {"tolerance": tolerance}
+    found = check_daily_agreement(
+        app_of(ctx).uow(),
+        _symbols(symbols),
+        start.date(),
+        end.date(),
+        volume_tolerance=volume_tolerance,
+        from_interval=interval,
+        **limits,
+    )
     if found.empty:
         console.print("intraday and daily bars agree on every session")
         return

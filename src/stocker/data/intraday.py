@@ -4,33 +4,32 @@ Resampling is `stocker.core.resample` over the bars in `prices_intraday`, aligne
 symbol's exchange sessions (XNYS: 9:30–16:00 America/New_York, half days included). A daily bar
 built from minute bars should match the vendor's daily bar; `check_daily_agreement` lists the
 days where it does not, which catches gaps in minute data and bad daily prints alike.
+
+Each public function takes a unit of work and reads in one transaction of its own (it writes
+nothing); the bars come through `uow.bars`, the exchange of each symbol through
+`stocker.data.validation.sessions_for`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
 
 from stocker.core import resample
 from stocker.core.bar_rules import CalendarSessions, session_positions
 from stocker.core.errors import DataError
+from stocker.data.symbols import checked_symbols
 from stocker.data.validation import sessions_for
+
+if TYPE_CHECKING:
+    from stocker.store.uow import SqlUnitOfWork
 
 DEFAULT_TOLERANCE = 1e-4
 AGREEMENT_COLUMNS = ("symbol", "date", "field", "intraday", "daily", "relative_difference")
-
-
-def _symbol_list(symbols: Sequence[str]) -> list[str]:
-    if isinstance(symbols, str):
-        raise DataError(f"symbols is the string {symbols!r}; expected a list of symbols")
-    chosen = sorted({str(symbol) for symbol in symbols})
-    if not chosen:
-        raise DataError("symbols is empty; expected at least one symbol")
-    return chosen
 
 
 def _check_range(start: date, end: date) -> None:
@@ -39,7 +38,7 @@ def _check_range(start: date, end: date) -> None:
 
 
 def load_intraday(
-    conn: Connection, symbols: Sequence[str], start: date, end: date, interval: str = "1m"
+    uow: SqlUnitOfWork, symbols: Sequence[str], start: date, end: date, interval: str = "1m"
 ) -> pd.DataFrame:
     """Stored bars of `interval` whose start falls on a UTC date from start-1 to end+1.
 
@@ -47,31 +46,28 @@ def load_intraday(
     resampling keeps only bars inside sessions from start to end.
     """
     _check_range(start, end)
-    result = conn.execute(
-        text(
-            'SELECT symbol, "timestamp", open, high, low, close, volume FROM prices_intraday '
-            'WHERE symbol = ANY(:symbols) AND "interval" = :interval '
-            'AND "timestamp" >= :first AND "timestamp" < :last ORDER BY symbol, "timestamp"'
-        ),
-        {
-            "symbols": _symbol_list(symbols),
-            "interval": interval,
-            "first": pd.Timestamp(start - timedelta(days=1), tz="UTC").to_pydatetime(),
-            "last": pd.Timestamp(end + timedelta(days=2), tz="UTC").to_pydatetime(),
-        },
+    chosen = checked_symbols(symbols, required=True)
+    with uow:
+        return _stored_intraday(uow, chosen, start, end, interval)
+
+
+def _stored_intraday(
+    uow: SqlUnitOfWork, symbols: Sequence[str], start: date, end: date, interval: str
+) -> pd.DataFrame:
+    return uow.bars.intraday_bars(
+        checked_symbols(symbols, required=True),
+        interval,
+        pd.Timestamp(start - timedelta(days=1), tz="UTC").to_pydatetime(),
+        pd.Timestamp(end + timedelta(days=2), tz="UTC").to_pydatetime(),
     )
-    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
-    for column in ("open", "high", "low", "close", "volume"):
-        frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    return frame
 
 
 def _calendars(
-    conn: Connection, symbols: Sequence[str], start: date, end: date
+    uow: SqlUnitOfWork, symbols: Sequence[str], start: date, end: date
 ) -> dict[str, CalendarSessions]:
     return sessions_for(
-        conn,
-        _symbol_list(symbols),
+        uow,
+        checked_symbols(symbols, required=True),
         pd.Timestamp(start) - pd.Timedelta(days=1),
         pd.Timestamp(end) + pd.Timedelta(days=1),
         with_times=True,
@@ -79,7 +75,7 @@ def _calendars(
 
 
 def resample_intraday(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     symbols: Sequence[str],
     start: date,
     end: date,
@@ -88,12 +84,14 @@ def resample_intraday(
     from_interval: str = "1m",
 ) -> pd.DataFrame:
     """Stored `from_interval` bars → `interval` bars ('5m', '1h', …) for sessions start..end."""
-    bars = load_intraday(conn, symbols, start, end, from_interval)
-    if bars.empty:
-        return pd.DataFrame(
-            columns=["symbol", "timestamp", "interval", *resample.OHLCV_AGGREGATION]
-        )
-    calendars = _calendars(conn, symbols, start, end)
+    _check_range(start, end)
+    with uow:
+        bars = _stored_intraday(uow, symbols, start, end, from_interval)
+        if bars.empty:
+            return pd.DataFrame(
+                columns=["symbol", "timestamp", "interval", *resample.OHLCV_AGGREGATION]
+            )
+        calendars = _calendars(uow, symbols, start, end)
     result = resample.resample_bars(bars, calendars, interval)
     session_dates = _session_dates(result, calendars)
     keep = (session_dates >= pd.Timestamp(start)) & (session_dates <= pd.Timestamp(end))
@@ -111,7 +109,7 @@ def _session_dates(bars: pd.DataFrame, calendars: dict[str, CalendarSessions]) -
 
 
 def daily_from_intraday(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     symbols: Sequence[str],
     start: date,
     end: date,
@@ -119,16 +117,24 @@ def daily_from_intraday(
     from_interval: str = "1m",
 ) -> pd.DataFrame:
     """One bar per symbol and session from start to end, built from stored intraday bars."""
-    bars = load_intraday(conn, symbols, start, end, from_interval)
+    _check_range(start, end)
+    with uow:
+        return _daily_from_intraday(uow, symbols, start, end, from_interval)
+
+
+def _daily_from_intraday(
+    uow: SqlUnitOfWork, symbols: Sequence[str], start: date, end: date, from_interval: str
+) -> pd.DataFrame:
+    bars = _stored_intraday(uow, symbols, start, end, from_interval)
     if bars.empty:
         return pd.DataFrame(columns=["symbol", "date", *resample.OHLCV_AGGREGATION])
-    daily = resample.daily_bars(bars, _calendars(conn, symbols, start, end))
+    daily = resample.daily_bars(bars, _calendars(uow, symbols, start, end))
     keep = (daily["date"] >= pd.Timestamp(start)) & (daily["date"] <= pd.Timestamp(end))
     return daily.loc[keep].reset_index(drop=True)
 
 
 def check_daily_agreement(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     symbols: Sequence[str],
     start: date,
     end: date,
@@ -147,15 +153,10 @@ def check_daily_agreement(
     """
     if tolerance < 0 or (volume_tolerance is not None and volume_tolerance < 0):
         raise DataError(f"tolerance must be >= 0, got {tolerance} / {volume_tolerance}")
-    derived = daily_from_intraday(conn, symbols, start, end, from_interval=from_interval)
-    result = conn.execute(
-        text(
-            "SELECT symbol, date, open, high, low, close, volume FROM prices_daily "
-            "WHERE symbol = ANY(:symbols) AND date BETWEEN :start AND :end"
-        ),
-        {"symbols": _symbol_list(symbols), "start": start, "end": end},
-    )
-    stored = pd.DataFrame(result.all(), columns=list(result.keys()))
+    _check_range(start, end)
+    with uow:
+        derived = _daily_from_intraday(uow, symbols, start, end, from_interval)
+        stored = uow.bars.daily_bars_between(checked_symbols(symbols, required=True), start, end)
     stored["date"] = pd.to_datetime(stored["date"]).astype("datetime64[ns]")
     merged = derived.merge(stored, on=["symbol", "date"], how="left", suffixes=("", "_daily"))
     found: list[pd.DataFrame] = []

@@ -1,10 +1,11 @@
-"""Land Alpaca's live minute bars in `prices_intraday` as they arrive.
+"""Land a live feed's bars in `prices_intraday` as they arrive.
 
-`stocker.sources.alpaca_stream.run_live_intraday` hands over the bars of each websocket
-frame as one `prices_intraday` frame; here each frame is one ingest batch, so a live bar meets
-the same rules (interval grid, session hours of the symbol's exchange, OHLC sanity, duplicates)
-and the same quarantine as a bar fetched in bulk. The stream reconnects with backoff on its own;
-an error while landing a batch stops it and is raised.
+The feed (a `stocker.sources.base.LiveBarFeed`, chosen by the composition root: today
+Alpaca's stream) hands over the bars of each vendor frame as one `prices_intraday` frame; here
+each frame is one ingest batch in its own transaction, so a live bar meets the same rules
+(interval grid, session hours of the symbol's exchange, OHLC sanity, duplicates) and the same
+quarantine as a bar fetched in bulk. The feed reconnects on its own; an error while landing a
+batch stops it and is raised.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sqlalchemy import Engine
 
 from stocker.data.ingest import TableReport, ingest
-from stocker.sources.alpaca import SOURCE_NAME
-from stocker.sources.alpaca_stream import run_live_intraday
 from stocker.sources.base import SourceBatch
+
+if TYPE_CHECKING:
+    from stocker.sources.base import LiveBarFeed
+    from stocker.store.uow import SqlUnitOfWork
 
 TABLE = "prices_intraday"
 
@@ -53,21 +55,22 @@ class LiveIntradayReport:
 
 
 def stream_intraday_bars(
-    engine: Engine,
+    uow: SqlUnitOfWork,
+    feed: LiveBarFeed,
     symbols: Iterable[str],
     stop_event: threading.Event,
     *,
     today: Callable[[], date] = utc_today,
     on_batch: Callable[[TableReport, LiveIntradayReport], None] | None = None,
-    **stream_options: Any,
 ) -> LiveIntradayReport:
-    """Stream minute bars for `symbols` into `prices_intraday` until `stop_event` is set.
+    """Stream `feed`'s bars for `symbols` into `prices_intraday` until `stop_event` is set.
 
     Parameters
     ----------
+    uow : each batch lands in a transaction of its own on it (see `stocker.data.ingest`).
+    feed : the live bar feed, its vendor options (feed, URL, keys) already set.
     today : the clock for the future-date rule (injected in tests).
     on_batch : called after each batch commits, with that batch's report and the totals.
-    stream_options : passed to `AlpacaBarStream` (`feed`, `url`, keys, backoff bounds).
     """
     totals = LiveIntradayReport()
 
@@ -75,10 +78,10 @@ def stream_intraday_bars(
         if frame.empty:
             return
         report = ingest(
-            engine,
-            SourceBatch(source=SOURCE_NAME, frames={TABLE: frame}),
+            uow,
+            SourceBatch(source=feed.name, frames={TABLE: frame}),
             today=today(),
-            description=f"{SOURCE_NAME} live bars",
+            description=f"{feed.name} live bars",
             compare_vendor=False,
         )
         table = report.table(TABLE)
@@ -87,5 +90,5 @@ def stream_intraday_bars(
         if on_batch is not None:
             on_batch(table, totals)
 
-    run_live_intraday(symbols, land, stop_event, **stream_options)
+    feed.run(symbols, land, stop_event)
     return totals

@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
 
+from stocker.bootstrap import App
 from stocker.core.errors import DataError
 from stocker.data.calendars import session_minutes
 from stocker.data.ingest import ingest
@@ -18,6 +18,7 @@ from stocker.data.intraday import (
     resample_intraday,
 )
 from stocker.sources.base import SourceBatch
+from stocker.store.uow import SqlUnitOfWork
 
 TODAY = date(2024, 12, 31)
 # the Friday after Thanksgiving closes at 13:00 New York time
@@ -54,7 +55,7 @@ def pandas_daily(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture
-def stored(engine: Engine) -> dict[str, pd.DataFrame]:
+def stored(uow: SqlUnitOfWork) -> dict[str, pd.DataFrame]:
     """Minute bars of two symbols stored through ingest, and daily bars that agree with them."""
     minutes = {"AAA": minute_bars("AAA", 1), "BBB": minute_bars("BBB", 2)}
     frames = []
@@ -71,7 +72,7 @@ def stored(engine: Engine) -> dict[str, pd.DataFrame]:
     )
     daily = daily[~((daily["symbol"] == "BBB") & (daily["date"] == date(2024, 11, 29)))]
     report = ingest(
-        engine,
+        uow,
         SourceBatch(
             source="minutes",
             frames={
@@ -85,18 +86,16 @@ def stored(engine: Engine) -> dict[str, pd.DataFrame]:
     return minutes
 
 
-def test_daily_from_stored_minutes_matches_pandas(engine, stored):
-    with engine.connect() as conn:
-        ours = daily_from_intraday(conn, ["AAA"], date(2024, 11, 26), date(2024, 11, 29))
+def test_daily_from_stored_minutes_matches_pandas(uow, stored):
+    ours = daily_from_intraday(uow, ["AAA"], date(2024, 11, 26), date(2024, 11, 29))
     oracle = pandas_daily(stored["AAA"])
     assert ours["date"].tolist() == oracle.index.tolist()
     for column in ("open", "high", "low", "close", "volume"):
         np.testing.assert_allclose(ours[column].to_numpy(), oracle[column].to_numpy())
 
 
-def test_resample_stored_minutes_to_hourly_bars_aligned_to_the_open(engine, stored):
-    with engine.connect() as conn:
-        hourly = resample_intraday(conn, ["AAA"], date(2024, 11, 29), date(2024, 11, 29), "1h")
+def test_resample_stored_minutes_to_hourly_bars_aligned_to_the_open(uow, stored):
+    hourly = resample_intraday(uow, ["AAA"], date(2024, 11, 29), date(2024, 11, 29), "1h")
     local = hourly["timestamp"].dt.tz_convert("America/New_York").dt.strftime("%H:%M")
     assert local.tolist() == ["09:30", "10:30", "11:30", "12:30"]
     bars = stored["AAA"]
@@ -105,11 +104,10 @@ def test_resample_stored_minutes_to_hourly_bars_aligned_to_the_open(engine, stor
     assert hourly["close"].iloc[-1] == pytest.approx(last_hour["close"].iloc[-1])
 
 
-def test_check_daily_agreement_reports_exactly_the_broken_days(engine, stored):
-    with engine.connect() as conn:
-        report = check_daily_agreement(
-            conn, ["AAA", "BBB"], date(2024, 11, 26), date(2024, 11, 29), tolerance=1e-4
-        )
+def test_check_daily_agreement_reports_exactly_the_broken_days(uow, stored):
+    report = check_daily_agreement(
+        uow, ["AAA", "BBB"], date(2024, 11, 26), date(2024, 11, 29), tolerance=1e-4
+    )
     found = [(row.symbol, row.date.date().isoformat(), row.field) for row in report.itertuples()]
     assert found == [
         ("AAA", "2024-11-29", "volume"),
@@ -120,19 +118,18 @@ def test_check_daily_agreement_reports_exactly_the_broken_days(engine, stored):
     assert close.daily - close.intraday == pytest.approx(0.5)
 
 
-def test_check_daily_agreement_volume_tolerance_absorbs_small_volume_gaps(engine, stored):
-    with engine.connect() as conn:
-        report = check_daily_agreement(
-            conn, ["AAA"], date(2024, 11, 26), date(2024, 11, 29), volume_tolerance=0.2
-        )
+def test_check_daily_agreement_volume_tolerance_absorbs_small_volume_gaps(uow, stored):
+    report = check_daily_agreement(
+        uow, ["AAA"], date(2024, 11, 26), date(2024, 11, 29), volume_tolerance=0.2
+    )
     assert report.empty
 
 
-def test_check_daily_agreement_rejects_bad_arguments(engine):
-    with engine.connect() as conn, pytest.raises(DataError, match="start"):
-        check_daily_agreement(conn, ["AAA"], date(2024, 12, 2), date(2024, 11, 29))
-    with engine.connect() as conn, pytest.raises(DataError, match="symbols is the string"):
-        check_daily_agreement(conn, "AAA", date(2024, 11, 26), date(2024, 11, 29))
+def test_check_daily_agreement_rejects_bad_arguments(uow):
+    with pytest.raises(DataError, match="start"):
+        check_daily_agreement(uow, ["AAA"], date(2024, 12, 2), date(2024, 11, 29))
+    with pytest.raises(DataError, match="symbols is the string"):
+        check_daily_agreement(uow, "AAA", date(2024, 11, 26), date(2024, 11, 29))
 
 
 def pandas_bars(minutes: pd.DataFrame, rule: str, label: str) -> pd.DataFrame:
@@ -152,13 +149,13 @@ def pandas_bars(minutes: pd.DataFrame, rule: str, label: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("rule", "label"), [("5min", "5m"), ("1h", "1h")])
 def test_ingest_coarser_intraday_bars_land_on_their_grid_and_off_grid_ones_are_refused(
-    engine, stored, rule, label
+    uow, stored, rule, label
 ):
     bars = pandas_bars(stored["AAA"], rule, label)
     off_grid = bars.iloc[[0]].assign(timestamp=bars["timestamp"].iloc[0] + pd.Timedelta("2min"))
 
     report = ingest(
-        engine,
+        uow,
         SourceBatch(source="bars", frames={"prices_intraday": pd.concat([bars, off_grid])}),
         today=TODAY,
     )
@@ -166,32 +163,25 @@ def test_ingest_coarser_intraday_bars_land_on_their_grid_and_off_grid_ones_are_r
     table = report.table("prices_intraday")
     assert (table.inserted, table.quarantined) == (len(bars), 1)
     assert table.reasons["off_grid"] == 1
-    with engine.connect() as conn:
-        daily = daily_from_intraday(
-            conn, ["AAA"], date(2024, 11, 26), date(2024, 11, 29), from_interval=label
-        )
+    daily = daily_from_intraday(
+        uow, ["AAA"], date(2024, 11, 26), date(2024, 11, 29), from_interval=label
+    )
     oracle = pandas_daily(stored["AAA"])
     np.testing.assert_allclose(daily["close"].to_numpy(), oracle["close"].to_numpy())
     np.testing.assert_array_equal(daily["volume"].to_numpy(), oracle["volume"].to_numpy())
 
 
-def test_intraday_check_command_lists_disagreements_and_exits_non_zero(
-    engine, stored, db_url, monkeypatch
-):
+def test_intraday_check_command_lists_disagreements_and_exits_non_zero(stored, app: App):
     from typer.testing import CliRunner
 
-    from stocker.cli import app
-    from stocker.config import get_settings
+    from stocker.cli import app as cli
 
-    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
-    get_settings.cache_clear()
     runner = CliRunner()
-    try:
-        arguments = ["data", "intraday-check", "--start", "2024-11-26", "--end", "2024-11-29"]
-        broken = runner.invoke(app, [*arguments, "--symbols", "AAA,BBB"])
-        tolerant = runner.invoke(app, [*arguments, "--symbols", "aaa", "--volume-tolerance", "0.2"])
-    finally:
-        get_settings.cache_clear()
+    arguments = ["data", "intraday-check", "--start", "2024-11-26", "--end", "2024-11-29"]
+    broken = runner.invoke(cli, [*arguments, "--symbols", "AAA,BBB"], obj=app)
+    tolerant = runner.invoke(
+        cli, [*arguments, "--symbols", "aaa", "--volume-tolerance", "0.2"], obj=app
+    )
 
     assert broken.exit_code == 1, broken.output
     assert "3 disagreement(s)" in broken.output

@@ -10,9 +10,14 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from stocker.bootstrap import App, build
+from stocker.config import Credentials, Settings
 from stocker.data.live_intraday import stream_intraday_bars
+from stocker.sources.alpaca.stream import AlpacaLiveFeed
+from stocker.store.uow import SqlUnitOfWork
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "sources"))
 from alpaca_stream_loopback import FIRST, SECOND, AlpacaStreamServer, bar_message
@@ -35,7 +40,7 @@ def stream_server() -> Iterator[AlpacaStreamServer]:
 
 
 def test_live_bars_land_per_frame_through_a_reconnect_and_bad_ones_are_quarantined(
-    engine: Engine, stream_server: AlpacaStreamServer
+    engine: Engine, uow: SqlUnitOfWork, stream_server: AlpacaStreamServer
 ) -> None:
     stop = threading.Event()
     seen: list[int] = []
@@ -48,17 +53,14 @@ def test_live_bars_land_per_frame_through_a_reconnect_and_bad_ones_are_quarantin
     timer = threading.Timer(10, stop.set)  # never hang the suite on a broken stream
     timer.start()
     try:
-        totals = stream_intraday_bars(
-            engine,
-            ["SPY", "QQQ"],
-            stop,
-            today=lambda: TODAY,
-            on_batch=on_batch,
+        feed = AlpacaLiveFeed(
+            credentials=Credentials("PKSTREAMKEY", "stream-secret"),
             url=stream_server.url,
-            api_key="PKSTREAMKEY",
-            secret_key="stream-secret",
             reconnect_min_backoff_s=0.05,
             reconnect_max_backoff_s=0.2,
+        )
+        totals = stream_intraday_bars(
+            uow, feed, ["SPY", "QQQ"], stop, today=lambda: TODAY, on_batch=on_batch
         )
     finally:
         timer.cancel()
@@ -84,24 +86,27 @@ def test_live_bars_land_per_frame_through_a_reconnect_and_bad_ones_are_quarantin
 
 
 def test_live_command_streams_for_the_given_seconds_and_prints_totals(
-    engine: Engine, stream_server: AlpacaStreamServer, db_url: str, monkeypatch
+    engine: Engine, stream_server: AlpacaStreamServer, settings: Settings
 ) -> None:
     from typer.testing import CliRunner
 
-    from stocker.cli import app
-    from stocker.config import get_settings
+    from stocker.cli import app as cli
 
-    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
-    monkeypatch.setenv("ALPACA_API_KEY", "PKSTREAMKEY")
-    monkeypatch.setenv("ALPACA_SECRET_KEY", "stream-secret")
-    get_settings.cache_clear()
+    keyed = settings.model_copy(
+        update={
+            "alpaca_api_key": SecretStr("PKSTREAMKEY"),
+            "alpaca_secret_key": SecretStr("stream-secret"),
+        }
+    )
+    app: App = build(keyed)
     try:
         result = CliRunner().invoke(
-            app,
+            cli,
             ["data", "live", "--symbols", "spy,qqq", "--url", stream_server.url, "--seconds", "5"],
+            obj=app,
         )
     finally:
-        get_settings.cache_clear()
+        app.close()
 
     assert result.exit_code == 0, result.output
     assert "4 bars received, 3 inserted, 0 updated, 1 quarantined" in result.output
