@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, text
 
 from stocker.core.errors import DataError
 from stocker.store.panel import load_panel, load_panels, lookback_start
+from stocker.store.uow import SqlUnitOfWork
 
 SESSIONS = pd.bdate_range("2024-01-02", periods=30).date
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD"]
@@ -201,3 +202,21 @@ def test_load_panel_over_years_splits_into_slices_and_sees_uncommitted_rows(
         expected = _oracle(conn, "close")
     assert fast.shape == (1100, 2)
     pd.testing.assert_frame_equal(fast, expected, check_exact=True, check_column_type=False)
+
+
+def test_panels_through_the_unit_of_work_equal_the_store_function(
+    prices: Engine, uow: SqlUnitOfWork
+) -> None:
+    with uow:
+        panels = uow.derived.panels(["close", "volume"], symbols=["BBB", "AAA"], start="2024-01-03")
+        single = uow.derived.panel("close", symbols=["BBB", "AAA"], start="2024-01-03")
+        first = uow.derived.lookback_start("2024-01-05", 2)
+    with prices.connect() as conn:
+        expected = load_panels(
+            conn, ["close", "volume"], symbols=["BBB", "AAA"], start="2024-01-03"
+        )
+        expected_first = lookback_start(conn, "2024-01-05", 2)
+    for field in ("close", "volume"):
+        pd.testing.assert_frame_equal(panels[field], expected[field])
+    pd.testing.assert_frame_equal(single, expected["close"])
+    assert first == expected_first
