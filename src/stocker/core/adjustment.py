@@ -171,6 +171,35 @@ def adjusted_close(
     return prices * adjustment_factors(dates, prices, splits, dividends)
 
 
+def _actions_of(actions: pd.DataFrame, action_type: str) -> list[tuple[Any, float]]:
+    chosen = actions.loc[actions["action_type"] == action_type]
+    return [(day, float(value)) for day, value in zip(chosen["date"], chosen["value"], strict=True)]
+
+
+def adjusted_closes(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.Series:
+    """`adjusted_close` of many symbols at once: one value per row of `prices`, same index.
+
+    `prices` has columns ``symbol, date, close`` with each symbol's rows in ascending date order;
+    `actions` has ``symbol, date, action_type`` (SPLIT or DIVIDEND) and ``value``. This is the
+    one place stored closes and actions become adjusted closes (ingest fills a missing
+    adj_close with it; re-adjustment rewrites history with it).
+    """
+    values = pd.Series(np.nan, index=prices.index, dtype=np.float64)
+    if prices.empty:
+        return values
+    by_symbol = dict(tuple(actions.groupby("symbol", sort=False))) if len(actions) else {}
+    empty = actions.iloc[0:0]
+    for symbol, rows in prices.groupby("symbol", sort=False):
+        own = by_symbol.get(symbol, empty)
+        values.loc[rows.index] = adjusted_close(
+            list(rows["date"]),
+            rows["close"].to_numpy(dtype=np.float64),
+            _actions_of(own, "SPLIT"),
+            _actions_of(own, "DIVIDEND"),
+        )
+    return values
+
+
 def total_return_index(
     dates: Any, close: Any, splits: ActionsLike = None, dividends: ActionsLike = None
 ) -> FloatArray:

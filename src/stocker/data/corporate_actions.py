@@ -4,11 +4,15 @@
 close of `stocker.core.adjustment` over the symbol's stored raw closes and its rows in
 `corporate_actions`. A new action changes every earlier adjusted price, so `apply_new_actions`
 stores actions and re-adjusts the full history of each symbol whose actions changed. Rows are
-written back with `stocker.store.bulk.upsert`, so a re-run that changes nothing writes nothing.
+written back through the bar repository's upsert, so a re-run that changes nothing writes
+nothing.
 
 A source that ships adjusted closes but no actions would see them replaced by the raw closes:
 load the actions (Yahoo gives them) and use `compare_vendor_adjustment` in the ingest summary to
 see where the vendor's adjustment and ours part.
+
+Public functions are use cases (they open the unit of work and commit); the `*_in` functions do
+the same work inside a unit of work a caller already opened (ingest, quarantine release).
 """
 
 from __future__ import annotations
@@ -16,44 +20,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, TextClause, text
 
-from stocker.core.adjustment import adjusted_close, adjustment_disagreements
+from stocker.core.adjustment import adjusted_closes, adjustment_disagreements
 from stocker.core.errors import DataError
-from stocker.store.bulk import UpsertResult, upsert
+from stocker.core.prices import SMALLEST_PRICE, stored_price
 
-PRICE_DECIMALS = 4
-SMALLEST_PRICE = 10.0**-PRICE_DECIMALS
+if TYPE_CHECKING:
+    from stocker.store.bulk import UpsertResult
+    from stocker.store.uow import SqlUnitOfWork
+
 SYMBOLS_PER_CHUNK = 250
-PRICE_COLUMNS = (
-    "symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source",
-    "source_hash",
-)  # fmt: skip
-
-_PRICES_SQL = text(
-    "SELECT symbol, date, close::float8 AS close, adj_close::text AS adj_close FROM prices_daily "
-    "WHERE symbol = ANY(:symbols) ORDER BY symbol, date"
-)
-# Every NOT NULL column goes back with the new adj_close: PostgreSQL checks NOT NULL on the
-# proposed row before it sees the conflict, so a partial row could not update an existing one.
-_CHANGED_ROWS_SQL = text(
-    f"""
-SELECT {", ".join("bar." + column for column in PRICE_COLUMNS if column != "adj_close")},
-       changed.adj_close
-FROM unnest(CAST(:symbols AS text[]), CAST(:dates AS date[]), CAST(:values AS numeric[]))
-     AS changed(symbol, date, adj_close)
-JOIN prices_daily AS bar ON bar.symbol = changed.symbol AND bar.date = changed.date
-ORDER BY bar.symbol, bar.date
-"""
-)
-_ACTIONS_SQL = text(
-    "SELECT symbol, date, action_type, value FROM corporate_actions "
-    "WHERE symbol = ANY(:symbols) ORDER BY symbol, date"
-)
-_ALL_PRICE_SYMBOLS_SQL = text("SELECT DISTINCT symbol FROM prices_daily ORDER BY symbol")
+ACTION_COLUMNS = frozenset({"symbol", "date", "action_type", "value"})
 
 
 @dataclass
@@ -86,141 +67,175 @@ class AppliedActions:
     adjustment: AdjustmentReport
 
 
-def _symbol_list(conn: Connection, symbols: Iterable[str] | None) -> list[str]:
+def stored_adjusted_closes(values: Iterable[float]) -> list[str]:
+    """Computed adjusted closes as NUMERIC(14, 4) prints them (`stocker.core.prices`)."""
+    return [str(stored_price(float(value))) for value in values]
+
+
+def _symbol_list(uow: SqlUnitOfWork, symbols: Iterable[str] | None) -> list[str]:
     if symbols is None:
-        return list(conn.execute(_ALL_PRICE_SYMBOLS_SQL).scalars())
+        return uow.bars.symbols_with_prices()
     if isinstance(symbols, str):
         raise DataError(f"symbols is the string {symbols!r}; expected a list of symbols")
     return sorted(set(symbols))
 
 
-def _frame(conn: Connection, statement: TextClause, parameters: dict) -> pd.DataFrame:
-    result = conn.execute(statement, parameters)
-    columns = list(result.keys())
-    # Plain tuples: pandas probes each SQLAlchemy Row for namedtuple fields, which is slow.
-    return pd.DataFrame([tuple(row) for row in result], columns=columns)
-
-
-def _actions_for(actions: pd.DataFrame, action_type: str) -> list[tuple[date, float]]:
-    chosen = actions[actions["action_type"] == action_type]
-    return [(day, float(value)) for day, value in zip(chosen["date"], chosen["value"], strict=True)]
-
-
-def _as_stored_text(values: np.ndarray) -> tuple[list[str], int]:
-    """Adjusted closes as NUMERIC(14, 4) prints them; values rounding to zero raised to the
-    column's smallest positive value (its CHECK refuses zero)."""
-    texts = [f"{value:.{PRICE_DECIMALS}f}" for value in values]
-    floored = 0
-    for position, value in enumerate(values):
-        if value < SMALLEST_PRICE / 2:
-            texts[position] = f"{SMALLEST_PRICE:.{PRICE_DECIMALS}f}"
-            floored += 1
-    return texts, floored
-
-
-def _readjust_chunk(
-    conn: Connection, symbols: Sequence[str], report: AdjustmentReport
-) -> pd.DataFrame | None:
-    """Recompute the chunk's adjusted closes; the full rows whose adj_close changes, or None."""
-    prices = _frame(conn, _PRICES_SQL, {"symbols": list(symbols)})
-    actions = _frame(conn, _ACTIONS_SQL, {"symbols": list(symbols)})
-    actions_by_symbol = dict(tuple(actions.groupby("symbol", sort=False))) if len(actions) else {}
-    changed_symbols: list[str] = []
-    changed_dates: list[date] = []
-    changed_values: list[str] = []
-    for symbol, rows in prices.groupby("symbol", sort=False):
-        own = actions_by_symbol.get(symbol, actions.iloc[0:0])
-        dates = list(rows["date"])
-        computed = adjusted_close(
-            dates,
-            rows["close"].to_numpy(dtype=np.float64),
-            _actions_for(own, "SPLIT"),
-            _actions_for(own, "DIVIDEND"),
+def _readjust_chunk(uow: SqlUnitOfWork, symbols: Sequence[str], report: AdjustmentReport) -> None:
+    """Recompute the chunk's adjusted closes and write back those that change."""
+    prices = uow.bars.closes(symbols)
+    if prices.empty:
+        return
+    actions = uow.bars.actions(symbols)
+    computed = adjusted_closes(prices, actions).to_numpy()
+    report.floored += int((computed < SMALLEST_PRICE / 2).sum())
+    report.rows += len(prices)
+    last = prices.groupby("symbol")["date"].max()
+    priced = actions.loc[actions["symbol"].isin(last.index)]
+    report.pending_actions += sum(
+        day > last[symbol] for symbol, day in zip(priced["symbol"], priced["date"], strict=True)
+    )
+    new_texts = np.asarray(stored_adjusted_closes(computed), dtype=object)
+    differs = new_texts != prices["adj_close"].to_numpy(dtype=object)
+    if not differs.any():
+        return
+    changed = prices.loc[differs]
+    for symbol, day in changed.groupby("symbol", sort=False)["date"].first().items():
+        report.first_changed[str(symbol)] = day
+    result = uow.bars.rewrite_adjusted_closes(
+        changed["symbol"].astype(str).tolist(), list(changed["date"]), list(new_texts[differs])
+    )
+    report.updated += result.updated + result.inserted
+    if result.changed is not None and len(result.changed):
+        keys = result.changed[["symbol", "date"]]
+        report.changed_keys = (
+            keys
+            if report.changed_keys is None
+            else pd.concat([report.changed_keys, keys], ignore_index=True)
         )
-        new_texts, floored = _as_stored_text(computed)
-        report.floored += floored
-        report.pending_actions += int((own["date"] > dates[-1]).sum()) if len(own) else 0
-        report.rows += len(rows)
-        differs = [
-            position
-            for position, (new, old) in enumerate(zip(new_texts, rows["adj_close"], strict=True))
-            if new != old
-        ]
-        if differs:
-            report.first_changed[str(symbol)] = dates[differs[0]]
-            changed_symbols.extend([str(symbol)] * len(differs))
-            changed_dates.extend(dates[position] for position in differs)
-            changed_values.extend(new_texts[position] for position in differs)
-    if not changed_symbols:
-        return None
-    parameters = {"symbols": changed_symbols, "dates": changed_dates, "values": changed_values}
-    return _frame(conn, _CHANGED_ROWS_SQL, parameters)
 
 
-def readjust(conn: Connection, symbols: Iterable[str] | None = None) -> AdjustmentReport:
-    """Recompute `adj_close` of the symbols' full history and write back the rows that changed.
-
-    Runs in the caller's transaction; `symbols=None` means every symbol with prices.
-    """
-    chosen = _symbol_list(conn, symbols)
+def readjust_in(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> AdjustmentReport:
+    """`readjust` inside a unit of work the caller opened (and commits)."""
+    chosen = _symbol_list(uow, symbols)
     report = AdjustmentReport(symbols=tuple(chosen))
     for start in range(0, len(chosen), SYMBOLS_PER_CHUNK):
-        changed = _readjust_chunk(conn, chosen[start : start + SYMBOLS_PER_CHUNK], report)
-        if changed is not None:
-            result = upsert(conn, "prices_daily", changed, return_changed=True)
-            report.updated += result.updated + result.inserted
-            if result.changed is not None and len(result.changed):
-                keys = result.changed[["symbol", "date"]]
-                report.changed_keys = (
-                    keys
-                    if report.changed_keys is None
-                    else pd.concat([report.changed_keys, keys], ignore_index=True)
-                )
+        _readjust_chunk(uow, chosen[start : start + SYMBOLS_PER_CHUNK], report)
     report.unchanged = report.rows - report.updated
     return report
 
 
-def apply_new_actions(conn: Connection, actions: pd.DataFrame) -> AppliedActions:
+def readjust(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> AdjustmentReport:
+    """Recompute `adj_close` of the symbols' full history and write back the rows that changed.
+
+    `symbols=None` means every symbol with prices.
+    """
+    with uow:
+        report = readjust_in(uow, symbols)
+        uow.commit()
+    return report
+
+
+def apply_new_actions(uow: SqlUnitOfWork, actions: pd.DataFrame) -> AppliedActions:
     """Store corporate actions, then re-adjust every symbol whose actions were new or changed.
 
     `actions` has the `corporate_actions` columns (`symbol, date, action_type, value`, optionally
     `source, source_hash`); one row per (symbol, ex-date, action type).
     """
-    missing = {"symbol", "date", "action_type", "value"} - set(actions.columns)
+    missing = ACTION_COLUMNS - set(actions.columns)
     if missing:
         raise DataError(
             f"actions frame lacks column(s) {sorted(missing)}; expected symbol, date, "
             f"action_type (SPLIT or DIVIDEND) and value"
         )
-    stored = upsert(conn, "corporate_actions", actions, return_changed=True)
-    changed = stored.changed
-    touched = sorted(set(changed["symbol"])) if changed is not None and len(changed) else []
-    return AppliedActions(actions=stored, adjustment=readjust(conn, touched))
+    with uow:
+        stored = uow.bars.upsert_actions(actions)
+        changed = stored.changed
+        touched = sorted(set(changed["symbol"])) if changed is not None and len(changed) else []
+        applied = AppliedActions(actions=stored, adjustment=readjust_in(uow, touched))
+        uow.commit()
+    return applied
+
+
+def complete_adjusted_closes(
+    uow: SqlUnitOfWork, bars: pd.DataFrame, missing: np.ndarray
+) -> pd.DataFrame:
+    """`bars` (daily rows about to land) with adj_close filled where `missing`, derived from the
+    stored and incoming closes and the stored actions (incoming closes win on a shared date).
+
+    Computed before the upsert so a reload compares equal and reports nothing changed.
+    """
+    bars = bars.copy()
+    if "adj_close" not in bars.columns:
+        bars["adj_close"] = None
+    bars["adj_close"] = bars["adj_close"].astype(object)
+    symbols = sorted(set(bars.loc[missing, "symbol"].astype(str)))
+    stored = uow.bars.closes(symbols)[["symbol", "date", "close"]]
+    incoming = bars.loc[bars["symbol"].isin(symbols), ["symbol", "date", "close"]]
+    history = pd.concat(
+        [incoming.assign(_incoming=1), stored.assign(_incoming=0)], ignore_index=True
+    )
+    history["close"] = pd.to_numeric(history["close"]).astype("float64")
+    history = history.sort_values(["symbol", "date", "_incoming"]).drop_duplicates(
+        ["symbol", "date"], keep="last"
+    )
+    history = history.reset_index(drop=True)
+    values = adjusted_closes(history, uow.bars.actions(symbols))
+    by_key = dict(zip(zip(history["symbol"], history["date"], strict=True), values, strict=True))
+    targets = bars.loc[missing]
+    filled = bars["adj_close"].to_numpy(dtype=object).copy()
+    filled[missing] = [
+        stored_price(by_key[(symbol, day)])
+        for symbol, day in zip(targets["symbol"], targets["date"], strict=True)
+    ]
+    bars["adj_close"] = filled
+    return bars
+
+
+def computed_adjusted_close_in(
+    uow: SqlUnitOfWork, symbol: str, through: date | None = None
+) -> pd.Series:
+    """`computed_adjusted_close` inside an open unit of work."""
+    prices = uow.bars.closes([symbol])
+    if through is not None:
+        prices = prices[prices["date"] <= through]
+    values = adjusted_closes(prices, uow.bars.actions([symbol]))
+    return pd.Series(
+        values.to_numpy(), index=pd.DatetimeIndex(prices["date"], name="date"), name=symbol
+    )
 
 
 def computed_adjusted_close(
-    conn: Connection, symbol: str, through: date | None = None
+    uow: SqlUnitOfWork, symbol: str, through: date | None = None
 ) -> pd.Series:
     """The adjusted close of a symbol from its stored raw closes and actions, unrounded.
 
     With `through`, prices after that date are left out, so the series is scaled to end at the
     raw close of `through` (as a vendor's series fetched that day would be).
     """
-    prices = _frame(conn, _PRICES_SQL, {"symbols": [symbol]})
-    if through is not None:
-        prices = prices[prices["date"] <= through]
-    actions = _frame(conn, _ACTIONS_SQL, {"symbols": [symbol]})
-    values = adjusted_close(
-        list(prices["date"]),
-        prices["close"].to_numpy(dtype=np.float64),
-        _actions_for(actions, "SPLIT"),
-        _actions_for(actions, "DIVIDEND"),
-    )
-    return pd.Series(values, index=pd.DatetimeIndex(prices["date"], name="date"), name=symbol)
+    with uow:
+        return computed_adjusted_close_in(uow, symbol, through)
+
+
+def compare_vendor_adjustment_in(
+    uow: SqlUnitOfWork,
+    symbol: str,
+    vendor_adj_close: pd.Series,
+    relative_tolerance: float = 1e-3,
+) -> pd.DataFrame:
+    """`compare_vendor_adjustment` inside an open unit of work."""
+    vendor = pd.Series(
+        np.asarray(vendor_adj_close, dtype=np.float64),
+        index=pd.DatetimeIndex(pd.to_datetime(vendor_adj_close.index), name="date"),
+        name=symbol,
+    ).dropna()
+    if vendor.empty:
+        return adjustment_disagreements(pd.Series(dtype=np.float64, name=symbol), vendor)
+    ours = computed_adjusted_close_in(uow, symbol, through=vendor.index.max().date())
+    return adjustment_disagreements(ours, vendor, relative_tolerance)
 
 
 def compare_vendor_adjustment(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     symbol: str,
     vendor_adj_close: pd.Series,
     relative_tolerance: float = 1e-3,
@@ -232,12 +247,5 @@ def compare_vendor_adjustment(
     `stocker.core.adjustment.adjustment_disagreements` (`date, symbol, computed, vendor,
     relative_difference`); empty when they agree.
     """
-    vendor = pd.Series(
-        np.asarray(vendor_adj_close, dtype=np.float64),
-        index=pd.DatetimeIndex(pd.to_datetime(vendor_adj_close.index), name="date"),
-        name=symbol,
-    ).dropna()
-    if vendor.empty:
-        return adjustment_disagreements(pd.Series(dtype=np.float64, name=symbol), vendor)
-    ours = computed_adjusted_close(conn, symbol, through=vendor.index.max().date())
-    return adjustment_disagreements(ours, vendor, relative_tolerance)
+    with uow:
+        return compare_vendor_adjustment_in(uow, symbol, vendor_adj_close, relative_tolerance)

@@ -14,46 +14,36 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
 
-from stocker.core.bar_rules import DEFAULT_JUMP_THRESHOLD
 from stocker.core.errors import DataError
-from stocker.data.ingest import BatchWriter, IngestReport, TableReport
-from stocker.data.validation import WAIVABLE_RULES
-from stocker.store.table_info import table_info
+from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
+from stocker.core.tables import WAIVABLE_RULES, spec_of
+from stocker.data.batch_writer import BatchWriter
+from stocker.data.reports import IngestReport, TableReport
+from stocker.store.repositories.quarantine import QuarantineEntry
+
+if TYPE_CHECKING:
+    from stocker.store.uow import SqlUnitOfWork
+
+__all__ = [
+    "STATUSES",
+    "QuarantineEntry",
+    "ReleaseOutcome",
+    "ReleaseReport",
+    "discard",
+    "list_entries",
+    "release",
+    "show_entry",
+]
 
 STATUSES = ("QUARANTINED", "RELEASED", "DISCARDED")
 _MISSING_MARKERS = frozenset({"NaN", "NaT"})
 """How the quarantine's JSON spells a missing float or timestamp."""
 _NEVER_WRITTEN = frozenset({"id", "created_at", "updated_at"})
-_COLUMNS = (
-    "id, batch_id, target_table, source, source_hash, row_number, symbol, row_key, raw_row, "
-    "reasons, status, created_at, resolved_at, resolution_note"
-)
-
-
-@dataclass(frozen=True)
-class QuarantineEntry:
-    """One quarantined row: where it came from, the raw values, every reason and its status."""
-
-    id: int
-    batch_id: uuid.UUID
-    target_table: str
-    source: str
-    source_hash: str | None
-    row_number: int | None
-    symbol: str | None
-    row_key: str | None
-    raw_row: dict[str, Any]
-    reasons: tuple[str, ...]
-    status: str
-    created_at: datetime
-    resolved_at: datetime | None
-    resolution_note: str | None
 
 
 @dataclass
@@ -83,27 +73,15 @@ class ReleaseReport:
         return [outcome.id for outcome in self.outcomes if not outcome.released]
 
 
-def _entry(row: Any) -> QuarantineEntry:
-    return QuarantineEntry(
-        id=row.id,
-        batch_id=row.batch_id,
-        target_table=row.target_table,
-        source=row.source,
-        source_hash=row.source_hash,
-        row_number=row.row_number,
-        symbol=row.symbol,
-        row_key=row.row_key,
-        raw_row=dict(row.raw_row),
-        reasons=tuple(row.reasons),
-        status=row.status,
-        created_at=row.created_at,
-        resolved_at=row.resolved_at,
-        resolution_note=row.resolution_note,
-    )
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError as error:
+        raise DataError(f"batch id {value!r} is not a UUID") from error
 
 
 def list_entries(
-    engine: Engine,
+    uow: SqlUnitOfWork,
     *,
     status: str | None = "QUARANTINED",
     table: str | None = None,
@@ -117,57 +95,33 @@ def list_entries(
         raise DataError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     if limit < 1:
         raise DataError(f"limit must be >= 1, got {limit}")
-    conditions, params = ["TRUE"], {"limit": limit, "offset": offset}
-    if status is not None:
-        conditions.append("status = :status")
-        params["status"] = status.upper()
-    if table is not None:
-        conditions.append("target_table = :table")
-        params["table"] = table
-    if symbol is not None:
-        conditions.append("symbol = :symbol")
-        params["symbol"] = symbol
-    if batch_id is not None:
-        conditions.append("batch_id = :batch_id")
-        params["batch_id"] = _uuid(batch_id)
-    sql = (
-        f"SELECT {_COLUMNS} FROM ingest_quarantine WHERE {' AND '.join(conditions)} "
-        "ORDER BY id DESC LIMIT :limit OFFSET :offset"
-    )
-    with engine.connect() as conn:
-        return [_entry(row) for row in conn.execute(text(sql), params)]
+    with uow:
+        return uow.quarantine.entries(
+            status=None if status is None else status.upper(),
+            table=table,
+            symbol=symbol,
+            batch_id=None if batch_id is None else _uuid(batch_id),
+            limit=limit,
+            offset=offset,
+        )
 
 
-def _uuid(value: uuid.UUID | str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError as error:
-        raise DataError(f"batch id {value!r} is not a UUID") from error
-
-
-def show_entry(engine: Engine, entry_id: int) -> QuarantineEntry:
+def show_entry(uow: SqlUnitOfWork, entry_id: int) -> QuarantineEntry:
     """One quarantine row with its raw row and every reason."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(f"SELECT {_COLUMNS} FROM ingest_quarantine WHERE id = :id"), {"id": entry_id}
-        ).first()
-    if row is None:
+    with uow:
+        entry = uow.quarantine.get(entry_id)
+    if entry is None:
         raise DataError(f"quarantine id {entry_id} does not exist")
-    return _entry(row)
+    return entry
 
 
-def _locked_entries(conn: Connection, ids: list[int]) -> list[QuarantineEntry]:
-    rows = conn.execute(
-        text(
-            f"SELECT {_COLUMNS} FROM ingest_quarantine WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
-        ),
-        {"ids": ids},
-    ).all()
-    found = {row.id for row in rows}
+def _locked_entries(uow: SqlUnitOfWork, ids: list[int]) -> list[QuarantineEntry]:
+    entries = uow.quarantine.locked(ids)
+    found = {entry.id for entry in entries}
     missing = [entry_id for entry_id in ids if entry_id not in found]
     if missing:
         raise DataError(f"quarantine id(s) {', '.join(map(str, missing))} do not exist")
-    return [_entry(row) for row in rows]
+    return entries
 
 
 def _column_name(key: str) -> str:
@@ -176,10 +130,10 @@ def _column_name(key: str) -> str:
 
 
 def _offered_row(
-    conn: Connection, entry: QuarantineEntry, corrections: Mapping[str, Any] | None
+    uow: SqlUnitOfWork, entry: QuarantineEntry, corrections: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """The raw row with corrections applied, restricted to the target table's columns."""
-    columns = table_info(conn, entry.target_table).columns
+    columns = uow.quarantine.columns_of(entry.target_table)
     wrong = [name for name in (corrections or {}) if name not in columns]
     if wrong:
         raise DataError(
@@ -197,11 +151,11 @@ def _offered_row(
 
 
 def release(
-    engine: Engine,
+    uow: SqlUnitOfWork,
     ids: Iterable[int],
     corrections: Mapping[str, Any] | None = None,
     *,
-    today: date | None = None,
+    today: date,
     note: str | None = None,
     jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
     accept: Iterable[str] = (),
@@ -214,22 +168,21 @@ def release(
     naming the corrections; a row that still fails stays QUARANTINED and its outcome lists the
     new reasons.
     """
-    accept = tuple(accept)
-    invalid = sorted(set(accept) - WAIVABLE_RULES)
+    accepted = tuple(accept)
+    invalid = sorted(set(accepted) - WAIVABLE_RULES)
     if invalid:
         raise DataError(
             f"rule(s) {', '.join(invalid)} cannot be accepted; only "
             f"{', '.join(sorted(WAIVABLE_RULES))}"
         )
-    ids = sorted(set(int(entry_id) for entry_id in ids))
-    if not ids:
+    chosen = sorted({int(entry_id) for entry_id in ids})
+    if not chosen:
         raise DataError("release: no quarantine ids given")
-    today = today or date.today()
     report = ReleaseReport()
     summary = IngestReport(source="quarantine")
-    with engine.begin() as conn:
+    with uow:
         writers: dict[str, BatchWriter] = {}
-        for entry in _locked_entries(conn, ids):
+        for entry in _locked_entries(uow, chosen):
             if entry.status != "QUARANTINED":
                 report.outcomes.append(
                     ReleaseOutcome(
@@ -242,24 +195,25 @@ def release(
             writer = writers.setdefault(
                 entry.source,
                 BatchWriter(
-                    conn,
+                    uow,
                     source=entry.source,
                     today=today,
                     jump_threshold=jump_threshold,
-                    description=f"release from quarantine (ids {ids[0]}..{ids[-1]})",
+                    description=f"release from quarantine (ids {chosen[0]}..{chosen[-1]})",
                 ),
             )
             report.outcomes.append(
-                _release_one(conn, writer, entry, corrections, note, report, accept)
+                _release_one(uow, writer, entry, corrections, note, report, accepted)
             )
         for writer in writers.values():
             writer.finish(summary, compare_vendor=False)
+        uow.commit()
     report.events = summary.events
     return report
 
 
 def _release_one(
-    conn: Connection,
+    uow: SqlUnitOfWork,
     writer: BatchWriter,
     entry: QuarantineEntry,
     corrections: Mapping[str, Any] | None,
@@ -267,52 +221,34 @@ def _release_one(
     report: ReleaseReport,
     accept: tuple[str, ...],
 ) -> ReleaseOutcome:
-    row = _offered_row(conn, entry, corrections)
-    saved = writer.snapshot()
-    savepoint = conn.begin_nested()
+    row = _offered_row(uow, entry, corrections)
     try:
-        table_report, rejects = writer.land(
-            entry.target_table, pd.DataFrame([row]), keep_rejects=False, waived=accept
+        table_report, rejects = writer.land_or_undo(
+            spec_of(entry.target_table), pd.DataFrame([row]), waived=accept
         )
     except DataError as error:
-        savepoint.rollback()
-        writer.restore(saved)
         return ReleaseOutcome(entry.id, False, (str(error),), row)
-    if rejects:
-        savepoint.rollback()
-        writer.restore(saved)
-        return ReleaseOutcome(entry.id, False, rejects[0].reasons, row)
-    savepoint.commit()
+    if table_report is None:
+        return ReleaseOutcome(entry.id, False, rejects[0].texts, row)
     report.tables.append(table_report)
     changes = ", ".join(f"{name}={value}" for name, value in (corrections or {}).items())
     resolution = note or ("released with " + changes if changes else "released as is")
     if accept:
         resolution += f" (accepted: {', '.join(accept)})"
-    conn.execute(
-        text(
-            "UPDATE ingest_quarantine SET status = 'RELEASED', resolved_at = NOW(), "
-            "resolution_note = :note WHERE id = :id"
-        ),
-        {"id": entry.id, "note": resolution},
-    )
+    uow.quarantine.resolve([entry.id], status="RELEASED", note=resolution)
     return ReleaseOutcome(entry.id, True, (), row)
 
 
-def discard(engine: Engine, ids: Iterable[int], note: str) -> int:
+def discard(uow: SqlUnitOfWork, ids: Iterable[int], note: str) -> int:
     """Mark quarantined rows DISCARDED with a note; returns how many changed.
 
     Rows already released or discarded are left as they are.
     """
-    ids = sorted(set(int(entry_id) for entry_id in ids))
+    chosen = sorted({int(entry_id) for entry_id in ids})
     if not note or not note.strip():
         raise DataError("discard: a note saying why is required")
-    with engine.begin() as conn:
-        _locked_entries(conn, ids)
-        result = conn.execute(
-            text(
-                "UPDATE ingest_quarantine SET status = 'DISCARDED', resolved_at = NOW(), "
-                "resolution_note = :note WHERE id = ANY(:ids) AND status = 'QUARANTINED'"
-            ),
-            {"ids": ids, "note": note.strip()},
-        )
-        return int(result.rowcount)
+    with uow:
+        _locked_entries(uow, chosen)
+        changed = uow.quarantine.resolve(chosen, status="DISCARDED", note=note.strip())
+        uow.commit()
+    return changed

@@ -25,11 +25,27 @@ from stocker.store.table_info import table_info
 SYMBOL_CHARACTERS = 100
 
 
-class Reject(Protocol):
-    """A rejected row: `RejectedRow` from `upsert` (`row`) or a source's `RawReject` (`raw_row`)."""
+class Rejected(Protocol):
+    """A rejected row: `stocker.core.rejects.Reject`, a source's `RawReject` (`raw_row`) or a
+    `RejectedRow` from `upsert` (`row`). Reasons are stored as their text (`str`)."""
 
-    reasons: tuple[str, ...]
-    row_number: int | None
+    @property
+    def reasons(self) -> Sequence[object]: ...
+    @property
+    def row_number(self) -> int | None: ...
+
+
+class Counts(Protocol):
+    """What a batch did with its rows (`UpsertResult`, `stocker.data.reports.TableReport`)."""
+
+    @property
+    def received(self) -> int: ...
+    @property
+    def inserted(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
 
 
 def json_safe(value: Any) -> Any:
@@ -105,7 +121,7 @@ def quarantine(
     batch_id: uuid.UUID,
     table: str,
     source: str,
-    rejects: Iterable[Reject],
+    rejects: Iterable[Rejected],
     source_hash: str | None = None,
     key: Sequence[str] | None = None,
 ) -> int:
@@ -117,7 +133,7 @@ def quarantine(
     records = []
     for reject in rejects:
         row = _raw_row(reject)
-        reasons = list(reject.reasons)
+        reasons = [str(reason) for reason in reject.reasons]
         if not reasons:
             raise DataError(f"rejects: row {reject.row_number} has no reasons; expected at least 1")
         records.append(
@@ -139,7 +155,10 @@ def quarantine(
         "COPY ingest_quarantine (batch_id, target_table, source, source_hash, row_number, "
         "symbol, row_key, raw_row, reasons) FROM STDIN"
     )
-    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise DataError("quarantine: the connection is closed; expected an open transaction")
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for record in records:
             copy.write_row(record)
     return len(records)
@@ -151,7 +170,7 @@ def record_batch(
     batch_id: uuid.UUID,
     source: str,
     table: str,
-    result: Any,
+    result: Counts,
     quarantined: int,
     source_hash: str | None = None,
     description: str | None = None,

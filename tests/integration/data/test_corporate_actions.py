@@ -89,9 +89,9 @@ def loaded(engine: Engine) -> Engine:
     return engine
 
 
-def test_readjust_with_split_and_dividends_stores_hand_computed_adj_close(loaded):
-    with loaded.begin() as conn:
-        report = readjust(conn)
+def test_readjust_with_split_and_dividends_stores_hand_computed_adj_close(loaded, uow):
+    report = readjust(uow)
+    with loaded.connect() as conn:
         stored = _adj_close(conn, "AAA")
     assert stored == {date.fromisoformat(day): Decimal(adj) for day, _, adj in EXAMPLE}
     assert report.symbols == ("AAA", "BBB")
@@ -101,22 +101,23 @@ def test_readjust_with_split_and_dividends_stores_hand_computed_adj_close(loaded
     assert report.first_changed == {"AAA": date(2024, 2, 7)}
 
 
-def test_readjust_when_run_twice_changes_nothing_the_second_time(loaded):
-    with loaded.begin() as conn:
-        readjust(conn, ["AAA"])
-    with loaded.begin() as conn:
+def test_readjust_when_run_twice_changes_nothing_the_second_time(loaded, uow):
+    readjust(uow, ["AAA"])
+    with loaded.connect() as conn:
         before = conn.execute(text("SELECT xmin::text FROM prices_daily ORDER BY id")).all()
-        report = readjust(conn, ["AAA"])
+    report = readjust(uow, ["AAA"])
+    with loaded.connect() as conn:
         after = conn.execute(text("SELECT xmin::text FROM prices_daily ORDER BY id")).all()
     assert report.updated == 0
     assert report.first_changed == {}
     assert before == after  # no row was rewritten
 
 
-def test_apply_new_actions_with_later_dividend_changes_only_earlier_rows(loaded):
+def test_apply_new_actions_with_later_dividend_changes_only_earlier_rows(loaded, uow):
     with loaded.begin() as conn:
         conn.execute(text("DELETE FROM corporate_actions WHERE date = '2024-11-08'"))
-        readjust(conn)
+    readjust(uow)
+    with loaded.connect() as conn:
         before = _adj_close(conn, "AAA")
     new_dividend = pd.DataFrame(
         {
@@ -127,8 +128,8 @@ def test_apply_new_actions_with_later_dividend_changes_only_earlier_rows(loaded)
             "source": ["test"],
         }
     )
-    with loaded.begin() as conn:
-        applied = apply_new_actions(conn, new_dividend)
+    applied = apply_new_actions(uow, new_dividend)
+    with loaded.connect() as conn:
         after = _adj_close(conn, "AAA")
     assert applied.actions.inserted == 1
     assert applied.adjustment.symbols == ("AAA",)
@@ -138,48 +139,45 @@ def test_apply_new_actions_with_later_dividend_changes_only_earlier_rows(loaded)
     assert applied.adjustment.first_changed == {"AAA": date(2024, 2, 7)}
 
 
-def test_apply_new_actions_when_actions_reloaded_readjusts_nothing(loaded):
-    with loaded.begin() as conn:
-        readjust(conn)
+def test_apply_new_actions_when_actions_reloaded_readjusts_nothing(loaded, uow):
+    readjust(uow)
     same = pd.DataFrame(
         [
             {"symbol": "AAA", "date": date.fromisoformat(day), "action_type": kind, "value": value}
             for day, kind, value in ACTIONS
         ]
     )
-    with loaded.begin() as conn:
-        applied = apply_new_actions(conn, same)
+    applied = apply_new_actions(uow, same)
     assert applied.actions.inserted == applied.actions.updated == 0
     assert applied.adjustment.symbols == ()
     assert applied.adjustment.updated == 0
 
 
-def test_apply_new_actions_with_action_after_last_price_waits_for_prices(loaded):
+def test_apply_new_actions_with_action_after_last_price_waits_for_prices(loaded, uow):
     future = pd.DataFrame(
         [{"symbol": "BBB", "date": date(2024, 3, 1), "action_type": "SPLIT", "value": "2"}]
     )
-    with loaded.begin() as conn:
-        applied = apply_new_actions(conn, future)
+    applied = apply_new_actions(uow, future)
+    with loaded.connect() as conn:
         stored = _adj_close(conn, "BBB")
     assert applied.adjustment.pending_actions == 1
     assert stored == {date(2024, 2, 7): Decimal("10.0000"), date(2024, 2, 8): Decimal("11.0000")}
 
 
-def test_compare_vendor_adjustment_flags_only_dates_beyond_tolerance(loaded):
+def test_compare_vendor_adjustment_flags_only_dates_beyond_tolerance(loaded, uow):
     vendor = pd.Series(
         [float(adj) for _, _, adj in EXAMPLE],
         index=[date.fromisoformat(day) for day, _, _ in EXAMPLE],
     )
     vendor.iloc[3] *= 1.01  # 1% off on 2024-05-09
     vendor.iloc[5] *= 1.0005  # within the default 0.1%
-    with loaded.begin() as conn:
-        found = compare_vendor_adjustment(conn, "AAA", vendor)
+    found = compare_vendor_adjustment(uow, "AAA", vendor)
     assert list(found["date"]) == [pd.Timestamp("2024-05-09")]
     assert list(found["symbol"]) == ["AAA"]
     assert found["relative_difference"].iloc[0] == pytest.approx(0.01, rel=1e-3)
 
 
-def test_compare_vendor_adjustment_when_vendor_series_ends_earlier_scales_to_its_end(loaded):
+def test_compare_vendor_adjustment_when_vendor_series_ends_earlier_scales_to_its_end(loaded, uow):
     # A vendor series fetched on 2024-08-12 is scaled to that day's close: only the dividends
     # and split up to then apply (hand-computed: 0.9950495 before 08-12, 0.5 before 06-10, ...).
     through = EXAMPLE[:9]
@@ -188,10 +186,9 @@ def test_compare_vendor_adjustment_when_vendor_series_ends_earlier_scales_to_its
         [float(close) * factor for (_, close, _), factor in zip(through, factors, strict=True)],
         index=pd.DatetimeIndex([day for day, _, _ in through]),
     )
-    with loaded.begin() as conn:
-        assert compare_vendor_adjustment(conn, "AAA", vendor, relative_tolerance=1e-5).empty
-        # The same numbers against the series scaled to 2024-11-11 are off by the last dividend.
-        scaled_to_latest = compare_vendor_adjustment(
-            conn, "AAA", pd.concat([vendor, pd.Series([105.20], [pd.Timestamp("2024-11-11")])])
-        )
+    assert compare_vendor_adjustment(uow, "AAA", vendor, relative_tolerance=1e-5).empty
+    # The same numbers against the series scaled to 2024-11-11 are off by the last dividend.
+    scaled_to_latest = compare_vendor_adjustment(
+        uow, "AAA", pd.concat([vendor, pd.Series([105.20], [pd.Timestamp("2024-11-11")])])
+    )
     assert len(scaled_to_latest) == 9

@@ -49,8 +49,8 @@ def count(engine: Engine, sql: str, **params) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
-def test_ingest_when_all_rows_valid_lands_them_registers_symbol_and_enqueues_events(engine):
-    report = ingest(engine, batch(prices_daily=daily(WEEK)), today=TODAY)
+def test_ingest_when_all_rows_valid_lands_them_registers_symbol_and_enqueues_events(engine, uow):
+    report = ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
     prices = report.table("prices_daily")
     assert (prices.received, prices.inserted, prices.updated, prices.quarantined) == (5, 5, 0, 0)
     assert prices.registered_symbols == ["AAPL"]
@@ -75,25 +75,25 @@ def test_ingest_when_all_rows_valid_lands_them_registers_symbol_and_enqueues_eve
     assert '"provider":"testfeed"' in payload.replace(" ", "")
 
 
-def test_ingest_when_reloaded_reports_unchanged_and_enqueues_nothing(engine):
-    ingest(engine, batch(prices_daily=daily(WEEK)), today=TODAY)
-    again = ingest(engine, batch(prices_daily=daily(WEEK)), today=TODAY)
+def test_ingest_when_reloaded_reports_unchanged_and_enqueues_nothing(engine, uow):
+    ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
+    again = ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
     prices = again.table("prices_daily")
     assert (prices.inserted, prices.updated, prices.unchanged) == (0, 0, 5)
     assert again.events == 0
     assert count(engine, "SELECT count(*) FROM outbox") == 5
 
 
-def test_ingest_when_one_bar_changes_enqueues_one_event(engine):
-    ingest(engine, batch(prices_daily=daily(WEEK)), today=TODAY)
+def test_ingest_when_one_bar_changes_enqueues_one_event(engine, uow):
+    ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
     changed = [*WEEK[:4], ("2024-01-12", 10.2, 10.9, 10.0, 10.8, 1100)]
-    report = ingest(engine, batch(prices_daily=daily(changed)), today=TODAY)
+    report = ingest(uow, batch(prices_daily=daily(changed)), today=TODAY)
     assert (report.table("prices_daily").updated, report.events) == (1, 1)
 
 
-def test_ingest_quarantines_rule_rejects_with_raw_row_and_every_reason(engine):
+def test_ingest_quarantines_rule_rejects_with_raw_row_and_every_reason(engine, uow):
     rows = [*WEEK, ("2024-01-13", 10.7, 10.0, 10.5, 10.6, -3)]  # Saturday, high<low, volume<0
-    report = ingest(engine, batch(prices_daily=daily(rows)), today=TODAY)
+    report = ingest(uow, batch(prices_daily=daily(rows)), today=TODAY)
     prices = report.table("prices_daily")
     assert (prices.inserted, prices.quarantined) == (5, 1)
     with engine.connect() as conn:
@@ -109,28 +109,28 @@ def test_ingest_quarantines_rule_rejects_with_raw_row_and_every_reason(engine):
     assert prices.reasons["negative_volume"] == 1
 
 
-def test_ingest_quarantines_column_type_rejects_from_upsert(engine):
+def test_ingest_quarantines_column_type_rejects_from_upsert(engine, uow):
     rows = [*WEEK, ("2024-01-16", 10.7, 10.9, 10.5, 10.6, 1000)]
     frame = daily(rows)
     frame["volume"] = frame["volume"].astype(object)
     frame.loc[5, "volume"] = 10**20  # beyond BIGINT
-    report = ingest(engine, batch(prices_daily=frame), today=TODAY)
+    report = ingest(uow, batch(prices_daily=frame), today=TODAY)
     assert report.table("prices_daily").quarantined == 1
     with engine.connect() as conn:
         reasons = conn.execute(text("SELECT reasons FROM ingest_quarantine")).scalar_one()
     assert any("volume" in reason for reason in reasons)
 
 
-def test_ingest_symbol_refused_by_column_types_is_not_left_registered(engine):
+def test_ingest_symbol_refused_by_column_types_is_not_left_registered(engine, uow):
     frame = daily([WEEK[0]], symbol="ZZZ")
     frame["volume"] = frame["volume"].astype(object)
     frame.loc[0, "volume"] = 10**20
-    report = ingest(engine, batch(prices_daily=frame), today=TODAY)
+    report = ingest(uow, batch(prices_daily=frame), today=TODAY)
     assert report.table("prices_daily").registered_symbols == []
     assert count(engine, "SELECT count(*) FROM instrument_info") == 0
 
 
-def test_ingest_source_raw_rejects_join_the_quarantine(engine):
+def test_ingest_source_raw_rejects_join_the_quarantine(engine, uow):
     reject = RawReject(
         table="prices_daily",
         raw_row={"line": "garbage,,,"},
@@ -140,7 +140,7 @@ def test_ingest_source_raw_rejects_join_the_quarantine(engine):
     source_batch = SourceBatch(
         source="testfeed", frames={"prices_daily": daily(WEEK)}, rejects=[reject]
     )
-    report = ingest(engine, source_batch, today=TODAY)
+    report = ingest(uow, source_batch, today=TODAY)
     prices = report.table("prices_daily")
     assert (prices.received, prices.inserted, prices.quarantined) == (6, 5, 1)
     with engine.connect() as conn:
@@ -148,13 +148,13 @@ def test_ingest_source_raw_rejects_join_the_quarantine(engine):
     assert row.raw_row == {"line": "garbage,,,"} and row.row_number == 7
 
 
-def test_ingest_unknown_table_is_refused_before_writing(engine):
+def test_ingest_unknown_table_is_refused_before_writing(engine, uow):
     with pytest.raises(DataError, match="prices_weekly"):
-        ingest(engine, batch(prices_daily=daily(WEEK), prices_weekly=daily(WEEK)), today=TODAY)
+        ingest(uow, batch(prices_daily=daily(WEEK), prices_weekly=daily(WEEK)), today=TODAY)
     assert count(engine, "SELECT count(*) FROM prices_daily") == 0
 
 
-def test_ingest_missing_adj_close_is_computed_from_closes_and_actions(engine):
+def test_ingest_missing_adj_close_is_computed_from_closes_and_actions(engine, uow):
     actions = pd.DataFrame(
         {
             "symbol": ["AAPL"],
@@ -164,7 +164,7 @@ def test_ingest_missing_adj_close_is_computed_from_closes_and_actions(engine):
         }
     )
     report = ingest(
-        engine, batch(corporate_actions=actions, prices_daily=daily(WEEK, adj=False)), today=TODAY
+        uow, batch(corporate_actions=actions, prices_daily=daily(WEEK, adj=False)), today=TODAY
     )
     assert report.table("corporate_actions").inserted == 1
     with engine.connect() as conn:
@@ -175,12 +175,12 @@ def test_ingest_missing_adj_close_is_computed_from_closes_and_actions(engine):
     assert adjusted[2:] == [Decimal("10.8000"), Decimal("10.2000"), Decimal("10.7000")]
     assert adjusted[0] == Decimal(f"{10.5 * factor:.4f}")
     assert adjusted[1] == Decimal(f"{11.0 * factor:.4f}")
-    again = ingest(engine, batch(prices_daily=daily(WEEK, adj=False)), today=TODAY)
+    again = ingest(uow, batch(prices_daily=daily(WEEK, adj=False)), today=TODAY)
     assert again.table("prices_daily").unchanged == 5 and again.events == 0
 
 
-def test_ingest_new_split_readjusts_stored_history(engine):
-    ingest(engine, batch(prices_daily=daily(WEEK[:3])), today=TODAY)
+def test_ingest_new_split_readjusts_stored_history(engine, uow):
+    ingest(uow, batch(prices_daily=daily(WEEK[:3])), today=TODAY)
     after_split = [
         ("2024-01-11", 5.4, 5.5, 5.05, 5.1, 3000),
         ("2024-01-12", 5.1, 5.45, 5.0, 5.35, 2200),
@@ -189,7 +189,7 @@ def test_ingest_new_split_readjusts_stored_history(engine):
         {"symbol": ["AAPL"], "date": [date(2024, 1, 11)], "action_type": ["SPLIT"], "value": [2]}
     )
     report = ingest(
-        engine, batch(corporate_actions=split, prices_daily=daily(after_split)), today=TODAY
+        uow, batch(corporate_actions=split, prices_daily=daily(after_split)), today=TODAY
     )
     assert report.table("prices_daily").quarantined == 0  # the split explains the -50% close
     assert "AAPL" in report.adjusted_symbols
@@ -200,14 +200,14 @@ def test_ingest_new_split_readjusts_stored_history(engine):
     assert first == Decimal("5.2500")
 
 
-def test_ingest_new_split_publishes_the_readjusted_earlier_bars(engine):
-    ingest(engine, batch(prices_daily=daily(WEEK[:3])), today=TODAY)
+def test_ingest_new_split_publishes_the_readjusted_earlier_bars(engine, uow):
+    ingest(uow, batch(prices_daily=daily(WEEK[:3])), today=TODAY)
     split = pd.DataFrame(
         {"symbol": ["AAPL"], "date": [date(2024, 1, 11)], "action_type": ["SPLIT"], "value": [2]}
     )
     after_split = [("2024-01-11", 5.4, 5.5, 5.05, 5.1, 3000)]
     report = ingest(
-        engine, batch(corporate_actions=split, prices_daily=daily(after_split)), today=TODAY
+        uow, batch(corporate_actions=split, prices_daily=daily(after_split)), today=TODAY
     )
     # one new bar plus the three earlier bars whose adj_close the split halved
     assert report.events == 4
@@ -229,29 +229,29 @@ def test_ingest_new_split_publishes_the_readjusted_earlier_bars(engine):
     assert Decimal(first["adj_close"]) * 2 == Decimal(first["close"])
 
 
-def test_ingest_reports_vendor_adjustment_disagreement(engine):
+def test_ingest_reports_vendor_adjustment_disagreement(engine, uow):
     actions = pd.DataFrame(
         {"symbol": ["AAPL"], "date": [date(2024, 1, 10)], "action_type": ["DIVIDEND"],
          "value": [0.55]}
     )  # fmt: skip
-    ingest(engine, batch(corporate_actions=actions), today=TODAY)
+    ingest(uow, batch(corporate_actions=actions), today=TODAY)
     # the vendor ignores the dividend: its adj_close equals the close
-    report = ingest(engine, batch(prices_daily=daily(WEEK)), today=TODAY)
+    report = ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
     assert set(report.vendor_disagreements["symbol"]) == {"AAPL"}
     assert len(report.vendor_disagreements) == 2
     assert any("AAPL: vendor adj_close differs" in warning for warning in report.warnings)
 
 
-def test_ingest_stale_and_jump_rules_see_the_stored_previous_bar(engine):
-    ingest(engine, batch(prices_daily=daily(WEEK)), today=TODAY)
+def test_ingest_stale_and_jump_rules_see_the_stored_previous_bar(engine, uow):
+    ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
     stale = [("2024-01-16", 10.2, 10.9, 10.0, 10.7, 1100)]  # repeats 2024-01-12
     jump = [("2024-01-16", 30.0, 31.0, 29.0, 30.0, 1100)]
-    assert ingest(engine, batch(prices_daily=daily(stale)), today=TODAY).quarantined == 1
-    report = ingest(engine, batch(prices_daily=daily(jump)), today=TODAY)
+    assert ingest(uow, batch(prices_daily=daily(stale)), today=TODAY).quarantined == 1
+    report = ingest(uow, batch(prices_daily=daily(jump)), today=TODAY)
     assert report.table("prices_daily").reasons["price_jump"] == 1
 
 
-def test_ingest_intraday_bars_use_the_instruments_exchange_calendar(engine):
+def test_ingest_intraday_bars_use_the_instruments_exchange_calendar(engine, uow):
     info = pd.DataFrame({"symbol": ["RELIANCE"], "exchange": ["NSE"], "currency": ["INR"]})
     stamps = pd.to_datetime(
         ["2024-01-08 03:45", "2024-01-08 03:50", "2024-01-08 14:30"], utc=True
@@ -262,14 +262,14 @@ def test_ingest_intraday_bars_use_the_instruments_exchange_calendar(engine):
             "high": 2510.0, "low": 2490.0, "close": 2505.0, "volume": [10, 20, 30],
         }
     )  # fmt: skip
-    report = ingest(engine, batch(instrument_info=info, prices_intraday=bars), today=TODAY)
+    report = ingest(uow, batch(instrument_info=info, prices_intraday=bars), today=TODAY)
     intraday = report.table("prices_intraday")
     assert (intraday.inserted, intraday.quarantined) == (2, 1)
     assert intraday.reasons["outside_session"] == 1
     assert report.events == 0
 
 
-def test_ingest_other_tables_validate_and_land(engine):
+def test_ingest_other_tables_validate_and_land(engine, uow):
     metrics = pd.DataFrame(
         {
             "symbol": ["AAPL", "AAPL"], "as_of_date": [date(2024, 1, 5), date(2030, 1, 1)],
@@ -283,9 +283,7 @@ def test_ingest_other_tables_validate_and_land(engine):
             "source": ["news", "news"], "sentiment_score": [0.25, 1.5],
         }
     )  # fmt: skip
-    report = ingest(
-        engine, batch(instrument_metrics=metrics, market_sentiment=sentiment), today=TODAY
-    )
+    report = ingest(uow, batch(instrument_metrics=metrics, market_sentiment=sentiment), today=TODAY)
     assert report.table("instrument_metrics").quarantined == 1
     assert report.table("instrument_metrics").reasons["future_date"] == 1
     assert report.table("market_sentiment").quarantined == 1
@@ -293,7 +291,9 @@ def test_ingest_other_tables_validate_and_land(engine):
     assert count(engine, "SELECT count(*) FROM market_sentiment WHERE symbol IS NULL") == 1
 
 
-def test_ingest_daily_bars_are_checked_against_the_calendar_of_each_instruments_exchange(engine):
+def test_ingest_daily_bars_are_checked_against_the_calendar_of_each_instruments_exchange(
+    engine, uow
+):
     # 2024-01-26 is Republic Day: NSE and BSE are closed, NYSE trades.
     info = pd.DataFrame({"symbol": ["INFY", "TCS", "AAPL"], "exchange": ["NSE", "XNSE", None]})
     days = [
@@ -302,7 +302,7 @@ def test_ingest_daily_bars_are_checked_against_the_calendar_of_each_instruments_
     ]
     bars = pd.concat([daily(days, symbol) for symbol in ("INFY", "TCS", "AAPL")], ignore_index=True)
 
-    report = ingest(engine, batch(instrument_info=info, prices_daily=bars), today=TODAY)
+    report = ingest(uow, batch(instrument_info=info, prices_daily=bars), today=TODAY)
 
     prices = report.table("prices_daily")
     assert (prices.inserted, prices.quarantined) == (4, 2)

@@ -10,16 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stocker.core.bar_rules import (
-    CalendarSessions,
-    check_corporate_actions,
-    check_daily_bars,
-    check_instruments,
-    check_intraday_bars,
-    check_metrics,
-    check_sentiment,
-    interval_length,
-)
+from stocker.core.rules.actions import check_corporate_actions
+from stocker.core.rules.bars import check_daily_bars
+from stocker.core.rules.common import CalendarSessions
+from stocker.core.rules.instruments import check_instruments
+from stocker.core.rules.intraday import check_intraday_bars, interval_length
+from stocker.core.rules.metrics import check_metrics
+from stocker.core.rules.sentiment import check_sentiment
 from stocker.core.errors import DataError
 from stocker.data.calendars import get_calendar
 
@@ -66,11 +63,15 @@ def check(frame: pd.DataFrame, **kwargs):
 
 
 def reasons_of(result, position: int) -> tuple[str, ...]:
-    return tuple(result.reasons.get(position, ()))
+    """The reasons of a row as stored and shown (``"<rule>: <message>"``)."""
+    return tuple(reason.text for reason in result.reasons.get(position, ()))
 
 
 def rules_of(result, position: int) -> set[str]:
-    return {reason.split(":", 1)[0] for reason in reasons_of(result, position)}
+    """The rule codes a row broke, from the reasons' own field (never parsed from text)."""
+    rules = {reason.rule for reason in result.reasons.get(position, ())}
+    assert rules == {text.split(":", 1)[0] for text in reasons_of(result, position)}
+    return rules
 
 
 def test_check_daily_when_bars_are_clean_flags_nothing():
