@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from stocker.config import get_settings
+from stocker.config import Settings
 from stocker.store.db import database_url, normalize_url
 
 
 def server_url() -> str:
     """`STOCKER_DATABASE_URL`, else the embedded PostgreSQL (started if needed)."""
     url = os.environ.get("STOCKER_DATABASE_URL")
-    return normalize_url(url) if url else database_url(get_settings())
+    return normalize_url(url) if url else database_url(Settings())
 
 
 @contextmanager

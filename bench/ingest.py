@@ -37,9 +37,9 @@ from sqlalchemy import Engine, text
 
 from _scratch import scratch_database, server_url
 from stocker.store import migrate
-from stocker.store.bulk import upsert
 from stocker.store.bulk_copy import copy_arrow
 from stocker.store.db import make_engine, redacted
+from stocker.store.uow import SqlUnitOfWork
 
 ACCEPTANCE_RATIO = 0.80
 console = Console(width=None if sys.stdout.isatty() else 130)
@@ -185,8 +185,9 @@ def timed(
 def register_instruments(engine: Engine, frame: pd.DataFrame) -> None:
     symbols = pd.unique(frame["symbol"])
     instruments = pd.DataFrame({"symbol": symbols, "name": symbols, "exchange": "NYSE"})
-    with engine.begin() as conn:
-        upsert(conn, "instrument_info", instruments)
+    with SqlUnitOfWork(engine) as uow:
+        uow.derived.upsert("instrument_info", instruments)
+        uow.commit()
 
 
 def run(symbols: int, days: int, sample_rows: int, repeat: int) -> int:
@@ -214,8 +215,10 @@ def measure(engine: Engine, symbols: int, days: int, sample_rows: int, repeat: i
 
     def load(bars: pd.DataFrame) -> Callable[[], object]:
         def action() -> object:
-            with engine.begin() as conn:
-                return upsert(conn, "prices_daily", bars)
+            with SqlUnitOfWork(engine) as uow:
+                result = uow.derived.upsert("prices_daily", bars)
+                uow.commit()
+            return result
 
         return action
 

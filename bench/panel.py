@@ -4,7 +4,7 @@ Creates a scratch database `stocker_bench_<random>` on the configured PostgreSQL
 (`STOCKER_DATABASE_URL`, else the embedded server), migrates it, registers the instruments, fills
 `prices_daily` with synthetic bars by raw COPY, then measures in one run (best of `--repeat`):
 
-  a. load_panel(conn, "adj_close")         the fast path (per-symbol binary aggregation)
+  a. uow.derived.panel("adj_close")        the fast path (per-symbol binary aggregation)
   b. pandas.read_sql(same rows) + pivot    what a user would write instead (the baseline)
   c. binary COPY, one message per row      psycopg `cursor.copy` + numpy, for comparison
 
@@ -34,7 +34,8 @@ from _scratch import scratch_database, server_url
 from stocker.store import migrate
 from stocker.store.bulk_copy import copy_arrow
 from stocker.store.db import make_engine, redacted
-from stocker.store.panel import POSTGRES_EPOCH, load_panel
+from stocker.store.panel import POSTGRES_EPOCH
+from stocker.store.uow import SqlUnitOfWork
 
 ACCEPTANCE_RATIO = 5.0
 BASELINE_QUERY = "SELECT symbol, date, adj_close::float8 AS adj_close FROM prices_daily"
@@ -107,8 +108,9 @@ def fill(engine: Engine, symbol_count: int, days: int) -> int:
 
 
 def fast_path(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return load_panel(conn, "adj_close")
+    """The panel read every use case makes, through the unit of work."""
+    with SqlUnitOfWork(engine) as uow:
+        return uow.derived.panel("adj_close")
 
 
 def read_sql_pivot(engine: Engine) -> pd.DataFrame:
