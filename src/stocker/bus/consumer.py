@@ -155,27 +155,38 @@ class Consumer:
 
     def _reclaim(self, count: int) -> tuple[list[_Entry], list[str]]:
         """Pending entries idle past `claim_idle_ms`, and the ids of those deleted meanwhile."""
+        start_id = self._claim_cursor
         response = self._redis.xautoclaim(
             self._key,
             self.group,
             self.name,
             min_idle_time=self._settings.claim_idle_ms,
-            start_id=self._claim_cursor,
+            start_id=start_id,
             count=count,
         )
         self._claim_cursor = streams.as_text(response[0])
-        entries = []
-        deleted = []
-        for message_id, fields in response[1]:
-            if message_id is None:
-                continue
-            if fields is None:  # Redis 6.2 reports a deleted entry with no fields
-                deleted.append(streams.as_text(message_id))
-            else:
-                entries.append(_Entry(streams.as_text(message_id), fields, reclaimed=True))
+        entries = [
+            _Entry(streams.as_text(message_id), fields, reclaimed=True)
+            for message_id, fields in response[1]
+            if message_id is not None and fields is not None
+        ]
         if len(response) > 2:  # Redis 7 lists deleted ids apart (and drops them from the PEL)
-            deleted += [streams.as_text(message_id) for message_id in response[2] or ()]
-        return entries, deleted
+            return entries, [streams.as_text(message_id) for message_id in response[2] or ()]
+        if len(entries) < len(response[1]):  # Redis 6.2 answers a deleted entry with nil, no id
+            return entries, self._claimed_but_gone(start_id, count)
+        return entries, []
+
+    def _claimed_but_gone(self, start_id: str, count: int) -> list[str]:
+        """Ids this member now holds pending from `start_id` on that the stream no longer has."""
+        pending: Any = self._redis.xpending_range(
+            self._key, self.group, min=start_id, max="+", count=count, consumername=self.name
+        )
+        ids = [streams.as_text(item["message_id"]) for item in pending]
+        return [
+            message_id
+            for message_id in ids
+            if not self._redis.xrange(self._key, message_id, message_id)
+        ]
 
     def _deleted(self, message_ids: list[str], report: PollReport) -> list[_Entry]:
         """Pending entries deleted from the stream (trimmed, XDEL) before this group acked them.
