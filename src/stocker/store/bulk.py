@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from psycopg import sql
 from sqlalchemy import Connection, text
 
 from stocker.core.errors import DataError, ValidationError
-from stocker.store.bulk_copy import copy_arrow
+from stocker.store.bulk_copy import copy_arrow, driver_connection
 from stocker.store.bulk_validate import ValidatedBatch, validate
 from stocker.store.table_info import ColumnInfo, TableInfo, table_info
 
@@ -128,7 +128,7 @@ def upsert(
             result.changed = frame.iloc[0:0].copy()
         return result
     try:
-        with conn.begin_nested(), conn.connection.driver_connection.cursor() as cursor:
+        with conn.begin_nested(), driver_connection(conn).cursor() as cursor:
             inserted, updated, changed = _write(
                 conn, cursor, info, key_columns, valid, batch, return_changed
             )
@@ -236,7 +236,7 @@ def _rejected_rows(
     if originals is not None:
         raw_rows = [dict(originals[position]) for position in positions]
     else:
-        raw_rows = frame.iloc[positions].to_dict("records")
+        raw_rows = cast(list[dict[str, Any]], frame.iloc[positions].to_dict("records"))
     return [
         RejectedRow(row_number=position, row=raw, reasons=tuple(batch.reasons[position]))
         for position, raw in zip(positions, raw_rows, strict=True)
@@ -334,7 +334,7 @@ def _any_key_exists(
             parameters.extend(values)
     where = " AND ".join(conditions) or "TRUE"
     query = f"SELECT EXISTS (SELECT 1 FROM {info.qualified_name} WHERE {where})"
-    row = cursor.execute(query.encode(), parameters).fetchone()  # type: ignore[arg-type]
+    row = cursor.execute(query.encode(), parameters).fetchone()
     return bool(row and row[0])
 
 
@@ -361,12 +361,12 @@ def _merge(
     quoted = [_quote(column) for column in columns]
     column_list = ", ".join(quoted)
     cursor.execute(
-        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "  # type: ignore[arg-type]
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
         f"SELECT {column_list} FROM {info.qualified_name} WITH NO DATA"
     )
     copy_arrow(cursor, sql.SQL(stage), valid)
     if valid.num_rows >= ANALYZE_STAGE_ROWS:
-        cursor.execute(f"ANALYZE {stage}")  # type: ignore[arg-type]
+        cursor.execute(f"ANALYZE {stage}")
 
     never_updated = set(key) | set(info.primary_key) | {"created_at"}
     updated_columns = [column for column in columns if column not in never_updated]
@@ -403,17 +403,17 @@ def _merge(
         f"RETURNING (target.xmax = 0) AS inserted, {returned}"
     )
     if return_changed:
-        written = cursor.execute(insert.encode()).fetchall()  # type: ignore[arg-type]
+        written = cursor.execute(insert.encode()).fetchall()
         inserted = sum(1 for row in written if row[0])
         changed = pd.DataFrame([row[1:] for row in written], columns=columns)
-        cursor.execute(f"DROP TABLE {stage}")  # type: ignore[arg-type]
+        cursor.execute(f"DROP TABLE {stage}")
         return inserted, len(written) - inserted, changed
     counted = (
         f"WITH written AS ({insert}) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
     )
-    row = cursor.execute(counted.encode()).fetchone()  # type: ignore[arg-type]
-    cursor.execute(f"DROP TABLE {stage}")  # type: ignore[arg-type]
+    row = cursor.execute(counted.encode()).fetchone()
+    cursor.execute(f"DROP TABLE {stage}")
     assert row is not None
     return int(row[0]), int(row[1]), None
 

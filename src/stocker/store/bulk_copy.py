@@ -15,9 +15,20 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import Connection
+
+from stocker.core.errors import DataError
 
 COPY_CHUNK_ROWS = 100_000
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def driver_connection(conn: Connection) -> psycopg.Connection:
+    """The psycopg 3 connection under a SQLAlchemy one (COPY and binary reads need it)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise DataError("conn: expected a SQLAlchemy connection on psycopg 3 (postgresql+psycopg)")
+    return driver
 
 
 def csv_chunks(

@@ -32,6 +32,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine
 
 from stocker.core.errors import DataError
+from stocker.store.bulk_copy import driver_connection
 
 POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 NULL_INTEGER = np.iinfo(np.int64).min
@@ -112,7 +113,7 @@ def _checked_date(value: DateLike | None, name: str) -> dt.date | None:
 @contextmanager
 def _local_settings(cursor: psycopg.Cursor, **settings: str) -> Iterator[None]:
     """Transaction-local settings for one query, put back afterwards."""
-    previous = {}
+    previous: dict[str, str | None] = {}
     for name, value in settings.items():
         cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", (name, name, value))
         row = cursor.fetchone()
@@ -122,16 +123,9 @@ def _local_settings(cursor: psycopg.Cursor, **settings: str) -> Iterator[None]:
     finally:
         # After an error the transaction is aborted and its rollback drops the settings anyway.
         if cursor.connection.info.transaction_status != TransactionStatus.INERROR:
-            for name, value in previous.items():
-                if value is not None:
-                    cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
-
-
-def _driver_connection(conn: Connection) -> psycopg.Connection:
-    driver = conn.connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        raise DataError("conn: expected a SQLAlchemy connection on psycopg 3 (postgresql+psycopg)")
-    return driver
+            for name, old in previous.items():
+                if old is not None:
+                    cursor.execute("SELECT set_config(%s, %s, true)", (name, old))
 
 
 def _universe_exists(cursor: psycopg.Cursor, universe: str) -> bool:
@@ -278,7 +272,7 @@ def load_panels(
         raise DataError("symbols and universe: got both, expected at most one of them")
     start_date, end_date = _checked_date(start, "start"), _checked_date(end, "end")
     requested = list(dict.fromkeys(symbols)) if symbols is not None else None
-    driver = _driver_connection(conn)
+    driver = driver_connection(conn)
     with driver.cursor(binary=True) as cursor:
         columns = _columns(cursor, table)
         for name in [*fields, date_column, "symbol"]:
@@ -369,7 +363,7 @@ def lookback_start(
         "SELECT min(date) FROM (SELECT DISTINCT date FROM {} WHERE date < %s "
         "ORDER BY date DESC LIMIT %s) AS earlier"
     ).format(_table_identifier(table))
-    with _driver_connection(conn).cursor() as cursor:
+    with driver_connection(conn).cursor() as cursor:
         cursor.execute(statement, (_checked_date(day, "day"), sessions))
         row = cursor.fetchone()
     return row[0] if row else None
