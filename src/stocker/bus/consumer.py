@@ -329,7 +329,7 @@ class Consumer:
         try:
             event_id = uuid.UUID(streams.as_text(raw_event_id))
         except (ValueError, UnicodeDecodeError):
-            shown = raw_event_id if isinstance(raw_event_id, str) else repr(raw_event_id)
+            shown = streams.preview(streams.lenient_text(raw_event_id), 80)
             raise ValidationError(
                 f"invalid {self.stream} entry: event_id {shown!r} is not a UUID",
                 [f"event_id: expected a UUID, got {shown!r}"],

@@ -52,10 +52,11 @@ def as_text(value: bytes | str) -> str:
 
 def text_fields(fields: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
     """Entry fields as text; undecodable bytes are kept visible with replacement characters."""
-    return {_lenient_text(key): _lenient_text(value) for key, value in fields.items()}
+    return {lenient_text(key): lenient_text(value) for key, value in fields.items()}
 
 
-def _lenient_text(value: bytes | str) -> str:
+def lenient_text(value: bytes | str) -> str:
+    """Text of a Redis value; undecodable bytes become replacement characters (never b'…')."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
@@ -63,3 +64,10 @@ def parse_stream_id(message_id: bytes | str) -> tuple[int, int]:
     """A stream id ``"1698400000000-3"`` as ``(1698400000000, 3)`` so ids compare in order."""
     milliseconds, _, sequence = as_text(message_id).partition("-")
     return int(milliseconds), int(sequence or 0)
+
+
+def preview(value: str, limit: int) -> str:
+    """`value` cut to `limit` characters, saying how long it was (``…[5,242,880 bytes]``)."""
+    if limit <= 0 or len(value) <= limit:
+        return value
+    return f"{value[:limit]}…[{len(value.encode('utf-8', 'replace')):,} bytes]"

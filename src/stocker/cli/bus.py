@@ -85,9 +85,13 @@ def list_dead_letters(
     ctx: typer.Context,
     stream: str | None = typer.Argument(None, help="A stream such as market-bars; all if omitted."),
     limit: int = typer.Option(20, "--limit", min=1, help="Newest entries per stream."),
+    max_chars: int = typer.Option(
+        300, "--max-chars", min=0, help="Cut longer fields, showing their size (0: in full)."
+    ),
 ) -> None:
     """List dead-lettered messages with the error that sent them there."""
     from stocker.bus.status import dead_letters
+    from stocker.bus.streams import preview
 
     application = app_of(ctx)
     letters = dead_letters(application.redis, application.settings.bus(), stream, limit)
@@ -102,6 +106,8 @@ def list_dead_letters(
             markup=False,
             highlight=False,
         )
-        console.print(f"  error: {letter.error}", markup=False, highlight=False, soft_wrap=True)
+        error = preview(letter.error, max_chars)
+        console.print(f"  error: {error}", markup=False, highlight=False, soft_wrap=True)
         for name, value in letter.fields.items():
-            console.print(f"  {name}: {value}", markup=False, highlight=False, soft_wrap=True)
+            shown = preview(value, max_chars)
+            console.print(f"  {name}: {shown}", markup=False, highlight=False, soft_wrap=True)

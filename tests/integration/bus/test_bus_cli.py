@@ -77,3 +77,22 @@ def test_bus_status_when_redis_is_out_of_memory_says_why_the_relay_waits(
 
     assert result.exit_code == 0, result.output
     assert "relay waiting: Redis is out of memory" in " ".join(result.output.split())
+
+
+def test_bus_dead_letters_when_payload_is_huge_prints_it_cut_with_its_size(
+    cli_settings: Settings, redis_client: redis.Redis
+) -> None:
+    huge = "{" + "x" * 5_000_000
+    redis_client.xadd(
+        streams.dead_letter_key(cli_settings, "market-bars"),
+        {"data": huge, "error": "invalid market-bars message: not valid JSON", "group": "ledger"},
+    )
+    runner = CliRunner()
+
+    cut = runner.invoke(app, ["bus", "dead-letters", "market-bars"])
+    full = runner.invoke(app, ["bus", "dead-letters", "market-bars", "--max-chars", "0"])
+
+    assert cut.exit_code == 0, cut.output
+    assert len(cut.output) < 2_000
+    assert "[5,000,001 bytes]" in cut.output and "not valid JSON" in cut.output
+    assert huge in full.output

@@ -202,3 +202,23 @@ def test_relay_when_redis_is_out_of_memory_waits_says_why_and_resumes(
     assert redis_obstacle(client) is None
     with SqlUnitOfWork(engine) as uow:
         assert uow.outbox.unpublished_counts() == {}
+
+
+def test_consumer_when_event_id_is_not_a_uuid_dead_letters_it_with_decoded_text(
+    settings: Settings, engine: Engine, redis_client: redis.Redis, effects: Any
+) -> None:
+    bus = settings.bus()
+    key = streams.stream_key(bus, "market-bars")
+    consumer = Consumer(
+        _units(engine), redis_client, bus, "market-bars", "ledger", "l3", effects.handler("ledger")
+    )
+    consumer.ensure_group()
+    redis_client.xadd(key, {"event_id": "42", "data": "{}"})
+    redis_client.xadd(key, {"event_id": b"\xff-not-utf8", "data": "{}"})
+
+    assert consumer.poll_once(count=10, block_ms=20).dead_lettered == 2
+
+    first, second = reversed(dead_letters(redis_client, bus, "market-bars"))
+    assert "event_id '42' is not a UUID" in first.error
+    assert "event_id '\ufffd-not-utf8' is not a UUID" in second.error
+    assert "b'" not in first.error + second.error
