@@ -22,6 +22,7 @@ import pandas as pd
 from stocker.core import resample
 from stocker.core.bar_rules import CalendarSessions, session_positions
 from stocker.core.errors import DataError
+from stocker.data.ranges import check_range
 from stocker.data.symbols import checked_symbols
 from stocker.data.validation import sessions_for
 
@@ -32,11 +33,6 @@ DEFAULT_TOLERANCE = 1e-4
 AGREEMENT_COLUMNS = ("symbol", "date", "field", "intraday", "daily", "relative_difference")
 
 
-def _check_range(start: date, end: date) -> None:
-    if start > end:
-        raise DataError(f"start {start} is after end {end}; expected start <= end")
-
-
 def load_intraday(
     uow: SqlUnitOfWork, symbols: Sequence[str], start: date, end: date, interval: str = "1m"
 ) -> pd.DataFrame:
@@ -45,7 +41,7 @@ def load_intraday(
     The margin covers every session of start..end whatever the exchange's time zone; the
     resampling keeps only bars inside sessions from start to end.
     """
-    _check_range(start, end)
+    check_range(start, end)
     chosen = checked_symbols(symbols, required=True)
     with uow:
         return _stored_intraday(uow, chosen, start, end, interval)
@@ -84,7 +80,7 @@ def resample_intraday(
     from_interval: str = "1m",
 ) -> pd.DataFrame:
     """Stored `from_interval` bars → `interval` bars ('5m', '1h', …) for sessions start..end."""
-    _check_range(start, end)
+    check_range(start, end)
     with uow:
         bars = _stored_intraday(uow, symbols, start, end, from_interval)
         if bars.empty:
@@ -117,7 +113,7 @@ def daily_from_intraday(
     from_interval: str = "1m",
 ) -> pd.DataFrame:
     """One bar per symbol and session from start to end, built from stored intraday bars."""
-    _check_range(start, end)
+    check_range(start, end)
     with uow:
         return _daily_from_intraday(uow, symbols, start, end, from_interval)
 
@@ -153,7 +149,7 @@ def check_daily_agreement(
     """
     if tolerance < 0 or (volume_tolerance is not None and volume_tolerance < 0):
         raise DataError(f"tolerance must be >= 0, got {tolerance} / {volume_tolerance}")
-    _check_range(start, end)
+    check_range(start, end)
     with uow:
         derived = _daily_from_intraday(uow, symbols, start, end, from_interval)
         stored = uow.bars.daily_bars_between(checked_symbols(symbols, required=True), start, end)
