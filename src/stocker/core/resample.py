@@ -13,9 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from stocker.core.errors import DataError
 from stocker.core.rules.common import CalendarSessions, symbols_by_calendar, utc_nanoseconds
 from stocker.core.rules.intraday import interval_length, session_positions
-from stocker.core.errors import DataError
 
 OHLCV_AGGREGATION = {
     "open": "first",
