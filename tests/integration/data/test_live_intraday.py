@@ -17,6 +17,8 @@ from stocker.bootstrap import App, build
 from stocker.config import Credentials, Settings
 from stocker.data.live_intraday import stream_intraday_bars
 from stocker.sources.alpaca.stream import AlpacaLiveFeed
+from stocker.sources.base import LiveBarFeed
+from stocker.sources.frames import intraday_bars_frame
 from stocker.store.uow import SqlUnitOfWork
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "sources"))
@@ -113,3 +115,50 @@ def test_live_command_streams_for_the_given_seconds_and_prints_totals(
     assert stream_server.subscriptions[0]["bars"] == ["SPY", "QQQ"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM prices_intraday")).scalar_one() == 3
+
+
+class RecordedFeed:
+    """A `LiveBarFeed` replaying frames of rows: the use case needs no vendor to be tested."""
+
+    name = "recorded"
+
+    def __init__(self, frames: list[list[dict[str, object]]]) -> None:
+        self.frames = frames
+        self.symbols: list[str] = []
+
+    def run(self, symbols, sink, stop_event: threading.Event) -> None:
+        self.symbols = list(symbols)
+        for rows in self.frames:
+            if stop_event.is_set():
+                return
+            sink(intraday_bars_frame(rows))
+
+
+def test_live_bars_from_any_feed_land_under_the_feed_name(
+    engine: Engine, uow: SqlUnitOfWork
+) -> None:
+    first = {
+        "symbol": "SPY",
+        "timestamp": datetime(2021, 2, 22, 15, 50, tzinfo=UTC),
+        "interval": "1m",
+        "open": 387.3,
+        "high": 387.5,
+        "low": 387.1,
+        "close": 387.4,
+        "volume": 1000,
+        "source": "recorded",
+        "source_hash": "a" * 64,
+    }
+    second = first | {"timestamp": datetime(2021, 2, 22, 15, 51, tzinfo=UTC), "close": 387.2}
+    feed = RecordedFeed([[first], [second]])
+    assert isinstance(feed, LiveBarFeed)
+
+    totals = stream_intraday_bars(uow, feed, ["SPY"], threading.Event(), today=lambda: TODAY)
+
+    assert feed.symbols == ["SPY"]
+    assert (totals.batches, totals.received, totals.inserted, totals.quarantined) == (2, 2, 2, 0)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text('SELECT close::float8, source FROM prices_intraday ORDER BY "timestamp"')
+        ).all()
+    assert [tuple(row) for row in stored] == [(387.4, "recorded"), (387.2, "recorded")]
