@@ -6,21 +6,17 @@ import json
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
-from rich.table import Table
 
-from stocker.cli.app import console, data_app
+from stocker.cli.app import app_of, console, data_app
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.core.errors import DataError
-from stocker.data import quarantine
-from stocker.data.ingest import IngestReport, TableReport, fetch_and_ingest, summary_rows
-from stocker.sources import registry
-from stocker.sources.base import FetchRequest
-from stocker.store.db import get_engine
+from stocker.cli.render import spinner
+
+if TYPE_CHECKING:
+    from stocker.bootstrap import App
+    from stocker.data.reports import IngestReport
 
 DATE_FORMATS = ["%Y-%m-%d"]
 Today = Annotated[
@@ -37,7 +33,16 @@ data_app.add_typer(quarantine_app, name="quarantine")
 REASONS_SHOWN = 8
 
 
+def _today(app: App, today: datetime | None) -> date:
+    """`--today` when given, else the application's clock."""
+    return today.date() if today else app.clock.today()
+
+
 def _render_ingest(report: IngestReport) -> None:
+    from rich.table import Table
+
+    from stocker.data.reports import summary_rows
+
     table = Table(title=f"Ingested from {report.source}")
     table.add_column("table")
     for column in ("received", "inserted", "updated", "unchanged", "quarantined"):
@@ -65,6 +70,7 @@ def _render_ingest(report: IngestReport) -> None:
 @data_app.command("ingest")
 @clear_errors
 def ingest_command(
+    ctx: typer.Context,
     source: str = typer.Option(..., "--source", help="Source name: csv, parquet, yahoo, alpaca…"),
     symbols: str = typer.Option("", "--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT."),
     start: Annotated[datetime | None, typer.Option("--start", formats=DATE_FORMATS)] = None,
@@ -87,6 +93,9 @@ def ingest_command(
     ),
 ) -> None:
     """Fetch from a source, validate, land valid rows and quarantine the rest (one transaction)."""
+    from stocker.data.ingest import FetchRequest, fetch_and_ingest
+    from stocker.data.reports import TableReport
+
     options: dict[str, object] = {}
     if file is not None:
         options["path"] = file
@@ -104,21 +113,19 @@ def ingest_command(
         end=end.date() if end else None,
         interval=interval,
     )
-    engine = get_engine(get_settings())
-    chosen = registry.get_source(source, **options)
-    with Progress(
-        SpinnerColumn(), "{task.description}", TimeElapsedColumn(), console=console, transient=True
-    ) as progress:
+    app = app_of(ctx)
+    chosen = app.source(source, **options)
+    with spinner() as progress:
         task = progress.add_task(f"fetching from {source}…", total=None)
 
-        def landed(_conn: object, report: TableReport) -> None:
+        def landed(report: TableReport) -> None:
             progress.update(task, description=f"landed {report.table} ({report.received:,} rows)")
 
         report = fetch_and_ingest(
-            engine,
+            app.uow(),
             chosen,
             request,
-            today=today.date() if today else date.today(),
+            today=_today(app, today),
             jump_threshold=jump_threshold,
             on_table=landed,
         )
@@ -128,6 +135,7 @@ def ingest_command(
 @quarantine_app.command("list")
 @clear_errors
 def list_command(
+    ctx: typer.Context,
     status: str = typer.Option(
         "QUARANTINED", "--status", help="QUARANTINED, RELEASED, DISCARDED or ALL."
     ),
@@ -137,8 +145,10 @@ def list_command(
     limit: int = typer.Option(50, "--limit", min=1),
 ) -> None:
     """List quarantined rows, newest first."""
+    from stocker.data import quarantine
+
     entries = quarantine.list_entries(
-        get_engine(get_settings()),
+        app_of(ctx).uow(),
         status=None if status.upper() == "ALL" else status,
         table=table,
         symbol=symbol,
@@ -162,9 +172,13 @@ def list_command(
 
 @quarantine_app.command("show")
 @clear_errors
-def show_command(entry_id: int = typer.Argument(..., help="Quarantine id.")) -> None:
+def show_command(
+    ctx: typer.Context, entry_id: int = typer.Argument(..., help="Quarantine id.")
+) -> None:
     """Show one quarantined row: raw values and every reason."""
-    entry = quarantine.show_entry(get_engine(get_settings()), entry_id)
+    from stocker.data import quarantine
+
+    entry = quarantine.show_entry(app_of(ctx).uow(), entry_id)
     console.print(
         f"#{entry.id} {entry.status}  {entry.target_table}  from {entry.source}  "
         f"batch {entry.batch_id}  row {entry.row_number}",
@@ -178,6 +192,8 @@ def show_command(entry_id: int = typer.Argument(..., help="Quarantine id.")) -> 
 
 
 def _corrections(assignments: list[str]) -> dict[str, str]:
+    from stocker.core.errors import DataError
+
     corrections: dict[str, str] = {}
     for assignment in assignments:
         name, separator, value = assignment.partition("=")
@@ -190,6 +206,7 @@ def _corrections(assignments: list[str]) -> dict[str, str]:
 @quarantine_app.command("release")
 @clear_errors
 def release_command(
+    ctx: typer.Context,
     ids: Ids,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Correct a field: --set close=101.5")
@@ -204,11 +221,14 @@ def release_command(
     today: Today = None,
 ) -> None:
     """Re-validate rows (with corrections) and land those that now pass."""
+    from stocker.data import quarantine
+
+    app = app_of(ctx)
     report = quarantine.release(
-        get_engine(get_settings()),
+        app.uow(),
         ids,
         _corrections(set_ or []) or None,
-        today=today.date() if today else None,
+        today=_today(app, today),
         note=note,
         accept=accept or (),
     )
@@ -226,9 +246,12 @@ def release_command(
 @quarantine_app.command("discard")
 @clear_errors
 def discard_command(
+    ctx: typer.Context,
     ids: Ids,
     note: str = typer.Option(..., "--note", help="Why the rows are discarded."),
 ) -> None:
     """Mark rows as discarded (they stay in the table as a record)."""
-    changed = quarantine.discard(get_engine(get_settings()), ids, note)
+    from stocker.data import quarantine
+
+    changed = quarantine.discard(app_of(ctx).uow(), ids, note)
     console.print(f"{changed} row(s) discarded")

@@ -16,13 +16,15 @@ from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
 from stocker.core.tables import INGEST_TABLES, TABLES
 from stocker.data.batch_writer import BatchWriter, unparseable
 from stocker.data.reports import IngestReport, TableReport, summary_rows
+from stocker.sources.base import FetchRequest
 
 if TYPE_CHECKING:
-    from stocker.sources.base import FetchRequest, Source, SourceBatch
+    from stocker.sources.base import Source, SourceBatch
     from stocker.store.uow import SqlUnitOfWork
 
 __all__ = [
     "BatchWriter",
+    "FetchRequest",
     "IngestReport",
     "TableHook",
     "TableReport",

@@ -21,6 +21,7 @@ from stocker.core.errors import DataError, SourceError, StockerError
 from stocker.data.ingest import fetch_and_ingest, ingest
 from stocker.sources import registry
 from stocker.sources.base import FetchRequest, SourceBatch
+from stocker.store.uow import SqlUnitOfWork
 
 TODAY = date(2024, 6, 28)
 TABLES = (
@@ -86,7 +87,7 @@ def seeded(engine: Engine) -> Engine:
         }
     )
     ingest(
-        engine,
+        SqlUnitOfWork(engine),
         SourceBatch(source="seed", frames={"instrument_info": info, "prices_daily": week}),
         today=TODAY,
     )
@@ -94,7 +95,9 @@ def seeded(engine: Engine) -> Engine:
 
 
 def run_file(engine: Engine, path: Path, **options):
-    return fetch_and_ingest(engine, csv_source(path, **options), FetchRequest(()), today=TODAY)
+    return fetch_and_ingest(
+        SqlUnitOfWork(engine), csv_source(path, **options), FetchRequest(()), today=TODAY
+    )
 
 
 def write_csv(tmp_path: Path, *lines: str, name: str = "bars.csv") -> Path:
@@ -373,7 +376,7 @@ def test_error_raised_midway_rolls_back_the_whole_batch(seeded):
     }
     landed: list[str] = []
 
-    def fail_after_prices(conn, report):
+    def fail_after_prices(report):
         landed.append(report.table)
         if report.table == "prices_daily":
             assert report.inserted == 1 and report.quarantined == 1
@@ -382,7 +385,7 @@ def test_error_raised_midway_rolls_back_the_whole_batch(seeded):
     before = snapshot(seeded)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest(
-            seeded,
+            SqlUnitOfWork(seeded),
             SourceBatch(source="feed", frames=frames),
             today=TODAY,
             on_table=fail_after_prices,
@@ -395,7 +398,11 @@ def test_unknown_table_in_batch_changes_nothing(seeded):
     frame = pd.DataFrame({"symbol": ["MSFT"], "date": [date(2024, 1, 16)], "close": [1.0]})
     before = snapshot(seeded)
     with pytest.raises(DataError, match="prices_weekly"):
-        ingest(seeded, SourceBatch(source="feed", frames={"prices_weekly": frame}), today=TODAY)
+        ingest(
+            SqlUnitOfWork(seeded),
+            SourceBatch(source="feed", frames={"prices_weekly": frame}),
+            today=TODAY,
+        )
     assert changes(before, snapshot(seeded)) == {}
 
 
@@ -406,5 +413,5 @@ def test_batch_missing_a_required_column_changes_nothing(seeded):
     }
     before = snapshot(seeded)
     with pytest.raises(DataError, match=r"prices_daily: column\(s\) open, high, low, close"):
-        ingest(seeded, SourceBatch(source="feed", frames=frames), today=TODAY)
+        ingest(SqlUnitOfWork(seeded), SourceBatch(source="feed", frames=frames), today=TODAY)
     assert changes(before, snapshot(seeded)) == {}  # MSFT's instrument row went too

@@ -8,20 +8,16 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from stocker.cli import app
-from stocker.config import get_settings
+from stocker.cli import app as cli_app
 
 HEADER = "symbol,date,open,high,low,close,adj_close,volume"
 
 
 @pytest.fixture
-def cli(db_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("STOCKER_DATABASE_URL", db_url)
-    monkeypatch.setenv("STOCKER_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
+def cli(app):
+    """The command line on the application built from this test's own settings."""
     runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
+    return lambda *args: runner.invoke(cli_app, list(args), obj=app)
 
 
 def test_cli_ingest_then_release_a_corrected_row(cli, engine, tmp_path: Path):

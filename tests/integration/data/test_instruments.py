@@ -10,19 +10,19 @@ from sqlalchemy import Connection, Engine, text
 
 from stocker.core.errors import DataError
 from stocker.data import instruments
+from stocker.store.uow import SqlUnitOfWork
 
 
 @pytest.fixture
-def registered(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        instruments.upsert_instruments(
-            conn,
-            [
-                {"symbol": "AAPL", "name": "Apple", "sector": "Technology"},
-                {"symbol": "XOM", "name": "Exxon", "sector": "Energy"},
-                {"symbol": "GE", "name": "General Electric", "sector": "Industrials"},
-            ],
-        )
+def registered(engine: Engine, uow: SqlUnitOfWork) -> Engine:
+    instruments.upsert_instruments(
+        uow,
+        [
+            {"symbol": "AAPL", "name": "Apple", "sector": "Technology"},
+            {"symbol": "XOM", "name": "Exxon", "sector": "Energy"},
+            {"symbol": "GE", "name": "General Electric", "sector": "Industrials"},
+        ],
+    )
     return engine
 
 
@@ -37,35 +37,37 @@ def _metric(conn: Connection, symbol: str, as_of: date, period: str, pe: float, 
     )
 
 
-def test_upsert_instruments_updates_by_symbol_and_list_orders_them(registered: Engine) -> None:
-    with registered.begin() as conn:
-        result = instruments.upsert_instruments(
-            conn, [{"symbol": "XOM", "name": "Exxon Mobil", "sector": "Energy"}]
-        )
-        listed = instruments.list_instruments(conn)
+def test_upsert_instruments_updates_by_symbol_and_list_orders_them(
+    registered: Engine, uow: SqlUnitOfWork
+) -> None:
+    result = instruments.upsert_instruments(
+        uow, [{"symbol": "XOM", "name": "Exxon Mobil", "sector": "Energy"}]
+    )
+    listed = instruments.list_instruments(uow)
     assert (result.inserted, result.updated) == (0, 1)
     assert list(listed["symbol"]) == ["AAPL", "GE", "XOM"]
     assert listed.set_index("symbol").at["XOM", "name"] == "Exxon Mobil"
 
 
-def test_deactivate_hides_instrument_from_default_list_but_keeps_row(registered: Engine) -> None:
-    with registered.begin() as conn:
-        changed = instruments.deactivate(conn, ["GE"])
-        again = instruments.deactivate(conn, ["GE"])
-        active = instruments.list_instruments(conn)
-        everything = instruments.list_instruments(conn, include_inactive=True)
+def test_deactivate_hides_instrument_from_default_list_but_keeps_row(
+    registered: Engine, uow: SqlUnitOfWork
+) -> None:
+    changed = instruments.deactivate(uow, ["GE"])
+    again = instruments.deactivate(uow, ["GE"])
+    active = instruments.list_instruments(uow)
+    everything = instruments.list_instruments(uow, include_inactive=True)
     assert (changed, again) == (1, 0)
     assert "GE" not in set(active["symbol"])
     assert not bool(everything.set_index("symbol").at["GE", "active"])
 
 
-def test_deactivate_when_symbol_unknown_names_it(registered: Engine) -> None:
-    with pytest.raises(DataError, match="NOPE not in instrument_info"), registered.begin() as conn:
-        instruments.deactivate(conn, ["GE", "NOPE"])
+def test_deactivate_when_symbol_unknown_names_it(registered: Engine, uow: SqlUnitOfWork) -> None:
+    with pytest.raises(DataError, match="NOPE not in instrument_info"):
+        instruments.deactivate(uow, ["GE", "NOPE"])
 
 
 def test_metrics_as_of_returns_latest_row_on_or_before_date_and_never_a_later_one(
-    registered: Engine,
+    registered: Engine, uow: SqlUnitOfWork
 ) -> None:
     with registered.begin() as conn:
         _metric(conn, "AAPL", date(2024, 1, 31), "TTM", 30.0)
@@ -74,10 +76,10 @@ def test_metrics_as_of_returns_latest_row_on_or_before_date_and_never_a_later_on
         _metric(conn, "AAPL", date(2024, 3, 31), "FQ", 7.0)
         _metric(conn, "XOM", date(2024, 5, 16), "TTM", 12.0)  # after D: XOM has nothing yet
         _metric(conn, "GE", date(2024, 5, 15), "TTM", 20.0)  # on D exactly
-        frame = instruments.metrics_as_of(conn, ["AAPL", "XOM", "GE"], date(2024, 5, 15))
-        ttm = instruments.metrics_as_of(
-            conn, ["AAPL", "GE"], "2024-05-15", period_type="TTM", fields=["pe_ttm"]
-        )
+    frame = instruments.metrics_as_of(uow, ["AAPL", "XOM", "GE"], date(2024, 5, 15))
+    ttm = instruments.metrics_as_of(
+        uow, ["AAPL", "GE"], "2024-05-15", period_type="TTM", fields=["pe_ttm"]
+    )
     rows = {
         (row.symbol, row.period_type): (row.as_of_date, row.pe_ttm) for row in frame.itertuples()
     }
@@ -92,19 +94,20 @@ def test_metrics_as_of_returns_latest_row_on_or_before_date_and_never_a_later_on
     assert ttm["pe_ttm"].tolist() == [28.0, 20.0]
 
 
-def test_metrics_as_of_prefers_the_requested_source(registered: Engine) -> None:
+def test_metrics_as_of_prefers_the_requested_source(registered: Engine, uow: SqlUnitOfWork) -> None:
     with registered.begin() as conn:
         _metric(conn, "AAPL", date(2024, 1, 31), "TTM", 30.0, source="vendor_a")
         _metric(conn, "AAPL", date(2024, 1, 31), "TTM", 31.0, source="vendor_b")
-        from_a = instruments.metrics_as_of(
-            conn, ["AAPL"], date(2024, 2, 1), "TTM", ["pe_ttm"], source="vendor_a"
-        )
+    from_a = instruments.metrics_as_of(
+        uow, ["AAPL"], date(2024, 2, 1), "TTM", ["pe_ttm"], source="vendor_a"
+    )
     assert from_a["pe_ttm"].tolist() == [30.0]
 
 
-def test_metrics_as_of_when_field_or_period_unknown_raises(registered: Engine) -> None:
-    with registered.connect() as conn:
-        with pytest.raises(DataError, match="'pe_magic' not in instrument_metrics"):
-            instruments.metrics_as_of(conn, ["AAPL"], date(2024, 1, 1), fields=["pe_magic"])
-        with pytest.raises(DataError, match="period_type: got 'WEEKLY'"):
-            instruments.metrics_as_of(conn, ["AAPL"], date(2024, 1, 1), period_type="WEEKLY")
+def test_metrics_as_of_when_field_or_period_unknown_raises(
+    registered: Engine, uow: SqlUnitOfWork
+) -> None:
+    with pytest.raises(DataError, match="'pe_magic' not in instrument_metrics"):
+        instruments.metrics_as_of(uow, ["AAPL"], date(2024, 1, 1), fields=["pe_magic"])
+    with pytest.raises(DataError, match="period_type: got 'WEEKLY'"):
+        instruments.metrics_as_of(uow, ["AAPL"], date(2024, 1, 1), period_type="WEEKLY")

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from stocker.bootstrap import App
 from stocker.core.errors import DataError
 from stocker.data.sentiment import ingest_sentiment, ingest_sentiment_csv
+from stocker.store.uow import SqlUnitOfWork
 
 CSV = """symbol,timestamp,sentiment_score,sentiment_magnitude,article_count
 AAPL,2024-03-01T14:30:00Z,0.5,2.0,3
@@ -36,13 +38,15 @@ def _stored(engine: Engine) -> dict[tuple[str | None, date], tuple[Decimal, Deci
         return {(row[0], row[1]): (row[2], row[3], row[4]) for row in rows}
 
 
+TODAY = date(2024, 6, 28)
+
+
 def test_ingest_sentiment_csv_aggregates_by_day_and_quarantines_invalid_rows(
-    engine: Engine, tmp_path: Path
+    engine: Engine, uow: SqlUnitOfWork, tmp_path: Path
 ) -> None:
     path = tmp_path / "news.csv"
     path.write_text(CSV)
-    with engine.begin() as conn:
-        report = ingest_sentiment_csv(conn, path, source="news")
+    report = ingest_sentiment_csv(uow, path, source="news", today=TODAY)
     stored = _stored(engine)
     # AAPL on 2024-03-01 (UTC): 0.5 ×3, 0.9 ×1 (no count = one article); the -0.1 row is
     # 2024-03-02 01:00 UTC. Weighted mean (1.5 + 0.9) / 4 = 0.6; magnitude over present: 2.0.
@@ -54,7 +58,7 @@ def test_ingest_sentiment_csv_aggregates_by_day_and_quarantines_invalid_rows(
     assert stored[(None, date(2024, 3, 1))][0] == Decimal("0.2400")
     assert stored[(None, date(2024, 3, 1))][2] == 10
     assert report.received == 8 and len(report.rejected) == 3
-    reasons = {reject.row_number: reject.reasons for reject in report.rejected}
+    reasons = {reject.row_number: reject.texts for reject in report.rejected}
     assert reasons[5] == ("sentiment_score: outside [-1, 1]",)
     assert reasons[6] == ("date: missing or not a date/timestamp",)
     assert reasons[7] == ("article_count: expected a whole number >= 0",)
@@ -71,16 +75,15 @@ def test_ingest_sentiment_csv_aggregates_by_day_and_quarantines_invalid_rows(
 
 
 def test_ingest_sentiment_when_reloaded_updates_nothing_and_keeps_one_market_row(
-    engine: Engine,
+    engine: Engine, uow: SqlUnitOfWork
 ) -> None:
     rows = [
         {"date": "2024-03-01", "sentiment_score": 0.25, "article_count": 2},
         {"symbol": "AAPL", "date": "2024-03-01", "sentiment_score": -0.5},
     ]
-    with engine.begin() as conn:
-        first = ingest_sentiment(conn, rows, source="news")
-    with engine.begin() as conn:
-        again = ingest_sentiment(conn, rows, source="news")
+    first = ingest_sentiment(uow, rows, source="news", today=TODAY)
+    again = ingest_sentiment(uow, rows, source="news", today=TODAY)
+    with engine.connect() as conn:
         count = conn.execute(
             text("SELECT count(*) FROM market_sentiment WHERE symbol IS NULL")
         ).scalar_one()
@@ -89,25 +92,21 @@ def test_ingest_sentiment_when_reloaded_updates_nothing_and_keeps_one_market_row
     assert _stored(engine)[(None, date(2024, 3, 1))][0] == Decimal("0.0000")
 
 
-def test_ingest_sentiment_when_score_column_missing_raises(engine: Engine) -> None:
-    with pytest.raises(DataError, match="need 'sentiment_score'"), engine.begin() as conn:
-        ingest_sentiment(conn, [{"date": "2024-03-01", "score": 0.1}], source="news")
+def test_ingest_sentiment_when_score_column_missing_raises(uow: SqlUnitOfWork) -> None:
+    with pytest.raises(DataError, match="need 'sentiment_score'"):
+        ingest_sentiment(uow, [{"date": "2024-03-01", "score": 0.1}], source="news", today=TODAY)
 
 
 def test_sentiment_cli_loads_file_and_lists_rejects(
-    engine: Engine, settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    engine: Engine, app: App, tmp_path: Path
 ) -> None:
-    from stocker.cli import app
-    from stocker.config import get_settings
+    from stocker.cli import app as cli_app
 
     path = tmp_path / "news.csv"
     path.write_text(CSV)
-    monkeypatch.setenv("STOCKER_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["data", "sentiment", str(path), "--source", "news"])
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(
+        cli_app, ["data", "sentiment", str(path), "--source", "news"], obj=app
+    )
     assert result.exit_code == 0, result.output
     assert "sentiment_score: outside [-1, 1]" in result.output
     assert len(_stored(engine)) == 5  # AAPL ×2 days, MSFT, market-wide ×2 days

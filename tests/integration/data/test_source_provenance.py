@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from stocker.bootstrap import App, build
+from stocker.config import Settings
 from stocker.data.ingest import ingest
 from stocker.sources.base import FetchRequest, payload_hash
 from stocker.sources.registry import get_source
+from stocker.store.uow import SqlUnitOfWork
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "sources"))
 from vendor_loopback import VENDOR_FIXTURES, LoopbackServer, Reply, vendor_bytes
@@ -40,6 +44,12 @@ def loopback() -> Iterator[LoopbackServer]:
     server.start()
     yield server
     server.stop()
+
+
+def _app_with(settings: Settings, **secrets: str) -> App:
+    """The application of this test's settings with vendor keys (as the environment gives)."""
+    update = {name: SecretStr(value) for name, value in secrets.items()}
+    return build(settings.model_copy(update=update))
 
 
 def _count(engine: Engine, sql: str) -> int:
@@ -82,7 +92,7 @@ def test_yfinance_bars_actions_info_and_metrics_land_with_provenance(
     )
 
     batch = source.fetch(FetchRequest(("AAPL",), start=date(2020, 8, 5), end=date(2020, 9, 1)))
-    report = ingest(engine, batch, today=TODAY)
+    report = ingest(SqlUnitOfWork(engine), batch, today=TODAY)
 
     assert report.table("instrument_metrics").inserted == 1
     # the chart holds one null bar, which the source hands over as unparseable
@@ -98,19 +108,18 @@ def test_yfinance_bars_actions_info_and_metrics_land_with_provenance(
 
 
 def test_alpaca_bars_and_actions_land_with_provenance(
-    engine: Engine, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, loopback: LoopbackServer, settings: Settings
 ) -> None:
-    monkeypatch.setenv("ALPACA_API_KEY", "PKTESTKEY1234567890")
-    monkeypatch.setenv("ALPACA_SECRET_KEY", "s3cr3t")
+    app = _app_with(settings, alpaca_api_key="PKTESTKEY1234567890", alpaca_secret_key="s3cr3t")
     pages = [vendor_bytes(f"alpaca/bars_daily_page{n}.json") for n in (1, 2)]
     loopback.add("/v2/stocks/bars", *(Reply(body=page) for page in pages))
     loopback.add("/v1/corporate-actions", Reply(body=vendor_bytes("alpaca/corporate_actions.json")))
-    source = get_source("alpaca", data_url=loopback.url, retries=0)
+    source = app.source("alpaca", data_url=loopback.url, retries=0)
 
     batch = source.fetch(
         FetchRequest(("AAPL", "MSFT"), start=date(2020, 8, 3), end=date(2021, 2, 2))
     )
-    ingest(engine, batch, today=TODAY)
+    ingest(SqlUnitOfWork(engine), batch, today=TODAY)
 
     _assert_provenance(
         engine, {"prices_daily": 1, "corporate_actions": 3, "instrument_info": 2}, "alpaca"
@@ -118,10 +127,9 @@ def test_alpaca_bars_and_actions_land_with_provenance(
 
 
 def test_kite_bars_and_instruments_land_with_provenance(
-    engine: Engine, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, loopback: LoopbackServer, settings: Settings
 ) -> None:
-    monkeypatch.setenv("KITE_API_KEY", "kitekey")
-    monkeypatch.setenv("KITE_ACCESS_TOKEN", "kitetoken")
+    app = _app_with(settings, kite_api_key="kitekey", kite_access_token="kitetoken")
     loopback.add(
         "/instruments/NSE",
         Reply(body=vendor_bytes("kite/instruments_nse.csv"), content_type="text/csv"),
@@ -130,10 +138,10 @@ def test_kite_bars_and_instruments_land_with_provenance(
         "/instruments/historical/408065/day",
         Reply(body=vendor_bytes("kite/historical_infy_day.json")),
     )
-    source = get_source("kite", root=loopback.url, retries=0)
+    source = app.source("kite", root=loopback.url, retries=0)
 
     batch = source.fetch(FetchRequest(("INFY",), start=date(2024, 1, 1), end=date(2024, 1, 3)))
-    ingest(engine, batch, today=TODAY)
+    ingest(SqlUnitOfWork(engine), batch, today=TODAY)
 
     _assert_provenance(engine, {"prices_daily": 3, "instrument_info": 1}, "kite")
 
@@ -142,7 +150,7 @@ def test_screener_in_metrics_land_with_provenance(engine: Engine) -> None:
     export = VENDOR_FIXTURES / "screener_in" / "screen_export.csv"
     source = get_source("screener-in", path=export, as_of=date(2024, 6, 28))
 
-    report = ingest(engine, source.fetch(FetchRequest(symbols=())), today=TODAY)
+    report = ingest(SqlUnitOfWork(engine), source.fetch(FetchRequest(symbols=())), today=TODAY)
 
     assert report.table("instrument_metrics").inserted == 3
     _assert_provenance(engine, {"instrument_metrics": 3, "instrument_info": 3}, "screener-in")
@@ -175,8 +183,8 @@ def test_file_sources_fill_every_table_with_the_files_hash(engine: Engine, tmp_p
     ]
 
     for path, options in files:
-        ingest(engine, get_source("csv", path=path, **options).fetch(), today=TODAY)
-    ingest(engine, get_source("parquet", path=parquet).fetch(), today=TODAY)
+        ingest(SqlUnitOfWork(engine), get_source("csv", path=path, **options).fetch(), today=TODAY)
+    ingest(SqlUnitOfWork(engine), get_source("parquet", path=parquet).fetch(), today=TODAY)
 
     _assert_provenance(
         engine,
