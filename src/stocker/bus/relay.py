@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,9 @@ from stocker.store.uow import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 _WATCH_ATTEMPTS = 20
+_RECOVERY_ATTEMPTS = 20
+_RECOVERING = "recovering:"
+"""Prefix of the relay mark while a recovery runs (the mark holds a timestamp otherwise)."""
 MAX_BACKOFF_S = 10.0
 """The longest wait between passes while Redis refuses writes."""
 
@@ -158,8 +162,12 @@ class OutboxRelay:
             info = client.xinfo_stream(key)
         except ResponseError:
             return f"stream {key} is missing"
-        if not client.exists(streams.relay_mark_key(self._settings, stream)):
+        mark = client.get(streams.relay_mark_key(self._settings, stream))
+        if mark is None:
             return f"the relay mark of {key} is missing (Redis was flushed or restored)"
+        if streams.as_text(mark).startswith(_RECOVERING):
+            # Whoever wrote it held the stream's lock, which we hold now: that relay died.
+            return f"an earlier recovery of {key} did not finish"
         last_generated = streams.as_text(info["last-generated-id"])
         if streams.parse_stream_id(last_generated) < streams.parse_stream_id(newest):
             return (
@@ -175,9 +183,42 @@ class OutboxRelay:
         return None
 
     def _recover_locked(self, uow: SqlUnitOfWork, stream: str, reason: str) -> int:
-        """Rebuild `stream` in Redis; the caller holds the stream's advisory lock in `uow`."""
+        """Rebuild `stream` in Redis; the caller holds the stream's advisory lock in `uow`.
+
+        Redis may lose data again while this runs (a second flush, a restart): each attempt first
+        writes a token of its own into the relay mark and ends by replacing it, in a MULTI that
+        WATCHes the mark, only if the token is still there. A flush at any moment in between
+        takes the token with it, and the attempt starts over (`unprocessed` is read again), so
+        a recovery never ends with the mark present over a stream that lost events.
+        """
         key = streams.stream_key(self._settings, stream)
-        log.warning("recovering %s: %s", key, reason)
+        mark = streams.relay_mark_key(self._settings, stream)
+        republished: set[str] = set()
+        for attempt in range(1, _RECOVERY_ATTEMPTS + 1):
+            log.warning("recovering %s (attempt %d): %s", key, attempt, reason)
+            token = f"{_RECOVERING}{uuid.uuid4().hex}"
+            self._redis.set(mark, token)
+            try:
+                rows = self._republish(uow, stream, key)
+                self._restore_stream_end(uow, stream, key)
+                self._trim(uow, stream)
+            except OutOfMemoryError:
+                raise
+            except ResponseError as exc:  # the stream vanished under a command: lost again
+                reason = f"Redis answered {exc} during recovery"
+                continue
+            republished.update(row.event_id for row in rows)
+            if self._settle_mark(mark, token):
+                log.warning("recovered %s: republished %d events", key, len(rows))
+                return len(republished)
+            reason = "Redis lost data again during recovery (the relay mark was replaced)"
+        raise ServiceError(
+            f"could not recover {key}: Redis lost data again during each of "
+            f"{_RECOVERY_ATTEMPTS} attempts; is something flushing it repeatedly?"
+        )
+
+    def _republish(self, uow: SqlUnitOfWork, stream: str, key: str) -> list[OutboxRow]:
+        """Recreate the registered groups and XADD what some group has not processed."""
         for group in sorted(uow.inbox.groups_of(stream)):
             try:
                 self._redis.xgroup_create(key, group, id="0", mkstream=True)
@@ -192,11 +233,22 @@ class OutboxRelay:
                 pipe.xadd(key, streams.frame(row.event_id, row.payload))  # type: ignore[arg-type]
             message_ids = pipe.execute()
             uow.outbox.mark_published(_published(chunk, message_ids))
-        self._restore_stream_end(uow, stream, key)
-        self._trim(uow, stream)
-        self._redis.set(streams.relay_mark_key(self._settings, stream), _now_text())
-        log.warning("recovered %s: republished %d events", key, len(rows))
-        return len(rows)
+        return rows
+
+    def _settle_mark(self, mark: str, token: str) -> bool:
+        """Replace the recovery token in the mark with a timestamp; False if it is gone."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(mark)
+                current = pipe.get(mark)
+                if current is None or streams.as_text(current) != token:
+                    return False
+                pipe.multi()
+                pipe.set(mark, _now_text())
+                pipe.execute()
+            except WatchError:
+                return False
+        return True
 
     def _restore_stream_end(self, uow: SqlUnitOfWork, stream: str, key: str) -> None:
         """Make the stream exist and end at or after every id we recorded, so the check passes."""

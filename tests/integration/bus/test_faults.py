@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import redis
 from sqlalchemy import Engine
 
@@ -222,3 +223,93 @@ def test_consumer_when_event_id_is_not_a_uuid_dead_letters_it_with_decoded_text(
     assert "event_id '42' is not a UUID" in first.error
     assert "event_id '\ufffd-not-utf8' is not a UUID" in second.error
     assert "b'" not in first.error + second.error
+
+
+class _FlushAfterFirstBatch:
+    """A Redis client whose first pipeline to execute is followed by `fault()` (once)."""
+
+    def __init__(self, client: redis.Redis, fault: Callable[[], None]) -> None:
+        self._client = client
+        self._fault: Callable[[], None] | None = fault
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe = self._client.pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def execute_then_fault(*call_args: Any, **call_kwargs: Any) -> Any:
+            result = execute(*call_args, **call_kwargs)
+            fault, self._fault = self._fault, None
+            if fault is not None:
+                fault()
+            return result
+
+        pipe.execute = execute_then_fault  # type: ignore[method-assign]
+        return pipe
+
+
+def test_relay_when_redis_is_flushed_again_during_recovery_loses_nothing(
+    settings: Settings,
+    engine: Engine,
+    effects: Any,
+    make_bar: Any,
+    private_redis: tuple[redis.Redis, str],
+) -> None:
+    client, _url = private_redis
+    bus = settings.bus()
+    ledger = Consumer(
+        _units(engine), client, bus, "market-bars", "ledger", "l1", effects.handler("ledger")
+    )
+    ledger.ensure_group()  # registered, then down while the events are published
+    symbols = [f"S{number}" for number in range(1_200)]
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.add_many([make_bar(symbol) for symbol in symbols])
+        uow.commit()
+    assert OutboxRelay(_units(engine), client, bus).publish_pending() == len(symbols)
+    client.flushall()  # the first loss
+
+    def second_flush() -> None:  # after the first 500 events are republished
+        client.flushall()
+        ledger.poll_once(count=1, block_ms=10)  # a consumer notices and recreates its group
+
+    flaky = _FlushAfterFirstBatch(client, second_flush)
+    OutboxRelay(_units(engine), flaky, bus).recover()  # type: ignore[arg-type]
+    OutboxRelay(_units(engine), client, bus).run_once()
+    _drain(ledger)
+
+    assert effects.counts("ledger") == dict.fromkeys(symbols, 1)
+
+
+def test_relay_when_a_recovery_died_halfway_finishes_it_on_the_next_pass(
+    settings: Settings,
+    engine: Engine,
+    effects: Any,
+    make_bar: Any,
+    private_redis: tuple[redis.Redis, str],
+) -> None:
+    client, _url = private_redis
+    bus = settings.bus()
+    ledger = Consumer(
+        _units(engine), client, bus, "market-bars", "ledger", "l1", effects.handler("ledger")
+    )
+    ledger.ensure_group()
+    symbols = [f"S{number}" for number in range(1_200)]
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.add_many([make_bar(symbol) for symbol in symbols])
+        uow.commit()
+    assert OutboxRelay(_units(engine), client, bus).publish_pending() == len(symbols)
+    client.flushall()
+
+    def relay_dies() -> None:
+        raise KeyboardInterrupt("the relay process was stopped halfway through recovery")
+
+    flaky = _FlushAfterFirstBatch(client, relay_dies)
+    with pytest.raises(KeyboardInterrupt):
+        OutboxRelay(_units(engine), flaky, bus).recover()  # type: ignore[arg-type]
+    report = OutboxRelay(_units(engine), client, bus).run_once()
+    _drain(ledger)
+
+    assert report.recovered == len(symbols)
+    assert effects.counts("ledger") == dict.fromkeys(symbols, 1)
