@@ -1,17 +1,37 @@
 """What a file must and may hold to fill each table, and how its headers and cells are read.
 
-`TABLES` lists each table's required and optional columns; `ALIASES` the header spellings that
-mean a column (after `stocker.core.cells.normalize_header`); `column_kind` how a column's cells
-are parsed. The file source (`stocker.sources.files.source`) reads a file against these.
+A `TableLayout` wraps the table's `stocker.core.tables.TableSpec` (its columns, required columns
+and date column: one description per stored fact) with what only a file needs: header aliases
+for the table, the columns an option may fill, and the frame builder. `ALIASES` lists the
+header spellings that mean a column (after `stocker.core.cells.normalize_header`) and
+`column_kind` how a column's cells are parsed. The file source (`stocker.sources.files.source`)
+reads a file against these and never branches on a table's name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 import pandas as pd
 
-from stocker.sources.base import INSTRUMENT_INFO_COLUMNS, INSTRUMENT_METRICS_VALUE_COLUMNS
+from stocker.core import tables
+from stocker.core.cells import parse_number, parse_ratio
+from stocker.core.tables import PROVENANCE_COLUMNS, TableSpec
+from stocker.sources.base import (
+    INSTRUMENT_INFO_COLUMNS,
+    INSTRUMENT_METRICS_KEY_COLUMNS,
+    INSTRUMENT_METRICS_VALUE_COLUMNS,
+    MARKET_SENTIMENT_COLUMNS,
+)
+from stocker.sources.frames import (
+    corporate_actions_frame,
+    daily_bars_frame,
+    intraday_bars_frame,
+    records_frame,
+)
 
 TEXT, NUMBER, INTEGER, DATE, TIMESTAMP, BOOLEAN = (
     "text",
@@ -58,40 +78,8 @@ def column_kind(column: str) -> str:
     return NUMBER
 
 
-@dataclass(frozen=True)
-class TableLayout:
-    """What a file must and may hold to fill one table."""
-
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    date_column: str | None
-
-
-_METRIC_VALUES = tuple(c for c in INSTRUMENT_METRICS_VALUE_COLUMNS)
-TABLES: dict[str, TableLayout] = {
-    "prices_daily": TableLayout(
-        ("symbol", "date", "open", "high", "low", "close", "volume"), ("adj_close",), "date"
-    ),
-    "prices_intraday": TableLayout(
-        ("symbol", "timestamp", "open", "high", "low", "close", "volume"),
-        ("interval",),
-        "timestamp",
-    ),
-    "corporate_actions": TableLayout(("symbol", "date", "action_type", "value"), (), "date"),
-    "instrument_info": TableLayout(
-        ("symbol",),
-        tuple(c for c in INSTRUMENT_INFO_COLUMNS if c not in {"symbol", "source", "source_hash"}),
-        None,
-    ),
-    "instrument_metrics": TableLayout(
-        ("symbol", "as_of_date"), ("period_type", *_METRIC_VALUES), "as_of_date"
-    ),
-    "market_sentiment": TableLayout(
-        ("date", "sentiment_score"), ("symbol", "sentiment_magnitude", "article_count"), "date"
-    ),
-}
-
-# Normalized header -> canonical column, for every table (see `_table_alias` for per-table ones).
+# Normalized header -> canonical column, for every table (`TableLayout.aliases` adds per-table
+# ones).
 ALIASES = {
     "ticker": "symbol",
     "tickers": "symbol",
@@ -122,13 +110,108 @@ SPLIT_WORDS = {"SPLIT", "SPLITS", "STOCK SPLIT", "STOCK SPLITS", "STOCK_SPLIT", 
 DIVIDEND_WORDS = {"DIVIDEND", "DIVIDENDS", "DIV", "CASH DIVIDEND", "CASH_DIVIDEND"}
 
 
-def table_alias(table: str, name: str) -> str:
-    """The canonical column a normalized header means in `table`."""
-    if table == "prices_intraday" and name == "date":
-        return "timestamp"
-    if table == "instrument_metrics" and name == "date":
-        return "as_of_date"
-    return ALIASES.get(name, name)
+OPTION_COLUMNS = frozenset({"interval", "period_type"})
+"""Columns a file may leave out because an option of the source gives them."""
+
+
+def parse_action_value(action: object, cell: Any) -> float | None:
+    """A corporate action's value as its type reads it: a split ratio ('2:1', '1/10', '4') or
+    a cash amount ('0.24', '1,000.5'); None for a blank amount."""
+    return parse_ratio(cell) if action == "SPLIT" else parse_number(cell)
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """What a file must and may hold to fill one table, and how its rows become a frame."""
+
+    spec: TableSpec
+    build: Callable[[pd.DataFrame], pd.DataFrame]
+    """The source's frame for the table from the parsed rows."""
+    extra_columns: tuple[str, ...] = ()
+    """Columns the table stores beyond the spec's (metrics: every value column)."""
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """Header -> column for this table only (`date` is the timestamp of an intraday bar)."""
+    option_columns: tuple[str, ...] = ()
+    """Columns an option fills for rows (or files) without them (`OPTION_COLUMNS`)."""
+    nan_when_absent: tuple[str, ...] = ()
+    """Optional numbers a file may lack entirely (adj_close)."""
+    typed_by: Mapping[str, tuple[str, Callable[[object, Any], float | None]]] = field(
+        default_factory=dict
+    )
+    """Column -> (the column whose value says how to read it, the reader): the value of a
+    corporate action is a split ratio or a cash amount depending on its type."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Columns every file must have (`symbol` may come from the `symbol=` option)."""
+        return tuple(column for column in self.spec.required if column not in _FILLED)
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        return tuple(
+            column
+            for column in (*self.spec.columns, *self.extra_columns)
+            if column not in self.required and column not in PROVENANCE_COLUMNS
+        )
+
+    @property
+    def date_column(self) -> str | None:
+        return self.spec.date_column
+
+    def alias(self, name: str) -> str:
+        """The canonical column a normalized header means in this table."""
+        return self.aliases.get(name) or ALIASES.get(name, name)
+
+
+_FILLED = OPTION_COLUMNS | set(PROVENANCE_COLUMNS)
+
+
+def _metrics_frame(parsed: pd.DataFrame) -> pd.DataFrame:
+    values = [column for column in INSTRUMENT_METRICS_VALUE_COLUMNS if column in parsed]
+    return records_frame(parsed, [*INSTRUMENT_METRICS_KEY_COLUMNS, *values, "source_hash"])
+
+
+def _instruments_frame(parsed: pd.DataFrame) -> pd.DataFrame:
+    present = [c for c in INSTRUMENT_INFO_COLUMNS if c in parsed and c != "symbol"]
+    return records_frame(parsed, ["symbol", *present])
+
+
+TABLES: Mapping[str, TableLayout] = MappingProxyType(
+    {
+        layout.name: layout
+        for layout in (
+            TableLayout(tables.PRICES_DAILY, daily_bars_frame, nan_when_absent=("adj_close",)),
+            TableLayout(
+                tables.PRICES_INTRADAY,
+                intraday_bars_frame,
+                aliases={"date": "timestamp"},
+                option_columns=("interval",),
+            ),
+            TableLayout(
+                tables.CORPORATE_ACTIONS,
+                corporate_actions_frame,
+                typed_by={"value": ("action_type", parse_action_value)},
+            ),
+            TableLayout(tables.INSTRUMENT_INFO, _instruments_frame),
+            TableLayout(
+                tables.INSTRUMENT_METRICS,
+                _metrics_frame,
+                extra_columns=INSTRUMENT_METRICS_VALUE_COLUMNS,
+                aliases={"date": "as_of_date"},
+                option_columns=("period_type",),
+            ),
+            TableLayout(
+                tables.MARKET_SENTIMENT,
+                lambda parsed: records_frame(parsed, MARKET_SENTIMENT_COLUMNS),
+            ),
+        )
+    }
+)
+"""The tables a file can fill, by name."""
 
 
 def parse_action_types(series: pd.Series) -> pd.Series:

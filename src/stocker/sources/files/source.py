@@ -32,16 +32,10 @@ from stocker.core.cells import (
     parse_booleans,
     parse_dates,
     parse_instants,
-    parse_number,
-    parse_ratio,
     whole_numbers,
 )
 from stocker.core.errors import SourceError
 from stocker.sources.base import (
-    INSTRUMENT_INFO_COLUMNS,
-    INSTRUMENT_METRICS_KEY_COLUMNS,
-    INSTRUMENT_METRICS_VALUE_COLUMNS,
-    MARKET_SENTIMENT_COLUMNS,
     FetchRequest,
     RawReject,
     SourceBatch,
@@ -65,13 +59,6 @@ from stocker.sources.files.layouts import (
     TableLayout,
     column_kind,
     parse_action_types,
-    table_alias,
-)
-from stocker.sources.frames import (
-    corporate_actions_frame,
-    daily_bars_frame,
-    intraday_bars_frame,
-    records_frame,
 )
 
 SOURCE_COLUMN_CHARS = 50
@@ -124,9 +111,12 @@ class FileSource:
             )
         self.name = self.format
         self.table = table
+        self.layout = TABLES[table]
         self.symbol = symbol
         self.interval = interval
         self.period_type = period_type
+        # What the options say for files without these columns (`TableLayout.option_columns`).
+        self.options: dict[str, str | None] = {"interval": interval, "period_type": period_type}
         self.timezone = timezone
         self.date_format = date_format
         self.max_line_bytes = max_line_bytes
@@ -143,7 +133,7 @@ class FileSource:
         parsed = self._parse_rows(cells, columns, line_offset, batch, request)
         parsed["source"] = self.source
         parsed["source_hash"] = source_hash
-        batch.frames[self.table] = self._frame(parsed)
+        batch.frames[self.table] = self.layout.build(parsed)
         return batch
 
     def _read(self) -> tuple[pd.DataFrame, str, int | None]:
@@ -162,10 +152,8 @@ class FileSource:
         """Headers whose cells are read as strings: labels, dates, split ratios."""
         as_text = set()
         for header in headers:
-            column = table_alias(self.table, normalize_header(header))
-            if column_kind(column) in {TEXT, DATE, TIMESTAMP} or (
-                column == "value" and self.table == "corporate_actions"
-            ):
+            column = self.layout.alias(normalize_header(header))
+            if column_kind(column) in {TEXT, DATE, TIMESTAMP} or column in self.layout.typed_by:
                 as_text.add(header)
         return as_text
 
@@ -193,12 +181,12 @@ class FileSource:
 
     def _map_columns(self, headers: list[str], batch: SourceBatch) -> dict[str, str]:
         """Canonical column -> the file's header for it; raises naming missing columns."""
-        layout = TABLES[self.table]
+        layout = self.layout
         allowed = set(layout.required) | set(layout.optional)
         mapping: dict[str, str] = {}
         ignored: list[str] = []
         for header in headers:
-            canonical = table_alias(self.table, normalize_header(header))
+            canonical = layout.alias(normalize_header(header))
             if canonical not in allowed:
                 ignored.append(str(header))
                 continue
@@ -225,10 +213,11 @@ class FileSource:
                 f"{self.path.name}: missing required column(s) {', '.join(missing)}{hint} for "
                 f"{self.table}; found columns: {', '.join(map(str, headers))}"
             )
-        if self.table == "prices_intraday" and "interval" not in mapping and not self.interval:
-            raise SourceError(
-                f"{self.path.name}: prices_intraday needs an interval column or interval=..."
-            )
+        for column in layout.option_columns:
+            if column not in mapping and not self.options[column]:
+                raise SourceError(
+                    f"{self.path.name}: {self.table} needs an {column} column or {column}=..."
+                )
         if ignored:
             batch.warnings.append(
                 f"{self.path.name}: ignored column(s) not in {self.table}: {', '.join(ignored)}"
@@ -240,8 +229,8 @@ class FileSource:
         kind = column_kind(column)
         if column == "action_type":
             return parse_action_types(series)
-        if column == "value" and self.table == "corporate_actions":
-            return series  # parsed per row once the action type is known
+        if column in self.layout.typed_by:
+            return series  # parsed per row once the column that types it is known
         if kind == TEXT:
             return cleaned_text(series)
         if kind == NUMBER:
@@ -263,7 +252,7 @@ class FileSource:
         request: FetchRequest,
     ) -> pd.DataFrame:
         """The table's columns parsed; rows with any bad or missing required cell rejected."""
-        layout = TABLES[self.table]
+        layout = self.layout
         cells = cells.reset_index(drop=True)
         parsed = pd.DataFrame(index=cells.index)
         problems: dict[int, list[str]] = {}
@@ -286,7 +275,7 @@ class FileSource:
                     return f"{where(i)}: required column {h!r} is empty"
 
                 complain(blank, empty)
-            if column == "value" and self.table == "corporate_actions":
+            if column in layout.typed_by:
                 continue
             bad = ~blank & pd.isna(values)
             kind = (
@@ -297,27 +286,25 @@ class FileSource:
                 return f"{where(i)}: column {h!r} value {str(r.iloc[i])[:80]!r} is not {k}"
 
             complain(bad, unparsed)
-        if self.table == "corporate_actions":
-            header = columns["value"]
-            action_values: list[float] = []
-            for index, (action, cell) in enumerate(
-                zip(parsed["action_type"], cells[header], strict=True)
-            ):
+        for column, (by, read) in layout.typed_by.items():
+            header = columns[column]
+            typed_values: list[float] = []
+            for index, (kind, cell) in enumerate(zip(parsed[by], cells[header], strict=True)):
                 try:
-                    if pd.isna(action) or is_blank(cell):
+                    if pd.isna(kind) or is_blank(cell):
                         raise ValueError
-                    value = parse_ratio(cell) if action == "SPLIT" else parse_number(cell)
+                    value = read(kind, cell)
                     if value is None:
                         raise ValueError
-                    action_values.append(value)
+                    typed_values.append(value)
                 except (ValueError, TypeError, ZeroDivisionError):
-                    action_values.append(float("nan"))
-                    if not pd.isna(action) and not is_blank(cell):
+                    typed_values.append(float("nan"))
+                    if not pd.isna(kind) and not is_blank(cell):
                         problems.setdefault(index, []).append(
                             f"{where(index)}: column {header!r} value {str(cell)[:80]!r} is "
-                            f"not a valid {str(action).lower()} value"
+                            f"not a valid {str(kind).lower()} value"
                         )
-            parsed["value"] = action_values
+            parsed[column] = typed_values
         for index, reasons in sorted(problems.items()):
             batch.rejects.append(
                 RawReject(
@@ -340,16 +327,13 @@ class FileSource:
         if "symbol" in parsed:
             symbols = parsed["symbol"].astype("string").str.upper()
             parsed["symbol"] = symbols.astype(object).where(symbols.notna(), None)
-        if self.table == "prices_daily" and "adj_close" not in parsed:
-            parsed["adj_close"] = float("nan")
-        if self.table == "prices_intraday":
-            if "interval" not in parsed:
-                parsed["interval"] = self.interval
-            parsed["interval"] = parsed["interval"].fillna(self.interval)
-        if self.table == "instrument_metrics":
-            if "period_type" not in parsed:
-                parsed["period_type"] = self.period_type
-            parsed["period_type"] = parsed["period_type"].fillna(self.period_type)
+        for column in self.layout.nan_when_absent:
+            if column not in parsed:
+                parsed[column] = float("nan")
+        for column in self.layout.option_columns:
+            if column not in parsed:
+                parsed[column] = self.options[column]
+            parsed[column] = parsed[column].fillna(self.options[column])
         return parsed
 
     @staticmethod
@@ -361,29 +345,13 @@ class FileSource:
             keep &= parsed["symbol"].isin({symbol.upper() for symbol in request.symbols})
         if layout.date_column and (request.start or request.end):
             days = parsed[layout.date_column]
-            if layout.date_column == "timestamp":
+            if column_kind(layout.date_column) == TIMESTAMP:
                 days = days.dt.date
             if request.start:
                 keep &= days.map(lambda day: day >= request.start)
             if request.end:
                 keep &= days.map(lambda day: day <= request.end)
         return parsed[keep]
-
-    def _frame(self, parsed: pd.DataFrame) -> pd.DataFrame:
-        if self.table == "prices_daily":
-            return daily_bars_frame(parsed)
-        if self.table == "prices_intraday":
-            return intraday_bars_frame(parsed)
-        if self.table == "corporate_actions":
-            return corporate_actions_frame(parsed)
-        if self.table == "instrument_metrics":
-            keys = INSTRUMENT_METRICS_KEY_COLUMNS
-            values = [c for c in INSTRUMENT_METRICS_VALUE_COLUMNS if c in parsed]
-            return records_frame(parsed, [*keys, *values, "source_hash"])
-        if self.table == "market_sentiment":
-            return records_frame(parsed, MARKET_SENTIMENT_COLUMNS)
-        present = [c for c in INSTRUMENT_INFO_COLUMNS if c in parsed and c != "symbol"]
-        return records_frame(parsed, ["symbol", *present])
 
 
 def _jsonable(value: Any) -> Any:
