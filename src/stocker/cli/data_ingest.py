@@ -93,6 +93,7 @@ def ingest_command(
     ),
 ) -> None:
     """Fetch from a source, validate, land valid rows and quarantine the rest (one transaction)."""
+    from stocker.core.tables import TABLES
     from stocker.data.ingest import FetchRequest, fetch_and_ingest
     from stocker.data.reports import TableReport
 
@@ -101,7 +102,8 @@ def ingest_command(
         options["path"] = file
     if table is not None:
         options["table"] = table
-        if table == "prices_intraday" and interval != "1d":
+        spec = TABLES.get(table)
+        if spec is not None and "interval" in spec.key and interval != "1d":
             options["interval"] = interval  # for files without an interval column
     if symbol is not None:
         options["symbol"] = symbol.strip().upper()
