@@ -1,9 +1,11 @@
 """Column-type validation of a batch before COPY, vectorized over whole columns.
 
-Each column is converted once into an Arrow array in the form PostgreSQL's CSV input accepts,
-and every value the column's type would refuse is flagged with a reason that names the column,
-shows the value and says what was expected. Only flagged rows are visited one by one (to word
-their reasons), so a clean batch of millions of rows costs a few numpy/Arrow passes per column.
+Each column is converted once into an Arrow array in the form PostgreSQL's CSV input accepts
+(`stocker.store.bulk_convert`, one converter per column kind), and every value the column's type
+would refuse is flagged with a reason that names the column, shows the value and says what was
+expected. Only flagged rows are visited one by one (to word their reasons), so a clean batch of
+millions of rows costs a few numpy/Arrow passes per column. Here: the batch-level checks
+(unknown, generated or missing columns), NOT NULL, and keys repeated within the batch.
 
 Conventions (documented for loaders):
 - A missing value (None, NaN, NaT, pd.NA) is SQL NULL. In a NOT NULL column a float NaN is
