@@ -18,10 +18,10 @@ daily bar that was inserted or changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -67,12 +67,27 @@ def _common_hash(frame: pd.DataFrame | None) -> str | None:
     return str(hashes[0]) if len(hashes) == 1 else None
 
 
-def unparseable(
-    table: str, raw_row: dict[str, object], texts: Iterable[str], row_number: int | None
-) -> Reject:
-    """A row a source could not parse, its reasons kept in the source's own words."""
-    reasons = tuple(Reason.verbatim(UNPARSEABLE, text) for text in texts)
-    return Reject(table, row_number, raw_row, reasons)
+class SourceReject(Protocol):
+    """A row a source refused while parsing (`stocker.sources.base.RawReject` or a `Reject`)."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def raw_row(self) -> Mapping[Any, object]: ...
+    @property
+    def reasons(self) -> Sequence[str | Reason]: ...
+    @property
+    def row_number(self) -> int | None: ...
+
+
+def unparseable(reject: SourceReject) -> Reject:
+    """A row a source could not parse as a `Reject`: reasons the source wrote as text are kept in
+    its own words under the rule `unparseable`; `Reason`s keep their rule."""
+    reasons = tuple(
+        reason if isinstance(reason, Reason) else Reason.verbatim(UNPARSEABLE, reason)
+        for reason in reject.reasons
+    )
+    return Reject(reject.table, reject.row_number, reject.raw_row, reasons)
 
 
 @dataclass

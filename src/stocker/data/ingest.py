@@ -83,11 +83,7 @@ def ingest(
         )
         for spec in TABLES.values():
             frame = batch.frames.get(spec.name)
-            early = [
-                unparseable(spec.name, reject.raw_row, reject.reasons, reject.row_number)
-                for reject in batch.rejects
-                if reject.table == spec.name
-            ]
+            early = [unparseable(reject) for reject in batch.rejects if reject.table == spec.name]
             if (frame is None or frame.empty) and not early:
                 continue
             table_report, _ = writer.land(spec, frame, early)
