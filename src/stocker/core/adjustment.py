@@ -31,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from stocker.core.errors import DataError
+from stocker.core.prices import PRICE_DECIMALS, SMALLEST_PRICE, stored_price
 
 FloatArray = npt.NDArray[np.float64]
 ActionsLike = Mapping[Any, float] | Iterable[tuple[Any, float]] | None
@@ -198,6 +199,24 @@ def adjusted_closes(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.Series:
             _actions_of(own, "DIVIDEND"),
         )
     return values
+
+
+def stored_price_texts(values: Any) -> list[str]:
+    """`str(stocker.core.prices.stored_price(v))` for every value, at f-string speed.
+
+    A float's fixed-point text rounds its exact binary value half-even; `stored_price` rounds
+    its shortest repr half away from zero. They differ only for values within a few ulps of a
+    midpoint of the fourth decimal, so only those (and values below the smallest price) take
+    the exact path.
+    """
+    numbers = np.asarray(values, dtype=np.float64)
+    texts = [f"{value:.{PRICE_DECIMALS}f}" for value in numbers]
+    scaled = numbers * 10.0**PRICE_DECIMALS
+    distance = np.abs(scaled - np.floor(scaled) - 0.5)
+    exact = (distance <= 64 * np.spacing(np.abs(scaled))) | (numbers < SMALLEST_PRICE)
+    for position in np.flatnonzero(exact):
+        texts[position] = str(stored_price(float(numbers[position])))
+    return texts
 
 
 def total_return_index(

@@ -25,7 +25,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from stocker.core.adjustment import adjusted_closes, adjustment_disagreements
+from stocker.core.adjustment import (
+    adjusted_closes,
+    adjustment_disagreements,
+    stored_price_texts,
+)
 from stocker.core.errors import DataError
 from stocker.core.prices import SMALLEST_PRICE, stored_price
 
@@ -67,11 +71,6 @@ class AppliedActions:
     adjustment: AdjustmentReport
 
 
-def stored_adjusted_closes(values: Iterable[float]) -> list[str]:
-    """Computed adjusted closes as NUMERIC(14, 4) prints them (`stocker.core.prices`)."""
-    return [str(stored_price(float(value))) for value in values]
-
-
 def _symbol_list(uow: SqlUnitOfWork, symbols: Iterable[str] | None) -> list[str]:
     if symbols is None:
         return uow.bars.symbols_with_prices()
@@ -94,7 +93,7 @@ def _readjust_chunk(uow: SqlUnitOfWork, symbols: Sequence[str], report: Adjustme
     report.pending_actions += sum(
         day > last[symbol] for symbol, day in zip(priced["symbol"], priced["date"], strict=True)
     )
-    new_texts = np.asarray(stored_adjusted_closes(computed), dtype=object)
+    new_texts = np.asarray(stored_price_texts(computed), dtype=object)
     differs = new_texts != prices["adj_close"].to_numpy(dtype=object)
     if not differs.any():
         return

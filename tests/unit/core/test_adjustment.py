@@ -13,11 +13,14 @@ from hypothesis import strategies as st
 from stocker.core.adjustment import (
     actions_by_session,
     adjusted_close,
+    adjusted_closes,
     adjustment_disagreements,
     adjustment_factors,
+    stored_price_texts,
     total_return_index,
 )
 from stocker.core.errors import DataError
+from stocker.core.prices import stored_price
 
 # A 2-for-1 split on 2024-06-10 and four quarterly dividends; the session before each ex-date
 # is in the series. Expected values worked out by hand (see docs/corporate_actions.md):
@@ -227,3 +230,46 @@ def test_adjusted_returns_equal_raw_returns_with_split_and_dividend(path):
     split_ratio, dividend = actions_by_session(dates, splits, dividends)
     np.testing.assert_allclose(split_ratio, ratio, rtol=1e-12)
     np.testing.assert_allclose(dividend, cash, rtol=1e-12, atol=1e-12)
+
+
+def test_adjusted_closes_of_many_symbols_equal_each_symbols_own_adjusted_close():
+    dates = [date(2024, 1, 2) + timedelta(days=day) for day in range(5)]
+    prices = pd.DataFrame(
+        {
+            "symbol": ["AAA"] * 5 + ["BBB"] * 5,
+            "date": dates * 2,
+            "close": [10.0, 10.5, 5.4, 5.5, 5.3, 20.0, 19.0, 19.5, 18.0, 18.2],
+        },
+        index=pd.RangeIndex(100, 110),
+    )
+    actions = pd.DataFrame(
+        {
+            "symbol": ["AAA", "BBB", "ZZZ"],
+            "date": [dates[2], dates[3], dates[1]],
+            "action_type": ["SPLIT", "DIVIDEND", "SPLIT"],
+            "value": [2.0, 1.0, 3.0],
+        }
+    )
+
+    values = adjusted_closes(prices, actions)
+
+    assert list(values.index) == list(prices.index)
+    aaa = adjusted_close(dates, prices["close"].iloc[:5].to_numpy(), [(dates[2], 2.0)], [])
+    bbb = adjusted_close(dates, prices["close"].iloc[5:].to_numpy(), [], [(dates[3], 1.0)])
+    np.testing.assert_allclose(values.to_numpy(), np.concatenate([aaa, bbb]), rtol=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False),
+            # exact midpoints of the fourth decimal, where half-even and half-up part
+            st.integers(min_value=0, max_value=10**9).map(lambda n: n / 10**4 + 0.00005),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_stored_price_texts_equal_stored_price_of_each_value(values):
+    assert stored_price_texts(values) == [str(stored_price(value)) for value in values]

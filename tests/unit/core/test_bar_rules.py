@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stocker.core.errors import DataError
 from stocker.core.rules.actions import check_corporate_actions
 from stocker.core.rules.bars import check_daily_bars
 from stocker.core.rules.common import CalendarSessions
@@ -17,7 +18,6 @@ from stocker.core.rules.instruments import check_instruments
 from stocker.core.rules.intraday import check_intraday_bars, interval_length
 from stocker.core.rules.metrics import check_metrics
 from stocker.core.rules.sentiment import check_sentiment
-from stocker.core.errors import DataError
 from stocker.data.calendars import get_calendar
 
 TODAY = date(2024, 6, 28)
@@ -523,3 +523,32 @@ def test_sentiment_rules_flag_score_range_and_market_wide_duplicates():
         "bad_sentiment_score: sentiment_score 1.5 is not a number in [-1, 1]",
     )
     assert rules_of(result, 3) == {"bad_sentiment_score"}
+
+
+def test_every_table_spec_keys_requires_and_dates_only_columns_it_lists():
+    from stocker.core.tables import INGEST_TABLES, TABLES, spec_of
+
+    assert INGEST_TABLES[:3] == ("instrument_info", "corporate_actions", "prices_daily")
+    for name, spec in TABLES.items():
+        assert spec_of(name) is spec
+        assert set(spec.key) <= set(spec.columns), name
+        assert set(spec.required) <= set(spec.columns), name
+        assert spec.date_column is None or spec.date_column in spec.columns, name
+        assert set(spec.provenance) <= set(spec.columns), name
+    with pytest.raises(DataError, match="prices_weekly"):
+        spec_of("prices_weekly")
+
+
+def test_sentiment_article_checks_give_rule_codes_and_keep_their_wording():
+    from stocker.core.rules.sentiment import check_articles
+
+    frame = pd.DataFrame(
+        {"date": ["2024-03-01", "soon"], "sentiment_score": ["0.5", "2"], "article_count": [1, 1]}
+    )
+    checked = check_articles(frame, "news")
+    (reasons,) = checked.reasons.values()
+    assert [(reason.rule, reason.text) for reason in reasons] == [
+        ("bad_date", "date: missing or not a date/timestamp"),
+        ("bad_sentiment_score", "sentiment_score: outside [-1, 1]"),
+    ]
+    assert len(checked.valid) == 1
