@@ -32,6 +32,7 @@ from stocker.core.adjustment import (
 )
 from stocker.core.errors import DataError
 from stocker.core.prices import SMALLEST_PRICE, stored_price
+from stocker.data.counts import WriteCounts
 
 if TYPE_CHECKING:
     from stocker.store.bulk import UpsertResult
@@ -41,14 +42,12 @@ SYMBOLS_PER_CHUNK = 250
 ACTION_COLUMNS = frozenset({"symbol", "date", "action_type", "value"})
 
 
-@dataclass
-class AdjustmentReport:
-    """What `readjust` did: rows compared and rewritten, and where each symbol first changed."""
+@dataclass(kw_only=True)
+class AdjustmentReport(WriteCounts):
+    """What `readjust` did: rows compared (`received`) and rewritten (`updated`), and where each
+    symbol first changed."""
 
     symbols: tuple[str, ...]
-    rows: int = 0
-    updated: int = 0
-    unchanged: int = 0
     first_changed: dict[str, date] = field(default_factory=dict)
     """Earliest date whose adj_close changed, per symbol that changed."""
     pending_actions: int = 0
@@ -57,6 +56,11 @@ class AdjustmentReport:
     """Adjusted closes that rounded to 0.0000 and were stored as 0.0001 (the column's minimum)."""
     changed_keys: pd.DataFrame | None = None
     """(symbol, date) of every bar whose adj_close was rewritten, so callers can publish them."""
+
+    @property
+    def rows(self) -> int:
+        """Rows compared."""
+        return self.received
 
     @property
     def changed_symbols(self) -> tuple[str, ...]:
@@ -87,7 +91,7 @@ def _readjust_chunk(uow: SqlUnitOfWork, symbols: Sequence[str], report: Adjustme
     actions = uow.bars.actions(symbols)
     computed = adjusted_closes(prices, actions).to_numpy()
     report.floored += int((computed < SMALLEST_PRICE / 2).sum())
-    report.rows += len(prices)
+    report.received += len(prices)
     last = prices.groupby("symbol")["date"].max()
     priced = actions.loc[actions["symbol"].isin(last.index)]
     report.pending_actions += sum(
