@@ -42,6 +42,13 @@ class App:
 
         return database_url(self.settings)
 
+    @property
+    def redacted_database_url(self) -> str:
+        """The database URL with any password hidden, for output and logs."""
+        from stocker.store.db import redacted
+
+        return redacted(self.database_url)
+
     @cached_property
     def engine(self) -> Engine:
         from stocker.store.db import make_engine

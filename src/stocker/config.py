@@ -21,7 +21,7 @@ def _default_home() -> Path:
 
 
 def _secret(*names: str, description: str) -> SecretStr | None:
-    return Field(  # type: ignore[no-any-return]
+    return Field(
         default=None, validation_alias=AliasChoices(*names), description=description
     )
 
@@ -100,6 +100,3 @@ class Credentials:
     key: str
     secret: str
 
-
-def get_settings() -> Settings:  # TRANSITIONAL: removed once every command takes the App
-    return Settings()

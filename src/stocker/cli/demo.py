@@ -2,57 +2,61 @@
 
 from __future__ import annotations
 
+import typer
 from rich.table import Table
 
-from stocker.bus.connection import redis_client
-from stocker.cli.app import app, console
-from stocker.cli.data_sample import progress_bar, render_sample
+from stocker.cli.app import app, app_of, console
+from stocker.cli.data_sample import render_sample
 from stocker.cli.errors import clear_errors
-from stocker.config import get_settings
-from stocker.data.sample import load_sample
-from stocker.store import inventory, migrate
-from stocker.store.db import get_engine, redacted
+from stocker.cli.render import progress_bar
 
 
 @app.command("demo")
 @clear_errors
-def demo() -> None:
+def demo(ctx: typer.Context) -> None:
     """Start services, migrate, load the sample data and show what is stored."""
-    settings = get_settings()
+    from stocker.data.inventory import stored_inventory
+    from stocker.data.sample import load_sample
+
+    application = app_of(ctx)
     with console.status("starting PostgreSQL…"):
-        engine = get_engine(settings)
-    console.print(f"PostgreSQL: {redacted(str(engine.url))}")
+        console.print(f"PostgreSQL: {application.redacted_database_url}")
     with console.status("starting Redis…"):
-        client = redis_client(settings)
-        version = client.info("server")["redis_version"]
-    console.print(f"Redis {version}: {client.connection_pool.connection_kwargs.get('path') or ''}")
+        version = application.redis.info("server")["redis_version"]
+    console.print(f"Redis {version}: {application.redis_url}")
     with console.status("applying migrations…"):
-        migrate.upgrade(engine)
-    console.print(f"schema at revision {migrate.current_revision(engine)}")
+        revision = application.schema().upgrade()
+    console.print(f"schema at revision {revision}")
 
     with progress_bar() as progress:
         task = progress.add_task("loading the sample data", total=None)
         report = load_sample(
-            engine, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            application.uow(),
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     render_sample(report)
 
-    with engine.connect() as conn:
-        tables = inventory.summarize(conn)
-        sources = inventory.symbols_by_source(conn)
+    inventory = stored_inventory(application.uow())
     stored = Table(title="What is stored")
     for column in ("table", "rows", "first", "last"):
         stored.add_column(column, justify="right" if column == "rows" else "left")
-    for item in tables:
+    for item in inventory.tables:
         stored.add_row(item.table, f"{item.rows:,}", str(item.first or ""), str(item.last or ""))
     console.print(stored)
     by_source = Table(title="prices_daily by source")
     for column in ("source", "symbols", "rows", "first", "last"):
         by_source.add_column(column, justify="right" if column in ("symbols", "rows") else "left")
-    for source, symbols, rows, first, last in sources:
-        by_source.add_row(source, str(symbols), f"{rows:,}", str(first), str(last))
+    for source in inventory.sources:
+        by_source.add_row(
+            source.source,
+            str(source.symbols),
+            f"{source.rows:,}",
+            str(source.first),
+            str(source.last),
+        )
     console.print(by_source)
     console.print(
         "Next: `stocker --help`; `stocker data synth --symbols 100 --years 10 --seed 1` for a "
-        "larger synthetic market; `stocker services down` stops the embedded servers."
+        "larger synthetic market; `stocker services down` stops the embedded servers; "
+        "docs/architecture.md is the map of the code."
     )

@@ -56,7 +56,7 @@ def _clear_errors() -> Iterator[None]:
         if os.environ.get("STOCKER_DEBUG"):
             raise
         message, code = describe(exc)
-        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=code) from exc
 
 

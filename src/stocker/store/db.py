@@ -4,6 +4,8 @@ The composition root (`stocker.bootstrap`) owns the engine; nothing here caches 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, make_url
 
 from stocker.config import Settings
@@ -30,13 +32,13 @@ def database_url(settings: Settings) -> str:
     return embedded.ensure_postgres(settings.home)
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """A SQLAlchemy engine on psycopg 3 with settings Stocker relies on."""
     return create_engine(
         normalize_url(url),
         pool_pre_ping=True,
         connect_args={"application_name": "stocker"},
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -44,6 +46,3 @@ def redacted(url: str) -> str:
     """The URL with any password hidden, for logs and status output."""
     return make_url(url).render_as_string(hide_password=True)
 
-
-def get_engine(settings: Settings) -> Engine:  # TRANSITIONAL: removed with config.get_settings
-    return make_engine(database_url(settings))
