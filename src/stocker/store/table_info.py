@@ -9,8 +9,9 @@ COPY of millions. The cache is keyed by (database URL, table name); call
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
@@ -153,10 +154,12 @@ _cache: dict[tuple[str, str], TableInfo] = {}
 _cache_lock = threading.Lock()
 
 
-def _column(row: object) -> ColumnInfo:
-    name, sql_type, type_name, category, typmod, not_null, has_default, generated = row  # type: ignore[misc]
+def _column(row: Sequence[Any]) -> ColumnInfo:
+    name, sql_type, type_name, category, typmod, not_null, has_default, generated = row
     kind: ColumnKind = "array" if category == "A" else _KIND_BY_TYPNAME.get(type_name, "other")
-    max_length = precision = scale = None
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
     if type_name in ("varchar", "bpchar") and typmod > 4:
         max_length = typmod - 4
     if type_name == "numeric" and typmod > 4:
