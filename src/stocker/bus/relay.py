@@ -263,7 +263,11 @@ class OutboxRelay:
     # ---------------------------------------------------------------- loop
 
     def run_once(self, batch_size: int = 500) -> RelayReport:
-        """One pass: repair lost streams first, then publish what is pending."""
+        """One pass: repair lost streams first, then publish what is pending.
+
+        Redis is pinged first, so that a pass with nothing to do still fails when Redis is
+        unreachable instead of reporting that all is well."""
+        self._redis.ping()
         recovered = self.recover()
         published = self.publish_pending(batch_size)
         return RelayReport(recovered=recovered, published=published)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -54,6 +54,14 @@ class DeadLetter:
     message_id: str
     dead_at: str
     fields: dict[str, str]
+
+    def cut(self, max_chars: int) -> DeadLetter:
+        """This letter with its error and fields cut to `max_chars`, sizes given (0: as is)."""
+        return replace(
+            self,
+            error=streams.preview(self.error, max_chars),
+            fields={name: streams.preview(value, max_chars) for name, value in self.fields.items()},
+        )
 
 
 def stream_status(

@@ -24,10 +24,7 @@ def relay(
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Outbox rows per transaction."),
 ) -> None:
     """Publish the outbox to Redis, republishing whatever Redis lost; runs until Ctrl-C."""
-    from stocker.bus.relay import OutboxRelay
-
-    application = app_of(ctx)
-    outbox_relay = OutboxRelay(application.uow, application.redis, application.settings.bus())
+    outbox_relay = app_of(ctx).bus().relay()
     if once:
         report = outbox_relay.run_once(batch_size)
         console.print(f"republished {report.recovered} lost events, published {report.published}")
@@ -54,16 +51,14 @@ def status(ctx: typer.Context) -> None:
     """Per stream: entries, consumer groups, pending messages, unpublished outbox rows."""
     from rich.table import Table
 
-    from stocker.bus.status import redis_obstacle, stream_status
-
-    application = app_of(ctx)
-    settings = application.settings.bus()
+    bus = app_of(ctx).bus()
+    settings = bus.settings
     prefix = f" (keys prefixed {settings.stream_prefix!r})" if settings.stream_prefix else ""
     table = Table(title=f"Bus streams{prefix}")
     for column in ("stream", "length", "groups", "pending", "unpublished", "dead letters"):
         left = column in ("stream", "groups")
         table.add_column(column, justify="left" if left else "right", no_wrap=column == "stream")
-    for item in stream_status(application.uow(), application.redis, settings):
+    for item in bus.status():
         groups = ", ".join(f"{group.name} ({group.pending})" for group in item.groups)
         table.add_row(
             item.stream,
@@ -74,7 +69,7 @@ def status(ctx: typer.Context) -> None:
             str(item.dead_letters),
         )
     console.print(table)
-    obstacle = redis_obstacle(application.redis)
+    obstacle = bus.obstacle()
     if obstacle:
         console.print(f"relay waiting: {obstacle}", markup=False, highlight=False, style="yellow")
 
@@ -90,11 +85,7 @@ def list_dead_letters(
     ),
 ) -> None:
     """List dead-lettered messages with the error that sent them there."""
-    from stocker.bus.status import dead_letters
-    from stocker.bus.streams import preview
-
-    application = app_of(ctx)
-    letters = dead_letters(application.redis, application.settings.bus(), stream, limit)
+    letters = [letter.cut(max_chars) for letter in app_of(ctx).bus().dead_letters(stream, limit)]
     if not letters:
         console.print("no dead letters")
         return
@@ -106,8 +97,6 @@ def list_dead_letters(
             markup=False,
             highlight=False,
         )
-        error = preview(letter.error, max_chars)
-        console.print(f"  error: {error}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  error: {letter.error}", markup=False, highlight=False, soft_wrap=True)
         for name, value in letter.fields.items():
-            shown = preview(value, max_chars)
-            console.print(f"  {name}: {shown}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {name}: {value}", markup=False, highlight=False, soft_wrap=True)
