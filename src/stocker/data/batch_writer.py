@@ -47,7 +47,13 @@ class RowWriter(Protocol):
     `InstrumentRepository`)."""
 
     def land(
-        self, table: str, rows: pd.DataFrame, *, key: Sequence[str], return_changed: bool
+        self,
+        table: str,
+        rows: pd.DataFrame,
+        *,
+        key: Sequence[str],
+        return_changed: bool,
+        provenance: Sequence[str] = (),
     ) -> UpsertResult: ...
 
 
@@ -200,6 +206,7 @@ class BatchWriter:
             self._stored_columns(spec, valid).reset_index(drop=True),
             key=spec.key,
             return_changed=spec.publishes_bars or spec.adjusts_prices,
+            provenance=spec.provenance,
         )
         positions = valid.index.to_numpy()
         original = frame.reset_index(drop=True)

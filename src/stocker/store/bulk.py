@@ -10,6 +10,10 @@ then written with COPY inside the caller's transaction:
   that did not change are neither rewritten nor locked, and reloading the same data reports
   0 inserted / 0 updated. `updated_at` is set to NOW() on real updates when the table has it and
   the rows do not; `created_at` and the primary key are never updated.
+- Provenance columns (`provenance=`, e.g. `source`, `source_hash`) say where a value came from,
+  not what it is: they are left out of the comparison, so a row whose values did not change
+  keeps the provenance it was first recorded with (the same file under another name changes
+  nothing); they are written with the values when those change.
 - If another writer inserts one of the keys between the check and the COPY, the fast path's
   unique violation is rolled back to a savepoint and the batch goes through the merge path.
 
@@ -84,6 +88,7 @@ def upsert(
     key: Sequence[str] | None = None,
     on_reject: Literal["raise", "return"] = "raise",
     return_changed: bool = False,
+    provenance: Sequence[str] = (),
 ) -> UpsertResult:
     """Insert new rows and update changed ones of `table`, in the caller's transaction.
 
@@ -102,6 +107,9 @@ def upsert(
         "return": valid rows are written and the invalid ones returned in `rejected`.
     return_changed
         Also return the inserted/updated rows as stored (always uses the merge path).
+    provenance
+        Columns not compared: a row counts as updated (and they are rewritten) only when another
+        non-key column changes.
     """
     if on_reject not in ("raise", "return"):
         raise DataError(f"on_reject: got {on_reject!r}, expected 'raise' or 'return'")
@@ -130,7 +138,7 @@ def upsert(
     try:
         with conn.begin_nested(), driver_connection(conn).cursor() as cursor:
             inserted, updated, changed = _write(
-                conn, cursor, info, key_columns, valid, batch, return_changed
+                conn, cursor, info, key_columns, valid, return_changed, tuple(provenance)
             )
     except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
         raise _refused_error(table, error, batch) from error
@@ -282,8 +290,8 @@ def _write(
     info: TableInfo,
     key: tuple[str, ...],
     valid: pa.Table,
-    batch: ValidatedBatch,
     return_changed: bool,
+    provenance: tuple[str, ...],
 ) -> tuple[int, int, pd.DataFrame | None]:
     target = sql.SQL(info.qualified_name)
     if not return_changed and not _any_key_exists(cursor, info, key, valid):
@@ -293,7 +301,7 @@ def _write(
             return valid.num_rows, 0, None
         except psycopg.errors.UniqueViolation:
             pass  # another writer inserted one of these keys since the check: merge instead
-    return _merge(cursor, info, key, valid, return_changed)
+    return _merge(cursor, info, key, valid, return_changed, provenance)
 
 
 def _key_condition(column: ColumnInfo, values: pa.Array | pa.ChunkedArray) -> tuple[str, list]:
@@ -354,6 +362,7 @@ def _merge(
     key: tuple[str, ...],
     valid: pa.Table,
     return_changed: bool,
+    provenance: tuple[str, ...] = (),
 ) -> tuple[int, int, pd.DataFrame | None]:
     """COPY into a staging table, then insert new and update changed rows in one statement."""
     columns = valid.column_names
@@ -370,7 +379,8 @@ def _merge(
 
     never_updated = set(key) | set(info.primary_key) | {"created_at"}
     updated_columns = [column for column in columns if column not in never_updated]
-    compared = [info.columns[column] for column in updated_columns]
+    # Provenance is written with changed values but is not itself a change.
+    compared = [info.columns[column] for column in updated_columns if column not in provenance]
     key_match = " AND ".join(f"existing.{name} = staged.{name}" for name in map(_quote, key))
     if compared:
         existing_values = ", ".join(_comparable("existing", column) for column in compared)

@@ -446,3 +446,28 @@ def test_upsert_on_scratch_table_handles_json_arrays_and_timestamps(engine: Engi
     assert stored[0][5] == dt.datetime(2024, 1, 2, 15, 0, tzinfo=dt.UTC)
     assert stored[1][1:5] == ([], None, None, {"raw": True})
     assert stored[1][6] is False
+
+
+def test_upsert_with_provenance_counts_only_value_changes_and_keeps_first_provenance(
+    engine: Engine,
+) -> None:
+    first = daily_bars(("AAA",), days=5).assign(source="first.csv", source_hash="a" * 64)
+    with engine.begin() as conn:
+        register(conn, ("AAA",))
+        upsert(conn, "prices_daily", first)
+    again = first.assign(source="renamed.csv", source_hash="b" * 64)
+    again.loc[2, "close"] = again.loc[2, "close"] + 0.5
+    again.loc[2, "high"] = again.loc[2, "high"] + 0.5
+
+    with engine.begin() as conn:
+        result = upsert(
+            conn, "prices_daily", again, return_changed=True, provenance=("source", "source_hash")
+        )
+        stored = conn.execute(
+            text("SELECT date, source, source_hash FROM prices_daily ORDER BY date")
+        ).all()
+
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 4)
+    assert result.changed is not None and list(result.changed["date"]) == [again.loc[2, "date"].date()]
+    assert [row.source for row in stored] == ["first.csv"] * 2 + ["renamed.csv"] + ["first.csv"] * 2
+    assert stored[2].source_hash == "b" * 64 and stored[0].source_hash == "a" * 64

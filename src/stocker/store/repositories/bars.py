@@ -90,14 +90,26 @@ class BarRepository:
     # --- writes ----------------------------------------------------------------------------------
 
     def land(
-        self, table: str, rows: pd.DataFrame, *, key: Sequence[str], return_changed: bool
+        self,
+        table: str,
+        rows: pd.DataFrame,
+        *,
+        key: Sequence[str],
+        return_changed: bool,
+        provenance: Sequence[str] = (),
     ) -> UpsertResult:
         """Upsert validated rows of a bar or action table; rows the column types refuse are
-        returned in `rejected`, not raised."""
+        returned in `rejected`, not raised. `provenance` columns do not count as a change."""
         if table not in BAR_TABLES:
             raise ValueError(f"table {table!r} is not one of {sorted(BAR_TABLES)}")
         return upsert(
-            self._conn, table, rows, key=key, on_reject="return", return_changed=return_changed
+            self._conn,
+            table,
+            rows,
+            key=key,
+            on_reject="return",
+            return_changed=return_changed,
+            provenance=provenance,
         )
 
     def upsert_actions(self, actions: pd.DataFrame) -> UpsertResult:

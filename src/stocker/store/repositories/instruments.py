@@ -44,14 +44,26 @@ class InstrumentRepository:
     # --- writes ----------------------------------------------------------------------------------
 
     def land(
-        self, table: str, rows: pd.DataFrame, *, key: Sequence[str], return_changed: bool
+        self,
+        table: str,
+        rows: pd.DataFrame,
+        *,
+        key: Sequence[str],
+        return_changed: bool,
+        provenance: Sequence[str] = (),
     ) -> UpsertResult:
         """Upsert validated rows of an instrument, metrics or sentiment table; rows the column
-        types refuse are returned in `rejected`, not raised."""
+        types refuse are returned in `rejected`, not raised. `provenance` columns do not count as a change."""
         if table not in INSTRUMENT_TABLES:
             raise ValueError(f"table {table!r} is not one of {sorted(INSTRUMENT_TABLES)}")
         return upsert(
-            self._conn, table, rows, key=key, on_reject="return", return_changed=return_changed
+            self._conn,
+            table,
+            rows,
+            key=key,
+            on_reject="return",
+            return_changed=return_changed,
+            provenance=provenance,
         )
 
     def upsert(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> UpsertResult:
