@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from stocker.bus.handlers import HandlerRegistry
+    from stocker.bus.operations import BusOperations
     from stocker.sources.base import LiveBarFeed, Source
     from stocker.store.embedded import EmbeddedServices
     from stocker.store.migrate import Schema
@@ -100,8 +101,15 @@ class App:
     def handlers(self) -> HandlerRegistry:
         """The bus message handlers, by message type (each runs as `handler(message, uow)`)."""
         from stocker.bus.handlers import HandlerRegistry
+    from stocker.bus.operations import BusOperations
 
         return HandlerRegistry()
+
+    def bus(self) -> BusOperations:
+        """The relay, stream status and dead letters of this application's bus."""
+        from stocker.bus.operations import BusOperations
+
+        return BusOperations(self.uow, self.redis, self.settings.bus())
 
     def schema(self) -> Schema:
         """Migrations of this application's database (`stocker db ...`)."""
