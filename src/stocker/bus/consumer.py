@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stocker.bus import streams
@@ -134,7 +134,8 @@ class Consumer:
         return report
 
     def run(self, stop_event: threading.Event, count: int = 10, block_ms: int = 1000) -> None:
-        """Poll until `stop_event` is set; outages of Redis or PostgreSQL are waited out."""
+        """Poll until `stop_event` is set; outages of Redis or PostgreSQL are waited out, and so
+        is a Redis out of memory (a dead letter cannot be written): the message stays pending."""
         backoff_s = 0.5
         while not stop_event.is_set():
             try:
@@ -142,6 +143,7 @@ class Consumer:
             except (
                 redis.ConnectionError,
                 redis.TimeoutError,
+                OutOfMemoryError,
                 OperationalError,
                 InterfaceError,
             ) as exc:

@@ -313,3 +313,48 @@ def test_relay_when_a_recovery_died_halfway_finishes_it_on_the_next_pass(
 
     assert report.recovered == len(symbols)
     assert effects.counts("ledger") == dict.fromkeys(symbols, 1)
+
+
+def test_consumer_when_redis_is_out_of_memory_waits_and_then_dead_letters(
+    settings: Settings, engine: Engine, effects: Any, private_redis: tuple[redis.Redis, str]
+) -> None:
+    client, url = private_redis
+    bus = settings.bus()
+    key = streams.stream_key(bus, "market-bars")
+    consumer_client = redis.Redis.from_url(url)
+    consumer = Consumer(
+        _units(engine),
+        consumer_client,
+        bus,
+        "market-bars",
+        "ledger",
+        "l4",
+        effects.handler("ledger"),
+    )
+    consumer.ensure_group()
+    client.xadd(key, {"event_id": str(uuid.uuid4()), "data": "{not json"})
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")  # the dead letter cannot be written
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            consumer.run(stop, count=10, block_ms=50)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        time.sleep(0.5)
+        assert errors == [] and worker.is_alive()
+        client.config_set("maxmemory", "0")
+        _wait_for(lambda: client.xlen(streams.dead_letter_key(bus, "market-bars")) == 1)
+    finally:
+        stop.set()
+        worker.join(15)
+        consumer_client.close()
+
+    assert errors == []
+    assert client.xpending(key, "ledger")["pending"] == 0
