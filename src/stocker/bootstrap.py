@@ -101,7 +101,6 @@ class App:
     def handlers(self) -> HandlerRegistry:
         """The bus message handlers, by message type (each runs as `handler(message, uow)`)."""
         from stocker.bus.handlers import HandlerRegistry
-    from stocker.bus.operations import BusOperations
 
         return HandlerRegistry()
 
