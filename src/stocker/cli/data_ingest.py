@@ -75,11 +75,29 @@ def ingest_command(
     symbols: str = typer.Option("", "--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT."),
     start: Annotated[datetime | None, typer.Option("--start", formats=DATE_FORMATS)] = None,
     end: Annotated[datetime | None, typer.Option("--end", formats=DATE_FORMATS)] = None,
-    interval: str = typer.Option("1d", "--interval", help="Bar interval: 1d, 1m, 5m, 1h."),
+    interval: str | None = typer.Option(
+        None,
+        "--interval",
+        help="Bar interval: 1d (default), 1m, 5m, 1h; for a file, only prices_intraday's.",
+    ),
     file: Annotated[Path | None, typer.Option("--file", help="The file, for file sources.")] = None,
     table: str | None = typer.Option(None, "--table", help="Table a file fills (prices_daily)."),
     symbol: str | None = typer.Option(
         None, "--symbol", help="Symbol of every row, for a file without a symbol column."
+    ),
+    date_format: str | None = typer.Option(
+        None, "--date-format", help="A file's date format, e.g. %d/%m/%Y (default: inferred)."
+    ),
+    decimal: str | None = typer.Option(
+        None, "--decimal", help="A file's decimal separator: . or , (default: inferred)."
+    ),
+    thousands: str | None = typer.Option(
+        None,
+        "--thousands",
+        help="A file's digit-group separator: , . _ ' space or none (default: inferred).",
+    ),
+    delimiter: str | None = typer.Option(
+        None, "--delimiter", help="A CSV file's delimiter: , ; | or tab (default: sniffed)."
     ),
     as_of: Annotated[
         datetime | None,
@@ -93,7 +111,6 @@ def ingest_command(
     ),
 ) -> None:
     """Fetch from a source, validate, land valid rows and quarantine the rest (one transaction)."""
-    from stocker.core.tables import TABLES
     from stocker.data.ingest import FetchRequest, fetch_and_ingest
     from stocker.data.reports import TableReport
 
@@ -102,9 +119,15 @@ def ingest_command(
         options["path"] = file
     if table is not None:
         options["table"] = table
-        spec = TABLES.get(table)
-        if spec is not None and "interval" in spec.key and interval != "1d":
-            options["interval"] = interval  # for files without an interval column
+    if file is not None and interval is not None:
+        options["interval"] = interval  # the file source refuses it for a table without one
+    file_formats = {
+        "date_format": date_format,
+        "decimal": decimal,
+        "thousands": {"none": "", "space": " "}.get((thousands or "").lower(), thousands),
+        "delimiter": {"tab": "\t", "\\t": "\t"}.get((delimiter or "").lower(), delimiter),
+    }
+    options.update({name: value for name, value in file_formats.items() if value is not None})
     if symbol is not None:
         options["symbol"] = symbol.strip().upper()
     if as_of is not None:
@@ -113,7 +136,7 @@ def ingest_command(
         symbols=tuple(symbol.strip().upper() for symbol in symbols.split(",") if symbol.strip()),
         start=start.date() if start else None,
         end=end.date() if end else None,
-        interval=interval,
+        interval=interval or "1d",
     )
     app = app_of(ctx)
     chosen = app.source(source, **options)

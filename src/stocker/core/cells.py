@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from stocker.core.date_forms import CellFormatError, date_readings, one_date_format
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 SQL_TRUE_WORDS = TRUE_WORDS | {"on"}
 """PostgreSQL's boolean input also takes on/off."""
 SQL_FALSE_WORDS = FALSE_WORDS | {"off"}
-THOUSANDS_SEPARATORS = ",_"
-"""What people put between digit groups in files they write: `1,234,567` and `1_234_567`."""
 
 
 def normalize_header(header: object) -> str:
@@ -65,6 +66,123 @@ def cleaned_text(series: pd.Series) -> pd.Series:
 # -- numbers ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a file writes numbers: its decimal separator and the characters it puts between
+    digit groups (removed before reading)."""
+
+    decimal: str = "."
+    thousands: str = ""
+
+    def example(self) -> str:
+        return f"1{self.thousands[:1]}234{self.decimal}5"
+
+
+PLAIN = NumberFormat()
+DECIMALS = (".", ",")
+GROUPING = "_' \u00a0\u202f"
+"""Digit-group separators that are never a decimal separator: `1_234`, `1'234`, `1 234`."""
+THOUSANDS_CHOICES = (",", ".", *GROUPING, "")
+# One cell per line (`_evidence`); each pattern finds a cell that settles the question.
+_EVIDENCE = {
+    # a separator followed by other than exactly three digits is a decimal separator
+    "dot_decimal": r"\.(?:\d{0,2}|\d{4,})(?!\d)|\d{4,}\.|,\d*\.",
+    "comma_decimal": r",(?:\d{0,2}|\d{4,})(?!\d)|\d{4,},|\.\d*,",
+    # twice in a cell, or before the other one, it separates digit groups
+    "dot_grouping": r"\.[^\n]*\.|\.\d*,",
+    "comma_grouping": r",[^\n]*,|,\d*\.",
+}
+
+
+def _cells_text(series: pd.Series) -> str:
+    """The column's present text cells, one per line (numbers already typed say nothing)."""
+    if not is_text(series):
+        return ""
+    text = series.dropna().astype(str).str.strip()
+    return "\n".join(text[text != ""].tolist())
+
+
+def _cell_at(blob: str, position: int) -> str:
+    start = blob.rfind("\n", 0, position) + 1
+    end = blob.find("\n", position)
+    return blob[start : end if end >= 0 else len(blob)]
+
+
+def number_format(
+    columns: Iterable[pd.Series], *, decimal: str | None = None, thousands: str | None = None
+) -> NumberFormat:
+    """The one number format of a file's number columns.
+
+    `decimal` / `thousands` when given (checked against the cells); otherwise inferred from
+    every cell: `132,42` says the comma is the decimal separator, `1,234.5` or `1,234,567`
+    that it separates thousands. Raises `CellFormatError` when the cells contradict each other
+    or the options (`'132.42'` and `'132,42'` in one file), or when every separator could be
+    either (`'1,234'` alone is 1234 or 1.234).
+    """
+    if decimal is not None and decimal not in DECIMALS:
+        raise CellFormatError(f"decimal separator {decimal!r} is not . or ,", "decimal", DECIMALS)
+    if thousands is not None and thousands not in THOUSANDS_CHOICES:
+        raise CellFormatError(
+            f"thousands separator {thousands!r} is not one of , . _ ' space or none",
+            "thousands",
+            THOUSANDS_CHOICES,
+        )
+    found: dict[str, str] = {}
+    groupers: set[str] = set()
+    seen: set[str] = set()
+    any_separator = ""
+    for series in columns:
+        blob = _cells_text(series)
+        if not blob:
+            continue
+        for name, pattern in _EVIDENCE.items():
+            if name not in found and (match := re.search(pattern, blob)):
+                found[name] = _cell_at(blob, match.start())
+        groupers.update(character for character in GROUPING if character in blob)
+        seen.update(character for character in DECIMALS if character in blob)
+        if not any_separator and (match := re.search(r"[.,]", blob)):
+            any_separator = _cell_at(blob, match.start())
+    possible = [d for d in DECIMALS if d == (decimal or d) and d != thousands]
+    rules = {
+        ".": ("comma_decimal", "dot_grouping"),  # cells that rule out a decimal point
+        ",": ("dot_decimal", "comma_grouping"),
+    }
+    allowed = [d for d in possible if not any(rule in found for rule in rules[d])]
+    if not allowed:
+        examples = sorted({found[name] for name in found})
+        if decimal is not None or thousands is not None:
+            given = ", ".join(
+                f"{name} {value!r}"
+                for name, value in (("decimal", decimal), ("thousands", thousands))
+                if value is not None
+            )
+            raise CellFormatError(
+                f"numbers such as {', '.join(map(repr, examples[:3]))} do not fit {given}",
+                "decimal",
+                [d for d in DECIMALS if d != decimal],
+            )
+        raise CellFormatError(
+            "numbers are written in more than one format (e.g. "
+            f"{' and '.join(map(repr, examples[:2]))})",
+            "decimal",
+            DECIMALS,
+        )
+    if len(allowed) > 1:
+        if any_separator:
+            raise CellFormatError(
+                f"numbers such as {any_separator!r} read two ways (the separator may be a "
+                "decimal point or a thousands separator)",
+                "decimal",
+                DECIMALS,
+            )
+        allowed = ["."]
+    chosen = allowed[0]
+    if thousands is None:
+        other = "," if chosen == "." else "."
+        thousands = (other if other in seen else "") + "".join(sorted(groupers))
+    return NumberFormat(chosen, thousands)
+
+
 def parse_numbers(series: pd.Series, *, separators: str = "") -> pd.Series:
     """The column as numbers; NaN where a present cell is not a number.
 
@@ -82,18 +200,41 @@ def parse_numbers(series: pd.Series, *, separators: str = "") -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
-def finite_numbers(series: pd.Series, *, separators: str = THOUSANDS_SEPARATORS) -> pd.Series:
-    """float64 numbers of a column people wrote; NaN for non-numbers, ±inf and booleans."""
+def _read_numbers(series: pd.Series, numbers: NumberFormat) -> pd.Series:
+    if numbers.decimal != "." and is_text(series):
+        text = series.astype("string").str.strip()
+        if numbers.thousands:
+            text = text.str.replace("[" + re.escape(numbers.thousands) + "]", "", regex=True)
+        # a point in a decimal-comma file is no number's point: `1.5` there is not 1.5
+        text = text.where(~text.str.contains(".", regex=False).fillna(False))
+        return pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    return parse_numbers(series, separators=numbers.thousands)
+
+
+def finite_numbers(series: pd.Series, numbers: NumberFormat = PLAIN) -> pd.Series:
+    """float64 numbers of a column people wrote, read in the file's `numbers` format; NaN for
+    non-numbers, ±inf and booleans."""
     if series.dtype == bool:
         return pd.Series(float("nan"), index=series.index)
-    numbers = parse_numbers(series, separators=separators).astype("float64")
-    return numbers.where(numbers.abs() != math.inf)
+    parsed = _read_numbers(series, numbers).astype("float64")
+    return parsed.where(parsed.abs() != math.inf)
 
 
-def whole_numbers(series: pd.Series) -> pd.Series:
+def whole_numbers(series: pd.Series, numbers: NumberFormat = PLAIN) -> pd.Series:
     """Like `finite_numbers`, with NaN also for numbers that have a fraction."""
-    numbers = finite_numbers(series)
-    return numbers.where(numbers == numbers.round())
+    parsed = finite_numbers(series, numbers)
+    return parsed.where(parsed == parsed.round())
+
+
+def read_number(value: Any, numbers: NumberFormat = PLAIN) -> float | None:
+    """One cell in the file's `numbers` format: None when blank; `ValueError` when it is not a
+    finite number."""
+    if is_blank(value):
+        return None
+    parsed = finite_numbers(pd.Series([value], dtype=object), numbers).iloc[0]
+    if pd.isna(parsed):
+        raise ValueError(f"{value!r} is not a number")
+    return float(parsed)
 
 
 def parse_number(
@@ -171,10 +312,37 @@ def parse_iso_datetimes(
     return pd.to_datetime(series, errors="coerce", format=date_format or "ISO8601", utc=utc)
 
 
+def _distinct_text(series: pd.Series) -> list[str]:
+    text = series.dropna().astype(str).str.strip()
+    return [cell for cell in pd.unique(text) if cell]
+
+
+def infer_date_format(series: pd.Series) -> str | None:
+    """The strftime format of the column's date cells (their date part), inferred only when
+    every cell that is a date in some known format agrees with exactly one of them:
+    `13/01/2023` settles `03/01/2023` as 3 January. None when no cell is a date;
+    `CellFormatError` (option ``date_format``) when cells fit several formats that read them
+    differently, or no one format fits them all."""
+    return one_date_format(date_readings(_distinct_text(series)))
+
+
+def _dated(series: pd.Series) -> tuple[pd.Series, str] | None:
+    """Each cell's reading in the column's one inferred format (None where a cell is not a date
+    in it), and that format; None when no cell is a date in any known format."""
+    text = series.astype("string").str.strip()
+    readings = date_readings(_distinct_text(text))
+    label = one_date_format(readings)
+    if label is None:
+        return None
+    chosen = readings[label]
+    return text.map(lambda cell: chosen.get(cell) if isinstance(cell, str) else None), label
+
+
 def parse_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
-    """Calendar dates as written: `2024-01-02`, `2024-01-02 00:00:00+05:30` and `1/2/2024` (US
-    order) all give the date in the cell, whatever zone a time part names; None where a cell
-    is not a date. Without `date_format`, ISO 8601 first (fast), then any format pandas reads."""
+    """Calendar dates as written, one format per column: `date_format` when given, else ISO 8601
+    (fast) when every cell is, else the format `infer_date_format` settles (it raises
+    `CellFormatError` when the cells do not settle one). A cell's time and zone are ignored
+    (the date in the cell is the date); None where a cell is not a date."""
     if is_datetime(series):
         return series.dt.date.astype(object).where(series.notna(), None)
     text = series.astype("string").str.strip()
@@ -187,11 +355,23 @@ def parse_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
         parsed = pd.to_datetime(day.fillna(text), errors="coerce", format="ISO8601")
     retry = (parsed.isna() & text.notna() & (text != "")).fillna(False)
     if retry.any() and not date_format:
+        dated = _dated(text)
+        if dated is not None:
+            return dated[0].map(lambda read: read[0] if read else None).astype(object)
         parsed = parsed.copy()
         parsed[retry] = _naive(
             pd.to_datetime(text[retry].astype(object), errors="coerce", format="mixed")
         )
     return parsed.dt.date.astype(object).where(parsed.notna(), None)
+
+
+def _with_iso_dates(text: pd.Series) -> pd.Series:
+    """The cells with their date part rewritten as ISO 8601 in the column's one format (so no
+    later parser guesses day or month order); unchanged when no cell is a date in any."""
+    dated = _dated(text)
+    if dated is None:
+        return text
+    return dated[0].map(lambda read: f"{read[0].isoformat()}{read[1]}" if read else None)
 
 
 def _naive(values: pd.Series) -> pd.Series:
@@ -229,6 +409,10 @@ def parse_instants(
     if pd.api.types.is_datetime64_dtype(series):
         return series.dt.tz_localize(timezone).dt.tz_convert("UTC")
     text = series.map(lambda value: value.strip() if isinstance(value, str) else value)
+    if not date_format:
+        iso = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+        if iso.isna().sum() > blank_mask(series).sum():
+            text = _with_iso_dates(text)
     try:
         parsed = parse_iso_datetimes(text, date_format=date_format)
         if parsed.isna().sum() > blank_mask(series).sum() and not date_format:

@@ -145,14 +145,22 @@ def check_daily_agreement(
     1e-4 absorbs the 4-decimal storage of both), volume likewise with `volume_tolerance`
     (default: `tolerance`; vendors often leave auction prints out of minute volume). A session
     with intraday bars but no daily bar is reported with field ``missing_daily``. Returns columns
-    symbol, date, field, intraday, daily, relative_difference.
+    symbol, date, field, intraday, daily, relative_difference. No intraday bars at all in the
+    range is a `DataError`, never an empty (agreeing) report.
     """
     if tolerance < 0 or (volume_tolerance is not None and volume_tolerance < 0):
         raise DataError(f"tolerance must be >= 0, got {tolerance} / {volume_tolerance}")
     check_range(start, end)
+    chosen = checked_symbols(symbols, required=True)
     with uow:
-        derived = _daily_from_intraday(uow, symbols, start, end, from_interval)
-        stored = uow.bars.daily_bars_between(checked_symbols(symbols, required=True), start, end)
+        derived = _daily_from_intraday(uow, chosen, start, end, from_interval)
+        if derived.empty:
+            # Nothing compared is not agreement: say so rather than report a clean check.
+            raise DataError(
+                f"no {from_interval} intraday bars stored for {', '.join(chosen)} from {start} "
+                f"to {end}: nothing to check (ingest them first, or choose the interval stored)"
+            )
+        stored = uow.bars.daily_bars_between(chosen, start, end)
     stored["date"] = pd.to_datetime(stored["date"]).astype("datetime64[ns]")
     merged = derived.merge(stored, on=["symbol", "date"], how="left", suffixes=("", "_daily"))
     found: list[pd.DataFrame] = []

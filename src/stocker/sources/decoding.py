@@ -161,9 +161,14 @@ def decode_text(name: str, raw: bytes) -> str:
 
 
 def read_csv_text(
-    name: str, text: str, text_headers: Callable[[list[str]], set[str]] | None = None
+    name: str,
+    text: str,
+    text_headers: Callable[[list[str]], set[str]] | None = None,
+    *,
+    delimiter: str | None = None,
 ) -> pd.DataFrame:
-    """The CSV as a frame (delimiter sniffed among , ; tab |); clear errors for a bad file.
+    """The CSV as a frame (`delimiter`, else sniffed among , ; tab |); clear errors for a bad
+    file.
 
     Columns named by `text_headers(headers)` are read as strings (symbols, dates, labels);
     the others are left to pandas' fast C parser, so a clean numeric column costs nothing
@@ -173,10 +178,14 @@ def read_csv_text(
     if not text or text.isspace():
         raise SourceError(f"{name}: the file is empty")
     first_line = text.lstrip("\n\r").split("\n", 1)[0]
-    try:
-        delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
+    if delimiter is not None:
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise SourceError(f"{name}: delimiter {delimiter!r} is not one character")
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
     headers = next(csv.reader([first_line], delimiter=delimiter), [])
     as_text = text_headers(headers) if text_headers else set()
     try:

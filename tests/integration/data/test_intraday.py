@@ -189,3 +189,21 @@ def test_intraday_check_command_lists_disagreements_and_exits_non_zero(stored, a
         assert expected in broken.output
     assert tolerant.exit_code == 0, tolerant.output
     assert "agree on every session" in tolerant.output
+
+
+def test_intraday_check_without_intraday_bars_says_there_was_nothing_to_check(uow, app: App):
+    from typer.testing import CliRunner
+
+    from stocker.cli import app as cli
+
+    with pytest.raises(DataError, match="no 1m intraday bars"):
+        check_daily_agreement(uow, ["AAA"], date(2024, 11, 26), date(2024, 11, 29))
+    result = CliRunner().invoke(
+        cli,
+        ["data", "intraday-check", "--symbols", "AAA", "--start", "2024-11-26", "--end",
+         "2024-11-29"],
+        obj=app,
+    )  # fmt: skip
+    assert result.exit_code != 0, result.output
+    assert "no 1m intraday bars" in result.output
+    assert "agree" not in result.output

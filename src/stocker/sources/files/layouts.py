@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from stocker.core import tables
-from stocker.core.cells import parse_number, parse_ratio
+from stocker.core.cells import PLAIN, NumberFormat, parse_ratio, read_number
 from stocker.core.tables import PROVENANCE_COLUMNS, TableSpec
 from stocker.sources.base import (
     INSTRUMENT_INFO_COLUMNS,
@@ -114,10 +114,10 @@ OPTION_COLUMNS = frozenset({"interval", "period_type"})
 """Columns a file may leave out because an option of the source gives them."""
 
 
-def parse_action_value(action: object, cell: Any) -> float | None:
+def parse_action_value(action: object, cell: Any, numbers: NumberFormat = PLAIN) -> float | None:
     """A corporate action's value as its type reads it: a split ratio ('2:1', '1/10', '4') or
-    a cash amount ('0.24', '1,000.5'); None for a blank amount."""
-    return parse_ratio(cell) if action == "SPLIT" else parse_number(cell)
+    a cash amount in the file's number format ('0.24', '1,000.5'); None for a blank amount."""
+    return parse_ratio(cell) if action == "SPLIT" else read_number(cell, numbers)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class TableLayout:
     """Columns an option fills for rows (or files) without them (`OPTION_COLUMNS`)."""
     nan_when_absent: tuple[str, ...] = ()
     """Optional numbers a file may lack entirely (adj_close)."""
-    typed_by: Mapping[str, tuple[str, Callable[[object, Any], float | None]]] = field(
+    typed_by: Mapping[str, tuple[str, Callable[[object, Any, NumberFormat], float | None]]] = field(
         default_factory=dict
     )
     """Column -> (the column whose value says how to read it, the reader): the value of a

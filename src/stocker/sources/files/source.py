@@ -24,11 +24,15 @@ from typing import Any
 import pandas as pd
 
 from stocker.core.cells import (
+    PLAIN,
+    CellFormatError,
+    NumberFormat,
     blank_mask,
     cleaned_text,
     finite_numbers,
     is_blank,
     normalize_header,
+    number_format,
     parse_booleans,
     parse_dates,
     parse_instants,
@@ -62,6 +66,12 @@ from stocker.sources.files.layouts import (
 )
 
 SOURCE_COLUMN_CHARS = 50
+COMMAND_LINE_FLAGS = {
+    "decimal": "--decimal",
+    "thousands": "--thousands",
+    "date_format": "--date-format",
+}
+"""`stocker data ingest`'s flag for each source option an error may ask for."""
 
 
 class FileSource:
@@ -84,7 +94,15 @@ class FileSource:
     timezone
         Zone of naive intraday timestamps (default UTC).
     date_format
-        strftime format of the date/timestamp cells; default: inferred per cell.
+        strftime format of the date/timestamp cells; default: the one format every cell of the
+        column fits (ISO 8601, or e.g. `%d/%m/%Y` when `13/01/2023` settles it), else an error
+        asking for it.
+    decimal, thousands
+        The file's decimal separator (`.` or `,`) and digit-group separator (`,`, `.`, `_`,
+        `'`, space, or '' for none); default: inferred from every number cell of the file,
+        else an error asking for them.
+    delimiter
+        The CSV delimiter; default: sniffed among `,` `;` tab `|`.
     """
 
     def __init__(
@@ -98,6 +116,9 @@ class FileSource:
         period_type: str = "DAILY",
         timezone: str = "UTC",
         date_format: str | None = None,
+        decimal: str | None = None,
+        thousands: str | None = None,
+        delimiter: str | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         self.path = Path(path)
@@ -112,6 +133,12 @@ class FileSource:
         self.name = self.format
         self.table = table
         self.layout = TABLES[table]
+        if interval is not None and "interval" not in self.layout.option_columns:
+            raise SourceError(
+                f"the interval option (--interval {interval}) applies only to files filling "
+                f"prices_intraday; {self.path.name} fills {table}, which has no interval (pass "
+                "--table prices_intraday for intraday bars)"
+            )
         self.symbol = symbol
         self.interval = interval
         self.period_type = period_type
@@ -119,6 +146,10 @@ class FileSource:
         self.options: dict[str, str | None] = {"interval": interval, "period_type": period_type}
         self.timezone = timezone
         self.date_format = date_format
+        self.decimal = decimal
+        self.thousands = thousands
+        self.delimiter = delimiter
+        self.numbers: NumberFormat = PLAIN
         self.max_line_bytes = max_line_bytes
         self.source = f"{self.format}:{self.path.name}"[:SOURCE_COLUMN_CHARS]
 
@@ -130,32 +161,56 @@ class FileSource:
         cells, source_hash, line_offset = self._read()
         batch = SourceBatch(source=self.source)
         columns = self._map_columns(list(cells.columns), batch)
-        parsed = self._parse_rows(cells, columns, line_offset, batch, request)
+        try:
+            self.numbers = number_format(
+                [cells[header] for column, header in columns.items() if self._numeric(column)],
+                decimal=self.decimal,
+                thousands=self.thousands,
+            )
+            parsed = self._parse_rows(cells, columns, line_offset, batch, request)
+        except CellFormatError as error:
+            raise self._format_error(error) from error
         parsed["source"] = self.source
         parsed["source_hash"] = source_hash
         batch.frames[self.table] = self.layout.build(parsed)
         return batch
 
+    def _numeric(self, column: str) -> bool:
+        return column in self.layout.typed_by or column_kind(column) in {NUMBER, INTEGER}
+
+    def _format_error(self, error: CellFormatError) -> SourceError:
+        """The file, what its cells do not settle, and the option (and flag) that settles it."""
+        flag = COMMAND_LINE_FLAGS.get(error.option, error.option)
+        choices = " or ".join(f"{flag} '{choice}'" for choice in error.choices) or flag
+        return SourceError(
+            f"{self.path.name}: {error}; pass {choices} (the {error.option}= option of the "
+            f"{self.format} source)"
+        )
+
     def _read(self) -> tuple[pd.DataFrame, str, int | None]:
         """Cells (strings for CSV), the file hash, and the line of the first data row."""
-        if not self.path.is_file():
+        if self.path.is_dir():
+            raise SourceError(f"{self.path}: is a directory, not a file")
+        if not self.path.exists():
             raise SourceError(f"{self.path}: no such file")
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: not a regular file (a device, pipe or socket)")
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path.name}: the file is empty")
         if self.format == "parquet":
             return self._read_parquet(), file_sha256(self.path), None
         source_hash = scan_file(self.path, max_line_bytes=self.max_line_bytes)
         text = decode_text(self.path.name, self.path.read_bytes())
-        return read_csv_text(self.path.name, text, self._text_headers), source_hash, 2
+        cells = read_csv_text(self.path.name, text, self._text_headers, delimiter=self.delimiter)
+        return cells, source_hash, 2
 
     def _text_headers(self, headers: list[str]) -> set[str]:
-        """Headers whose cells are read as strings: labels, dates, split ratios."""
-        as_text = set()
-        for header in headers:
-            column = self.layout.alias(normalize_header(header))
-            if column_kind(column) in {TEXT, DATE, TIMESTAMP} or column in self.layout.typed_by:
-                as_text.add(header)
-        return as_text
+        """Headers whose cells are read as strings: every column of the table, numbers too (a
+        file's number format is decided from the text of all its number cells)."""
+        known = set(self.layout.required) | set(self.layout.optional)
+        return {
+            header for header in headers if self.layout.alias(normalize_header(header)) in known
+        }
 
     def _read_parquet(self) -> pd.DataFrame:
         import pyarrow as pa
@@ -234,9 +289,9 @@ class FileSource:
         if kind == TEXT:
             return cleaned_text(series)
         if kind == NUMBER:
-            return finite_numbers(series)
+            return finite_numbers(series, self.numbers)
         if kind == INTEGER:
-            return whole_numbers(series)
+            return whole_numbers(series, self.numbers)
         if kind == BOOLEAN:
             return parse_booleans(series)
         if kind == DATE:
@@ -267,7 +322,12 @@ class FileSource:
         for column, header in columns.items():
             raw = cells[header]
             blank = blank_mask(raw)
-            values = self._parse_column(column, raw)
+            try:
+                values = self._parse_column(column, raw)
+            except CellFormatError as error:
+                raise CellFormatError(
+                    f"column {header!r}: {error}", error.option, error.choices
+                ) from error
             parsed[column] = values
             if column in layout.required:
 
@@ -293,7 +353,7 @@ class FileSource:
                 try:
                     if pd.isna(kind) or is_blank(cell):
                         raise ValueError
-                    value = read(kind, cell)
+                    value = read(kind, cell, self.numbers)
                     if value is None:
                         raise ValueError
                     typed_values.append(value)
