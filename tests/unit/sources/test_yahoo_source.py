@@ -366,3 +366,29 @@ def test_yahoo_adj_close_is_nan_when_chart_has_no_adjclose(loopback: LoopbackSer
     bars = _source(loopback).fetch(AUGUST_2020).frames["prices_daily"]
 
     assert all(math.isnan(value) for value in bars["adj_close"])
+
+
+def test_yahoo_speaks_through_a_browser_impersonating_session(loopback: LoopbackServer) -> None:
+    """Yahoo answers 429 to TLS fingerprints that are not a browser's (yfinance #2422, #2472):
+    the source speaks through curl_cffi impersonating Chrome, whose requests carry Chrome's
+    own headers (the client hints come with its TLS and HTTP/2 fingerprint)."""
+    body = vendor_bytes("yahoo/chart_aapl_1d.json")
+    loopback.add(CHART_AAPL, Reply(body=body))
+
+    batch = _source(loopback).fetch(AUGUST_2020)
+
+    sent = loopback.requests[-1].headers
+    assert "sec-ch-ua" in {name.lower() for name in sent}
+    assert "Chrome/" in sent["User-Agent"]
+    assert set(batch.frames["prices_daily"]["source_hash"]) == {payload_hash(body)}
+
+
+def test_yahoo_takes_an_injected_session(loopback: LoopbackServer) -> None:
+    from curl_cffi import requests as curl_requests
+
+    loopback.add(CHART_AAPL, Reply(body=vendor_bytes("yahoo/chart_aapl_1d.json")))
+    session = curl_requests.Session(impersonate="chrome", headers={"X-Recorded": "yes"})
+
+    _source(loopback, session=session).fetch(AUGUST_2020)
+
+    assert loopback.requests[-1].headers.get("X-Recorded") == "yes"

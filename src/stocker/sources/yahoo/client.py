@@ -1,6 +1,12 @@
 """Yahoo's HTTP API as Stocker calls it: the chart and quoteSummary endpoints, the cookie and
 crumb handshake quoteSummary needs, rate limits ridden out by the shared `RetryPolicy`, and
 Yahoo's error shapes (`{"chart": {"error": ...}}`, HTTP status) turned into Stocker errors.
+
+Since 2025 Yahoo answers HTTP 429 to clients whose TLS fingerprint is not a browser's, whatever
+their User-Agent (yfinance issues #2422 and #2472; yfinance moved to curl_cffi in PR #2430). The
+client therefore speaks through a `curl_cffi` session impersonating Chrome: TLS handshake,
+HTTP/2 settings and default headers all Chrome's. The raw bytes of every answer are kept for
+`source_hash`, as with any HTTP client.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+from curl_cffi import requests as curl_requests
+from curl_cffi.requests.exceptions import RequestException
 
 from stocker.core.errors import SourceError, UnknownSymbolError
 from stocker.sources.base import FetchRequest
@@ -19,11 +26,8 @@ from stocker.sources.yahoo.common import VENDOR
 
 DEFAULT_BASE_URL = "https://query1.finance.yahoo.com"
 DEFAULT_COOKIE_URL = "https://fc.yahoo.com"
-# A browser-like agent: Yahoo answers 429 to obvious scripts more readily.
-USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0 Safari/537.36"
-)
+IMPERSONATE = "chrome"
+"""curl_cffi's name for its newest Chrome profile: the fingerprint Yahoo sees."""
 # Stocker interval -> Yahoo chart interval.
 CHART_INTERVALS = {
     "1d": "1d",
@@ -49,12 +53,19 @@ QUOTE_SUMMARY_MODULES = (
 )
 
 
-def _status_error(response: httpx.Response, what: str) -> SourceError | None:
+Response = curl_requests.Response
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {str(name): str(value) for name, value in response.headers.items() if value is not None}
+
+
+def _status_error(response: Response, what: str) -> SourceError | None:
     """The Stocker error for `response`'s HTTP status, or None for a success."""
     return error_for_status(
         vendor=VENDOR,
         status=response.status_code,
-        headers=response.headers,
+        headers=_headers(response),
         body=response.content,
         what=what,
     )
@@ -73,7 +84,12 @@ def _epoch_s(day: date) -> int:
 
 
 class YahooClient:
-    """One HTTP session with Yahoo (cookie and crumb included); returns raw response bodies."""
+    """One HTTP session with Yahoo (cookie and crumb included); returns raw response bodies.
+
+    `session` is any `curl_cffi.requests.Session` (tests and proxies pass their own); by
+    default one impersonating `impersonate` (Chrome), which is what keeps Yahoo from answering
+    429 to every request.
+    """
 
     def __init__(
         self,
@@ -82,33 +98,38 @@ class YahooClient:
         cookie_url: str,
         retry: RetryPolicy,
         timeout_s: float,
-        transport: httpx.BaseTransport | None,
+        impersonate: str = IMPERSONATE,
+        session: curl_requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.cookie_url = cookie_url
         self._retry = retry
-        self._client = httpx.Client(
-            timeout=timeout_s,
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json,text/plain,*/*"},
-            follow_redirects=True,
-        )
+        self._timeout_s = timeout_s
+        self._owns_session = session is None
+        # No User-Agent of our own: the impersonated browser's must match its fingerprint.
+        self.session = session or curl_requests.Session(impersonate=impersonate)
         self._crumb: str | None = None
 
     def close(self) -> None:
-        self._client.close()
+        if self._owns_session:
+            self.session.close()
 
-    def _get(self, url: str, params: Mapping[str, Any], what: str) -> httpx.Response:
-        def attempt() -> httpx.Response:
+    def _send(self, url: str, params: Mapping[str, Any] | None = None) -> Response:
+        return self.session.get(
+            url, params=dict(params or {}), timeout=self._timeout_s, allow_redirects=True
+        )
+
+    def _get(self, url: str, params: Mapping[str, Any], what: str) -> Response:
+        def attempt() -> Response:
             try:
-                response = self._client.get(url, params=dict(params))
-            except httpx.HTTPError as error:
+                response = self._send(url, params)
+            except RequestException as error:
                 raise unreachable(VENDOR, what, error) from error
             if response.status_code == 429:
                 raise error_for_status(
                     vendor=VENDOR,
                     status=429,
-                    headers=response.headers,
+                    headers=_headers(response),
                     body=response.content,
                     what=what,
                 ) or SourceError(what)
@@ -133,7 +154,7 @@ class YahooClient:
         self._raise_for_chart_error(symbol, response, what)
         return response.content
 
-    def _raise_for_chart_error(self, symbol: str, response: httpx.Response, what: str) -> None:
+    def _raise_for_chart_error(self, symbol: str, response: Response, what: str) -> None:
         """Turn Yahoo's `{"chart":{"result":null,"error":{...}}}` into the right error."""
         vendor_error: Mapping[str, Any] | None = None
         if "json" in response.headers.get("content-type", "") or response.content[:1] == b"{":
@@ -167,8 +188,8 @@ class YahooClient:
         if self._crumb is not None and not refresh:
             return self._crumb
         # The cookie host answers 404 but sets the session cookie the crumb is bound to.
-        with contextlib.suppress(httpx.HTTPError):
-            self._client.get(self.cookie_url)
+        with contextlib.suppress(RequestException):
+            self._send(self.cookie_url)
         what = "the quoteSummary crumb"
         response = self._get(f"{self.base_url}/v1/test/getcrumb", {}, what)
         error = _status_error(response, what)

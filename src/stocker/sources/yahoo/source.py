@@ -1,7 +1,8 @@
 """Yahoo Finance: daily and intraday bars, splits, dividends, profile and fundamentals.
 
 The source is named `yfinance` after the library its users know, but it speaks Yahoo's HTTP API
-directly with httpx, calling the same endpoints yfinance calls (`/v8/finance/chart` with
+directly (through curl_cffi, impersonating Chrome: Yahoo refuses non-browser TLS fingerprints
+with HTTP 429), calling the same endpoints yfinance calls (`/v8/finance/chart` with
 `events=div,splits&includeAdjustedClose=true`, `/v10/finance/quoteSummary` with the modules behind
 `Ticker.info`, after the cookie + `/v1/test/getcrumb` handshake). yfinance hard-codes Yahoo's
 hosts and keeps process-wide caches; speaking HTTP ourselves lets the base URL be configured,
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-import httpx
+from curl_cffi import requests as curl_requests
 
 from stocker.core.errors import RateLimitedError, SourceError, UnknownSymbolError
 from stocker.sources.base import DESCRIBED_INSTRUMENT_COLUMNS, FetchRequest, SourceBatch
@@ -31,6 +32,7 @@ from stocker.sources.yahoo.client import (
     CHART_INTERVALS,
     DEFAULT_BASE_URL,
     DEFAULT_COOKIE_URL,
+    IMPERSONATE,
     YahooClient,
 )
 from stocker.sources.yahoo.common import SOURCE_NAME, VENDOR
@@ -51,6 +53,9 @@ class YahooSource:
         The `as_of_date` of the metrics rows; default today.
     retries, max_retry_wait_s, backoff_s
         How to ride out HTTP 429 (honouring Retry-After, giving up past `max_retry_wait_s`).
+    impersonate, session
+        The browser curl_cffi impersonates (default Chrome), or a ready `curl_cffi` session
+        (a proxy's, a test's) used as it is.
     """
 
     name = SOURCE_NAME
@@ -66,7 +71,8 @@ class YahooSource:
         max_retry_wait_s: float = 60.0,
         backoff_s: float = 1.0,
         timeout_s: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
+        impersonate: str = IMPERSONATE,
+        session: curl_requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.fundamentals = fundamentals
@@ -76,7 +82,8 @@ class YahooSource:
             cookie_url=cookie_url,
             retry=RetryPolicy(retries, max_retry_wait_s, backoff_s, sleep),
             timeout_s=timeout_s,
-            transport=transport,
+            impersonate=impersonate,
+            session=session,
         )
 
     def close(self) -> None:
