@@ -29,6 +29,7 @@ import pandas as pd
 from stocker.core.messages import MarketBar
 from stocker.core.rejects import COLUMN_TYPE, UNPARSEABLE, Reason, Reject
 from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
+from stocker.core.symbols import normalized_symbols
 from stocker.core.tables import PROVENANCE_COLUMNS, TableSpec
 from stocker.data import corporate_actions
 from stocker.data.reports import IngestReport, TableReport
@@ -195,6 +196,9 @@ class BatchWriter:
         )
         for reject in rejects:
             report.reasons.update(reject.rules)
+        if "symbol" in valid.columns and len(valid):
+            # stored as the rules compared it: `ＡＡＰＬ` lands as AAPL, not as a look-alike
+            valid["symbol"] = normalized_symbols(valid["symbol"])
         computed = np.zeros(len(valid), dtype=bool)
         if spec.derives_adj_close and len(valid):
             computed = missing_adj_close(valid)

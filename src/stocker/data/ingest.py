@@ -8,11 +8,13 @@ batch). An error anywhere rolls the whole batch back: nothing lands.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from stocker.core.errors import DataError
 from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
+from stocker.core.symbols import checked_symbol
 from stocker.core.tables import INGEST_TABLES, TABLES
 from stocker.data.batch_writer import BatchWriter, unparseable
 from stocker.data.reports import IngestReport, TableReport, summary_rows
@@ -47,6 +49,29 @@ def check_tables(batch: SourceBatch) -> None:
             f"batch from {batch.source!r} has rows for table(s) {', '.join(unknown)}; "
             f"expected only {', '.join(INGEST_TABLES)}"
         )
+
+
+def given_symbol(source: Source) -> str | None:
+    """The symbol a one-symbol source gives every row (a file loaded with `--symbol`), checked
+    and upper-cased as the file source stores it; None for sources whose rows name their own."""
+    symbol = getattr(source, "symbol", None)
+    return checked_symbol(symbol).upper() if isinstance(symbol, str) and symbol else None
+
+
+def with_symbol_on_rejects(batch: SourceBatch, symbol: str) -> SourceBatch:
+    """`batch` with `symbol` added to the raw rows the source could not parse.
+
+    A one-symbol file has no symbol column, so without it those rows would be quarantined
+    without a symbol: `quarantine list --symbol` would not find them and a release would fail
+    for want of one. Raw rows that already name a symbol are left as they are.
+    """
+    rejects = [
+        reject
+        if any(str(name).strip().lower() == "symbol" for name in reject.raw_row)
+        else replace(reject, raw_row={"symbol": symbol, **reject.raw_row})
+        for reject in batch.rejects
+    ]
+    return replace(batch, rejects=rejects)
 
 
 def ingest(
@@ -104,8 +129,17 @@ def fetch_and_ingest(
     jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
     on_table: TableHook | None = None,
 ) -> IngestReport:
-    """Fetch `request` from `source` and ingest what it returns (the CLI's one use case)."""
+    """Fetch `request` from `source` and ingest what it returns (the CLI's one use case).
+
+    The requested symbols, and the symbol a one-symbol file source gives every row, are checked
+    first (`stocker.core.symbols.checked_symbol`): a symbol tickers cannot have is a `DataError`
+    naming the character, before anything is fetched.
+    """
+    request = replace(request, symbols=tuple(checked_symbol(symbol) for symbol in request.symbols))
+    file_symbol = given_symbol(source)
     batch = source.fetch(request)
+    if file_symbol is not None:
+        batch = with_symbol_on_rejects(batch, file_symbol)
     symbols = ", ".join(request.symbols) or "all symbols"
     description = f"{source.name} {request.interval} {symbols} {request.start}..{request.end}"
     return ingest(

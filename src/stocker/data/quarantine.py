@@ -10,20 +10,21 @@ also the audit trail of what was refused and who decided what.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from stocker.core.cells import normalize_header
 from stocker.core.errors import DataError
 from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
 from stocker.core.tables import WAIVABLE_RULES, spec_of
 from stocker.data.batch_writer import BatchWriter
 from stocker.data.reports import IngestReport, TableReport
+from stocker.sources.files.layouts import TABLES as FILE_LAYOUTS
 from stocker.store.repositories.quarantine import QuarantineEntry
 
 if TYPE_CHECKING:
@@ -124,9 +125,41 @@ def _locked_entries(uow: SqlUnitOfWork, ids: list[int]) -> list[QuarantineEntry]
     return entries
 
 
-def _column_name(key: str) -> str:
-    """A raw field name as a column name: `Adj Close` → `adj_close`, `Date` → `date`."""
-    return re.sub(r"[^0-9a-z]+", "_", str(key).strip().lower()).strip("_")
+def _column_name(key: object, table: str, columns: Sequence[str]) -> str:
+    """A raw field name as the column it means: `Adj Close` → `adj_close`, and a file's own
+    header through the file sources' aliases (`Vol` → `volume`, `Ticker` → `symbol`)."""
+    name = normalize_header(key)
+    if name in columns:
+        return name
+    layout = FILE_LAYOUTS.get(table)
+    return layout.alias(name) if layout is not None else name
+
+
+def _correction_columns(
+    entry: QuarantineEntry, corrections: Mapping[str, Any], columns: Sequence[str]
+) -> dict[str, Any]:
+    """Corrections by column: a column name, or one of the raw row's own field names (the
+    file's header, `Close`, `Adj Close`), mapped as the raw row is. Anything else is an error
+    listing the names that would do."""
+    raw_names = {str(key): _column_name(key, entry.target_table, columns) for key in entry.raw_row}
+    mapped: dict[str, Any] = {}
+    wrong: list[str] = []
+    for name, value in corrections.items():
+        if name in columns:
+            mapped[name] = value
+        elif name in raw_names and raw_names[name] in columns:
+            mapped[raw_names[name]] = value
+        else:
+            wrong.append(name)
+    if wrong:
+        own = [key for key, column in raw_names.items() if column in columns and key != column]
+        also = f"; or the row's own field names {', '.join(own)}" if own else ""
+        writable = [column for column in columns if column not in _NEVER_WRITTEN]
+        raise DataError(
+            f"correction field(s) {', '.join(wrong)} are not columns of {entry.target_table}; "
+            f"expected some of {', '.join(writable)}{also}"
+        )
+    return mapped
 
 
 def _offered_row(
@@ -134,18 +167,13 @@ def _offered_row(
 ) -> dict[str, Any]:
     """The raw row with corrections applied, restricted to the target table's columns."""
     columns = uow.quarantine.columns_of(entry.target_table)
-    wrong = [name for name in (corrections or {}) if name not in columns]
-    if wrong:
-        raise DataError(
-            f"correction field(s) {', '.join(wrong)} are not columns of {entry.target_table}; "
-            f"expected some of {', '.join(columns)}"
-        )
+    corrected = _correction_columns(entry, corrections or {}, columns)
     row: dict[str, Any] = {}
     for key, value in entry.raw_row.items():
-        name = _column_name(key)
+        name = _column_name(key, entry.target_table, columns)
         if name in columns and name not in _NEVER_WRITTEN:
             row[name] = None if value in _MISSING_MARKERS else value
-    for name, value in (corrections or {}).items():
+    for name, value in corrected.items():
         row[name] = None if value == "" else value
     return row
 

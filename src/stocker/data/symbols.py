@@ -1,7 +1,9 @@
 """Which symbols a use case works on: one check of a caller's list, one default of "all priced".
 
 Passing a bare string where a list of symbols is expected is an easy slip (``"AAPL"`` iterates
-as ``A, A, P, L``), so every use case that takes symbols checks them here.
+as ``A, A, P, L``), so every use case that takes symbols checks them here; each symbol is also
+normalized and checked by `stocker.core.symbols.checked_symbol` (the rule ingestion applies), so
+`AAPL` with a zero-width space is refused with the character named instead of matching nothing.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from stocker.core.errors import DataError
+from stocker.core.symbols import checked_symbol
 
 if TYPE_CHECKING:
     from stocker.store.uow import SqlUnitOfWork
 
 
 def checked_symbols(symbols: Iterable[str], *, required: bool = False) -> list[str]:
-    """Distinct symbols, sorted; a bare string raises, and so does none at all if `required`."""
+    """Distinct normalized symbols, sorted; a bare string or a symbol holding a character tickers
+    do not use raises, and so does none at all if `required`."""
     if isinstance(symbols, str):
         raise DataError(f"symbols is the string {symbols!r}; expected a list of symbols")
-    chosen = sorted({str(symbol) for symbol in symbols})
+    chosen = sorted({checked_symbol(str(symbol)) for symbol in symbols})
     if required and not chosen:
         raise DataError("symbols is empty; expected at least one symbol")
     return chosen

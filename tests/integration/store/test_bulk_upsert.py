@@ -468,6 +468,8 @@ def test_upsert_with_provenance_counts_only_value_changes_and_keeps_first_proven
         ).all()
 
     assert (result.inserted, result.updated, result.unchanged) == (0, 1, 4)
-    assert result.changed is not None and list(result.changed["date"]) == [again.loc[2, "date"].date()]
+    assert result.changed is not None and list(result.changed["date"]) == [
+        again.loc[2, "date"].date()
+    ]
     assert [row.source for row in stored] == ["first.csv"] * 2 + ["renamed.csv"] + ["first.csv"] * 2
     assert stored[2].source_hash == "b" * 64 and stored[0].source_hash == "a" * 64

@@ -12,10 +12,11 @@ from stocker.core.rules.common import (
     row_check,
     rule_allowed_values,
     rule_bad_date,
-    rule_bad_symbol,
     rule_duplicate_key,
+    symbol_rules,
     to_dates,
     to_float,
+    typed_symbols,
 )
 
 ACTION_TYPES = ("SPLIT", "DIVIDEND")
@@ -29,12 +30,13 @@ def check_corporate_actions(frame: pd.DataFrame) -> CheckResult:
     """
     raw = frame.reset_index(drop=True)
     typed = raw.copy()
+    typed["symbol"] = typed_symbols(raw)
     typed["date"] = to_dates(column_of(raw, "date"))
     typed["value"] = to_float(column_of(raw, "value"))
     typed["action_type"] = column_of(raw, "action_type").astype(object).astype(str).str.upper()
     value = typed["value"].to_numpy()
     outcomes = [
-        rule_bad_symbol(raw),
+        *symbol_rules(raw),
         rule_bad_date(column_of(raw, "date"), typed["date"]),
         rule_allowed_values(raw, "action_type", ACTION_TYPES),
         outcome(

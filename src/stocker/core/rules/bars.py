@@ -24,15 +24,16 @@ from stocker.core.rules.common import (
     number_text,
     outcome,
     rule_bad_date,
-    rule_bad_symbol,
     rule_duplicate_key,
     rule_future_date,
     rule_not_finite,
+    symbol_rules,
     symbols_by_calendar,
     to_dates,
     to_float,
     to_timestamps,
 )
+from stocker.core.symbols import normalized_symbols
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 BAR_VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
@@ -49,6 +50,7 @@ def typed_bars(frame: pd.DataFrame, *, intraday: bool = False) -> pd.DataFrame:
     for column in (*BAR_VALUE_COLUMNS, "adj_close"):
         if column in typed.columns:
             typed[column] = to_float(typed[column])
+    typed["symbol"] = normalized_symbols(typed["symbol"])
     if intraday:
         for column in ("timestamp", "interval"):
             if column not in typed.columns:
@@ -265,7 +267,7 @@ def _explained_by_actions(
 
 def price_rules(raw: pd.DataFrame, typed: pd.DataFrame) -> list[RuleOutcome]:
     outcomes = [
-        rule_bad_symbol(raw),
+        *symbol_rules(raw),
         rule_not_finite(raw, typed, BAR_VALUE_COLUMNS),
         *rule_non_positive(typed),
         *rule_high_low(typed),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.rejects import Reason
+from stocker.core.symbols import SYMBOL_INVALID, normalized_symbols, symbol_problems
 
 SYMBOL_MAX_LENGTH = 20
 
@@ -176,9 +177,9 @@ def column_of(raw: pd.DataFrame, name: str) -> pd.Series:
 
 
 def rule_bad_symbol(raw: pd.DataFrame, max_length: int = SYMBOL_MAX_LENGTH) -> RuleOutcome:
-    """Symbol missing, blank, or longer than the column allows."""
+    """Symbol missing, blank, or (normalized) longer than the column allows."""
     symbol = column_of(raw, "symbol")
-    text = symbol.astype(object).where(symbol.notna(), "").astype(str).str.strip()
+    text = normalized_symbols(symbol.astype(object).where(symbol.notna(), "").astype(str))
     missing = (symbol.isna() | (text == "")).to_numpy()
     too_long = ~missing & (text.str.len() > max_length).to_numpy()
 
@@ -190,6 +191,27 @@ def rule_bad_symbol(raw: pd.DataFrame, max_length: int = SYMBOL_MAX_LENGTH) -> R
         ]  # fmt: skip
 
     return outcome("bad_symbol", missing | too_long, describe)
+
+
+def rule_symbol_invalid(raw: pd.DataFrame) -> RuleOutcome:
+    """A symbol holding a character tickers do not use (`stocker.core.symbols`): an invisible
+    or control character, a space, a quote, a letter of another script."""
+    problems = symbol_problems(column_of(raw, "symbol"))
+    return outcome(
+        SYMBOL_INVALID,
+        problems.notna().to_numpy(),
+        lambda positions: problems.iloc[positions].tolist(),
+    )
+
+
+def typed_symbols(raw: pd.DataFrame) -> pd.Series:
+    """The symbol column as it is stored and compared: NFKC-normalized, without blanks."""
+    return normalized_symbols(column_of(raw, "symbol"))
+
+
+def symbol_rules(raw: pd.DataFrame) -> list[RuleOutcome]:
+    """The rules every table with a required symbol column applies to it."""
+    return [rule_bad_symbol(raw), rule_symbol_invalid(raw)]
 
 
 def rule_bad_date(raw: pd.Series, typed: pd.Series, column: str = "date") -> RuleOutcome:

@@ -6,10 +6,10 @@ import pandas as pd
 
 from stocker.core.rules.common import (
     CheckResult,
-    column_of,
     row_check,
-    rule_bad_symbol,
     rule_duplicate_key,
+    symbol_rules,
+    typed_symbols,
 )
 
 
@@ -17,7 +17,7 @@ def check_instruments(frame: pd.DataFrame) -> CheckResult:
     """Instrument master rows: a valid symbol, once per batch."""
     raw = frame.reset_index(drop=True)
     outcomes = [
-        rule_bad_symbol(raw),
-        rule_duplicate_key(raw.assign(symbol=column_of(raw, "symbol")), ("symbol",)),
+        *symbol_rules(raw),
+        rule_duplicate_key(raw.assign(symbol=typed_symbols(raw)), ("symbol",)),
     ]
     return row_check(raw, raw.copy(), outcomes)

@@ -34,8 +34,10 @@ from stocker.core.rules.common import (
     rule_future_date,
     rule_range,
     rule_required_text,
+    rule_symbol_invalid,
     to_dates,
 )
+from stocker.core.symbols import SYMBOL_INVALID, normalized_symbols, symbol_problems
 
 SOURCE_MAX_LENGTH = 50
 SCORE_DECIMALS = 4
@@ -154,6 +156,10 @@ def check_articles(frame: pd.DataFrame, source: str) -> CheckedArticles:
     for failed, rule, text in checks:
         for position in np.flatnonzero(failed.to_numpy(dtype=bool)):
             found[position].append(Reason.verbatim(rule, text))
+    problems = symbol_problems(symbols)
+    for position in np.flatnonzero(problems.notna().to_numpy()):
+        found[position].append(Reason(SYMBOL_INVALID, str(problems.iloc[position])))
+    symbols = normalized_symbols(symbols)
     valid = np.array([not reasons for reasons in found], dtype=bool)
     typed = pd.DataFrame(
         {
@@ -237,6 +243,7 @@ def check_sentiment(frame: pd.DataFrame, *, today: date) -> CheckResult:
                 for value in symbol.iloc[positions]
             ],
         ),
+        rule_symbol_invalid(raw),
         rule_bad_date(column_of(raw, "date"), typed["date"]),
         rule_future_date(typed["date"], today),
         rule_required_text(raw, "source"),

@@ -53,7 +53,8 @@ class InstrumentRepository:
         provenance: Sequence[str] = (),
     ) -> UpsertResult:
         """Upsert validated rows of an instrument, metrics or sentiment table; rows the column
-        types refuse are returned in `rejected`, not raised. `provenance` columns do not count as a change."""
+        types refuse are returned in `rejected`, not raised. `provenance` columns do not count
+        as a change."""
         if table not in INSTRUMENT_TABLES:
             raise ValueError(f"table {table!r} is not one of {sorted(INSTRUMENT_TABLES)}")
         return upsert(
