@@ -1,0 +1,403 @@
+"""`optimize(returns, method=…, constraints=…, expected_returns=…) -> pandas.Series`.
+
+One entry point over every method. The covariance is estimated (sample, ddof=1, unless another
+estimator or a matrix is given), checked for positive semi-definiteness and repaired with a
+warning and a report when it is not. Convex methods reuse a compiled DPP problem per
+(method, constraint structure); closed forms, Newton and bisection need no solver. A failure
+raises: `InfeasibleError` (naming the constraints in conflict), `SolverFailedError` (naming every
+solver tried), `DataError` (naming the input) — never a silent fallback to equal weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from stocker.core.covariance import (
+    EWMACovariance,
+    PsdReport,
+    SampleCovariance,
+    correlation_from_covariance,
+    repair_psd,
+)
+from stocker.core.errors import DataError, InfeasibleError
+from stocker.core.optimize.constraints import Constraints, ResolvedConstraints
+from stocker.core.optimize.convex import (
+    CONVEX_METHODS,
+    DEFAULT_SOLVERS,
+    ConvexProblem,
+    SolverFailedError,
+    raise_conflicts,
+)
+from stocker.core.optimize.cvar import portfolio_cvar
+from stocker.core.optimize.herc import herc_weights, optimal_cluster_count
+from stocker.core.optimize.hrp import Convention, Tree, build_tree, hrp_weights
+from stocker.core.optimize.risk_parity import risk_budget_weights, risk_contributions
+
+Method = Literal[
+    "equal_weight",
+    "inverse_volatility",
+    "min_variance",
+    "max_sharpe",
+    "mean_variance",
+    "max_return",
+    "risk_parity",
+    "hrp",
+    "herc",
+    "min_cvar",
+]
+METHODS: tuple[str, ...] = (
+    "equal_weight",
+    "inverse_volatility",
+    "min_variance",
+    "max_sharpe",
+    "mean_variance",
+    "max_return",
+    "risk_parity",
+    "hrp",
+    "herc",
+    "min_cvar",
+)
+# Constraint fields each non-convex method honours; anything else set is refused, not ignored.
+_SUPPORTED = {
+    "equal_weight": frozenset[str](),
+    "inverse_volatility": frozenset[str](),
+    "risk_parity": frozenset[str](),
+    "hrp": frozenset({"min_weight", "max_weight"}),
+    "herc": frozenset({"min_weight", "max_weight"}),
+}
+_CACHE_SIZE = 8
+_PROBLEMS: OrderedDict[tuple[object, ...], ConvexProblem] = OrderedDict()
+
+
+class CovarianceEstimator(Protocol):
+    """Anything in the scikit-learn shape: `fit(returns)` then `covariance_`."""
+
+    def fit(self, returns: pd.DataFrame) -> CovarianceEstimator: ...
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """Weights and everything needed to audit them."""
+
+    weights: pd.Series
+    method: str
+    solver: str
+    objective: float
+    objective_name: str
+    sum_before_normalization: float
+    psd: PsdReport
+    attempts: tuple[tuple[str, str], ...] = ()
+    tree: Tree | None = None
+    risk_contributions: pd.Series | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def optimize(
+    returns: pd.DataFrame,
+    method: Method = "min_variance",
+    constraints: Constraints | None = None,
+    expected_returns: pd.Series | Literal["historical_mean", "ewma_mean"] | None = None,
+    **options: object,
+) -> pd.Series:
+    """Weights indexed by symbol; `weights.attrs["result"]` holds the `OptimizationResult`.
+
+    `options` are those of `optimize_detailed` (covariance, risk_free_rate, risk_aversion, …).
+    """
+    result = optimize_detailed(returns, method, constraints, expected_returns, **options)  # type: ignore[arg-type]
+    weights = result.weights.copy()
+    weights.attrs["result"] = result
+    return weights
+
+
+def optimize_detailed(
+    returns: pd.DataFrame,
+    method: Method = "min_variance",
+    constraints: Constraints | None = None,
+    expected_returns: pd.Series | Literal["historical_mean", "ewma_mean"] | None = None,
+    *,
+    covariance: pd.DataFrame | None = None,
+    covariance_estimator: CovarianceEstimator | None = None,
+    risk_free_rate: float = 0.0,
+    risk_aversion: float = 1.0,
+    risk_budgets: pd.Series | None = None,
+    tree: Tree | None = None,
+    hrp_convention: Convention | None = None,
+    linkage_method: str | None = None,
+    optimal_ordering: bool = False,
+    n_clusters: int | None = None,
+    cvar_confidence: float = 0.95,
+    solvers: Sequence[str] = DEFAULT_SOLVERS,
+    solver_options: Mapping[str, Mapping[str, object]] | None = None,
+) -> OptimizationResult:
+    """Optimise and return the weights with the solver used, objective, PSD report and notes.
+
+    Units are per period of `returns` (daily returns → daily `risk_free_rate`); the
+    volatility cap is annual (`Constraints.periods_per_year`). Tree defaults follow the papers:
+    HRP the López de Prado convention with single linkage, HERC the condensed distance with
+    Ward linkage (Raffinot 2017).
+    """
+    if method not in METHODS:
+        raise DataError(f"method: got {method!r}, expected one of {METHODS}")
+    if not isinstance(returns, pd.DataFrame):
+        raise DataError("returns: expected a DataFrame with dates as rows and symbols as columns")
+    constraints = constraints or Constraints()
+    symbols = [str(s) for s in returns.columns]
+    if len(set(symbols)) != len(symbols):
+        raise DataError("returns: duplicate symbol columns")
+    _refuse_unsupported(method, constraints)
+    sigma, psd = _covariance(returns, covariance, covariance_estimator, symbols)
+    notes = [psd.reason] if psd.repaired else []
+    resolved = constraints.resolve(symbols)
+    if method in CONVEX_METHODS:
+        mu = _expected_returns(returns, expected_returns, symbols, method)
+        raw, solver, attempts, objective_name = _convex(
+            method, resolved, sigma, mu, returns, risk_free_rate, risk_aversion,
+            cvar_confidence, solvers, solver_options,
+        )  # fmt: skip
+        weights = _finish(raw, resolved, sigma, constraints.long_only, method)
+        objective = _objective(
+            method, weights, sigma, mu, resolved, risk_free_rate, risk_aversion,
+            returns.to_numpy(), cvar_confidence,
+        )  # fmt: skip
+        total = float(raw.sum())
+        built_tree = None
+    else:
+        attempts = []
+        weights, solver, built_tree, objective_name = _heuristic(
+            method, sigma, symbols, resolved, risk_budgets, tree, hrp_convention,
+            linkage_method, optimal_ordering, n_clusters,
+        )  # fmt: skip
+        total = float(weights.sum())
+        weights = weights / total
+        objective = float(weights @ sigma @ weights)
+    series = pd.Series(weights, index=returns.columns, name=method)
+    contributions = pd.Series(risk_contributions(weights, sigma), index=returns.columns)
+    return OptimizationResult(
+        weights=series,
+        method=method,
+        solver=solver,
+        objective=objective,
+        objective_name=objective_name,
+        sum_before_normalization=total,
+        psd=psd,
+        attempts=tuple(attempts),
+        tree=built_tree,
+        risk_contributions=contributions,
+        notes=tuple(notes),
+    )
+
+
+def _refuse_unsupported(method: str, constraints: Constraints) -> None:
+    if method in _SUPPORTED:
+        extra = sorted(set(constraints.non_default()) - _SUPPORTED[method])
+        if extra:
+            raise DataError(
+                f"constraints: method {method!r} cannot apply {extra}; it honours "
+                f"{sorted(_SUPPORTED[method]) or 'only long-only, fully invested'} "
+                "(use a convex method such as 'min_variance' for these)"
+            )
+
+
+def _covariance(
+    returns: pd.DataFrame,
+    covariance: pd.DataFrame | None,
+    estimator: CovarianceEstimator | None,
+    symbols: list[str],
+) -> tuple[np.ndarray, PsdReport]:
+    """The covariance as an array aligned with `symbols`, PSD-checked and repaired if needed."""
+    if covariance is None:
+        fitted = (estimator or SampleCovariance()).fit(returns)
+        covariance = fitted.covariance_  # type: ignore[attr-defined]
+    frame = pd.DataFrame(covariance)
+    if frame.shape != (len(symbols), len(symbols)):
+        raise DataError(f"covariance: expected shape {(len(symbols),) * 2}, got {frame.shape}")
+    if isinstance(covariance, pd.DataFrame) and [str(s) for s in frame.index] != symbols:
+        frame = frame.reindex(index=returns.columns, columns=returns.columns)
+        if frame.isna().to_numpy().any():
+            raise DataError("covariance: its symbols differ from the returns' columns")
+    repaired, report = repair_psd(frame.to_numpy(dtype=np.float64))
+    if report.repaired:
+        warnings.warn(f"covariance repaired: {report.reason}", RuntimeWarning, stacklevel=4)
+    return np.asarray(repaired), report
+
+
+def _expected_returns(
+    returns: pd.DataFrame,
+    expected: pd.Series | str | None,
+    symbols: list[str],
+    method: str,
+) -> np.ndarray | None:
+    if isinstance(expected, pd.Series):
+        return _aligned(expected, returns)
+    if method == "min_variance" or method == "min_cvar":
+        return None
+    if expected is None or expected == "historical_mean":
+        return returns.to_numpy().mean(axis=0)
+    if isinstance(expected, str):
+        if expected == "ewma_mean":
+            return np.asarray(EWMACovariance(halflife_days=63).fit(returns).location_)
+        raise DataError(
+            f"expected_returns: got {expected!r}, expected a Series or "
+            "'historical_mean' / 'ewma_mean'"
+        )
+    raise DataError(f"expected_returns: got {type(expected).__name__}, expected a Series or a mode")
+
+
+def _aligned(expected: pd.Series, returns: pd.DataFrame) -> np.ndarray:
+    missing = [s for s in returns.columns if s not in expected.index]
+    if missing:
+        raise DataError(f"expected_returns: no value for {missing[:10]}")
+    values = expected.reindex(returns.columns).to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise DataError("expected_returns: expected finite numbers")
+    return values
+
+
+def _problem(
+    method: str, resolved: ResolvedConstraints, n_scenarios: int, confidence: float
+) -> ConvexProblem:
+    """The compiled problem for this structure, built on first use and then reused."""
+    key = (method, resolved.structure(), n_scenarios, confidence)
+    problem = _PROBLEMS.get(key)
+    if problem is None:
+        problem = ConvexProblem(method, resolved, n_scenarios, confidence)
+        _PROBLEMS[key] = problem
+        while len(_PROBLEMS) > _CACHE_SIZE:
+            _PROBLEMS.popitem(last=False)
+    _PROBLEMS.move_to_end(key)
+    return problem
+
+
+def _convex(
+    method: str,
+    resolved: ResolvedConstraints,
+    sigma: np.ndarray,
+    mu: np.ndarray | None,
+    returns: pd.DataFrame,
+    risk_free_rate: float,
+    risk_aversion: float,
+    confidence: float,
+    solvers: Sequence[str],
+    solver_options: Mapping[str, Mapping[str, object]] | None,
+) -> tuple[np.ndarray, str, list[tuple[str, str]], str]:
+    if method == "max_sharpe" and mu is not None and resolved.lower.min() >= 0:
+        best = int(np.argmax(mu))
+        if mu[best] <= risk_free_rate:
+            raise InfeasibleError(
+                f"max_sharpe: no asset's expected return exceeds the risk-free rate "
+                f"(highest is {resolved.symbols[best]} at {mu[best]:.6g} <= risk_free_rate "
+                f"{risk_free_rate:.6g}); a long-only maximum-Sharpe portfolio does not exist — "
+                "use min_variance, or a lower risk_free_rate"
+            )
+    scenarios = returns.to_numpy(dtype=np.float64) if method == "min_cvar" else None
+    n_scenarios = 0 if scenarios is None else scenarios.shape[0]
+    problem = _problem(method, resolved, n_scenarios, confidence)
+    problem.set_values(sigma, resolved, mu, risk_free_rate, risk_aversion, scenarios)
+    try:
+        outcome = problem.solve(solvers, solver_options)
+    except InfeasibleError:
+        raise_conflicts(method, resolved, sigma, solvers)
+        if method == "max_sharpe":
+            raise InfeasibleError(
+                "max_sharpe: the constraints can all hold, but no portfolio satisfying them has "
+                f"expected return (net of costs) above risk_free_rate {risk_free_rate:.6g}"
+            ) from None
+        raise
+    names = {
+        "min_variance": "variance",
+        "max_sharpe": "sharpe_ratio",
+        "mean_variance": "utility",
+        "max_return": "expected_return",
+        "min_cvar": "cvar",
+    }
+    return outcome.weights, outcome.solver, outcome.attempts, names[method]
+
+
+def _finish(
+    raw: np.ndarray, resolved: ResolvedConstraints, sigma: np.ndarray, long_only: bool, method: str
+) -> np.ndarray:
+    """Clip solver round-off below zero (long-only), renormalise, and refuse visible violations."""
+    weights = np.clip(raw, 0.0, None) if long_only else raw.copy()
+    weights = weights / weights.sum()
+    violations = resolved.violations(weights, sigma, tol=1e-6)
+    if violations:
+        raise SolverFailedError(
+            f"{method}: the solver's answer breaks {violations} by more than 1e-6", []
+        )
+    return weights
+
+
+def _objective(
+    method: str,
+    weights: np.ndarray,
+    sigma: np.ndarray,
+    mu: np.ndarray | None,
+    resolved: ResolvedConstraints,
+    risk_free_rate: float,
+    risk_aversion: float,
+    scenarios: np.ndarray,
+    confidence: float,
+) -> float:
+    """The objective recomputed from the weights (not the solver's scaled value)."""
+    variance = float(weights @ sigma @ weights)
+    cost = float(resolved.cost @ np.abs(weights - resolved.previous))
+    ret = float(mu @ weights) if mu is not None else 0.0
+    if method == "min_variance":
+        return variance + cost
+    if method == "max_sharpe":
+        return (ret - risk_free_rate - cost) / np.sqrt(variance)
+    if method == "mean_variance":
+        return ret - risk_aversion / 2 * variance - cost
+    if method == "max_return":
+        return ret - cost
+    return portfolio_cvar(scenarios, weights, confidence) + cost
+
+
+def _heuristic(
+    method: str,
+    sigma: np.ndarray,
+    symbols: list[str],
+    resolved: ResolvedConstraints,
+    risk_budgets: pd.Series | None,
+    tree: Tree | None,
+    convention: Convention | None,
+    linkage_method: str | None,
+    optimal_ordering: bool,
+    n_clusters: int | None,
+) -> tuple[np.ndarray, str, Tree | None, str]:
+    n_assets = len(symbols)
+    if method == "equal_weight":
+        return np.full(n_assets, 1.0 / n_assets), "closed form", None, "variance"
+    if method == "inverse_volatility":
+        return 1.0 / np.sqrt(np.diag(sigma)), "closed form", None, "variance"
+    if method == "risk_parity":
+        budgets = None
+        if risk_budgets is not None:
+            budgets = _aligned(risk_budgets, pd.DataFrame(columns=symbols))
+        weights, iterations = risk_budget_weights(sigma, budgets)
+        return weights, f"newton ({iterations} iterations)", None, "variance"
+    correlation = correlation_from_covariance(sigma)
+    if convention is None:
+        convention = "lopez_de_prado" if method == "hrp" else "condensed"
+    if linkage_method is None:
+        linkage_method = "single" if method == "hrp" else "ward"
+    if tree is None:
+        tree = build_tree(correlation, symbols, convention, linkage_method, optimal_ordering)
+    elif list(tree.labels) != symbols:
+        raise DataError(
+            f"tree: labels {list(tree.labels)[:5]}… differ from the returns' symbols "
+            f"{symbols[:5]}…; expected a tree built for this universe"
+        )
+    if method == "hrp":
+        weights = hrp_weights(sigma, tree, resolved.lower, resolved.upper)
+        return weights, "bisection", tree, "variance"
+    clusters = n_clusters or optimal_cluster_count(correlation, tree)
+    weights = herc_weights(sigma, tree, clusters, resolved.lower, resolved.upper)
+    return weights, f"herc ({clusters} clusters)", tree, "variance"

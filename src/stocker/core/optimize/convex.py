@@ -1,0 +1,405 @@
+"""Convex portfolio problems, built once as DPP cvxpy problems and re-solved with new values.
+
+A `ConvexProblem` is compiled for one method and one constraint *structure* (universe size,
+which groups are present, number of sectors and factors); every number — covariance factor,
+expected returns, bounds, caps, previous weights, costs — is a `cp.Parameter`, so a walk-forward
+re-solve only rewrites parameter values (cvxpy reuses its cached canonicalisation) and warm-starts
+the solvers that support it (SCS, OSQP; Clarabel starts cold but skips the compile).
+
+Maximum Sharpe is solved through the homogenised problem (Cornuejols & Tütüncü): with y = κ·w,
+minimise yᵀΣy subject to (μ - r_f)ᵀy - costᵀ|Δy| ≥ 1 and EVERY other constraint's constant side
+multiplied by κ — bounds, gross, sector caps, factor bounds, beta, volatility and turnover —
+so the answer is the maximum-Sharpe portfolio of the constrained set, not of a looser one.
+
+Numbers are rescaled before solving (covariance by its mean variance, scenarios by their typical
+size) so that objectives are O(1) and solver tolerances mean the same for every universe.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+
+from stocker.core.errors import DataError, InfeasibleError, StockerError
+from stocker.core.optimize.constraints import ConflictingConstraintsError, ResolvedConstraints
+
+DEFAULT_SOLVERS = ("CLARABEL", "SCS", "ECOS", "OSQP")
+CONVEX_METHODS = ("min_variance", "max_sharpe", "mean_variance", "max_return", "min_cvar")
+ACCEPT_TOLERANCE = 1e-6
+_OPTIMAL = (cp.OPTIMAL,)
+_INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
+
+
+class SolverFailedError(StockerError):
+    """Every solver in the fallback sequence failed; `attempts` says how each one did."""
+
+    def __init__(self, message: str, attempts: Sequence[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.attempts = tuple(attempts)
+
+
+@dataclass
+class SolveOutcome:
+    """The solved weights and how they were obtained."""
+
+    weights: np.ndarray
+    solver: str
+    attempts: list[tuple[str, str]] = field(default_factory=list)
+    status: str = cp.OPTIMAL
+
+
+def covariance_factor(covariance: np.ndarray) -> np.ndarray:
+    """F with FᵀF = Σ: Cholesky when Σ is positive definite, else the eigen square root."""
+    try:
+        return np.linalg.cholesky(covariance).T
+    except np.linalg.LinAlgError:
+        eigenvalues, vectors = np.linalg.eigh(covariance)
+        return (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))).T
+
+
+class ConvexProblem:
+    """One method's problem for one constraint structure; `solve` only sets parameter values."""
+
+    def __init__(
+        self,
+        method: str,
+        constraints: ResolvedConstraints,
+        n_scenarios: int = 0,
+        cvar_confidence: float = 0.95,
+    ) -> None:
+        if method not in CONVEX_METHODS:
+            raise DataError(f"method: got {method!r}, expected one of {CONVEX_METHODS}")
+        if method == "max_return" and constraints.volatility_per_period is None:
+            raise DataError("target_volatility_annual: method 'max_return' needs a volatility cap")
+        if method == "min_cvar" and n_scenarios < 2:
+            raise DataError(f"returns: min_cvar needs >= 2 scenarios, got {n_scenarios}")
+        self.method = method
+        self.structure = constraints.structure()
+        n_assets = len(constraints.symbols)
+        self.n_assets = n_assets
+        self.factor = cp.Parameter((n_assets, n_assets), name="covariance_factor")
+        self.mu = cp.Parameter(n_assets, name="expected_return")
+        self.lower = cp.Parameter(n_assets, name="min_weight")
+        self.upper = cp.Parameter(n_assets, name="max_weight")
+        self.previous = cp.Parameter(n_assets, name="previous_weights")
+        self.cost = cp.Parameter(n_assets, nonneg=True, name="transaction_cost")
+        self.gross = cp.Parameter(nonneg=True, name="gross_limit")
+        n_sectors = len(constraints.sector_names)
+        self.sector_matrix = cp.Parameter((max(n_sectors, 1), n_assets), name="sectors")
+        self.sector_caps = cp.Parameter(max(n_sectors, 1), name="sector_caps")
+        n_factors = len(constraints.factor_names)
+        self.factor_matrix = cp.Parameter((max(n_factors, 1), n_assets), name="exposures")
+        self.factor_lower = cp.Parameter(max(n_factors, 1), name="factor_lower")
+        self.factor_upper = cp.Parameter(max(n_factors, 1), name="factor_upper")
+        self.betas = cp.Parameter(n_assets, name="betas")
+        self.max_beta = cp.Parameter(name="max_beta")
+        self.volatility = cp.Parameter(nonneg=True, name="volatility_cap")
+        self.turnover = cp.Parameter(nonneg=True, name="turnover_limit")
+        self.asset_turnover = cp.Parameter(nonneg=True, name="per_asset_turnover_limit")
+        self.scenarios = cp.Parameter((max(n_scenarios, 1), n_assets), name="scenarios")
+        self.weights = cp.Variable(n_assets, name="weights")
+        self.scale: cp.Variable | None = None
+        self.cvar_confidence = cvar_confidence
+        self.n_scenarios = n_scenarios
+        self.problem = self._build(constraints)
+        assert self.problem.is_dcp(dpp=True), "portfolio problem must be DPP"  # type: ignore[call-arg]
+
+    def _build(self, constraints: ResolvedConstraints) -> cp.Problem:
+        weights = self.weights
+        if self.method == "max_sharpe":
+            self.scale = cp.Variable(nonneg=True, name="kappa")
+        groups, trade_cost = build_groups(self, weights, self.scale, constraints)
+        risk = cp.sum_squares(self.factor @ weights)
+        objective: cp.Minimize | cp.Maximize
+        if self.method == "min_variance":
+            objective = cp.Minimize(risk + trade_cost)
+        elif self.method == "mean_variance":
+            # γ/2 is folded into the factor's value (F·√(γ/2)) so the objective stays DPP.
+            objective = cp.Maximize(self.mu @ weights - risk - trade_cost)
+        elif self.method == "max_return":
+            objective = cp.Maximize(self.mu @ weights - trade_cost)
+        elif self.method == "min_cvar":
+            var_level = cp.Variable(name="value_at_risk")
+            excess = cp.pos(-self.scenarios @ weights - var_level)
+            tail = 1.0 / ((1.0 - self.cvar_confidence) * self.n_scenarios)
+            objective = cp.Minimize(var_level + tail * cp.sum(excess) + trade_cost)
+        else:
+            groups["excess_return"] = [self.mu @ weights - trade_cost >= 1.0]
+            objective = cp.Minimize(risk)
+        self.groups = groups
+        return cp.Problem(objective, [item for group in groups.values() for item in group])
+
+    def set_values(
+        self,
+        covariance: np.ndarray,
+        constraints: ResolvedConstraints,
+        expected_returns: np.ndarray | None = None,
+        risk_free_rate: float = 0.0,
+        risk_aversion: float = 1.0,
+        scenarios: np.ndarray | None = None,
+    ) -> None:
+        """Write this rebalance's numbers into the parameters (scaled so objectives are O(1))."""
+        if constraints.structure() != self.structure:
+            raise DataError(
+                "constraints: structure differs from the one this problem was built for"
+            )
+        if self.method == "min_cvar":
+            if scenarios is None or scenarios.shape != (self.n_scenarios, self.n_assets):
+                raise DataError(f"scenarios: expected shape {(self.n_scenarios, self.n_assets)}")
+            unit = float(np.sqrt(np.mean(scenarios**2))) or 1.0
+            self.scenarios.value = scenarios / unit
+        else:
+            unit = float(np.mean(np.diag(covariance))) or 1.0
+        self.unit = unit
+        self._covariance = covariance
+        self._constraints = constraints
+        risk_unit = unit if self.method != "min_cvar" else unit**2
+        if self.method == "mean_variance":
+            if not risk_aversion > 0:
+                raise DataError(f"risk_aversion: got {risk_aversion}, expected > 0")
+            risk_unit /= risk_aversion / 2.0
+        self.factor.value = covariance_factor(covariance / risk_unit)
+        mu = np.zeros(self.n_assets) if expected_returns is None else expected_returns
+        self.mu.value = (mu - risk_free_rate) / unit
+        self.cost.value = constraints.cost / unit
+        self.lower.value = constraints.lower
+        self.upper.value = constraints.upper
+        self.previous.value = constraints.previous
+        self.gross.value = constraints.gross_limit or 0.0
+        if constraints.sector_names:
+            self.sector_matrix.value = constraints.sector_matrix
+            self.sector_caps.value = constraints.sector_caps
+        else:
+            self.sector_matrix.value = np.zeros(self.sector_matrix.shape)
+            self.sector_caps.value = np.zeros(self.sector_caps.shape)
+        if constraints.factor_names:
+            self.factor_matrix.value = constraints.factor_matrix
+            self.factor_lower.value = constraints.factor_lower
+            self.factor_upper.value = constraints.factor_upper
+        else:
+            self.factor_matrix.value = np.zeros(self.factor_matrix.shape)
+            self.factor_lower.value = np.zeros(self.factor_lower.shape)
+            self.factor_upper.value = np.zeros(self.factor_upper.shape)
+        self.betas.value = (
+            constraints.betas if constraints.betas is not None else np.zeros(self.n_assets)
+        )
+        self.max_beta.value = constraints.max_beta or 0.0
+        volatility = constraints.volatility_per_period or 0.0
+        self.volatility.value = volatility / math.sqrt(risk_unit)
+        self.turnover.value = constraints.turnover_limit or 0.0
+        self.asset_turnover.value = constraints.per_asset_turnover_limit or 0.0
+
+    def solve(
+        self,
+        solvers: Sequence[str] = DEFAULT_SOLVERS,
+        solver_options: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> SolveOutcome:
+        """Solve with the fallback sequence; infeasible is the model's answer, not a failure."""
+        status, solver, attempts = solve_with_fallback(
+            self.problem, solvers, solver_options, self._check
+        )
+        if status in _INFEASIBLE:
+            raise InfeasibleError(f"{self.method}: solver {solver} reports the problem infeasible")
+        if status != cp.OPTIMAL:
+            raise SolverFailedError(
+                f"{self.method}: no solver found a solution ({_describe(attempts)})", attempts
+            )
+        return SolveOutcome(
+            weights=self._weights(), solver=solver, attempts=attempts, status=status
+        )
+
+    def _weights(self) -> np.ndarray:
+        """The solution in weight space (y/κ for the homogenised problem)."""
+        weights = np.asarray(self.weights.value, dtype=np.float64)
+        if self.scale is not None:
+            kappa = float(np.asarray(self.scale.value))
+            weights = weights / kappa if kappa > 0 else np.full_like(weights, np.nan)
+        return weights
+
+    def _check(self) -> str | None:
+        """Why an 'optimal' answer is unacceptable (a constraint broken beyond 1e-6), if it is."""
+        weights = self._weights()
+        if not np.all(np.isfinite(weights)):
+            return "non-finite weights"
+        broken = self._constraints.violations(weights, self._covariance, ACCEPT_TOLERANCE)
+        return f"breaks {broken} by more than {ACCEPT_TOLERANCE:g}" if broken else None
+
+
+def build_groups(
+    problem: ConvexProblem,
+    weights: cp.Variable,
+    scale: cp.Variable | None,
+    constraints: ResolvedConstraints,
+    skip: frozenset[str] = frozenset(),
+) -> tuple[dict[str, list[cp.Constraint]], cp.Expression]:
+    """Constraint groups over `weights`; with `scale` (κ) every constant side is multiplied by κ."""
+
+    def times(value: cp.Expression) -> cp.Expression:
+        if scale is None:
+            return value
+        return cp.multiply(value, scale)
+
+    one = 1.0 if scale is None else scale
+    groups: dict[str, list[cp.Constraint]] = {"budget": [cp.sum(weights) == one]}
+    if "min_weight" not in skip:
+        groups["min_weight"] = [weights >= times(problem.lower)]
+    if "max_weight" not in skip:
+        groups["max_weight"] = [weights <= times(problem.upper)]
+    if constraints.gross_limit is not None and "gross_limit" not in skip:
+        groups["gross_limit"] = [cp.norm1(weights) <= times(problem.gross)]
+    if constraints.sector_names and "sector_caps" not in skip:
+        groups["sector_caps"] = [problem.sector_matrix @ weights <= times(problem.sector_caps)]
+    if constraints.factor_names and "factor_bounds" not in skip:
+        exposure = problem.factor_matrix @ weights
+        groups["factor_bounds"] = [
+            exposure >= times(problem.factor_lower),
+            exposure <= times(problem.factor_upper),
+        ]
+    if constraints.max_beta is not None and "max_beta" not in skip:
+        groups["max_beta"] = [problem.betas @ weights <= times(problem.max_beta)]
+    if constraints.volatility_per_period is not None and "target_volatility_annual" not in skip:
+        groups["target_volatility_annual"] = [
+            cp.norm(problem.factor @ weights, 2) <= times(problem.volatility)
+        ]
+    trade_cost: cp.Expression = cp.Constant(0.0)
+    if constraints.has_trades:
+        # Δw is its own variable so costᵀ|Δw| stays DPP (parameter × parameter-free expression).
+        trades = cp.Variable(weights.shape[0], name="trades")
+        groups["trades"] = [trades == weights - times(problem.previous)]
+        if constraints.turnover_limit is not None and "turnover_limit" not in skip:
+            groups["turnover_limit"] = [0.5 * cp.norm1(trades) <= times(problem.turnover)]
+        if constraints.per_asset_turnover_limit is not None and (
+            "per_asset_turnover_limit" not in skip
+        ):
+            groups["per_asset_turnover_limit"] = [cp.abs(trades) <= times(problem.asset_turnover)]
+        if np.any(constraints.cost > 0):
+            trade_cost = problem.cost @ cp.abs(trades)
+    return groups, trade_cost
+
+
+def solve_with_fallback(
+    problem: cp.Problem,
+    solvers: Sequence[str] = DEFAULT_SOLVERS,
+    solver_options: Mapping[str, Mapping[str, object]] | None = None,
+    check: Callable[[], str | None] | None = None,
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """Try each installed solver in order until one answers; return (status, solver, attempts).
+
+    An "optimal" answer that `check` rejects (e.g. SCS at its default accuracy breaking a bound
+    by 1e-5) counts as a failure and the next solver is tried.
+    """
+    installed = set(cp.installed_solvers())
+    attempts: list[tuple[str, str]] = []
+    for solver in solvers:
+        if solver not in installed:
+            attempts.append((solver, "not installed"))
+            continue
+        options = dict((solver_options or {}).get(solver, {}))
+        try:
+            with warnings.catch_warnings():
+                # "Solution may be inaccurate" is recorded in `attempts` instead.
+                warnings.simplefilter("ignore", UserWarning)
+                problem.solve(solver=solver, warm_start=True, **options)
+        except (cp.error.SolverError, ValueError, ArithmeticError) as error:
+            attempts.append((solver, f"error: {str(error).splitlines()[0][:120]}"))
+            continue
+        status = str(problem.status)
+        reason = check() if check is not None and status in _OPTIMAL else None
+        if reason is not None:
+            attempts.append((solver, f"rejected: {reason}"))
+            continue
+        attempts.append((solver, status))
+        if status in _OPTIMAL or status in _INFEASIBLE:
+            return status, solver, attempts
+    return "failed", "", attempts
+
+
+def _describe(attempts: Sequence[tuple[str, str]]) -> str:
+    return "; ".join(f"{solver}: {outcome}" for solver, outcome in attempts)
+
+
+def find_conflicts(
+    constraints: ResolvedConstraints,
+    covariance: np.ndarray,
+    solvers: Sequence[str] = DEFAULT_SOLVERS,
+) -> list[str]:
+    """A smallest set of constraint groups that cannot hold together (deletion filter).
+
+    Start from every group; drop one group at a time and keep it dropped if what remains is still
+    infeasible. What survives is irreducible: removing any one of its groups restores feasibility.
+    Returns [] when the constraints are feasible.
+    """
+    probe = ConvexProblem("min_variance", constraints)
+    probe.set_values(covariance, constraints)
+    candidates = [name for name in probe.groups if name not in ("budget", "trades")]
+    if _feasible(probe, constraints, frozenset(), solvers):
+        return []
+    dropped: set[str] = set()
+    for name in candidates:
+        if not _feasible(probe, constraints, frozenset(dropped | {name}), solvers):
+            dropped.add(name)
+    return [name for name in candidates if name not in dropped]
+
+
+def _feasible(
+    probe: ConvexProblem,
+    constraints: ResolvedConstraints,
+    skip: frozenset[str],
+    solvers: Sequence[str],
+) -> bool:
+    weights = cp.Variable(probe.n_assets)
+    groups, _ = build_groups(probe, weights, None, constraints, skip)
+    problem = cp.Problem(cp.Minimize(0), [item for group in groups.values() for item in group])
+    status, _, attempts = solve_with_fallback(problem, solvers)
+    if status == "failed":
+        raise SolverFailedError(f"feasibility check failed ({_describe(attempts)})", attempts)
+    return status not in _INFEASIBLE
+
+
+def describe_conflict(constraints: ResolvedConstraints, conflicts: Sequence[str]) -> str:
+    """A sentence naming each conflicting group with its values."""
+    parts = []
+    for name in conflicts:
+        if name == "min_weight":
+            parts.append(f"min_weight (sum of minimums {constraints.lower.sum():.4g})")
+        elif name == "max_weight":
+            parts.append(f"max_weight (sum of maximums {constraints.upper.sum():.4g})")
+        elif name == "sector_caps":
+            caps = dict(
+                zip(constraints.sector_names, constraints.sector_caps.round(4), strict=True)
+            )
+            parts.append(f"sector_caps {caps}")
+        elif name == "factor_bounds":
+            parts.append(f"factor_bounds on {list(constraints.factor_names)}")
+        elif name == "gross_limit":
+            parts.append(f"gross_limit {constraints.gross_limit}")
+        elif name == "max_beta":
+            parts.append(f"max_beta {constraints.max_beta}")
+        elif name == "target_volatility_annual":
+            parts.append("target_volatility_annual")
+        elif name == "turnover_limit":
+            parts.append(f"turnover_limit {constraints.turnover_limit}")
+        else:
+            parts.append(name)
+    return ", ".join(parts)
+
+
+def raise_conflicts(
+    method: str,
+    constraints: ResolvedConstraints,
+    covariance: np.ndarray,
+    solvers: Sequence[str] = DEFAULT_SOLVERS,
+) -> None:
+    """Raise ConflictingConstraintsError naming the groups in conflict, if there is one."""
+    conflicts = find_conflicts(constraints, covariance, solvers)
+    if conflicts:
+        raise ConflictingConstraintsError(
+            f"{method}: the constraints cannot all hold; in conflict (weights sum to 1 with): "
+            f"{describe_conflict(constraints, conflicts)}",
+            ["budget", *conflicts],
+        )
