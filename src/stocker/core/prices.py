@@ -9,6 +9,9 @@ half away from zero, so every price Stocker computes goes through `stored_price`
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
 
 PRICE_DECIMALS = 4
 """Decimal places of every stored price (the spec's NUMERIC(14, 4))."""
@@ -25,3 +28,13 @@ def stored_price(value: float | Decimal | str) -> Decimal:
     """
     exact = value if isinstance(value, Decimal) else Decimal(str(value))
     return max(exact.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP), PRICE_QUANTUM)
+
+
+def rounded_apart(first: Any, second: Any) -> np.ndarray:
+    """Which pairs of prices are less than one stored unit (0.0001) apart: one price that two
+    computations carried to different fifth decimals (a vendor's close 101.12345001 and its
+    adjusted close 101.12344999), which the store would round to two prices."""
+    left = np.asarray(first, dtype=np.float64)
+    right = np.asarray(second, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.abs(left - right) < SMALLEST_PRICE, dtype=bool)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from stocker.core.messages import MarketBar
+from stocker.core.prices import rounded_apart
 from stocker.core.rejects import COLUMN_TYPE, UNPARSEABLE, Reason, Reject
 from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
 from stocker.core.symbols import normalized_symbols
@@ -72,6 +73,25 @@ def _common_hash(frame: pd.DataFrame | None) -> str | None:
         return None
     hashes = frame["source_hash"].dropna().unique()
     return str(hashes[0]) if len(hashes) == 1 else None
+
+
+def _one_rounding(bars: pd.DataFrame, vendor: np.ndarray) -> pd.DataFrame:
+    """`bars` with a vendor's adjusted close that is its close carried to another fifth decimal
+    replaced by the close, so both are stored by one rounding and a bar no action touches has
+    adj_close == close exactly (not 101.1235 against 101.1234)."""
+    if not vendor.any():
+        return bars
+    same = vendor & rounded_apart(
+        pd.to_numeric(bars["close"], errors="coerce"),
+        pd.to_numeric(bars["adj_close"], errors="coerce"),
+    )
+    if not same.any():
+        return bars
+    bars = bars.copy()
+    adjusted = bars["adj_close"].to_numpy(dtype=object).copy()
+    adjusted[same] = bars["close"].to_numpy(dtype=object)[same]
+    bars["adj_close"] = adjusted
+    return bars
 
 
 class SourceReject(Protocol):
@@ -204,6 +224,7 @@ class BatchWriter:
             computed = missing_adj_close(valid)
             if computed.any():
                 valid = corporate_actions.complete_adjusted_closes(self.uow, valid, computed)
+            valid = _one_rounding(valid, ~computed)
         registered = self._register_symbols(spec, valid)
         result = self._writer(spec).land(
             spec.name,

@@ -30,7 +30,25 @@ def checked_symbols(symbols: Iterable[str], *, required: bool = False) -> list[s
 
 
 def priced_symbols(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> list[str]:
-    """`symbols` checked, or (None) every symbol with a daily bar; inside an open unit of work."""
+    """`symbols` checked, or (None) every symbol with a daily bar; inside an open unit of work.
+
+    A named symbol without daily bars is a `DataError` saying whether Stocker does not know it
+    at all or knows it but holds no prices, rather than a silent run over nothing.
+    """
     if symbols is None:
         return uow.bars.symbols_with_prices()
-    return checked_symbols(symbols)
+    chosen = checked_symbols(symbols)
+    unpriced = uow.bars.unpriced(chosen)
+    if unpriced:
+        unknown = set(uow.instruments.unknown(unpriced))
+        parts = []
+        if unknown:
+            parts.append(f"unknown symbol(s) {', '.join(sorted(unknown))}")
+        known = [symbol for symbol in unpriced if symbol not in unknown]
+        if known:
+            parts.append(f"no daily prices for {', '.join(known)}")
+        raise DataError(
+            "; ".join(parts) + ": check the spelling, or load their daily bars first "
+            "(stocker data ingest)"
+        )
+    return chosen

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from stocker.bootstrap import App
+from stocker.cli import app as cli_app
 from stocker.data.corporate_actions import apply_new_actions, readjust
 from stocker.data.price_returns import refresh_price_returns
 
@@ -204,3 +206,16 @@ def test_returns_command_computes_only_the_new_returns_on_a_second_run(market, a
     counts = second.output.splitlines()[-2]  # the counts row of the table
     # symbols, recomputed, computed: one symbol, nothing recomputed, only its 20 new sessions
     assert [int(cell) for cell in counts.split("│")[1:4]] == [1, 0, 20]
+
+
+def test_refresh_of_a_symbol_without_prices_says_so_and_exits_non_zero(
+    app: App, market: Engine
+) -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(cli_app, ["data", "returns", "--symbols", "NOPE"], obj=app)
+    assert unknown.exit_code != 0
+    assert "unknown symbol(s) NOPE" in unknown.output and "stocker data ingest" in unknown.output
+    with market.begin() as conn:
+        conn.execute(text("INSERT INTO instrument_info (symbol) VALUES ('IDLE')"))
+    idle = runner.invoke(cli_app, ["data", "returns", "--symbols", "IDLE"], obj=app)
+    assert idle.exit_code != 0 and "no daily prices for IDLE" in idle.output

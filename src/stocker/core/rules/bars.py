@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stocker.core.errors import DataError
+from stocker.core.prices import PRICE_DECIMALS, SMALLEST_PRICE
 from stocker.core.rules.common import (
     CalendarSessions,
     CheckResult,
@@ -66,17 +67,25 @@ def typed_bars(frame: pd.DataFrame, *, intraday: bool = False) -> pd.DataFrame:
 def rule_non_positive(
     typed: pd.DataFrame, columns: Sequence[str] = PRICE_COLUMNS
 ) -> list[RuleOutcome]:
-    """Prices must be strictly positive (one outcome per column)."""
+    """Prices must be strictly positive as stored (one outcome per column): a price below half
+    the smallest stored price (0.00005) would be stored as 0.0000."""
     outcomes = []
+    smallest = f"{SMALLEST_PRICE:.{PRICE_DECIMALS}f}"
     for column in columns:
         values = typed[column].to_numpy()
 
         def describe(
             positions: np.ndarray, column: str = column, values: np.ndarray = values
         ) -> list[str]:
-            return [f"{column} must be > 0, got {text}" for text in number_text(values[positions])]
+            chosen = values[positions]
+            return [
+                f"{column} must be > 0, got {text}" if value <= 0
+                else f"{column} {text} rounds to 0 at {PRICE_DECIMALS} decimals; the smallest "
+                f"stored price is {smallest}"
+                for value, text in zip(chosen, number_text(chosen), strict=True)
+            ]  # fmt: skip
 
-        outcomes.append(outcome("non_positive_price", values <= 0, describe))
+        outcomes.append(outcome("non_positive_price", values < SMALLEST_PRICE / 2, describe))
     return outcomes
 
 

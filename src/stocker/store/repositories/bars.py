@@ -40,6 +40,10 @@ _ACTIONS_SQL = text(
     "WHERE symbol = ANY(:symbols) AND date BETWEEN :start AND :end ORDER BY symbol, date"
 )
 _PRICE_SYMBOLS_SQL = text("SELECT DISTINCT symbol FROM prices_daily ORDER BY symbol")
+_UNPRICED_SQL = text(
+    "SELECT s.symbol FROM unnest(CAST(:symbols AS text[])) AS s(symbol) "
+    "WHERE NOT EXISTS (SELECT 1 FROM prices_daily p WHERE p.symbol = s.symbol) ORDER BY 1"
+)
 _PREVIOUS_SQL = text(
     "SELECT f.symbol, p.date, p.open, p.high, p.low, p.close, p.volume "
     "FROM unnest(CAST(:symbols AS text[]), CAST(:firsts AS date[])) AS f(symbol, first) "
@@ -131,6 +135,11 @@ class BarRepository:
     def symbols_with_prices(self) -> list[str]:
         """Every symbol with a daily bar, sorted."""
         return [str(symbol) for symbol in self._conn.execute(_PRICE_SYMBOLS_SQL).scalars()]
+
+    def unpriced(self, symbols: Sequence[str]) -> list[str]:
+        """The symbols among `symbols` without a single daily bar, sorted."""
+        rows = self._conn.execute(_UNPRICED_SQL, {"symbols": list(symbols)}).scalars()
+        return [str(symbol) for symbol in rows]
 
     def closes(self, symbols: Sequence[str]) -> pd.DataFrame:
         """Stored daily closes: symbol, date, close (float64), adj_close (NUMERIC text)."""
