@@ -327,3 +327,83 @@ def test_scan_file_flags_the_first_line_longer_than_the_cap_like_splitting_would
     else:
         with pytest.raises(SourceError, match=f"line {first_long} is longer than {cap} bytes"):
             scan_file(path, max_line_bytes=cap)
+
+
+# -- one number format and one date format per file ------------------------------------------
+
+
+def _write(tmp_path: Path, name: str, *lines: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_csv_with_decimal_commas_and_semicolons_reads_every_number_in_that_format(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        "de.csv",
+        "Symbol;Date;Open;High;Low;Close;Volume",
+        "SAP;03.01.2023;1.130,28;1.130,90;1.124,17;1.125,07;112.117.500",
+        "SAP;13.01.2023;132,03;134,92;131,66;134,76;57.809.700",
+    )
+
+    bars = FileSource(path).fetch().frames["prices_daily"]
+
+    assert bars["date"].tolist() == [date(2023, 1, 3), date(2023, 1, 13)]
+    assert bars["open"].tolist() == [1130.28, 132.03]
+    assert bars["volume"].tolist() == [112_117_500, 57_809_700]
+
+
+def test_csv_whose_numbers_read_two_ways_names_the_decimal_option(tmp_path: Path) -> None:
+    path = _write(tmp_path, "x.csv", "symbol,date,open,high,low,close,volume",
+                  'A,2023-01-03,"1,250","1,300","1,200","1,275",100')  # fmt: skip
+
+    with pytest.raises(
+        SourceError, match=r"x.csv: numbers such as '1,250' read two ways.*--decimal"
+    ):
+        FileSource(path).fetch()
+    bars = FileSource(path, decimal=".").fetch().frames["prices_daily"]
+    assert bars["close"].tolist() == [1275.0]
+    bars = FileSource(path, decimal=",").fetch().frames["prices_daily"]
+    assert bars["close"].tolist() == [1.275]
+
+
+def test_csv_whose_dates_read_two_ways_names_the_column_and_the_formats(tmp_path: Path) -> None:
+    path = _write(tmp_path, "x.csv", "symbol,Trade Date,open,high,low,close,volume",
+                  "A,03/01/2023,1,1,1,1,1", "A,04/01/2023,1,1,1,1,1")  # fmt: skip
+
+    with pytest.raises(SourceError) as raised:
+        FileSource(path).fetch()
+    message = str(raised.value)
+    assert "column 'Trade Date'" in message and "3 January 2023 or 1 March 2023" in message
+    assert "--date-format '%d/%m/%Y' or --date-format '%m/%d/%Y'" in message
+    bars = FileSource(path, date_format="%m/%d/%Y").fetch().frames["prices_daily"]
+    assert bars["date"].tolist() == [date(2023, 3, 1), date(2023, 4, 1)]
+
+
+def test_given_delimiter_overrides_the_sniffer(tmp_path: Path) -> None:
+    path = _write(tmp_path, "x.csv", "symbol|date|open|high|low|close|volume",
+                  "A|2023-01-03|1.5|1.5|1.5|1.5|1")  # fmt: skip
+
+    assert len(FileSource(path, delimiter="|").fetch().frames["prices_daily"]) == 1
+    with pytest.raises(SourceError, match="missing required column"):
+        FileSource(path, delimiter=",").fetch()
+
+
+def test_interval_option_is_refused_for_a_table_without_intervals(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="applies only to files filling prices_intraday"):
+        FileSource(tmp_path / "x.csv", interval="5m")
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [("dir", "is a directory"), ("/dev/null", "not a regular file"), ("nope", "no such file")],
+)
+def test_a_path_that_is_not_a_file_says_what_it_is(tmp_path: Path, where: str, message: str):
+    path = (
+        tmp_path if where == "dir" else Path(where) if where.startswith("/") else tmp_path / where
+    )
+    with pytest.raises(SourceError, match=message):
+        FileSource(path).fetch()
