@@ -81,9 +81,6 @@ class NumberFormat:
     decimal: str = "."
     thousands: str = ""
 
-    def example(self) -> str:
-        return f"1{self.thousands[:1]}234{self.decimal}5"
-
 
 PLAIN = NumberFormat()
 DECIMALS = (".", ",")
@@ -171,6 +168,10 @@ def number_format(
         ",": ("dot_decimal", "comma_grouping"),
     }
     allowed = [d for d in possible if not any(rule in found for rule in rules[d])]
+    if thousands is not None and thousands not in DECIMALS and seen:
+        # no `.`/`,` grouping: the one seen is the decimal separator (both: a contradiction)
+        allowed = [d for d in allowed if d in seen and len(seen) == 1]
+        found.setdefault("both", any_separator)
     if not allowed:
         examples = sorted({found[name] for name in found})
         if decimal is not None or thousands is not None:

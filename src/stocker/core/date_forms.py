@@ -47,7 +47,6 @@ _DATE_FORMS = {
 _DATE_PATTERNS = {
     label: re.compile(rf"{pattern}(?P<rest>(?:[T ].*)?)") for label, pattern in _DATE_FORMS.items()
 }
-ISO_DATE = "%Y-%m-%d"
 Reading = tuple[date, str]
 """A cell's date and what follows it (the time part, if any)."""
 
@@ -66,8 +65,6 @@ def _read_date(label: str, cell: str) -> tuple[str, Reading] | None:
         month = _MONTHS.get(word[:3])
         if month is None or (len(word) > 3 and word not in _FULL_MONTHS):
             return None
-        if len(word) > 3:
-            label = label.replace("%b", "%B")
     else:
         month = int(parts["m"])
     try:
@@ -114,7 +111,7 @@ def one_date_format(readings: dict[str, dict[str, Reading]]) -> str | None:
     for cell in sorted(cells):
         days = {readings[label][cell][0] for label in fitting}
         if len(days) > 1:
-            spelled = " or ".join(f"{day:%-d %B %Y}" for day in sorted(days))
+            spelled = " or ".join(f"{day.day} {day:%B %Y}" for day in sorted(days))
             raise CellFormatError(
                 f"dates such as {cell!r} read two ways ({spelled}), and no date in the column "
                 "settles which",

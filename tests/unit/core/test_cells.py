@@ -153,3 +153,18 @@ def test_timestamps_with_day_first_dates_follow_the_same_rule() -> None:
     ]
     with pytest.raises(CellFormatError):
         parse_instants(_text("03/01/2023 09:30", "04/01/2023 09:35"))
+
+
+def test_no_thousands_separator_given_makes_the_one_seen_the_decimal() -> None:
+    assert number_format([_text("1,234")], thousands="") == NumberFormat(",", "")
+    assert number_format([_text("1.234")], thousands="") == NumberFormat(".", "")
+    with pytest.raises(CellFormatError, match="do not fit thousands ''"):
+        number_format([_text("1,234.5")], thousands="")
+
+
+def test_month_names_short_or_long_are_one_format() -> None:
+    assert parse_dates(_text("Jan 3, 2023", "January 13, 2023", "Sept 1, 2023")).tolist() == [
+        date(2023, 1, 3),
+        date(2023, 1, 13),
+        date(2023, 9, 1),
+    ]
