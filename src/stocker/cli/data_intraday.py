@@ -100,6 +100,8 @@ def intraday_check_command(
     ),
 ) -> None:
     """Report days where daily bars built from intraday bars disagree with prices_daily."""
+    import pandas as pd
+
     from stocker.data.intraday import check_daily_agreement
 
     limits: dict[str, Any] = {} if tolerance is None else {"tolerance": tolerance}
@@ -125,7 +127,7 @@ def intraday_check_command(
     for row in found.head(ROWS_SHOWN).to_dict("records"):
         table.add_row(
             str(row["symbol"]),
-            f"{row['date']:%Y-%m-%d}",
+            "-" if pd.isna(row["date"]) else f"{row['date']:%Y-%m-%d}",
             str(row["field"]),
             _number(row["intraday"], ".10g"),
             _number(row["daily"], ".10g"),

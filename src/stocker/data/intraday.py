@@ -144,7 +144,8 @@ def check_daily_agreement(
     A price disagrees when ``|intraday - daily| / |daily| > tolerance`` (relative; the default
     1e-4 absorbs the 4-decimal storage of both), volume likewise with `volume_tolerance`
     (default: `tolerance`; vendors often leave auction prints out of minute volume). A session
-    with intraday bars but no daily bar is reported with field ``missing_daily``. Returns columns
+    with intraday bars but no daily bar is reported with field ``missing_daily``, a symbol
+    without any intraday bar in the range with ``missing_intraday`` (no date). Returns columns
     symbol, date, field, intraday, daily, relative_difference. No intraday bars at all in the
     range is a `DataError`, never an empty (agreeing) report.
     """
@@ -164,6 +165,13 @@ def check_daily_agreement(
     stored["date"] = pd.to_datetime(stored["date"]).astype("datetime64[ns]")
     merged = derived.merge(stored, on=["symbol", "date"], how="left", suffixes=("", "_daily"))
     found: list[pd.DataFrame] = []
+    without = sorted(set(chosen) - set(derived["symbol"]))
+    if without:
+        found.append(
+            pd.DataFrame({"symbol": without, "date": pd.NaT}).assign(
+                field="missing_intraday", intraday=np.nan, daily=np.nan, relative_difference=np.nan
+            )
+        )
     missing = merged["close_daily"].isna()
     if missing.any():
         found.append(

@@ -207,3 +207,23 @@ def test_intraday_check_without_intraday_bars_says_there_was_nothing_to_check(uo
     assert result.exit_code != 0, result.output
     assert "no 1m intraday bars" in result.output
     assert "agree" not in result.output
+
+
+def test_check_daily_agreement_names_a_symbol_without_intraday_bars(uow, stored, app: App):
+    from typer.testing import CliRunner
+
+    from stocker.cli import app as cli
+
+    report = check_daily_agreement(
+        uow, ["AAA", "ZZZ"], date(2024, 11, 26), date(2024, 11, 29), volume_tolerance=0.2
+    )
+    assert report[["symbol", "field"]].values.tolist() == [["ZZZ", "missing_intraday"]]
+    assert pd.isna(report["date"].iloc[0])
+    result = CliRunner().invoke(
+        cli,
+        ["data", "intraday-check", "--symbols", "AAA,ZZZ", "--start", "2024-11-26", "--end",
+         "2024-11-29", "--volume-tolerance", "0.2"],
+        obj=app,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "missing_intraday" in result.output and "agree on every" not in result.output
