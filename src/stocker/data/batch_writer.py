@@ -33,15 +33,12 @@ from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
 from stocker.core.symbols import normalized_symbols
 from stocker.core.tables import PROVENANCE_COLUMNS, TableSpec
 from stocker.data import corporate_actions
-from stocker.data.reports import IngestReport, TableReport
+from stocker.data.reports import VENDOR_TOLERANCE, IngestReport, TableReport, vendor_warnings
 from stocker.data.validation import missing_adj_close, validate_rows
 
 if TYPE_CHECKING:
     from stocker.store.bulk import UpsertResult
     from stocker.store.uow import SqlUnitOfWork
-
-VENDOR_TOLERANCE = 1e-3
-"""Relative difference beyond which a vendor's adjusted close is reported as disagreeing."""
 
 
 class RowWriter(Protocol):
@@ -220,11 +217,14 @@ class BatchWriter:
             # stored as the rules compared it: `ＡＡＰＬ` lands as AAPL, not as a look-alike
             valid["symbol"] = normalized_symbols(valid["symbol"])
         computed = np.zeros(len(valid), dtype=bool)
+        overruled = np.zeros(len(valid), dtype=bool)
+        vendor_values = pd.Series(np.nan, index=valid.index, dtype=object)
         if spec.derives_adj_close and len(valid):
             computed = missing_adj_close(valid)
-            if computed.any():
-                valid = corporate_actions.complete_adjusted_closes(self.uow, valid, computed)
-            valid = _one_rounding(valid, ~computed)
+            if "adj_close" in valid.columns:
+                vendor_values = valid["adj_close"].astype(object)
+            valid, overruled = corporate_actions.complete_adjusted_closes(self.uow, valid, computed)
+            valid = _one_rounding(valid, ~computed & ~overruled)
         registered = self._register_symbols(spec, valid)
         result = self._writer(spec).land(
             spec.name,
@@ -245,7 +245,11 @@ class BatchWriter:
         report.registered_symbols = self._unregister_unused(registered, valid, landed)
         report.inserted, report.updated = result.inserted, result.updated
         report.unchanged = result.unchanged
-        self._after_upsert(spec, valid.loc[landed], computed[landed], result.changed)
+        given = landed & ~computed & spec.derives_adj_close
+        vendor = valid.loc[given, [column for column in spec.key if column in valid]].assign(
+            adj_close=vendor_values[given], kept=np.where(overruled[given], "stocker", "vendor")
+        )
+        self._after_upsert(spec, valid.loc[landed], vendor, result.changed)
         return rejects
 
     def _with_source(self, spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
@@ -309,9 +313,12 @@ class BatchWriter:
         self,
         spec: TableSpec,
         landed: pd.DataFrame,
-        computed: np.ndarray,
+        vendor: pd.DataFrame,
         changed: pd.DataFrame | None,
     ) -> None:
+        """Note what the batch-wide work needs: symbols to re-adjust, changed bars (events) and
+        the vendor's adjusted closes as sent (symbol, date, adj_close, kept: whose value was
+        stored) for the comparison."""
         state = self._state
         if spec.adjusts_prices and changed is not None and len(changed):
             state.readjust_symbols.update(changed["symbol"].astype(str))
@@ -319,10 +326,8 @@ class BatchWriter:
             return
         if changed is not None and len(changed):
             state.changed_bars.append(changed[["symbol", "date"]])
-        if spec.derives_adj_close:
-            vendor = landed.loc[~computed]
-            if len(vendor):
-                state.vendor_adjusted.append(vendor[["symbol", "date", "adj_close"]])
+        if spec.derives_adj_close and len(vendor):
+            state.vendor_adjusted.append(vendor)
 
     def land_or_undo(
         self,
@@ -362,12 +367,7 @@ class BatchWriter:
                 state.changed_bars.append(adjustment.changed_keys)
         if compare_vendor and state.vendor_adjusted:
             report.vendor_disagreements = self._vendor_disagreements()
-            if len(report.vendor_disagreements):
-                counts = report.vendor_disagreements.groupby("symbol").size()
-                report.warnings.extend(
-                    f"{symbol}: vendor adj_close differs from ours on {count} date(s)"
-                    for symbol, count in counts.items()
-                )
+            report.warnings.extend(vendor_warnings(report.vendor_disagreements))
         report.events = self._enqueue_bars()
 
     def _symbols_with_later_actions(self) -> list[str]:
@@ -386,7 +386,13 @@ class BatchWriter:
         )
 
     def _vendor_disagreements(self) -> pd.DataFrame:
+        """Where the vendor's adjusted close and ours differ, on bars new or changed in this
+        batch (ours re-derived included): a reload that changes nothing reports nothing again.
+
+        The whole vendor series is compared (ours is scaled to its last date), then only the
+        changed bars are kept, with `kept` saying whose value is stored."""
         vendor = pd.concat(self._state.vendor_adjusted, ignore_index=True)
+        changed = _bar_keys(self._state.changed_bars)
         parts = []
         for symbol, rows in vendor.groupby("symbol", sort=True):
             series = pd.Series(
@@ -396,8 +402,14 @@ class BatchWriter:
             found = corporate_actions.compare_vendor_adjustment_in(
                 self.uow, str(symbol), series, VENDOR_TOLERANCE
             )
-            if len(found):
-                parts.append(found)
+            if not len(found):
+                continue
+            kept = dict(zip(pd.to_datetime(rows["date"]).dt.date, rows["kept"], strict=True))
+            days = [pd.Timestamp(day).date() for day in found["date"]]
+            found = found.assign(kept=[kept.get(day, "stocker") for day in days])
+            fresh = [(str(symbol), day) in changed for day in days]
+            if any(fresh):
+                parts.append(found.loc[fresh])
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def _enqueue_bars(self) -> int:
@@ -427,6 +439,17 @@ class BatchWriter:
             for row in bars
         ]
         return self.uow.outbox.add_many(messages)
+
+
+def _bar_keys(frames: Sequence[pd.DataFrame]) -> set[tuple[str, date]]:
+    """(symbol, date) of every bar in `frames` (dates as `datetime.date`)."""
+    keys: set[tuple[str, date]] = set()
+    for frame in frames:
+        keys.update(
+            (str(symbol), pd.Timestamp(day).date())
+            for symbol, day in zip(frame["symbol"], frame["date"], strict=True)
+        )
+    return keys
 
 
 class _UndoTableError(Exception):

@@ -159,11 +159,28 @@ def apply_new_actions(uow: SqlUnitOfWork, actions: pd.DataFrame) -> AppliedActio
     return applied
 
 
+def _under_known_actions(bars: pd.DataFrame, actions: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Which of `rows` have a corporate action of their symbol dated after them (it scales them)."""
+    if actions.empty or not rows.any():
+        return np.zeros(len(bars), dtype=bool)
+    last = actions.groupby(actions["symbol"].astype(str))["date"].max().to_dict()
+    return rows & np.array(
+        [
+            symbol in last and day < last[symbol]
+            for symbol, day in zip(bars["symbol"].astype(str), bars["date"], strict=True)
+        ],
+        dtype=bool,
+    )
+
+
 def complete_adjusted_closes(
     uow: SqlUnitOfWork, bars: pd.DataFrame, missing: np.ndarray
-) -> pd.DataFrame:
-    """`bars` (daily rows about to land) with adj_close filled where `missing`, derived from the
-    stored and incoming closes and the stored actions (incoming closes win on a shared date).
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`bars` (daily rows about to land) with adj_close derived from the stored and incoming
+    closes and the stored actions (incoming closes win on a shared date) where it is `missing`,
+    and where the vendor gave one but a known action applies to the bar (ours is kept then, as
+    `readjust` would make it; the vendor's is only compared). Returns the bars and which vendor
+    values were overruled.
 
     Computed before the upsert so a reload compares equal and reports nothing changed.
     """
@@ -171,7 +188,13 @@ def complete_adjusted_closes(
     if "adj_close" not in bars.columns:
         bars["adj_close"] = None
     bars["adj_close"] = bars["adj_close"].astype(object)
-    symbols = sorted(set(bars.loc[missing, "symbol"].astype(str)))
+    given = ~missing
+    actions = uow.bars.actions(sorted(set(bars.loc[given, "symbol"].astype(str))))
+    overruled = _under_known_actions(bars, actions, given)
+    needed = missing | overruled
+    if not needed.any():
+        return bars, overruled
+    symbols = sorted(set(bars.loc[needed, "symbol"].astype(str)))
     stored = uow.bars.closes(symbols)[["symbol", "date", "close"]]
     incoming = bars.loc[bars["symbol"].isin(symbols), ["symbol", "date", "close"]]
     history = pd.concat(
@@ -184,14 +207,14 @@ def complete_adjusted_closes(
     history = history.reset_index(drop=True)
     values = adjusted_closes(history, uow.bars.actions(symbols))
     by_key = dict(zip(zip(history["symbol"], history["date"], strict=True), values, strict=True))
-    targets = bars.loc[missing]
+    targets = bars.loc[needed]
     filled = bars["adj_close"].to_numpy(dtype=object).copy()
-    filled[missing] = [
+    filled[needed] = [
         stored_price(by_key[(symbol, day)])
         for symbol, day in zip(targets["symbol"], targets["date"], strict=True)
     ]
     bars["adj_close"] = filled
-    return bars
+    return bars, overruled
 
 
 def computed_adjusted_close_in(

@@ -11,6 +11,9 @@ import pandas as pd
 
 from stocker.data.counts import WriteCounts
 
+VENDOR_TOLERANCE = 1e-3
+"""Relative difference beyond which a vendor's adjusted close is reported as disagreeing."""
+
 
 @dataclass(kw_only=True)
 class TableReport(WriteCounts):
@@ -60,3 +63,32 @@ def summary_rows(report: IngestReport) -> Iterable[tuple[str, int, int, int, int
             table.unchanged,
             table.quarantined,
         )
+
+
+def vendor_warnings(disagreements: pd.DataFrame) -> list[str]:
+    """One line per symbol: where the vendor's adjusted close and ours part, which one Stocker
+    stored, and what to do to have the other."""
+    lines: list[str] = []
+    if disagreements.empty:
+        return lines
+    for symbol, rows in disagreements.groupby("symbol", sort=True):
+        days = sorted(pd.Timestamp(day).date() for day in rows["date"])
+        span = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
+        head = (
+            f"{symbol}: the vendor's adj_close differs from Stocker's by more than "
+            f"{VENDOR_TOLERANCE:.1%} on {len(days)} new or changed date(s) ({span}); "
+        )
+        if (rows["kept"] == "vendor").all():
+            lines.append(
+                head + "Stocker keeps the vendor's, as it knows no corporate action after "
+                "these dates; to derive its own, load the symbol's splits and dividends "
+                "(stocker data ingest --table corporate_actions)."
+            )
+        else:
+            lines.append(
+                head + "Stocker keeps its own, derived from the corporate actions it holds; "
+                "to take the vendor's, make those actions match the vendor's (correct or add "
+                "splits and dividends with stocker data ingest --table corporate_actions) and "
+                "the adjusted closes are re-derived."
+            )
+    return lines

@@ -239,7 +239,7 @@ def test_ingest_reports_vendor_adjustment_disagreement(engine, uow):
     report = ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
     assert set(report.vendor_disagreements["symbol"]) == {"AAPL"}
     assert len(report.vendor_disagreements) == 2
-    assert any("AAPL: vendor adj_close differs" in warning for warning in report.warnings)
+    assert any("AAPL: the vendor's adj_close differs" in warning for warning in report.warnings)
 
 
 def test_ingest_stale_and_jump_rules_see_the_stored_previous_bar(engine, uow):
@@ -318,3 +318,35 @@ def test_ingest_daily_bars_are_checked_against_the_calendar_of_each_instruments_
         row.reasons == ["not_a_session: date 2024-01-26 is not a session of XBOM"] for row in held
     )
     assert [row.symbol for row in landed] == ["AAPL"]
+
+
+def test_ingest_reload_of_vendor_adjusted_bars_changes_nothing_and_warns_only_when_new(engine, uow):
+    actions = pd.DataFrame(
+        {"symbol": ["AAPL"], "date": [date(2024, 1, 10)], "action_type": ["DIVIDEND"],
+         "value": [0.55]}
+    )  # fmt: skip
+    ingest(uow, batch(corporate_actions=actions), today=TODAY)
+    first = ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
+    (warning,) = [text for text in first.warnings if "vendor's adj_close differs" in text]
+    assert "Stocker keeps its own" in warning
+    assert "to take the vendor's" in warning and "--table corporate_actions" in warning
+    events = count(engine, "SELECT count(*) FROM outbox WHERE stream = 'market-bars'")
+    stored = count(engine, "SELECT sum(adj_close * 10000)::bigint FROM prices_daily")
+
+    again = ingest(uow, batch(prices_daily=daily(WEEK)), today=TODAY)
+
+    prices = again.table("prices_daily")
+    assert (prices.inserted, prices.updated, prices.unchanged) == (0, 0, 5)
+    assert again.events == 0
+    assert count(engine, "SELECT count(*) FROM outbox WHERE stream = 'market-bars'") == events
+    assert count(engine, "SELECT sum(adj_close * 10000)::bigint FROM prices_daily") == stored
+    assert not [text for text in again.warnings if "adj_close differs" in text]
+    assert again.vendor_disagreements.empty
+
+    # a corrected bar is a changed disagreement: reported again, for that bar only
+    corrected = [
+        (*row[:4], row[4] + 0.05, row[5]) if row[0] == "2024-01-08" else row for row in WEEK
+    ]
+    third = ingest(uow, batch(prices_daily=daily(corrected)), today=TODAY)
+    days = [str(pd.Timestamp(day).date()) for day in third.vendor_disagreements["date"]]
+    assert days == ["2024-01-08"] and third.events >= 1
