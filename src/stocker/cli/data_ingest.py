@@ -234,7 +234,12 @@ def release_command(
     ctx: typer.Context,
     ids: Ids,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Correct a field: --set close=101.5")
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Correct a field, by column or the file's own header: --set close=101.5, "
+            "--set Close=101.5 (--set field= clears it).",
+        ),
     ] = None,
     accept: Annotated[
         list[str] | None,

@@ -48,3 +48,37 @@ def test_one_symbol_file_rows_are_quarantined_with_the_symbol_and_released_by_fi
             text("SELECT symbol, close, volume FROM prices_daily WHERE date = '2024-01-17'")
         ).one()
     assert (row.symbol, row.close, row.volume) == ("AAPL", Decimal("392.0000"), 120)
+
+
+def test_cli_one_symbol_file_row_is_listed_by_symbol_and_released_with_the_files_header(
+    app, engine, tmp_path: Path
+):
+    from typer.testing import CliRunner
+
+    from stocker.cli import app as cli_app
+
+    def cli(*args: str):
+        return CliRunner().invoke(cli_app, list(args), obj=app)
+
+    path = tmp_path / "aapl.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2024-01-16,390,392,389,391,100\n"
+        "2024-01-17,391,393,390,39x,120\n"
+    )
+    loaded = cli(
+        "data", "ingest", "--source", "csv", "--file", str(path), "--symbol", "AAPL",
+        "--today", TODAY.isoformat(),
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+
+    listing = cli("data", "quarantine", "list", "--symbol", "AAPL")
+    assert listing.exit_code == 0 and "symbol=AAPL" in listing.output, listing.output
+    with engine.connect() as conn:
+        entry_id = conn.execute(text("SELECT id FROM ingest_quarantine")).scalar_one()
+    released = cli(
+        "data", "quarantine", "release", str(entry_id), "--set", "Close=392",
+        "--today", TODAY.isoformat(),
+    )  # fmt: skip
+    assert released.exit_code == 0, released.output
+    assert f"#{entry_id} released" in released.output
