@@ -231,10 +231,30 @@ def _square(matrix: pd.DataFrame | np.ndarray) -> np.ndarray:
     return values
 
 
-def check_psd(matrix: pd.DataFrame | np.ndarray) -> PsdReport:
-    """Say whether `matrix` is symmetric positive semi-definite, up to round-off."""
+def check_psd(matrix: pd.DataFrame | np.ndarray, exact: bool = False) -> PsdReport:
+    """Say whether `matrix` is symmetric positive semi-definite, up to round-off.
+
+    A symmetric matrix whose Cholesky factorisation succeeds is positive definite; unless
+    `exact`, that cheap proof is accepted and `min_eigenvalue` is NaN ("not computed").
+    Otherwise the eigenvalues are computed and the report says how many are negative.
+    """
     values = _square(matrix)
     asymmetry = float(np.max(np.abs(values - values.T))) if values.size else 0.0
+    scale = float(np.max(np.abs(np.diag(values)))) if values.size else 0.0
+    if not exact and asymmetry <= 1e-12 * max(scale, 1e-300):
+        try:
+            np.linalg.cholesky(values)
+        except np.linalg.LinAlgError:
+            pass
+        else:
+            return PsdReport(
+                is_psd=True,
+                min_eigenvalue=float("nan"),
+                n_negative=0,
+                tolerance=0.0,
+                asymmetry=asymmetry,
+                reason="positive definite (Cholesky succeeded)",
+            )
     eigenvalues = np.linalg.eigvalsh((values + values.T) / 2.0)
     tolerance = _tolerance(eigenvalues)
     n_negative = int(np.sum(eigenvalues < -tolerance))
@@ -269,9 +289,9 @@ def repair_psd(
     The matrix is symmetrised, eigenvalues below `floor` are raised to `floor`; a PSD input comes
     back unchanged with `repaired=False`. Nothing is repaired without the report saying so.
     """
-    report = check_psd(matrix)
+    report = check_psd(matrix, exact=floor > 0)
     values = _square(matrix)
-    if report.is_psd and floor <= max(report.min_eigenvalue, 0.0):
+    if report.is_psd and (floor <= 0 or floor <= report.min_eigenvalue):
         return matrix, report
     symmetric = (values + values.T) / 2.0
     eigenvalues, vectors = np.linalg.eigh(symmetric)

@@ -117,6 +117,9 @@ def test_ewma_refuses_decay_outside_unit_interval() -> None:
 def test_check_psd_accepts_a_sample_covariance(returns: pd.DataFrame) -> None:
     report = check_psd(returns.cov())
     assert report.is_psd and report.n_negative == 0 and not report.repaired
+    assert "Cholesky" in report.reason
+    exact = check_psd(returns.cov(), exact=True)
+    assert exact.is_psd and exact.min_eigenvalue > 0
 
 
 def test_repair_psd_clips_negative_eigenvalues_and_says_how_many() -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import cvxpy as cp
 import numpy as np
+from scipy import linalg, sparse
 
 from stocker.core.errors import DataError, InfeasibleError, StockerError
 from stocker.core.optimize.constraints import ConflictingConstraintsError, ResolvedConstraints
@@ -54,12 +55,17 @@ class SolveOutcome:
 
 
 def covariance_factor(covariance: np.ndarray) -> np.ndarray:
-    """F with FᵀF = Σ: Cholesky when Σ is positive definite, else the eigen square root."""
+    """Upper-triangular F with FᵀF = Σ: Cholesky, or for a singular Σ the R of QR(eigen root).
+
+    Triangular so the parameter can be declared with that sparsity: half the nonzeros the
+    solver has to factor, at every re-solve.
+    """
     try:
         return np.linalg.cholesky(covariance).T
     except np.linalg.LinAlgError:
         eigenvalues, vectors = np.linalg.eigh(covariance)
-        return (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))).T
+        root = (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))).T
+        return np.asarray(linalg.qr(root, mode="r")[0])
 
 
 class ConvexProblem:
@@ -82,7 +88,10 @@ class ConvexProblem:
         self.structure = constraints.structure()
         n_assets = len(constraints.symbols)
         self.n_assets = n_assets
-        self.factor = cp.Parameter((n_assets, n_assets), name="covariance_factor")
+        self._upper = np.triu_indices(n_assets)
+        self.factor = cp.Parameter(
+            (n_assets, n_assets), name="covariance_factor", sparsity=self._upper
+        )
         self.mu = cp.Parameter(n_assets, name="expected_return")
         self.lower = cp.Parameter(n_assets, name="min_weight")
         self.upper = cp.Parameter(n_assets, name="max_weight")
@@ -163,7 +172,11 @@ class ConvexProblem:
             if not risk_aversion > 0:
                 raise DataError(f"risk_aversion: got {risk_aversion}, expected > 0")
             risk_unit /= risk_aversion / 2.0
-        self.factor.value = covariance_factor(covariance / risk_unit)
+        factor = covariance_factor(covariance / risk_unit)
+        rows, columns = self._upper
+        self.factor.value_sparse = sparse.coo_array(
+            (factor[rows, columns], (rows, columns)), shape=factor.shape
+        )
         mu = np.zeros(self.n_assets) if expected_returns is None else expected_returns
         self.mu.value = (mu - risk_free_rate) / unit
         self.cost.value = constraints.cost / unit
@@ -304,6 +317,8 @@ def solve_with_fallback(
             with warnings.catch_warnings():
                 # "Solution may be inaccurate" is recorded in `attempts` instead.
                 warnings.simplefilter("ignore", UserWarning)
+                # cvxpy reads the sparse factor densely when it compiles without DPP; harmless.
+                warnings.filterwarnings("ignore", "Reading from a sparse CVXPY", RuntimeWarning)
                 problem.solve(solver=solver, warm_start=True, **options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as error:
             attempts.append((solver, f"error: {str(error).splitlines()[0][:120]}"))

@@ -11,6 +11,7 @@ wᵢ ∝ √bᵢ/σᵢ; a test checks that Newton reproduces it.)
 from __future__ import annotations
 
 import numpy as np
+from scipy import linalg
 
 from stocker.core.errors import DataError, StockerError
 
@@ -56,7 +57,7 @@ def risk_budget_weights(
             return x / x.sum(), iteration
         gradient = marginal - budgets / x
         hessian = covariance + np.diag(budgets / x**2)
-        step = np.linalg.solve(hessian, gradient)
+        step = linalg.cho_solve(linalg.cho_factor(hessian, check_finite=False), gradient)
         decrement = float(np.sqrt(max(gradient @ step, 0.0)))
         x = x - step / (1.0 + decrement) if decrement > 0.25 else x - step
     raise StockerError(

@@ -9,6 +9,7 @@ import pytest
 from stocker.core.errors import DataError
 from stocker.core.optimize import Constraints, ConvexProblem, optimize
 from stocker.core.optimize import api as optimize_api
+from stocker.core.optimize.convex import covariance_factor
 
 
 def _problem(returns: pd.DataFrame, sectors: dict[str, str]) -> tuple[ConvexProblem, Constraints]:
@@ -64,6 +65,17 @@ def test_optimize_reuses_the_compiled_problem_for_the_same_structure(
     assert list(optimize_api._PROBLEMS.values()) == built and len(built) == 1
     optimize(returns, "min_variance", Constraints(max_weight=0.2, target_volatility_annual=0.5))
     assert len(optimize_api._PROBLEMS) == 2  # a new group is a new structure
+
+
+def test_covariance_factor_is_upper_triangular_even_when_singular(returns: pd.DataFrame) -> None:
+    data = returns.iloc[:, :6].to_numpy()
+    singular = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 2.0]]) * 1e-4
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(singular)  # so the QR path is the one tested
+    for covariance in (np.cov(data, rowvar=False), singular):
+        factor = covariance_factor(covariance)
+        np.testing.assert_allclose(factor.T @ factor, covariance, atol=1e-15)
+        assert np.allclose(np.tril(factor, -1), 0.0)
 
 
 def test_structure_mismatch_is_refused(returns: pd.DataFrame, sectors: dict[str, str]) -> None:
