@@ -21,11 +21,15 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from stocker.store.repositories.bars import BarRepository
+from stocker.store.repositories.covariances import CovarianceRepository
 from stocker.store.repositories.derived import DerivedRepository
+from stocker.store.repositories.factors import FactorRepository
 from stocker.store.repositories.inbox import InboxRepository
 from stocker.store.repositories.instruments import InstrumentRepository
 from stocker.store.repositories.outbox import OutboxRepository
+from stocker.store.repositories.portfolios import PortfolioRepository
 from stocker.store.repositories.quarantine import QuarantineRepository
+from stocker.store.repositories.screens import ScreenRepository
 from stocker.store.repositories.universes import UniverseRepository
 
 
@@ -39,6 +43,10 @@ class SqlUnitOfWork:
     derived: DerivedRepository
     outbox: OutboxRepository
     inbox: InboxRepository
+    factors: FactorRepository
+    screens: ScreenRepository
+    covariances: CovarianceRepository
+    portfolios: PortfolioRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -57,6 +65,10 @@ class SqlUnitOfWork:
         self.derived = DerivedRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.inbox = InboxRepository(conn)
+        self.factors = FactorRepository(conn)
+        self.screens = ScreenRepository(conn)
+        self.covariances = CovarianceRepository(conn)
+        self.portfolios = PortfolioRepository(conn)
         return self
 
     def __exit__(
