@@ -18,6 +18,7 @@ import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.rules.metrics import PERIOD_TYPES
+from stocker.core.symbols import checked_symbol
 
 if TYPE_CHECKING:
     from stocker.store.bulk import UpsertResult
@@ -29,7 +30,13 @@ SYMBOLS_LISTED_IN_ERRORS = 20
 def upsert_instruments(
     uow: SqlUnitOfWork, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
 ) -> UpsertResult:
-    """Register or update instruments by symbol; invalid rows raise `ValidationError`."""
+    """Register or update instruments by symbol; invalid rows raise `ValidationError`, and a
+    symbol tickers cannot have (`stocker.core.symbols`) a `DataError` naming the character."""
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    for record in records:
+        symbol = record.get("symbol")
+        if isinstance(symbol, str) and symbol.strip():
+            checked_symbol(symbol)
     with uow:
         result = uow.instruments.upsert(rows)
         uow.commit()
@@ -56,8 +63,18 @@ def unknown_symbols(uow: SqlUnitOfWork, symbols: Sequence[str]) -> list[str]:
 def require_known(uow: SqlUnitOfWork, symbols: Sequence[str]) -> None:
     """Raise `DataError` naming every symbol not registered in `instrument_info`.
 
-    Runs inside the caller's open unit of work (a check before a write).
+    Each symbol is first checked as ingestion checks it (`stocker.core.symbols.checked_symbol`):
+    one holding a character tickers do not use is refused with the character named, and one
+    that Unicode normalization would change (full-width letters) is refused naming the form to
+    pass. Runs inside the caller's open unit of work (a check before a write).
     """
+    for symbol in symbols:
+        normalized = checked_symbol(symbol)
+        if normalized != symbol.strip():
+            raise DataError(
+                f"symbol {symbol!r} is {normalized!r} once Unicode-normalized (NFKC); "
+                f"pass {normalized}"
+            )
     missing = uow.instruments.unknown(symbols)
     if missing:
         shown = ", ".join(missing[:SYMBOLS_LISTED_IN_ERRORS])

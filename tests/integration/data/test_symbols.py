@@ -81,3 +81,18 @@ def test_fetch_with_invisible_requested_or_file_symbol_is_refused_naming_the_cha
         )  # fmt: skip
     with pytest.raises(DataError, match=r"U\+200B ZERO WIDTH SPACE"):
         checked_symbols(["AAPL", "MSFT\u200b"])
+
+
+def test_universe_members_and_instrument_rows_are_checked_like_ingested_symbols(uow):
+    from stocker.data.instruments import upsert_instruments
+    from stocker.data.universes import add_members, create_universe
+
+    upsert_instruments(uow, [{"symbol": "AAPL"}])
+    create_universe(uow, "core")
+    with pytest.raises(DataError, match=r"U\+200B ZERO WIDTH SPACE"):
+        add_members(uow, "core", ["AAPL\u200b"])
+    with pytest.raises(DataError, match=r"'ＡＡＰＬ' is 'AAPL' once Unicode-normalized"):
+        add_members(uow, "core", ["ＡＡＰＬ"])
+    with pytest.raises(DataError, match=r"U\+0027 APOSTROPHE"):
+        upsert_instruments(uow, [{"symbol": "A';--"}])
+    assert add_members(uow, "core", ["AAPL"]).added == 1
