@@ -163,14 +163,10 @@ def _under_known_actions(bars: pd.DataFrame, actions: pd.DataFrame, rows: np.nda
     """Which of `rows` have a corporate action of their symbol dated after them (it scales them)."""
     if actions.empty or not rows.any():
         return np.zeros(len(bars), dtype=bool)
-    last = actions.groupby(actions["symbol"].astype(str))["date"].max().to_dict()
-    return rows & np.array(
-        [
-            symbol in last and day < last[symbol]
-            for symbol, day in zip(bars["symbol"].astype(str), bars["date"], strict=True)
-        ],
-        dtype=bool,
-    )
+    last = actions.groupby(actions["symbol"].astype(str))["date"].max()
+    last_dates = pd.to_datetime(bars["symbol"].astype(str).map(last))
+    before = (pd.to_datetime(bars["date"]) < last_dates).to_numpy(dtype=bool)  # NaT: False
+    return rows & before
 
 
 def complete_adjusted_closes(
