@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stocker.core.errors import ValidationError
 from stocker.core.messages import (
     MESSAGE_TYPES,
     STREAMS,
@@ -22,7 +23,6 @@ from stocker.core.messages import (
     parse,
     stream_of,
 )
-from stocker.core.errors import ValidationError
 
 # Copied verbatim from the spec, section 3 ("Redis Stream Schemas").
 SPEC_EXAMPLES = {
