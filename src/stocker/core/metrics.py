@@ -95,7 +95,7 @@ def performance(
     with np.errstate(divide="ignore", invalid="ignore"):
         result: dict[str, float] = {
             "cagr": cagr,
-            "volatility": std * np.sqrt(periods_per_year),
+            "volatility": float(std * np.sqrt(periods_per_year)),
             "sharpe": float(np.mean(excess) / std * np.sqrt(periods_per_year)),
             "sortino": float(periods_per_year * np.mean(excess) / downside),
             "max_drawdown": max_drawdown,

@@ -62,16 +62,33 @@ class BacktestResult:
 
 def _marks(close: FloatArray) -> FloatArray:
     """Closes with gaps filled by the last known close and 0 before a symbol's first price."""
-    if not np.isnan(close).any():
+    if not np.isnan(np.min(close, initial=np.inf)):  # one fast pass finds any gap
         return close
     return np.nan_to_num(pd.DataFrame(close).ffill().to_numpy(), nan=0.0)
+
+
+class _Marks:
+    """Valuation prices, gap-filled only when a gap is met: most panels have none."""
+
+    def __init__(self, close: FloatArray) -> None:
+        self.close = close
+        self._filled: FloatArray | None = None
+
+    def filled(self) -> FloatArray:
+        if self._filled is None:
+            self._filled = _marks(self.close)
+        return self._filled
+
+    def rows(self, index: npt.NDArray[np.int64]) -> FloatArray:
+        taken = self.close[index]
+        return self.filled()[index] if np.isnan(taken).any() else taken
 
 
 def _solve_fractional(
     nav_pre: float,
     weights: FloatArray,
     values: FloatArray,
-    rate: FloatArray,
+    rate: FloatArray | float,
     min_commission: float,
 ) -> tuple[float, FloatArray]:
     """Exact post-cost NAV for trading ``values`` to ``weights × NAV_post``; costs per name.
@@ -81,19 +98,22 @@ def _solve_fractional(
     """
     traded = (weights != 0.0) | (values != 0.0)
     nav = nav_pre
-    pattern: tuple[bytes, bytes] | None = None
-    for _ in range(_MAX_SOLVE_ROUNDS):
+    sign = np.zeros_like(weights)
+    linear = traded
+    for round_number in range(_MAX_SOLVE_ROUNDS):
         delta = weights * nav - values
-        sign = np.sign(delta)
-        linear = traded & (rate * np.abs(delta) >= min_commission)
-        at_minimum = traded & ~linear
-        current = (sign.tobytes(), linear.tobytes())
-        if current == pattern:
+        new_sign = np.sign(delta)
+        new_linear = traded
+        if min_commission > 0:
+            new_linear = traded & (rate * np.abs(delta) >= min_commission)
+        if round_number and np.array_equal(new_sign, sign) and np.array_equal(new_linear, linear):
             break
-        pattern = current
-        s_rate = np.where(linear, rate * sign, 0.0)
-        nav = (nav_pre - min_commission * at_minimum.sum() + s_rate @ values) / (
-            1.0 + s_rate @ weights
+        sign, linear = new_sign, new_linear
+        signed_rate = np.where(linear, rate * sign, 0.0)
+        at_minimum = int(np.count_nonzero(traded & ~linear))
+        nav = float(
+            (nav_pre - min_commission * at_minimum + signed_rate @ values)
+            / (1.0 + signed_rate @ weights)
         )
     delta = weights * nav - values
     costs = np.where(traded, np.maximum(rate * np.abs(delta), min_commission), 0.0)
@@ -143,91 +163,49 @@ def backtest(
     if not prices.index.is_monotonic_increasing or not prices.index.is_unique:
         raise DataError("prices index must be strictly ascending dates")
     close = prices.to_numpy(dtype=np.float64)
-    marks = _marks(close)
     opens = close
     if open_prices is not None:
         opens = open_prices.reindex(index=prices.index, columns=prices.columns).to_numpy(
             dtype=np.float64
         )
     target, rows = _aligned_weights(prices, weights)
-    n_dates, n_symbols = close.shape
+    n_dates = close.shape[0]
     decision_rows = rows.astype(np.int64)
     trade_rows = decision_rows + (1 if execution == "next_open" else 0)
     keep = trade_rows < n_dates
     target, decision_rows, trade_rows = target[keep], decision_rows[keep], trade_rows[keep]
-    n_events = len(trade_rows)
+    marks = _Marks(close)
+    # The rows the trades need, gathered once (C-ordered, whatever the frame's layout).
+    quoted = (close if execution == "close" else opens)[trade_rows]
+    tradable = np.isfinite(quoted) & (quoted > 0)
+    if not tradable.all():
+        # No quote: valued at the last close (that day's under close, the day before's at open).
+        last = marks.rows(trade_rows if execution == "close" else trade_rows - 1)
+        quoted = np.where(tradable, quoted, last)
+    decided = None
+    if shares == "whole":
+        decided = (close[decision_rows], marks.rows(decision_rows))
+    events = _simulate(
+        quoted,
+        tradable,
+        np.where(tradable, target, 0.0),
+        decided,
+        initial_capital,
+        cost_bps / 1e4,
+        cost_per_share,
+        min_commission,
+        min_trade,
+    )
+    shares_after, cash_after, event_costs = events
 
-    shares_after = np.zeros((n_events + 1, n_symbols))
-    cash_after = np.full(n_events + 1, float(initial_capital))
-    event_costs = np.zeros((n_events, n_symbols))
-    fill_prices = np.zeros((n_events, n_symbols))
-    held = np.zeros(n_symbols)
-    cash = float(initial_capital)
-    bps = cost_bps / 1e4
-    for event in range(n_events):
-        row, decided = trade_rows[event], decision_rows[event]
-        if execution == "close":
-            quoted = close[row]
-            mark = marks[row]
-        else:
-            quoted = opens[row]
-            mark = marks[row - 1]
-        tradable = np.isfinite(quoted) & (quoted > 0)
-        price = np.where(tradable, quoted, mark)
-        weights_row = np.where(tradable, target[event], 0.0)
-        if shares == "fractional":
-            values = held * price
-            nav_pre = cash + values.sum()
-            sized = size_orders(
-                weights_row,
-                nav_pre,
-                np.where(tradable, price, np.nan),
-                held,
-                min_trade_fraction=min_trade,
-                whole=False,
-            )
-            active = tradable & ~sized.skipped
-            safe_price = np.where(active, price, 1.0)
-            rate = np.where(active, bps + cost_per_share / safe_price, 0.0)
-            nav_post, costs = _solve_fractional(
-                nav_pre,
-                np.where(active, weights_row, 0.0),
-                np.where(active, values, 0.0),
-                rate,
-                min_commission,
-            )
-            new_held = np.where(active, weights_row * nav_post / safe_price, held)
-        else:
-            # Sized like the live order manager: on the decision date's NAV and close.
-            decision_nav = cash + held @ marks[decided]
-            sized = size_orders(
-                weights_row,
-                decision_nav,
-                np.where(tradable, close[decided], np.nan),
-                held,
-                min_trade_fraction=min_trade,
-                whole=True,
-            )
-            order = np.where(tradable, sized.order_shares, 0.0)
-            notional = np.abs(order) * price
-            costs = np.where(
-                order != 0.0,
-                np.maximum(bps * notional + cost_per_share * np.abs(order), min_commission),
-                0.0,
-            )
-            new_held = held + order
-        cash = cash - (new_held - held) @ price - costs.sum()
-        held = new_held
-        shares_after[event + 1] = held
-        cash_after[event + 1] = cash
-        event_costs[event] = costs
-        fill_prices[event] = price
-
-    # Every date takes the state after the last trade on or before it (row 0: the start).
-    state = np.searchsorted(trade_rows, np.arange(n_dates), side="right")
-    holdings = shares_after[state]
-    cash_daily = cash_after[state]
-    nav = cash_daily + np.einsum("ij,ij->i", holdings, marks)
+    # Every date takes the state after the last trade on or before it (state 0: the start).
+    starts = np.r_[0, trade_rows, n_dates]
+    rows_per_state = np.diff(starts)
+    holdings = np.repeat(shares_after, rows_per_state, axis=0)
+    cash_daily = np.repeat(cash_after, rows_per_state)
+    nav = _segment_nav(close, starts, shares_after, cash_daily)
+    if np.isnan(nav).any():  # a gap somewhere: value it at the last known close
+        nav = _segment_nav(marks.filled(), starts, shares_after, cash_daily)
     costs_daily = np.zeros(n_dates)
     costs_daily[trade_rows] = event_costs.sum(axis=1)
     index = prices.index
@@ -236,11 +214,100 @@ def backtest(
         holdings=pd.DataFrame(holdings, index=index, columns=prices.columns, copy=False),
         cash=pd.Series(cash_daily, index=index, name="cash"),
         costs=pd.Series(costs_daily, index=index, name="costs"),
-        trades=_trade_table(
-            index, prices.columns, trade_rows, shares_after, fill_prices, event_costs
-        ),
+        trades=_trade_table(index, prices.columns, trade_rows, shares_after, quoted, event_costs),
         prices=prices,
     )
+
+
+def _segment_nav(
+    marks: FloatArray, starts: npt.NDArray[np.int64], shares_after: FloatArray, cash: FloatArray
+) -> FloatArray:
+    """Cash plus one matrix-vector product per holding period."""
+    nav = cash.copy()
+    for state in range(len(shares_after)):
+        segment = slice(starts[state], starts[state + 1])
+        nav[segment] += marks[segment] @ shares_after[state]
+    return nav
+
+
+def _simulate(
+    prices: FloatArray,
+    tradable: npt.NDArray[np.bool_],
+    target: FloatArray,
+    decided: tuple[FloatArray, FloatArray] | None,
+    initial_capital: float,
+    rate_bps: float,
+    cost_per_share: float,
+    min_commission: float,
+    min_trade: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The sequential part: one step per trade (events × symbols arrays in, states out).
+
+    ``decided`` holds the decision dates' closes and marks, which size whole-share orders;
+    without it the shares are fractional.
+    """
+    n_events, n_symbols = prices.shape
+    shares_after = np.zeros((n_events + 1, n_symbols))
+    cash_after = np.full(n_events + 1, float(initial_capital))
+    event_costs = np.zeros((n_events, n_symbols))
+    held = np.zeros(n_symbols)
+    cash = float(initial_capital)
+    for event in range(n_events):
+        price, weights_row, can_trade = prices[event], target[event], tradable[event]
+        if decided is None:
+            values = held * price
+            nav_pre = cash + values.sum()
+            active = can_trade
+            if min_trade > 0:
+                quote = np.where(can_trade, price, np.nan)
+                sized = size_orders(
+                    weights_row, nav_pre, quote, held, min_trade_fraction=min_trade, whole=False
+                )
+                active = can_trade & ~sized.skipped
+            if active.all():  # the usual case: every name trades, no masks needed
+                rate: FloatArray | float = rate_bps + cost_per_share / price
+                if cost_per_share == 0:
+                    rate = rate_bps
+                nav_post, costs = _solve_fractional(
+                    nav_pre, weights_row, values, rate, min_commission
+                )
+                new_held = weights_row * nav_post / price
+            else:
+                safe_price = np.where(active, price, 1.0)
+                rate = np.where(active, rate_bps + cost_per_share / safe_price, 0.0)
+                nav_post, costs = _solve_fractional(
+                    nav_pre,
+                    np.where(active, weights_row, 0.0),
+                    np.where(active, values, 0.0),
+                    rate,
+                    min_commission,
+                )
+                new_held = np.where(active, weights_row * nav_post / safe_price, held)
+        else:
+            # Sized like the live order manager: on the decision date's NAV and close.
+            decision_close, decision_marks = decided[0][event], decided[1][event]
+            sized = size_orders(
+                weights_row,
+                cash + held @ decision_marks,
+                np.where(can_trade, decision_close, np.nan),
+                held,
+                min_trade_fraction=min_trade,
+                whole=True,
+            )
+            order = np.where(can_trade, sized.order_shares, 0.0)
+            traded = np.abs(order)
+            costs = np.where(
+                order != 0.0,
+                np.maximum(rate_bps * traded * price + cost_per_share * traded, min_commission),
+                0.0,
+            )
+            new_held = held + order
+        cash = cash - (new_held - held) @ price - costs.sum()
+        held = new_held
+        shares_after[event + 1] = held
+        cash_after[event + 1] = cash
+        event_costs[event] = costs
+    return shares_after, cash_after, event_costs
 
 
 def _trade_table(
@@ -252,17 +319,16 @@ def _trade_table(
     event_costs: FloatArray,
 ) -> pd.DataFrame:
     """One row per (trade date, symbol) whose shares changed."""
-    quantity = np.diff(shares_after, axis=0)
-    events, symbols = np.nonzero(quantity)
-    traded_quantity = quantity[events, symbols]
-    price = fill_prices[events, symbols]
-    return pd.DataFrame(
-        {
-            "date": index[trade_rows[events]],
-            "symbol": columns[symbols],
-            "quantity": traded_quantity,
-            "price": price,
-            "notional": traded_quantity * price,
-            "cost": event_costs[events, symbols],
-        }
-    )
+    quantity = np.diff(shares_after, axis=0).ravel()
+    flat = np.flatnonzero(quantity)
+    events, symbols = np.divmod(flat, shares_after.shape[1])
+    # One float block built in place: pandas would otherwise copy four columns into one.
+    numbers = np.empty((len(flat), 4))
+    numbers[:, 0] = quantity[flat]
+    numbers[:, 1] = fill_prices.ravel()[flat]
+    np.multiply(numbers[:, 0], numbers[:, 1], out=numbers[:, 2])
+    numbers[:, 3] = event_costs.ravel()[flat]
+    table = pd.DataFrame(numbers, columns=["quantity", "price", "notional", "cost"], copy=False)
+    table.insert(0, "symbol", pd.Series(pd.Categorical.from_codes(symbols, categories=columns)))
+    table.insert(0, "date", index.take(trade_rows[events]))
+    return table

@@ -145,6 +145,7 @@ def test_fractional_rebalance_holds_weights_times_post_cost_nav_with_no_cash_lef
         held = result.holdings.loc[date] * close.loc[date]
         np.testing.assert_allclose(held, full.loc[date] * result.nav.loc[date], rtol=1e-12)
         assert abs(result.cash.loc[date]) < 1e-6
+        np.testing.assert_allclose(result.weights.loc[date], full.loc[date], rtol=1e-12)
     day = full.index[4]
     traded = result.trades[result.trades["date"] == day]
     assert traded["cost"].sum() == pytest.approx(25e-4 * traded["notional"].abs().sum(), rel=1e-12)
