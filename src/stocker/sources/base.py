@@ -21,49 +21,31 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import pandas as pd
 
 from stocker.core.errors import SourceError
+from stocker.core.tables import (
+    CORPORATE_ACTIONS,
+    INSTRUMENT_INFO,
+    INSTRUMENT_METRICS,
+    MARKET_SENTIMENT,
+    METRIC_VALUE_COLUMNS,
+    PRICES_DAILY,
+    PRICES_INTRADAY,
+    PROVENANCE_COLUMNS,
+)
 
 if TYPE_CHECKING:
     from stocker.config import Credentials
 
-DAILY_BAR_COLUMNS = (
-    "symbol",
-    "date",
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-    "source",
-    "source_hash",
-)
-TRACE_COLUMNS = ("source", "source_hash")
+# The columns a source fills, from the one description of each table (`stocker.core.tables`).
+DAILY_BAR_COLUMNS = PRICES_DAILY.columns
+TRACE_COLUMNS = PROVENANCE_COLUMNS
 """Where a row came from: the source's name and the SHA-256 of its raw payload."""
-INTRADAY_BAR_FIELDS = (
-    "symbol",
-    "timestamp",
-    "interval",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-)
+INTRADAY_BAR_FIELDS = PRICES_INTRADAY.required
 """An intraday bar's facts: every one is required (`stocker.data.validation`)."""
-INTRADAY_BAR_COLUMNS = (*INTRADAY_BAR_FIELDS, *TRACE_COLUMNS)
-CORPORATE_ACTION_COLUMNS = ("symbol", "date", "action_type", "value", "source", "source_hash")
-INSTRUMENT_COLUMNS = (
-    "symbol",
-    "name",
-    "asset_class",
-    "sector",
-    "industry",
-    "exchange",
-    "currency",
-    "active",
-)
+INTRADAY_BAR_COLUMNS = PRICES_INTRADAY.columns
+CORPORATE_ACTION_COLUMNS = CORPORATE_ACTIONS.columns
+INSTRUMENT_COLUMNS = tuple(c for c in INSTRUMENT_INFO.columns if c not in PROVENANCE_COLUMNS)
 """The instrument master's facts, as `stocker.data.instruments` reads them back."""
-INSTRUMENT_INFO_COLUMNS = (*INSTRUMENT_COLUMNS, *TRACE_COLUMNS)
+INSTRUMENT_INFO_COLUMNS = INSTRUMENT_INFO.columns
 DESCRIBED_INSTRUMENT_COLUMNS = (
     "symbol",
     "name",
@@ -75,67 +57,9 @@ DESCRIBED_INSTRUMENT_COLUMNS = (
 )
 """What a fundamentals source tells about an instrument: no asset class or active flag, which
 stay as the master has them."""
-# Every fact `instrument_metrics` can hold (the Stocker columns plus the SigmaQLab
-# `fundamentals_snapshot` extras); a source fills the key columns and those it knows.
-INSTRUMENT_METRICS_KEY_COLUMNS = ("symbol", "as_of_date", "period_type", "source")
-INSTRUMENT_METRICS_VALUE_COLUMNS = (
-    "period_end",
-    "fiscal_year",
-    "fiscal_quarter",
-    "currency",
-    "market_cap",
-    "enterprise_value",
-    "shares_outstanding",
-    "float_shares",
-    "beta",
-    "pe_ttm",
-    "pe_forward",
-    "price_to_book",
-    "price_to_sales",
-    "peg_ratio",
-    "ev_to_ebitda",
-    "ev_to_ebit",
-    "fcf_yield",
-    "dividend_yield",
-    "dividend_rate",
-    "payout_ratio",
-    "revenue",
-    "ebitda",
-    "net_income",
-    "free_cash_flow",
-    "gross_margin",
-    "operating_margin",
-    "net_margin",
-    "ebitda_margin",
-    "roe",
-    "roa",
-    "roic",
-    "revenue_growth_yoy",
-    "earnings_growth_yoy",
-    "eps_growth_yoy",
-    "fcf_growth_yoy",
-    "debt_to_equity",
-    "net_debt_to_ebitda",
-    "interest_coverage",
-    "current_ratio",
-    "quick_ratio",
-    "roce",
-    "eps_growth_3y",
-    "promoter_holding",
-    "fii_holding",
-    "dii_holding",
-    "sector",
-    "industry",
-)
-MARKET_SENTIMENT_COLUMNS = (
-    "symbol",
-    "date",
-    "source",
-    "sentiment_score",
-    "sentiment_magnitude",
-    "article_count",
-    "source_hash",
-)
+INSTRUMENT_METRICS_KEY_COLUMNS = INSTRUMENT_METRICS.key
+INSTRUMENT_METRICS_VALUE_COLUMNS = METRIC_VALUE_COLUMNS
+MARKET_SENTIMENT_COLUMNS = MARKET_SENTIMENT.columns
 
 
 def payload_hash(payload: bytes) -> str:
