@@ -33,6 +33,7 @@ from stocker.core.adjustment import (
 from stocker.core.errors import DataError
 from stocker.core.prices import SMALLEST_PRICE, stored_price
 from stocker.data.counts import WriteCounts
+from stocker.data.symbols import priced_symbols
 
 if TYPE_CHECKING:
     from stocker.store.bulk import UpsertResult
@@ -75,14 +76,6 @@ class AppliedActions:
     adjustment: AdjustmentReport
 
 
-def _symbol_list(uow: SqlUnitOfWork, symbols: Iterable[str] | None) -> list[str]:
-    if symbols is None:
-        return uow.bars.symbols_with_prices()
-    if isinstance(symbols, str):
-        raise DataError(f"symbols is the string {symbols!r}; expected a list of symbols")
-    return sorted(set(symbols))
-
-
 def _readjust_chunk(uow: SqlUnitOfWork, symbols: Sequence[str], report: AdjustmentReport) -> None:
     """Recompute the chunk's adjusted closes and write back those that change."""
     prices = uow.bars.closes(symbols)
@@ -119,7 +112,7 @@ def _readjust_chunk(uow: SqlUnitOfWork, symbols: Sequence[str], report: Adjustme
 
 def readjust_in(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> AdjustmentReport:
     """`readjust` inside a unit of work the caller opened (and commits)."""
-    chosen = _symbol_list(uow, symbols)
+    chosen = priced_symbols(uow, symbols)
     report = AdjustmentReport(symbols=tuple(chosen))
     for start in range(0, len(chosen), SYMBOLS_PER_CHUNK):
         _readjust_chunk(uow, chosen[start : start + SYMBOLS_PER_CHUNK], report)
