@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from stocker.core.errors import ValidationError
 from stocker.core.wire_types import (
     WIRE_CONTEXT,
     DateText,
@@ -28,7 +29,6 @@ from stocker.core.wire_types import (
     decode_json,
     encode_json,
 )
-from stocker.core.errors import ValidationError
 
 Symbol = Annotated[StrictText, Field(max_length=20)]
 PortfolioId = Annotated[StrictText, Field(max_length=50)]
