@@ -67,6 +67,8 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
         "db downgrade": ["db", "downgrade", "base", "--yes"],
         "db upgrade": ["db", "upgrade"],
         "demo": ["demo"],
+        "factors compute": ["factors", "compute", "--date", "2024-01-31"],
+        "risk compute": ["risk", "compute", "--date", "2024-01-31"],
         "services down": ["services", "down"],
         "services status": ["services", "status"],
         "universe add": ["universe", "add", "tech", "AAPL"],
