@@ -12,7 +12,7 @@ import typer
 
 from stocker.cli.app import app_of, console, data_app
 from stocker.cli.errors import clear_errors
-from stocker.cli.render import spinner
+from stocker.cli.render import progress_bar, spinner
 
 if TYPE_CHECKING:
     from stocker.bootstrap import App
@@ -58,6 +58,14 @@ def _render_ingest(report: IngestReport) -> None:
         console.print(f"quarantine reasons: {shown}", markup=False)
         console.print("review them with: stocker data quarantine list", markup=False)
     console.print(f"market-bars events queued: {report.events:,}")
+    withheld = getattr(report, "events_withheld", 0)
+    if withheld:
+        console.print(
+            f"changed bars not announced: {withheld:,} (dated before "
+            f"{getattr(report, 'publish_since', '')}, too old for trading to act on; "
+            "--recent-sessions widens the window)",
+            markup=False,
+        )
     if report.adjusted_symbols:
         console.print(
             f"adjusted closes recomputed for {len(report.adjusted_symbols)} symbol(s) "
@@ -109,6 +117,16 @@ def ingest_command(
     jump_threshold: float = typer.Option(
         0.5, "--jump-threshold", min=0.0, help="Close-to-close move needing a corporate action."
     ),
+    recent_sessions: int = typer.Option(
+        5,
+        "--recent-sessions",
+        min=1,
+        help="A file's changed bars are announced on the bus only when dated within this many "
+        "weekdays up to today (older ones: a backfill, stored quietly).",
+    ),
+    chunk_rows: int = typer.Option(
+        250_000, "--chunk-rows", min=1, help="Rows of a file read and landed at a time."
+    ),
 ) -> None:
     """Fetch from a source, validate, land valid rows and quarantine the rest (one transaction)."""
     from stocker.data.ingest import FetchRequest, fetch_and_ingest
@@ -140,6 +158,11 @@ def ingest_command(
     )
     app = app_of(ctx)
     chosen = app.source(source, **options)
+    if file is not None:
+        _ingest_file(
+            app, chosen, request, _today(app, today), jump_threshold, recent_sessions, chunk_rows
+        )
+        return
     with spinner() as progress:
         task = progress.add_task(f"fetching from {source}…", total=None)
 
@@ -153,6 +176,38 @@ def ingest_command(
             today=_today(app, today),
             jump_threshold=jump_threshold,
             on_table=landed,
+        )
+    _render_ingest(report)
+
+
+def _ingest_file(
+    app: App,
+    chosen: object,
+    request: object,
+    today: date,
+    jump_threshold: float,
+    recent_sessions: int,
+    chunk_rows: int,
+) -> None:
+    """A file in chunks, with a bar of rows done, rows/s and time left."""
+    from stocker.data.ingest_stream import fetch_and_ingest_file
+
+    with progress_bar() as progress:
+        task = progress.add_task("checking the file…", total=None)
+
+        def advanced(done: int, total: int | None) -> None:
+            description = "checking the file…" if total is None else "ingesting rows"
+            progress.update(task, completed=done, total=total, description=description)
+
+        report = fetch_and_ingest_file(
+            app.uow(),
+            chosen,  # type: ignore[arg-type]
+            request,  # type: ignore[arg-type]
+            today=today,
+            jump_threshold=jump_threshold,
+            chunk_rows=chunk_rows,
+            recent_sessions=recent_sessions,
+            on_progress=advanced,
         )
     _render_ingest(report)
 

@@ -136,75 +136,95 @@ def number_format(
     or the options (`'132.42'` and `'132,42'` in one file), or when every separator could be
     either (`'1,234'` alone is 1234 or 1.234).
     """
-    if decimal is not None and decimal not in DECIMALS:
-        raise CellFormatError(f"decimal separator {decimal!r} is not . or ,", "decimal", DECIMALS)
-    if thousands is not None and thousands not in THOUSANDS_CHOICES:
-        raise CellFormatError(
-            f"thousands separator {thousands!r} is not one of , . _ ' space or none",
-            "thousands",
-            THOUSANDS_CHOICES,
-        )
-    found: dict[str, str] = {}
-    groupers: set[str] = set()
-    seen: set[str] = set()
-    any_separator = ""
+    evidence = NumberEvidence()
     for series in columns:
+        evidence.add(series)
+    return evidence.decide(decimal=decimal, thousands=thousands)
+
+
+class NumberEvidence:
+    """What the number cells of a file say about its format, gathered column by column (or
+    chunk by chunk of a file read in parts), then `decide`d once for the whole file: the same
+    answer whether the cells came in one piece or many."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, str] = {}
+        self.groupers: set[str] = set()
+        self.seen: set[str] = set()
+        self.any_separator = ""
+
+    def add(self, series: pd.Series) -> None:
+        """Note the evidence of one column's cells (typed numbers say nothing)."""
         text = _arrow_text(series)
         if text is None:
-            continue  # numbers already typed say nothing about how the file writes them
+            return
         here = {c for c in DECIMALS if pc.any(pc.match_substring(text, c)).as_py()}
-        seen |= here
+        self.seen |= here
         for name, pattern in _EVIDENCE.items():
             needs = "." if name.startswith("dot") else ","
-            if name not in found and needs in here and (cell := _first_match(text, pattern)):
-                found[name] = cell
+            if name not in self.found and needs in here and (cell := _first_match(text, pattern)):
+                self.found[name] = cell
         if _first_match(text, rf"\d[{GROUPING}]\d"):
-            groupers.update(c for c in GROUPING if _first_match(text, rf"\d{c}\d"))
-        if not any_separator and here:
-            any_separator = _first_match(text, "[.,]") or ""
-    possible = [d for d in DECIMALS if d == (decimal or d) and d != thousands]
-    rules = {
-        ".": ("comma_decimal", "dot_grouping"),  # cells that rule out a decimal point
-        ",": ("dot_decimal", "comma_grouping"),
-    }
-    allowed = [d for d in possible if not any(rule in found for rule in rules[d])]
-    if thousands is not None and thousands not in DECIMALS and seen:
-        # no `.`/`,` grouping: the one seen is the decimal separator (both: a contradiction)
-        allowed = [d for d in allowed if d in seen and len(seen) == 1]
-        found.setdefault("both", any_separator)
-    if not allowed:
-        examples = sorted({found[name] for name in found})
-        if decimal is not None or thousands is not None:
-            given = ", ".join(
-                f"{name} {value!r}"
-                for name, value in (("decimal", decimal), ("thousands", thousands))
-                if value is not None
-            )
+            self.groupers.update(c for c in GROUPING if _first_match(text, rf"\d{c}\d"))
+        if not self.any_separator and here:
+            self.any_separator = _first_match(text, "[.,]") or ""
+
+    def decide(self, *, decimal: str | None = None, thousands: str | None = None) -> NumberFormat:
+        """The file's format from everything noted (see `number_format`)."""
+        if decimal is not None and decimal not in DECIMALS:
             raise CellFormatError(
-                f"numbers such as {', '.join(map(repr, examples[:3]))} do not fit {given}",
-                "decimal",
-                [d for d in DECIMALS if d != decimal],
+                f"decimal separator {decimal!r} is not . or ,", "decimal", DECIMALS
             )
-        raise CellFormatError(
-            "numbers are written in more than one format (e.g. "
-            f"{' and '.join(map(repr, examples[:2]))})",
-            "decimal",
-            DECIMALS,
-        )
-    if len(allowed) > 1:
-        if any_separator:
+        if thousands is not None and thousands not in THOUSANDS_CHOICES:
             raise CellFormatError(
-                f"numbers such as {any_separator!r} read two ways (the separator may be a "
-                "decimal point or a thousands separator)",
+                f"thousands separator {thousands!r} is not one of , . _ ' space or none",
+                "thousands",
+                THOUSANDS_CHOICES,
+            )
+        found, seen, any_separator = dict(self.found), self.seen, self.any_separator
+        possible = [d for d in DECIMALS if d == (decimal or d) and d != thousands]
+        rules = {
+            ".": ("comma_decimal", "dot_grouping"),  # cells that rule out a decimal point
+            ",": ("dot_decimal", "comma_grouping"),
+        }
+        allowed = [d for d in possible if not any(rule in found for rule in rules[d])]
+        if thousands is not None and thousands not in DECIMALS and seen:
+            # no `.`/`,` grouping: the one seen is the decimal separator (both: a contradiction)
+            allowed = [d for d in allowed if d in seen and len(seen) == 1]
+            found.setdefault("both", any_separator)
+        if not allowed:
+            examples = sorted({found[name] for name in found})
+            if decimal is not None or thousands is not None:
+                given = ", ".join(
+                    f"{name} {value!r}"
+                    for name, value in (("decimal", decimal), ("thousands", thousands))
+                    if value is not None
+                )
+                raise CellFormatError(
+                    f"numbers such as {', '.join(map(repr, examples[:3]))} do not fit {given}",
+                    "decimal",
+                    [d for d in DECIMALS if d != decimal],
+                )
+            raise CellFormatError(
+                "numbers are written in more than one format (e.g. "
+                f"{' and '.join(map(repr, examples[:2]))})",
                 "decimal",
                 DECIMALS,
             )
-        allowed = ["."]
-    chosen = allowed[0]
-    if thousands is None:
-        other = "," if chosen == "." else "."
-        thousands = (other if other in seen else "") + "".join(sorted(groupers))
-    return NumberFormat(chosen, thousands)
+        if len(allowed) > 1:
+            if any_separator:
+                raise CellFormatError(
+                    f"numbers such as {any_separator!r} read two ways (the separator may be a "
+                    "decimal point or a thousands separator)",
+                    "decimal",
+                    DECIMALS,
+                )
+            allowed = ["."]
+        chosen = allowed[0]
+        if thousands is None:
+            other = "," if chosen == "." else "."
+            thousands = (other if other in seen else "") + "".join(sorted(self.groupers))
+        return NumberFormat(chosen, thousands)
 
 
 def parse_numbers(series: pd.Series, *, separators: str = "") -> pd.Series:

@@ -160,6 +160,20 @@ def decode_text(name: str, raw: bytes) -> str:
         ) from utf8_error
 
 
+def header_fields(name: str, first_line: str, delimiter: str | None) -> tuple[str, list[str]]:
+    """The delimiter (`delimiter`, checked, else sniffed among , ; tab |) and the headers of
+    a CSV file's first line."""
+    if delimiter is not None:
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise SourceError(f"{name}: delimiter {delimiter!r} is not one character")
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    return delimiter, next(csv.reader([first_line], delimiter=delimiter), [])
+
+
 def read_csv_text(
     name: str,
     text: str,
@@ -178,15 +192,7 @@ def read_csv_text(
     if not text or text.isspace():
         raise SourceError(f"{name}: the file is empty")
     first_line = text.lstrip("\n\r").split("\n", 1)[0]
-    if delimiter is not None:
-        if len(delimiter) != 1 or delimiter in '"\r\n':
-            raise SourceError(f"{name}: delimiter {delimiter!r} is not one character")
-    else:
-        try:
-            delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    headers = next(csv.reader([first_line], delimiter=delimiter), [])
+    delimiter, headers = header_fields(name, first_line, delimiter)
     as_text = text_headers(headers) if text_headers else set()
     try:
         frame = pd.read_csv(

@@ -88,7 +88,8 @@ def test_cli_ingest_fills_one_symbol_files_intraday_and_metrics_and_queues_bar_e
     metrics.write_text("symbol,as_of_date,pe_ttm\nSPY,2024-03-01,24.5\n")
     daily = FILES / "spy_daily_yahoo_download.csv"
     runs = [
-        ("--file", str(daily), "--symbol", "spy"),
+        # bars from March announced on 28 June: a window of 100 weekdays reaches them
+        ("--file", str(daily), "--symbol", "spy", "--recent-sessions", "100"),
         ("--file", str(FILES / "spy_intraday_5m.csv"), "--table", "prices_intraday"),
         ("--file", str(metrics), "--table", "instrument_metrics"),
     ]

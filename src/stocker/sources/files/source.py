@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -49,6 +49,7 @@ from stocker.sources.decoding import (
     binary_signature,
     decode_text,
     file_sha256,
+    header_fields,
     read_csv_text,
     scan_file,
 )
@@ -64,6 +65,9 @@ from stocker.sources.files.layouts import (
     column_kind,
     parse_action_types,
 )
+
+if TYPE_CHECKING:
+    from stocker.sources.files.stream import FileChunk, FileChunks
 
 SOURCE_COLUMN_CHARS = 50
 COMMAND_LINE_FLAGS = {
@@ -150,6 +154,8 @@ class FileSource:
         self.thousands = thousands
         self.delimiter = delimiter
         self.numbers: NumberFormat = PLAIN
+        self.date_readings: dict[str, dict[str, Any]] = {}
+        """Column -> each distinct cell's reading, decided once for a file read in chunks."""
         self.max_line_bytes = max_line_bytes
         self.source = f"{self.format}:{self.path.name}"[:SOURCE_COLUMN_CHARS]
 
@@ -160,25 +166,25 @@ class FileSource:
         request = request or FetchRequest(symbols=())
         cells, source_hash, line_offset = self._read()
         batch = SourceBatch(source=self.source)
-        columns = self._map_columns(list(cells.columns), batch)
+        columns = self.map_columns(list(cells.columns), batch)
         try:
             self.numbers = number_format(
-                [cells[header] for column, header in columns.items() if self._numeric(column)],
+                [cells[header] for column, header in columns.items() if self.numeric(column)],
                 decimal=self.decimal,
                 thousands=self.thousands,
             )
-            parsed = self._parse_rows(cells, columns, line_offset, batch, request)
+            parsed = self.parse_rows(cells, columns, line_offset, batch, request)
         except CellFormatError as error:
-            raise self._format_error(error) from error
+            raise self.format_error(error) from error
         parsed["source"] = self.source
         parsed["source_hash"] = source_hash
         batch.frames[self.table] = self.layout.build(parsed)
         return batch
 
-    def _numeric(self, column: str) -> bool:
+    def numeric(self, column: str) -> bool:
         return column in self.layout.typed_by or column_kind(column) in {NUMBER, INTEGER}
 
-    def _format_error(self, error: CellFormatError) -> SourceError:
+    def format_error(self, error: CellFormatError) -> SourceError:
         """The file, what its cells do not settle, and the option (and flag) that settles it."""
         flag = COMMAND_LINE_FLAGS.get(error.option, error.option)
         choices = " or ".join(f"{flag} '{choice}'" for choice in error.choices) or flag
@@ -189,6 +195,16 @@ class FileSource:
 
     def _read(self) -> tuple[pd.DataFrame, str, int | None]:
         """Cells (strings for CSV), the file hash, and the line of the first data row."""
+        self.check_path()
+        if self.format == "parquet":
+            return self._read_parquet(), file_sha256(self.path), None
+        source_hash = scan_file(self.path, max_line_bytes=self.max_line_bytes)
+        text = decode_text(self.path.name, self.path.read_bytes())
+        cells = read_csv_text(self.path.name, text, self.text_headers, delimiter=self.delimiter)
+        return cells, source_hash, 2
+
+    def check_path(self) -> None:
+        """Raise naming what the path is when it is not a non-empty regular file."""
         if self.path.is_dir():
             raise SourceError(f"{self.path}: is a directory, not a file")
         if not self.path.exists():
@@ -197,14 +213,12 @@ class FileSource:
             raise SourceError(f"{self.path}: not a regular file (a device, pipe or socket)")
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path.name}: the file is empty")
-        if self.format == "parquet":
-            return self._read_parquet(), file_sha256(self.path), None
-        source_hash = scan_file(self.path, max_line_bytes=self.max_line_bytes)
-        text = decode_text(self.path.name, self.path.read_bytes())
-        cells = read_csv_text(self.path.name, text, self._text_headers, delimiter=self.delimiter)
-        return cells, source_hash, 2
 
-    def _text_headers(self, headers: list[str]) -> set[str]:
+    def sniffed_header(self, first_line: str, delimiter: str | None) -> tuple[str, list[str]]:
+        """The CSV delimiter (given or sniffed) and the headers of `first_line`."""
+        return header_fields(self.path.name, first_line, delimiter)
+
+    def text_headers(self, headers: list[str]) -> set[str]:
         """Headers whose cells are read as strings: every column of the table, numbers too (a
         file's number format is decided from the text of all its number cells)."""
         known = set(self.layout.required) | set(self.layout.optional)
@@ -234,7 +248,7 @@ class FileSource:
             raise SourceError(f"{self.path.name}: the Parquet file has no rows")
         return frame
 
-    def _map_columns(self, headers: list[str], batch: SourceBatch) -> dict[str, str]:
+    def map_columns(self, headers: list[str], batch: SourceBatch) -> dict[str, str]:
         """Canonical column -> the file's header for it; raises naming missing columns."""
         layout = self.layout
         allowed = set(layout.required) | set(layout.optional)
@@ -294,11 +308,40 @@ class FileSource:
             return whole_numbers(series, self.numbers)
         if kind == BOOLEAN:
             return parse_booleans(series)
+        if column in self.date_readings:
+            text = series.astype("string").str.strip()
+            read = text.astype(object).map(self.date_readings[column])
+            if kind == TIMESTAMP:
+                return pd.to_datetime(read, utc=True)
+            return read.astype(object).where(read.notna(), None)
         if kind == DATE:
             return parse_dates(series, self.date_format)
         return parse_instants(series, self.timezone, self.date_format)
 
-    def _parse_rows(
+    def decide_dates(self, column: str, header: str, cells: list[str]) -> None:
+        """Read the distinct date cells of a whole file once (the format inferred, or refused
+        as ambiguous, as for the whole column); chunks then look their cells up."""
+        try:
+            values = self._parse_column(column, pd.Series(cells, dtype=object))
+        except CellFormatError as error:
+            raise CellFormatError(
+                f"column {header!r}: {error}", error.option, error.choices
+            ) from error
+        self.date_readings[column] = dict(zip(cells, values, strict=True))
+
+    def fetch_chunks(
+        self, request: FetchRequest | None = None, *, chunk_rows: int | None = None
+    ) -> FileChunks | list[FileChunk]:
+        """The file in chunks of `chunk_rows` rows (`stocker.sources.files.stream`): every
+        per-file decision made once, in bounded memory. A Parquet file is one chunk."""
+        from stocker.sources.files.stream import CHUNK_ROWS, FileChunk, FileChunks
+
+        request = request or FetchRequest(symbols=())
+        if self.format == "parquet":
+            return [FileChunk(self.fetch(request))]
+        return FileChunks(self, request, chunk_rows=chunk_rows or CHUNK_ROWS)
+
+    def parse_rows(
         self,
         cells: pd.DataFrame,
         columns: Mapping[str, str],
@@ -369,7 +412,7 @@ class FileSource:
             batch.rejects.append(
                 RawReject(
                     table=self.table,
-                    raw_row={str(k): _jsonable(v) for k, v in cells.iloc[index].items()},
+                    raw_row={str(k): jsonable(v) for k, v in cells.iloc[index].items()},
                     reasons=tuple(reasons),
                     row_number=index + (line_offset or 0),
                 )
@@ -414,7 +457,7 @@ class FileSource:
         return parsed[keep]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """A raw cell as JSON can hold it (for the quarantine table)."""
     if value is None or isinstance(value, str | bool | int):
         return value

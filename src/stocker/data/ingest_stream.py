@@ -1,0 +1,238 @@
+"""Ingest a large file chunk by chunk in bounded memory — still all or nothing — and announce
+only the bars the trading pipeline can still act on.
+
+Every chunk of the file (`FileSource.fetch_chunks`: formats, column mapping and duplicate keys
+decided once for the whole file) goes through the same `BatchWriter` as a one-piece batch, in
+ONE unit of work: the transaction commits once after the last chunk, so an error in any chunk
+lands nothing. Rules that need context (the previous bar of a symbol for the jump check, stored
+closes for adj_close) read it inside that transaction, so they see the chunks landed before.
+Each chunk is recorded as its own row of `ingest_batches`.
+
+Events: a historical backfill must not flood the bus. A changed daily bar is published as a
+`market-bars` event only when it is dated within the last `recent_sessions` weekdays up to
+`today` (`publish_since`); older changed bars are stored but not announced, and the report
+says how many (`events_withheld`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from stocker.core.rejects import Reject
+from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
+from stocker.core.symbols import checked_symbol
+from stocker.core.tables import TABLES, TableSpec
+from stocker.data.batch_writer import BatchWriter, unparseable
+from stocker.data.counts import WriteCounts
+from stocker.data.ingest import check_tables, given_symbol, with_symbol_on_rejects
+from stocker.data.reports import IngestReport, TableReport
+
+if TYPE_CHECKING:
+    from stocker.sources.base import FetchRequest, Source, SourceBatch
+    from stocker.store.uow import SqlUnitOfWork
+
+DEFAULT_RECENT_SESSIONS = 5
+"""Changed bars dated within this many weekdays up to today are announced on the bus."""
+
+Progress = Callable[[int, int | None], None]
+"""Called with (rows done, rows in the file or None while unknown), inside the transaction."""
+
+
+@dataclass
+class StreamReport(IngestReport):
+    """An `IngestReport` of a file landed in chunks, with what was not announced and why."""
+
+    rows: int = 0
+    chunks: int = 0
+    publish_since: date | None = None
+    """Changed bars dated on or after this day were published; older ones were not."""
+    events_withheld: int = 0
+    """Changed bars dated before `publish_since`: stored, not announced (a backfill)."""
+
+
+def publish_since(today: date, recent_sessions: int = DEFAULT_RECENT_SESSIONS) -> date:
+    """The earliest of the last `recent_sessions` weekdays up to `today` (today included when
+    it is a weekday): changed bars from then on are announced."""
+    if recent_sessions < 1:
+        raise ValueError(f"recent sessions {recent_sessions} is not a positive number")
+    return pd.bdate_range(end=pd.Timestamp(today), periods=recent_sessions)[0].date()
+
+
+def _compact(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """One frame for many, its text shared per distinct value and dates as datetime64, so
+    the keys of millions of changed bars cost a few bytes each."""
+    if not frames:
+        return frames
+    frame = pd.concat(frames, ignore_index=True)
+    for column in frame.columns:
+        if column == "date":
+            frame[column] = pd.to_datetime(frame[column])
+        elif column in {"symbol", "kept"}:
+            frame[column] = frame[column].astype("category").astype(object)
+        elif frame[column].dtype == object:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return [frame]
+
+
+class _ChunkWriter(BatchWriter):
+    """A `BatchWriter` for many chunks: keeps its batch-wide state compact between chunks and
+    announces only the bars dated on or after `since`."""
+
+    def __init__(self, uow: SqlUnitOfWork, *, since: date, **options: Any) -> None:
+        super().__init__(uow, **options)
+        self.since = pd.Timestamp(since)
+        self.withheld = 0
+
+    def compact(self) -> None:
+        state = self._state
+        state.changed_bars = _compact(state.changed_bars)
+        state.vendor_adjusted = _compact(state.vendor_adjusted)
+
+    def _enqueue_bars(self) -> int:
+        state = self._state
+        if state.changed_bars:
+            keys = pd.concat(state.changed_bars, ignore_index=True)
+            keys = keys.assign(date=pd.to_datetime(keys["date"])).drop_duplicates()
+            recent = (keys["date"] >= self.since).to_numpy()
+            self.withheld = int((~recent).sum())
+            state.changed_bars = [keys.loc[recent]]
+        return super()._enqueue_bars()
+
+
+def _merge(into: TableReport, part: TableReport) -> None:
+    for item in fields(WriteCounts):
+        setattr(into, item.name, getattr(into, item.name) + getattr(part, item.name))
+    into.quarantined += part.quarantined
+    into.reasons.update(part.reasons)
+    into.registered_symbols.extend(part.registered_symbols)
+
+
+@dataclass
+class Chunk:
+    """What a source gives per chunk (`stocker.sources.files.stream.FileChunk` has these)."""
+
+    batch: SourceBatch
+    duplicates: Sequence[Reject] = ()
+    rows: int = 0
+
+
+def ingest_chunks(
+    uow: SqlUnitOfWork,
+    source_name: str,
+    chunks: Iterable[Any],
+    *,
+    today: date,
+    total_rows: int | None = None,
+    jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
+    description: str | None = None,
+    recent_sessions: int = DEFAULT_RECENT_SESSIONS,
+    on_progress: Progress | None = None,
+    warnings: Sequence[str] = (),
+    symbol: str | None = None,
+) -> StreamReport:
+    """Land every chunk (each with `.batch`, `.duplicates`, `.rows`) in one transaction.
+
+    `symbol` is added to the raw rows of rejects of a one-symbol file. An exception anywhere
+    (a chunk that does not parse, a database error, `on_progress` raising) rolls everything
+    back: nothing of the file lands.
+    """
+    since = publish_since(today, recent_sessions)
+    report = StreamReport(source=source_name, warnings=list(warnings), publish_since=since)
+    merged: dict[str, TableReport] = {}
+    with uow:
+        writer: _ChunkWriter | None = None
+        for chunk in chunks:
+            batch = chunk.batch
+            if writer is None:
+                report.source = batch.source
+                writer = _ChunkWriter(
+                    uow,
+                    since=since,
+                    source=batch.source,
+                    today=today,
+                    jump_threshold=jump_threshold,
+                    description=description,
+                )
+            if symbol is not None:
+                batch = with_symbol_on_rejects(batch, symbol)
+            check_tables(batch)
+            report.warnings.extend(batch.warnings)
+            if batch.unknown_symbols:
+                report.warnings.append(f"unknown to the source: {', '.join(batch.unknown_symbols)}")
+            for spec in TABLES.values():
+                part = _land_chunk(writer, spec, batch, chunk.duplicates)
+                if part is None:
+                    continue
+                if spec.name in merged:
+                    _merge(merged[spec.name], part)
+                else:
+                    merged[spec.name] = part
+                    report.tables.append(part)
+            writer.compact()
+            report.chunks += 1
+            report.rows += chunk.rows
+            if on_progress is not None:
+                on_progress(report.rows, total_rows)
+        if writer is not None:
+            writer.finish(report)
+            report.events_withheld = writer.withheld
+        uow.commit()
+    return report
+
+
+def _land_chunk(
+    writer: BatchWriter, spec: TableSpec, batch: SourceBatch, duplicates: Sequence[Reject]
+) -> TableReport | None:
+    frame = batch.frames.get(spec.name)
+    early = [unparseable(reject) for reject in batch.rejects if reject.table == spec.name]
+    early += [reject for reject in duplicates if reject.table == spec.name]
+    early.sort(key=lambda reject: reject.row_number or 0)
+    if (frame is None or frame.empty) and not early:
+        return None
+    table_report, _ = writer.land(spec, frame, early)
+    return table_report
+
+
+def fetch_and_ingest_file(
+    uow: SqlUnitOfWork,
+    source: Source,
+    request: FetchRequest,
+    *,
+    today: date,
+    jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
+    chunk_rows: int | None = None,
+    recent_sessions: int = DEFAULT_RECENT_SESSIONS,
+    on_progress: Progress | None = None,
+) -> StreamReport:
+    """Read a file source in chunks and ingest them all in one transaction (the CLI's use case
+    for `--file`); a source without chunks is one chunk."""
+    request = replace(request, symbols=tuple(checked_symbol(symbol) for symbol in request.symbols))
+    file_symbol = given_symbol(source)
+    if on_progress is not None:
+        on_progress(0, None)
+    fetch_chunks = getattr(source, "fetch_chunks", None)
+    if fetch_chunks is not None:
+        chunks = fetch_chunks(request, chunk_rows=chunk_rows)
+    else:
+        batch = source.fetch(request)
+        chunks = [Chunk(batch, (), sum(len(frame) for frame in batch.frames.values()))]
+    total = getattr(chunks, "total_rows", None)
+    symbols = ", ".join(request.symbols) or "all symbols"
+    description = f"{source.name} {request.interval} {symbols} {request.start}..{request.end}"
+    return ingest_chunks(
+        uow,
+        source.name,
+        chunks,
+        today=today,
+        total_rows=total,
+        jump_threshold=jump_threshold,
+        description=description[:1000],
+        recent_sessions=recent_sessions,
+        on_progress=on_progress,
+        symbol=file_symbol,
+    )
