@@ -11,10 +11,11 @@ after the date are refused):
 - low_vol: minus the annualized volatility of the last 252 daily returns;
 - size: ``-log(market_cap)``.
 
-Every descriptor is winsorized at configurable quantiles of the cross-section, then z-scored
-(mean 0, population standard deviation 1, per sector when sector-neutral); a factor is the mean
-of its available standardized descriptors, winsorized and z-scored again. `composite_score` is
-the weighted mean of the available factors (weights renormalized over them), z-scored again.
+Every raw descriptor is winsorized at configurable quantiles of the cross-section, then
+z-scored (mean 0, population standard deviation 1, per sector when sector-neutral); a factor is
+the mean of its available standardized descriptors, z-scored again. `composite_score` is the
+weighted mean of the available factors (weights renormalized over them), z-scored again. Only
+raw descriptors are clipped: clipping means of z-scores again would shrink the tails each time.
 
 A value is null only when its inputs are missing (SigmaQLab rule 11.10.2), and then `reasons`
 says why, e.g. "no fundamentals as of 2024-01-31". A z-score of a group whose values are all
@@ -128,6 +129,12 @@ def standardize(
     """Winsorize at the configured quantiles (within the whole cross-section), then z-score."""
     clipped = winsorize(values, config.lower_quantile, config.upper_quantile)
     return zscore(clipped, groups if config.sector_neutral else None)
+
+
+def _rescore(values: pd.Series, config: FactorConfig, groups: pd.Series | None) -> pd.Series:
+    """Z-score again, without clipping: a mean of z-scores is rescaled, its tails already
+    bounded by the descriptors' winsorization (clipping at every level would shrink them)."""
+    return zscore(values, groups if config.sector_neutral else None)
 
 
 def _inverse(values: pd.Series) -> pd.Series:
@@ -247,7 +254,7 @@ def factor_exposures(
         scored = pd.DataFrame(
             {name: standardize(raw[name], config, sectors) for name in DESCRIPTORS[factor]}
         )
-        exposures[factor] = standardize(scored.mean(axis=1, skipna=True), config, sectors)
+        exposures[factor] = _rescore(scored.mean(axis=1, skipna=True), config, sectors)
     weights = pd.Series({name: float(config.weights.get(name, 0.0)) for name in FACTORS})
     weights = weights[weights > 0]
     chosen = exposures[list(weights.index)]
@@ -256,7 +263,7 @@ def factor_exposures(
     combined = chosen.fillna(0.0).mul(weights, axis=1).sum(axis=1) / weight_sum.where(
         weight_sum > 0
     )
-    exposures["composite_score"] = standardize(combined, config, sectors)
+    exposures["composite_score"] = _rescore(combined, config, sectors)
     reasons = pd.DataFrame(None, index=raw.index, columns=list(COLUMNS), dtype="object")
     for factor in FACTORS:
         for symbol in exposures.index[exposures[factor].isna()]:
