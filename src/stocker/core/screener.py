@@ -100,19 +100,8 @@ def _fields() -> dict[str, FieldInfo]:
 FIELDS: dict[str, FieldInfo] = _fields()
 """The field catalogue: the only names a screen may use (and the only identifiers compiled)."""
 
-KEYWORDS = (
-    "and",
-    "or",
-    "not",
-    "in",
-    "between",
-    "is",
-    "null",
-    "order",
-    "by",
-    "asc",
-    "desc",
-    "limit",
+KEYWORDS = frozenset(
+    ("and", "or", "not", "in", "between", "is", "null", "order", "by", "asc", "desc", "limit")
 )
 COMPARISONS = ("<", "<=", ">", ">=", "=", "!=", "<>")
 TEXT_COMPARISONS = ("=", "!=", "<>")
@@ -135,8 +124,6 @@ class ScreenError(DataError):
             f"screen: {reason} at position {position + 1}{hint}\n  {shown}\n  {' ' * position}^"
         )
 
-
-# --- syntax tree ------------------------------------------------------------------------------
 
 Value = float | str
 
@@ -220,9 +207,6 @@ class Screen:
         return found
 
 
-# --- tokenizer ----------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Token:
     kind: Literal["number", "string", "word", "op", "(", ")", ",", "end"]
@@ -258,7 +242,15 @@ def tokenize(expression: str) -> list[Token]:
             newline = expression.find("\n", index + 1)
             if end < 0 or 0 <= newline < end:
                 raise ScreenError(f"unterminated string: add the closing {char}", expression, index)
-            tokens.append(Token("string", expression[index + 1 : end], index))
+            content = expression[index + 1 : end]
+            control = next((i for i, c in enumerate(content) if c < " " or c == "\x7f"), None)
+            if control is not None:
+                raise ScreenError(
+                    "control characters are not allowed in a string",
+                    expression,
+                    index + 1 + control,
+                )
+            tokens.append(Token("string", content, index))
             index = end + 1
             continue
         if match := _NUMBER.match(expression, index):
@@ -284,9 +276,6 @@ def tokenize(expression: str) -> list[Token]:
             )
     tokens.append(Token("end", "", len(expression)))
     return tokens
-
-
-# --- parser -------------------------------------------------------------------------------------
 
 
 def _nearest(name: str, candidates: tuple[str, ...] | list[str]) -> str | None:
