@@ -49,16 +49,17 @@ def size_orders(
     nav_values = np.asarray(nav, dtype=np.float64)
     if nav_values.ndim == 1 and exposure.ndim == 2:
         nav_values = nav_values[:, None]
-    if np.any(~np.isfinite(nav_values)):
+    if not np.isfinite(nav_values).all():
         raise DataError(f"nav must be finite; got {nav!r}")
-    tradable = np.isfinite(prices) & (prices > 0) & np.isfinite(exposure)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wanted = np.where(tradable, exposure * nav_values / prices, current)
+    # Comparisons are False for NaN, so this also drops missing closes and exposures.
+    tradable = (prices > 0) & (prices < np.inf) & (np.abs(exposure) < np.inf)
+    safe_prices = np.where(tradable, prices, 1.0)
+    wanted = np.where(tradable, exposure * nav_values / safe_prices, current)
     target = np.trunc(wanted) if whole else wanted
-    order = target - current
-    notional = np.abs(order) * np.where(tradable, prices, 0.0)
+    order = target - current  # 0 where not tradable
     closing = (target == 0.0) & (current != 0.0)
-    skipped = (order != 0.0) & (notional < min_trade_fraction * np.abs(nav_values)) & ~closing
+    small = np.abs(order) * safe_prices < min_trade_fraction * np.abs(nav_values)
+    skipped = (order != 0.0) & small & ~closing
     order = np.where(skipped, 0.0, order)
     return SizedOrders(target_shares=target, order_shares=order, skipped=skipped)
 

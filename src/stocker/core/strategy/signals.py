@@ -8,8 +8,8 @@ sessions, fewer than ``vol_seed_returns`` returns) is missing, and a missing val
 EWMA variance, per symbol: daily simple returns ``r`` of the adjusted close; at the symbol's
 ``vol_seed_returns``-th return the variance is the mean of the first ``vol_seed_returns`` squared
 returns; afterwards ``σ²[t] = λ·σ²[t−1] + (1−λ)·r[t]²``; annualized ``√(periods_per_year·σ²)``.
-A missing return (a gap in the history) neither counts towards the seed nor updates the
-variance; the volatility on a day whose price is missing is missing.
+A missing return (a missing price makes that day's and the next day's return missing) neither
+counts towards the seed nor updates the variance, and that day has no volatility.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def portfolios(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.Series, np.ndarray, St
     raw = magnitude * signs
     gross = np.abs(raw).sum(axis=1, keepdims=True)
     raw = np.divide(raw, gross, out=np.zeros_like(raw), where=gross > 0)
-    vol = draw(arrays(np.float64, n_dates, elements=st.floats(0.0, 2.0)))
+    vol = draw(arrays(np.float64, n_dates, elements=st.one_of(st.just(0.0), st.floats(1e-6, 2.0))))
     drawdown = draw(arrays(np.float64, n_dates, elements=st.floats(0.0, 0.99)))
     halve = draw(st.floats(0.01, 0.5))
     config = StrategyConfig(
