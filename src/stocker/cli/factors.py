@@ -14,6 +14,7 @@ from rich.table import Table
 from stocker.cli.app import app, app_of, console
 from stocker.cli.errors import clear_errors
 from stocker.cli.render import progress_bar
+from stocker.core.errors import DataError
 
 if TYPE_CHECKING:
     from stocker.lab.factors import Progress, ResearchReport
@@ -54,8 +55,10 @@ def _weights(pairs: list[str] | None) -> dict[str, float] | None:
         try:
             weights[name.strip()] = float(number)
         except ValueError as error:
-            raise typer.BadParameter(
-                f"got {pair!r}, expected FACTOR=NUMBER like value=2", param_hint="--weight"
+            # A DataError, not typer.BadParameter: Typer's vendored click exceptions are not the
+            # ones `clear_errors` lets through, so they would be reported as a bug.
+            raise DataError(
+                f"--weight: got {pair!r}, expected FACTOR=NUMBER like value=2"
             ) from error
     return weights
 
