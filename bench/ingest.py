@@ -13,6 +13,7 @@ generates synthetic daily bars (numpy, valid OHLC) and measures in one run:
 
     .venv/bin/python bench/ingest.py --symbols 2000 --days 5040
     .venv/bin/python bench/ingest.py --symbols 50 --days 500      # a quick run
+    .venv/bin/python bench/ingest.py --e2e-rows 2000000           # file end to end (ingest_file)
 
 See bench/README.md for what each row measures. The database is dropped at the end.
 """
@@ -190,6 +191,50 @@ def register_instruments(engine: Engine, frame: pd.DataFrame) -> None:
         uow.commit()
 
 
+def run_e2e(rows: int, symbols: int) -> int:
+    """The end-to-end row: `rows` bars as a CSV file, raw COPY vs `stocker data ingest`."""
+    import tempfile
+    from pathlib import Path
+
+    from ingest_file import end_to_end, verdict
+
+    days = max(1, rows // symbols)
+    server = server_url()
+    console.print(f"server: {redacted(server)}")
+    with scratch_database(server, "e2e") as url, tempfile.TemporaryDirectory() as workdir:
+        engine = make_engine(url)
+        try:
+            with console.status("[bold]migrating the scratch database…"):
+                migrate.upgrade(engine)
+            with engine.connect() as conn:
+                version = conn.execute(text("SHOW server_version")).scalar_one()
+            _, frame = timed(
+                f"generating {symbols:,} × {days:,} bars", lambda: synthetic_bars(symbols, days)
+            )
+            assert isinstance(frame, pd.DataFrame)
+            register_instruments(engine, frame)
+            runs = end_to_end(engine, url, frame, Path(workdir))
+        finally:
+            engine.dispose()
+    baseline = runs[0].rows_per_s
+    table = Table(title=f"A CSV file of {len(frame):,} daily bars, PostgreSQL {version}")
+    for column in ("measurement", "rows", "seconds", "rows/s", "vs raw COPY", "peak RSS"):
+        table.add_column(column, justify="left" if column == "measurement" else "right")
+    for item in runs:
+        table.add_row(
+            item.name,
+            f"{item.rows:,}",
+            f"{item.seconds:,.1f}",
+            f"{item.rows_per_s:,.0f}",
+            f"{item.rows_per_s / baseline:.2f}",
+            f"{item.peak_rss / 2**20:,.0f} MiB",
+        )
+    console.print(table)
+    text_verdict, ok = verdict(runs)
+    console.print(text_verdict)
+    return 0 if ok else 1
+
+
 def run(symbols: int, days: int, sample_rows: int, repeat: int) -> int:
     server = server_url()
     console.print(f"server: {redacted(server)}")
@@ -345,7 +390,15 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="alternating rounds of a and b; the best counts"
     )
+    parser.add_argument(
+        "--e2e-rows",
+        type=int,
+        default=0,
+        help="instead: that many bars as a CSV file, raw COPY vs `stocker data ingest`",
+    )
     arguments = parser.parse_args()
+    if arguments.e2e_rows:
+        sys.exit(run_e2e(arguments.e2e_rows, arguments.symbols))
     sys.exit(run(arguments.symbols, arguments.days, arguments.sample_rows, arguments.repeat))
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from stocker.core.adjustment import adjustment_disagreements
 from stocker.core.rejects import Reject
 from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
 from stocker.core.symbols import checked_symbol
@@ -30,7 +31,7 @@ from stocker.core.tables import TABLES, TableSpec
 from stocker.data.batch_writer import BatchWriter, unparseable
 from stocker.data.counts import WriteCounts
 from stocker.data.ingest import check_tables, given_symbol, with_symbol_on_rejects
-from stocker.data.reports import IngestReport, TableReport
+from stocker.data.reports import VENDOR_TOLERANCE, IngestReport, TableReport, vendor_warnings
 
 if TYPE_CHECKING:
     from stocker.sources.base import FetchRequest, Source, SourceBatch
@@ -87,6 +88,57 @@ class _ChunkWriter(BatchWriter):
         super().__init__(uow, **options)
         self.since = pd.Timestamp(since)
         self.withheld = 0
+        self.plain_disagreements: list[pd.DataFrame] = []
+
+    def _after_upsert(
+        self,
+        spec: TableSpec,
+        landed: pd.DataFrame,
+        vendor: pd.DataFrame,
+        changed: pd.DataFrame | None,
+    ) -> None:
+        """Vendor adjusted closes of symbols without any stored action are compared with the
+        close at once, chunk by chunk (ours is the close there): the whole-history comparison,
+        one query per symbol, is left for the few symbols with actions."""
+        if spec.derives_adj_close and len(vendor):
+            symbols = vendor["symbol"].astype(str)
+            acted = set(self.uow.bars.actions(sorted(set(symbols)))["symbol"].astype(str))
+            plain = ~symbols.isin(acted).to_numpy()
+            if plain.any():
+                self._compare_plain(landed, vendor.loc[plain], changed)
+                vendor = vendor.loc[~plain]
+        super()._after_upsert(spec, landed, vendor, changed)
+
+    def _compare_plain(
+        self, landed: pd.DataFrame, vendor: pd.DataFrame, changed: pd.DataFrame | None
+    ) -> None:
+        if changed is None or not len(changed):
+            return  # only new or changed bars are reported
+        keys = ["symbol", "date"]
+        rows = vendor.assign(date=pd.to_datetime(vendor["date"])).merge(
+            landed[[*keys, "close"]].assign(date=pd.to_datetime(landed["date"])), on=keys
+        )
+        fresh = changed[keys].assign(date=pd.to_datetime(changed["date"]))
+        rows = rows.merge(fresh, on=keys)
+        if rows.empty:
+            return
+        ours = rows.pivot(index="date", columns="symbol", values="close")
+        theirs = rows.pivot(index="date", columns="symbol", values="adj_close")
+        found = adjustment_disagreements(ours, theirs.astype("float64"), VENDOR_TOLERANCE)
+        if len(found):
+            kept = rows.set_index(keys)["kept"]
+            found["kept"] = kept.reindex(pd.MultiIndex.from_frame(found[keys])).to_numpy()
+            self.plain_disagreements.append(found)
+
+    def finish(self, report: IngestReport, *, compare_vendor: bool = True) -> None:
+        super().finish(report, compare_vendor=compare_vendor)
+        if compare_vendor and self.plain_disagreements:
+            found = pd.concat(self.plain_disagreements, ignore_index=True)
+            earlier = report.vendor_disagreements
+            report.vendor_disagreements = (
+                found if earlier.empty else pd.concat([earlier, found], ignore_index=True)
+            )
+            report.warnings.extend(vendor_warnings(found))
 
     def compact(self) -> None:
         state = self._state
