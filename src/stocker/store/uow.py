@@ -26,6 +26,7 @@ from stocker.store.repositories.derived import DerivedRepository
 from stocker.store.repositories.factors import FactorRepository
 from stocker.store.repositories.inbox import InboxRepository
 from stocker.store.repositories.instruments import InstrumentRepository
+from stocker.store.repositories.ledger import LedgerRepository
 from stocker.store.repositories.outbox import OutboxRepository
 from stocker.store.repositories.portfolios import PortfolioRepository
 from stocker.store.repositories.quarantine import QuarantineRepository
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     screens: ScreenRepository
     covariances: CovarianceRepository
     portfolios: PortfolioRepository
+    ledger: LedgerRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
         self.screens = ScreenRepository(conn)
         self.covariances = CovarianceRepository(conn)
         self.portfolios = PortfolioRepository(conn)
+        self.ledger = LedgerRepository(conn)
         return self
 
     def __exit__(
