@@ -73,7 +73,8 @@ class UpsertResult:
     unchanged: int
     rejected: list[RejectedRow] = field(default_factory=list)
     changed: pd.DataFrame | None = None
-    """Key and written columns of the rows inserted or updated, as stored (`return_changed`)."""
+    """Key and written columns of the rows inserted or updated (`return_changed`): as stored,
+    or as sent when every row was new (the COPY fast path)."""
 
     @property
     def written(self) -> int:
@@ -106,7 +107,7 @@ def upsert(
         "raise": any invalid row raises `ValidationError` and nothing is written.
         "return": valid rows are written and the invalid ones returned in `rejected`.
     return_changed
-        Also return the inserted/updated rows as stored (always uses the merge path).
+        Also return the inserted/updated rows (as stored; as sent when all are new).
     provenance
         Columns not compared: a row counts as updated (and they are rewritten) only when another
         non-key column changes.
@@ -294,11 +295,13 @@ def _write(
     provenance: tuple[str, ...],
 ) -> tuple[int, int, pd.DataFrame | None]:
     target = sql.SQL(info.qualified_name)
-    if not return_changed and not _any_key_exists(cursor, info, key, valid):
+    if not _any_key_exists(cursor, info, key, valid):
+        # None of the keys is stored: every row is new, so COPY them straight in (a large file
+        # loaded in chunks takes this path chunk after chunk); the changed rows are all of them.
         try:
             with conn.begin_nested():
                 copy_arrow(cursor, target, valid)
-            return valid.num_rows, 0, None
+            return valid.num_rows, 0, valid.to_pandas() if return_changed else None
         except psycopg.errors.UniqueViolation:
             pass  # another writer inserted one of these keys since the check: merge instead
     return _merge(cursor, info, key, valid, return_changed, provenance)
