@@ -6,8 +6,10 @@ PYTHON ?= $(shell for candidate in python3.11 python3.12 python3.13 python3; do 
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: demo test lint format unit integration bench-ingest bench-panel clean services-down
+.PHONY: demo test lint format unit integration bench-ingest bench-panel bench-backtest bench-optimize \
+	bench-research bench-bus-faults clean services-down
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Stocker needs Python 3.11 or newer on PATH"; exit 1; }
@@ -15,6 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+# The peers the benchmarks compare with (vectorbt, Riskfolio-Lib): bench only, not the tests.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/stocker demo
@@ -38,11 +45,23 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration tests/e2e
 
-bench-ingest: $(STAMP)
+bench-ingest: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py
 
-bench-panel: $(STAMP)
+bench-panel: $(BENCH_STAMP)
 	$(BIN)/python bench/panel.py
+
+bench-backtest: $(BENCH_STAMP)
+	$(BIN)/python bench/backtest.py
+
+bench-optimize: $(BENCH_STAMP)
+	$(BIN)/python bench/optimize.py
+
+bench-research: $(BENCH_STAMP)
+	$(BIN)/python bench/research.py
+
+bench-bus-faults: $(BENCH_STAMP)
+	$(BIN)/python bench/bus_faults.py
 
 services-down: $(STAMP)
 	$(BIN)/stocker services down
