@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from stocker.core.errors import DataError
 from stocker.core.factors import FACTORS, no_fundamentals
 from stocker.data.sample import load_sample
 from stocker.data.synthetic import load_synthetic_market
@@ -201,3 +202,12 @@ def test_factors_on_the_sample_without_fundamentals_say_why_they_are_null(
         assert stored[column].std(ddof=0) == pytest.approx(1.0)
     reasons = report.reasons[report.reasons["field"] == "value"]["reason"]
     assert set(reasons) == {no_fundamentals(day)} == {"no fundamentals as of 2020-06-30"}
+
+
+def test_factors_of_an_unknown_universe_are_refused_naming_the_known_ones(
+    market: SqlUnitOfWork,
+) -> None:
+    create_universe(market, "tech", symbols=["SYN0001"])
+
+    with pytest.raises(DataError, match="'nope' does not exist; known universes: tech"):
+        compute_factors(market, day=DAY, universe="nope")
