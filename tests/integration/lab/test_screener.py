@@ -396,7 +396,8 @@ def test_screen_when_given_an_injection_attempt_refuses_it_before_the_database(
 )
 @given(
     sector=st.text(
-        alphabet=st.characters(blacklist_characters='"\n', blacklist_categories=["Cs", "Cc"]), max_size=30
+        alphabet=st.characters(blacklist_characters='"\n', blacklist_categories=["Cs", "Cc"]),
+        max_size=30,
     ),
     number=st.floats(allow_nan=False, allow_infinity=False, width=32),
 )
