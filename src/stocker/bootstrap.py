@@ -131,8 +131,9 @@ class App:
             from stocker.store.db import redacted
             from stocker.store.failures import describe_database_failure
 
-            url = redacted(self.__dict__.get("database_url") or self.settings.database_url or "")
-            found = describe_database_failure(exc, url or "the embedded server")
+            configured = self.__dict__.get("database_url") or self.settings.database_url
+            url = redacted(configured) if configured else "the embedded server"
+            found = describe_database_failure(exc, url)
             if found:
                 return found
         if "redis" in sys.modules:

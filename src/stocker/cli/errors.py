@@ -12,9 +12,8 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-import click
 import typer
 from rich.markup import escape
 
@@ -27,11 +26,10 @@ EXIT_ERROR = 2
 EXIT_BUG = 3
 
 
-def describe(exc: BaseException) -> tuple[str, int]:
-    """The line to print for `exc` and the exit status."""
+def describe(exc: BaseException, context: Any = None) -> tuple[str, int]:
+    """The line to print for `exc` and the exit status (`context`: the command's, if known)."""
     if isinstance(exc, StockerError):
         return str(exc), EXIT_ERROR
-    context = click.get_current_context(silent=True)
     app = context.find_root().obj if context is not None else None
     from stocker.bootstrap import App, build
 
@@ -47,15 +45,15 @@ def describe(exc: BaseException) -> tuple[str, int]:
 
 
 @contextmanager
-def _clear_errors() -> Iterator[None]:
+def _clear_errors(context: Any = None) -> Iterator[None]:
     try:
         yield
-    except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
-        raise
+    except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+        raise  # Typer's own: usage errors, bad parameters and exits print themselves
     except Exception as exc:
         if os.environ.get("STOCKER_DEBUG"):
             raise
-        message, code = describe(exc)
+        message, code = describe(exc, context)
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=code) from exc
 
@@ -65,7 +63,10 @@ def clear_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _clear_errors():
+        # Typer hands commands its own click Context (not a `typer.Context` instance)
+        found = [kwargs.get("ctx"), *args]
+        context = next((arg for arg in found if hasattr(arg, "find_root")), None)
+        with _clear_errors(context):
             return func(*args, **kwargs)
 
     return wrapper
