@@ -1,0 +1,167 @@
+"""Posting rules: how a contribution, a fill, a split and a dividend become balanced entries.
+
+Pure functions of the event and, for a fill or a corporate action, the position before it (read
+from the journal by the caller). Entry ids are derived from what identifies the event, so a
+retried posting carries the same id and can never post twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from stocker.core.errors import DataError
+from stocker.core.ledger.records import (
+    CASH,
+    COMMISSIONS,
+    CONTRIBUTIONS,
+    DIVIDENDS,
+    REALIZED_PNL,
+    ZERO,
+    Entry,
+    Fill,
+    Kind,
+    Position,
+    Posting,
+    entry_id_for,
+    money,
+    position_account,
+)
+
+
+def fill_entry_id(portfolio_id: str, fill_id: str) -> uuid.UUID:
+    """The id of the entry that posts broker fill `fill_id`."""
+    return entry_id_for(portfolio_id, "FILL", fill_id)
+
+
+def post_contribution(
+    portfolio_id: str,
+    day: dt.date,
+    amount: Decimal,
+    *,
+    currency: str = "USD",
+    entry_id: uuid.UUID | None = None,
+    description: str | None = None,
+) -> Entry:
+    """Capital paid in (amount > 0, DEPOSIT) or taken out (amount < 0, WITHDRAWAL)."""
+    amount = Decimal(amount)
+    if amount == 0 or amount != money(amount):
+        raise DataError(f"contribution amount {amount}: expected non-zero, at most 4 decimals")
+    kind: Kind = "DEPOSIT" if amount > 0 else "WITHDRAWAL"
+    return Entry(
+        entry_id=entry_id or uuid.uuid4(),
+        portfolio_id=portfolio_id,
+        date=day,
+        kind=kind,
+        postings=(
+            Posting(CASH, currency, amount),
+            Posting(CONTRIBUTIONS, currency, -amount),
+        ),
+        description=description or f"{kind.lower()} {amount} {currency}",
+    )
+
+
+def post_fill(portfolio_id: str, fill: Fill, position_before: Position) -> Entry:
+    """A fill against the position it meets: cash moves, the position changes at cost.
+
+    Shares that add to the position (or open it) are booked at the fill price; shares that
+    reduce it relieve the position at its average cost, and the difference with the proceeds is
+    realized P&L. A fill that crosses zero does both. The commission is an expense paid in cash.
+    """
+    if position_before.symbol != fill.symbol:
+        raise DataError(
+            f"fill {fill.fill_id} is {fill.symbol}, position is {position_before.symbol}"
+        )
+    held, cost = position_before.quantity, position_before.cost
+    delta = fill.signed_qty
+    closing = ZERO
+    if held != 0 and (held > 0) != (delta > 0):
+        closing = min(abs(delta), abs(held)) * (1 if delta > 0 else -1)
+    gross = money(delta * fill.price)
+    close_gross = money(closing * fill.price)
+    open_cost = gross - close_gross
+    relieved = ZERO
+    if closing:
+        relieved = -cost if abs(closing) == abs(held) else money(cost * closing / held)
+    currency = fill.currency
+    postings = [
+        Posting(position_account(fill.symbol), currency, relieved + open_cost, fill.symbol, delta),
+        Posting(CASH, currency, -gross - fill.commission),
+    ]
+    realized = close_gross - relieved
+    if closing and realized:
+        postings.append(Posting(REALIZED_PNL, currency, realized))
+    if fill.commission:
+        postings.append(Posting(COMMISSIONS, currency, fill.commission))
+    return Entry(
+        entry_id=fill_entry_id(portfolio_id, fill.fill_id),
+        portfolio_id=portfolio_id,
+        date=fill.timestamp.astimezone(dt.UTC).date(),
+        kind="FILL",
+        postings=tuple(postings),
+        fill_id=fill.fill_id,
+        description=fill.describe(),
+    )
+
+
+def post_split(
+    portfolio_id: str,
+    ex_date: dt.date,
+    ratio: Decimal,
+    position_before: Position,
+    *,
+    currency: str = "USD",
+) -> Entry | None:
+    """A split of `ratio` new shares per old one: quantity changes, total cost does not.
+
+    The old shares leave the position account at their cost and the new ones enter at the same
+    cost, so the entry balances with no P&L. The schema has no SPLIT kind; a split is booked as
+    what it is economically, a stock dividend (kind DIVIDEND) with no cash. None when flat.
+    """
+    ratio = Decimal(ratio)
+    if ratio <= 0:
+        raise DataError(f"split ratio {ratio}: expected > 0 (2 for a 2-for-1 split)")
+    held = position_before.quantity
+    if held == 0:
+        return None
+    symbol, cost = position_before.symbol, position_before.cost
+    after = money(held * ratio)
+    account = position_account(symbol)
+    return Entry(
+        entry_id=entry_id_for(portfolio_id, "SPLIT", symbol, ex_date),
+        portfolio_id=portfolio_id,
+        date=ex_date,
+        kind="DIVIDEND",
+        postings=(
+            Posting(account, currency, -cost, symbol, -held),
+            Posting(account, currency, cost, symbol, after),
+        ),
+        description=f"split {symbol} {ratio}:1, {held} -> {after} shares at the same cost",
+    )
+
+
+def post_dividend(
+    portfolio_id: str,
+    symbol: str,
+    ex_date: dt.date,
+    per_share: Decimal,
+    quantity: Decimal,
+    *,
+    currency: str = "USD",
+) -> Entry | None:
+    """A cash dividend on the shares held at the ex-date (a short position pays it)."""
+    amount = money(Decimal(per_share) * quantity)
+    if amount == 0:
+        return None
+    return Entry(
+        entry_id=entry_id_for(portfolio_id, "DIVIDEND", symbol, ex_date),
+        portfolio_id=portfolio_id,
+        date=ex_date,
+        kind="DIVIDEND",
+        postings=(
+            Posting(CASH, currency, amount),
+            Posting(DIVIDENDS, currency, -amount, symbol),
+        ),
+        description=f"dividend {symbol} {per_share} per share on {quantity} shares",
+    )
