@@ -69,6 +69,7 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
         "demo": ["demo"],
         "factors compute": ["factors", "compute", "--date", "2024-01-31"],
         "risk compute": ["risk", "compute", "--date", "2024-01-31"],
+        "risk covariance": ["risk", "covariance", "--date", "2024-01-31"],
         "portfolio create": [
             "portfolio",
             "create",
