@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool
@@ -293,6 +294,7 @@ def test_screen_when_filters_are_generated_equals_the_same_filter_in_pandas(
     )
     if limit is not None:
         expected = expected.head(limit)
+    hypothesis_event(f"rows: {min(len(expected), 3)}")
     assert result.symbols == expected["symbol"].tolist(), expression
     got = result.rows.set_index("symbol")[NUMBERS]
     pd.testing.assert_frame_equal(
