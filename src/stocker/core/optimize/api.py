@@ -376,7 +376,8 @@ def _heuristic(
     if method == "equal_weight":
         return np.full(n_assets, 1.0 / n_assets), "closed form", None, "variance"
     if method == "inverse_volatility":
-        return 1.0 / np.sqrt(np.diag(sigma)), "closed form", None, "variance"
+        inverse = 1.0 / np.sqrt(np.diag(sigma))
+        return inverse / inverse.sum(), "closed form", None, "variance"
     if method == "risk_parity":
         budgets = None
         if risk_budgets is not None:

@@ -147,7 +147,8 @@ class Constraints:
                 raise DataError(f"betas: no beta for {missing[:10]}, expected one per symbol")
             betas = np.array([self.betas[s] for s in symbols], dtype=np.float64)
         unknown_previous = sorted(set(self.previous_weights) - set(symbols))
-        if unknown_previous and (self.turnover_limit is not None or self.per_asset_turnover_limit):
+        limits_turnover = (self.turnover_limit, self.per_asset_turnover_limit) != (None, None)
+        if unknown_previous and limits_turnover:
             # Selling a name outside the universe is turnover the problem cannot see.
             raise DataError(
                 f"previous_weights: {unknown_previous[:5]} are not in the universe; "

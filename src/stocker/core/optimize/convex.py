@@ -313,13 +313,14 @@ def solve_with_fallback(
             attempts.append((solver, "not installed"))
             continue
         options = dict((solver_options or {}).get(solver, {}))
+        options.setdefault("warm_start", True)
         try:
             with warnings.catch_warnings():
                 # "Solution may be inaccurate" is recorded in `attempts` instead.
                 warnings.simplefilter("ignore", UserWarning)
                 # cvxpy reads the sparse factor densely when it compiles without DPP; harmless.
                 warnings.filterwarnings("ignore", "Reading from a sparse CVXPY", RuntimeWarning)
-                problem.solve(solver=solver, warm_start=True, **options)
+                problem.solve(solver=solver, **options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as error:
             attempts.append((solver, f"error: {str(error).splitlines()[0][:120]}"))
             continue

@@ -201,3 +201,39 @@ def test_herc_default_cluster_count_equals_skfolio(returns: pd.DataFrame) -> Non
         f"herc ({skfolio.hierarchical_clustering_estimator_.n_clusters_} clusters)"
     )
     np.testing.assert_allclose(weights, skfolio.weights_, atol=1e-12)
+
+
+def test_max_return_at_a_volatility_cap_agrees_with_skfolio_and_pyportfolioopt(
+    returns: pd.DataFrame,
+) -> None:
+    daily_cap = 0.22 / np.sqrt(252)
+    weights = optimize(returns, "max_return", Constraints(target_volatility_annual=0.22))
+    objective = weights.attrs["result"].objective
+    frontier = pypfopt.EfficientFrontier(returns.mean(), returns.cov())
+    raw = frontier.efficient_risk(target_volatility=daily_cap)
+    pyportfolioopt = pd.Series(raw).reindex(returns.columns).to_numpy()
+    skfolio = (
+        MeanRisk(
+            objective_function=ObjectiveFunction.MAXIMIZE_RETURN,
+            max_standard_deviation=daily_cap,
+            solver_params=TIGHT,
+        )
+        .fit(returns)
+        .weights_
+    )
+    mean = returns.mean().to_numpy()
+    _agree(weights, skfolio, objective, float(mean @ skfolio))
+    _agree(weights, pyportfolioopt, objective, float(mean @ pyportfolioopt))
+
+
+def test_equal_weight_and_inverse_volatility_equal_skfolio(returns: pd.DataFrame) -> None:
+    from skfolio.optimization import EqualWeighted, InverseVolatility
+
+    np.testing.assert_allclose(
+        optimize(returns, "equal_weight"), EqualWeighted().fit(returns).weights_, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        optimize(returns, "inverse_volatility"),
+        InverseVolatility().fit(returns).weights_,
+        atol=1e-12,
+    )
