@@ -17,14 +17,13 @@ import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.screener import Screen, parse
-from stocker.store.repositories.universes import Universe
+from stocker.data.universes import Universe, create_universe, found_universe, set_members
 from stocker.store.screen_sql import compile_screen
 
 if TYPE_CHECKING:
     from stocker.store.uow import SqlUnitOfWork
 
 SYMBOLS_LISTED_IN_ERRORS = 20
-NAME_CHARACTERS = 100
 
 
 @dataclass(frozen=True)
@@ -63,19 +62,11 @@ def screen(
     parsed = parse(expression)
     compiled = compile_screen(parsed)
     with uow:
-        universe_id = None if universe is None else _universe(uow, universe).id
+        universe_id = None if universe is None else found_universe(uow, universe).id
         rows = uow.screens.run(compiled, day, universe_id=universe_id)
         as_of = uow.screens.latest_dates(day)
     rows.insert(0, "rank", range(1, len(rows) + 1))
     return ScreenResult(parsed, day, universe, rows, as_of)
-
-
-def _universe(uow: SqlUnitOfWork, name: str) -> Universe:
-    found = uow.universes.named(name)
-    if found is None:
-        known = ", ".join(u.name for u in uow.universes.all()[:10]) or "none yet"
-        raise DataError(f"universe: {name!r} does not exist; known universes: {known}")
-    return found
 
 
 def _missing_records(uow: SqlUnitOfWork, result: ScreenResult) -> str | None:
@@ -106,48 +97,32 @@ def save_group(
 ) -> Universe:
     """Save `result` as group (universe) `name`, ranked in result order (position = rank).
 
-    One transaction: refused (rule 1, SigmaQLab 11.10) when a symbol has no instrument record or
-    no sector as of the screen's day, naming them; refused when the result is empty, and when the
-    group exists unless `replace` (then its members become exactly the result, in order). The
-    writes are the universe repository's, in the order `stocker.data.universes.set_members`
-    uses (the layers contract keeps `stocker.lab` from importing `stocker.data`).
+    Refused (rule 1, SigmaQLab 11.10) when a symbol has no instrument record or no sector as of
+    the screen's day, naming them; refused when the result is empty, and when the group exists
+    unless `replace` (then its members become exactly the result, in order). The writing is the
+    universe use cases' (`create_universe`, `set_members`), each one transaction.
     """
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > NAME_CHARACTERS:
-        raise DataError(f"name: got {name!r}, expected 1 to {NAME_CHARACTERS} characters")
     if not result.symbols:
         raise DataError(f"screen: {result.expression!r} found no symbols on {result.day}; no group")
-    description = description or f"screen on {result.day}: {result.expression}"
-    symbols = result.symbols
     with uow:
         problem = _missing_records(uow, result)
-        if problem:
-            raise DataError(
-                f"group {cleaned!r}: not saved, every member needs a symbol record and a sector "
-                f"(SigmaQLab rule 11.10.1); {problem}"
-            )
-        universes = uow.universes
-        stored = universes.stored_name(cleaned, for_update=True)
-        if stored is not None and not stored.is_deleted and not replace:
-            raise DataError(
-                f"group {cleaned!r} already exists; pass replace=True (--replace) to overwrite "
-                f"its members, or choose another name"
-            )
-        if stored is None:
-            universe_id = universes.insert(cleaned, description)
-        else:
-            universe_id = stored.id
-            if stored.is_deleted:
-                universes.revive(universe_id, description)
-        universes.remove_unlisted(universe_id, symbols)
-        # Positions are unique among live members: clear them before writing the new ranks.
-        universes.clear_positions(universe_id, symbols)
-        universes.write_members(universe_id, symbols, list(range(1, len(symbols) + 1)))
-        universes.touch(universe_id)
-        saved = universes.named(cleaned)
-        assert saved is not None
-        uow.commit()
-    return saved
+        exists = uow.universes.named(name.strip()) is not None
+    if problem:
+        raise DataError(
+            f"group {name!r}: not saved, every member needs a symbol record and a sector "
+            f"(SigmaQLab rule 11.10.1); {problem}"
+        )
+    if exists and not replace:
+        raise DataError(
+            f"group {name!r} already exists; pass replace=True (--replace) to overwrite its "
+            f"members, or choose another name"
+        )
+    if exists:
+        set_members(uow, name.strip(), result.symbols, ranked=True)
+        with uow:
+            return found_universe(uow, name.strip())
+    description = description or f"screen on {result.day}: {result.expression}"
+    return create_universe(uow, name, description, symbols=result.symbols, ranked=True)
 
 
 def screen_to_group(
