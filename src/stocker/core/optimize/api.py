@@ -72,6 +72,7 @@ _SUPPORTED = {
     "hrp": frozenset({"min_weight", "max_weight"}),
     "herc": frozenset({"min_weight", "max_weight"}),
 }
+# Compiled problems per process (not thread-safe: a cached problem's parameters are shared).
 _CACHE_SIZE = 8
 _PROBLEMS: OrderedDict[tuple[object, ...], ConvexProblem] = OrderedDict()
 
