@@ -10,7 +10,9 @@
   window is bridged: the day after the gap carries the return from the last known price, and
   the missing day's return is 0 (counted in the report's notes);
 - the weights stored for the latest rebalance strictly before D (the turnover limit and costs
-  are measured against them; none stored means starting from cash);
+  are measured against them). With none stored the portfolio is built from cash: costs are
+  charged on the whole purchase and the turnover limits do not apply (any limit below 50%
+  would make a first rebalance infeasible), which the report's notes say;
 - sector labels from `instrument_info.sector` (which keeps no history: today's labels);
 - for factor bounds and a beta cap, each member's latest `factor_exposures` / `risk_model` row
   dated on or before D and at most `EXPOSURE_MAX_AGE_DAYS` old.
@@ -24,14 +26,18 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.returns import simple_returns
+from stocker.lab.portfolio_reports import (
+    OptimizationReport,
+    PortfolioView,
+    sector_totals,
+)
 from stocker.store.repositories.portfolios import Portfolio, StoredConstraints
 
 if TYPE_CHECKING:
@@ -59,113 +65,6 @@ DEFAULT_INITIAL_CAPITAL = 1_000_000.0
 CODE_CHARACTERS = 50
 EXPECTED_RETURN_MODES = {"historical": "historical_mean", "ewma": "ewma_mean"}
 """Stored mode → the optimizer's name (historical mean, or EWMA mean with a 63-day half-life)."""
-NO_SECTOR = "(no sector)"
-
-
-@dataclass(frozen=True)
-class OptimizationReport:
-    """One rebalance: the stored weights and everything needed to audit them."""
-
-    code: str
-    day: dt.date
-    method: str
-    group: str
-    expected_return_mode: str
-    window_start: dt.date
-    window_end: dt.date
-    observations: int
-    solver: str
-    attempts: tuple[tuple[str, str], ...]
-    objective: float
-    objective_name: str
-    sum_before_normalization: float
-    weights: pd.Series
-    risk_contributions: pd.Series
-    """Each member's share of portfolio variance, wᵢ(Σw)ᵢ / wᵀΣw (they sum to 1)."""
-    sectors: dict[str, str]
-    sector_totals: pd.Series
-    constraints: StoredConstraints
-    previous_date: dt.date | None
-    turnover: float | None
-    """One-way turnover ½·Σ|w − previous| against the previous rebalance (None without one)."""
-    psd_repair: str | None
-    notes: tuple[str, ...] = ()
-    replaced: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        """A JSON-ready summary."""
-        return {
-            "code": self.code,
-            "date": self.day.isoformat(),
-            "method": self.method,
-            "group": self.group,
-            "expected_return_mode": self.expected_return_mode,
-            "window": {
-                "start": self.window_start.isoformat(),
-                "end": self.window_end.isoformat(),
-                "observations": self.observations,
-            },
-            "solver": self.solver,
-            "attempts": [list(attempt) for attempt in self.attempts],
-            "objective": {"name": self.objective_name, "value": self.objective},
-            "sum_before_normalization": self.sum_before_normalization,
-            "weights": [
-                {
-                    "symbol": symbol,
-                    "weight": float(self.weights[symbol]),
-                    "risk_contribution": float(self.risk_contributions[symbol]),
-                    "sector": self.sectors.get(symbol, NO_SECTOR),
-                }
-                for symbol in self.weights.index
-            ],
-            "sector_totals": {str(k): float(v) for k, v in self.sector_totals.items()},
-            "constraints": self.constraints.as_json(),
-            "previous_date": None if self.previous_date is None else self.previous_date.isoformat(),
-            "turnover": self.turnover,
-            "psd_repair": self.psd_repair,
-            "notes": list(self.notes),
-            "replaced_rows": self.replaced,
-        }
-
-
-@dataclass(frozen=True)
-class PortfolioView:
-    """A portfolio, its constraints and its latest stored weights (what `show` prints)."""
-
-    portfolio: Portfolio
-    constraints: StoredConstraints
-    members: int
-    rebalance_dates: list[dt.date]
-    latest_date: dt.date | None
-    weights: pd.Series
-    sectors: dict[str, str] = field(default_factory=dict)
-    sector_totals: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"))
-
-    def as_json(self) -> dict[str, Any]:
-        """A JSON-ready summary."""
-        item = self.portfolio
-        return {
-            "code": item.code,
-            "name": item.name,
-            "description": item.description,
-            "group": item.group,
-            "method": item.optimizer_type,
-            "expected_return_mode": item.expected_return_mode,
-            "initial_capital": item.initial_capital,
-            "members": self.members,
-            "constraints": self.constraints.as_json(),
-            "rebalance_dates": [day.isoformat() for day in self.rebalance_dates],
-            "latest_date": None if self.latest_date is None else self.latest_date.isoformat(),
-            "weights": [
-                {
-                    "symbol": symbol,
-                    "weight": float(weight),
-                    "sector": self.sectors.get(str(symbol), NO_SECTOR),
-                }
-                for symbol, weight in self.weights.items()
-            ],
-            "sector_totals": {str(k): float(v) for k, v in self.sector_totals.items()},
-        }
 
 
 def create_portfolio(
@@ -259,6 +158,13 @@ def optimize_portfolio(
         previous = uow.portfolios.latest_weights(portfolio.id, before=day)
         constraints = _constraints(uow, stored, symbols, sectors, previous, day)
         notes += _sector_notes(stored, sectors)
+        if previous is None and (
+            stored.turnover_limit is not None or stored.per_asset_turnover_limit is not None
+        ):
+            notes += (
+                "first rebalance (no weights stored before this date): built from cash, so the "
+                "turnover limit does not apply",
+            )
         with warnings.catch_warnings():
             # A PSD repair is reported in the result's notes (and so in this report).
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -305,15 +211,6 @@ def optimize_portfolio(
         notes=(*notes, *result.notes),
         replaced=replaced,
     )
-
-
-def sector_totals(weights: pd.Series, sectors: dict[str, str]) -> pd.Series:
-    """Weight per sector, largest first (members without a sector under `NO_SECTOR`)."""
-    if weights.empty:
-        return pd.Series(dtype="float64", name="weight")
-    labels = [sectors.get(str(symbol), NO_SECTOR) for symbol in weights.index]
-    totals = weights.groupby(labels).sum()
-    return totals.sort_values(ascending=False).rename("weight")
 
 
 # --- inside the unit of work ---------------------------------------------------------------------
@@ -453,7 +350,9 @@ def _constraints(
                 f"sectors: {', '.join(unlabelled[:10])} have no sector in instrument_info; "
                 "sector caps need one for every member"
             )
-    return _to_core(stored, sectors, exposures, betas, previous)
+    return _to_core(
+        stored, sectors, exposures, betas, previous, limit_turnover=previous is not None
+    )
 
 
 def _to_core(
@@ -462,7 +361,10 @@ def _to_core(
     exposures: dict[str, dict[str, float]],
     betas: dict[str, float],
     previous: tuple[dt.date, pd.Series] | None,
+    *,
+    limit_turnover: bool,
 ) -> Constraints:
+    """The core's `Constraints`; turnover limits apply only when `limit_turnover`."""
     from stocker.core.optimize import Constraints
 
     return Constraints(
@@ -480,8 +382,8 @@ def _to_core(
         previous_weights={}
         if previous is None
         else {str(k): float(v) for k, v in previous[1].items()},
-        turnover_limit=stored.turnover_limit,
-        per_asset_turnover_limit=stored.per_asset_turnover_limit,
+        turnover_limit=stored.turnover_limit if limit_turnover else None,
+        per_asset_turnover_limit=stored.per_asset_turnover_limit if limit_turnover else None,
         transaction_cost_bps=stored.transaction_cost_bps,
     )
 
@@ -502,6 +404,7 @@ def _check_constraints(stored: StoredConstraints) -> None:
         {name: {} for name in stored.factor_bounds},
         {placeholder: 0.0} if stored.max_beta is not None else {},
         None,
+        limit_turnover=True,
     )
 
 
