@@ -1,0 +1,185 @@
+"""Posting rules by example: what a contribution, buy, sell, split and dividend post."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from stocker.core.errors import DataError
+from stocker.core.ledger import (
+    CASH,
+    COMMISSIONS,
+    CONTRIBUTIONS,
+    DIVIDENDS,
+    REALIZED_PNL,
+    Entry,
+    Fill,
+    Position,
+    Posting,
+    derive_state,
+    position_account,
+    post_contribution,
+    post_dividend,
+    post_fill,
+    post_split,
+    state_update,
+    totals,
+)
+
+DAY = dt.date(2024, 1, 2)
+AT = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
+
+
+def _fill(fill_id: str, side: str, qty: str, price: str, commission: str = "0") -> Fill:
+    return Fill(fill_id, "SPY", side, Decimal(qty), Decimal(price), Decimal(commission), AT)  # type: ignore[arg-type]
+
+
+def _amounts(entry: Entry) -> dict[str, Decimal]:
+    return {p.account: p.amount for p in entry.postings}
+
+
+def test_an_entry_that_does_not_balance_is_refused() -> None:
+    with pytest.raises(DataError, match="USD postings sum to 1"):
+        Entry(
+            uuid.uuid4(),
+            "main",
+            DAY,
+            "DEPOSIT",
+            (Posting(CASH, "USD", Decimal(101)), Posting(CONTRIBUTIONS, "USD", Decimal(-100))),
+        )
+
+
+def test_balance_is_per_currency() -> None:
+    with pytest.raises(DataError, match="EUR postings sum to 5"):
+        Entry(
+            uuid.uuid4(),
+            "main",
+            DAY,
+            "DEPOSIT",
+            (
+                Posting(CASH, "USD", Decimal(5)),
+                Posting(CASH, "EUR", Decimal(5)),
+                Posting(CONTRIBUTIONS, "USD", Decimal(-5)),
+            ),
+        )
+
+
+def test_kind_fill_exactly_when_a_fill_id_is_set() -> None:
+    legs = (Posting(CASH, "USD", Decimal(1)), Posting(CONTRIBUTIONS, "USD", Decimal(-1)))
+    with pytest.raises(DataError, match="fill_id"):
+        Entry(uuid.uuid4(), "main", DAY, "DEPOSIT", legs, fill_id="x")
+    with pytest.raises(DataError, match="fill_id"):
+        Entry(uuid.uuid4(), "main", DAY, "FILL", legs)
+    with pytest.raises(DataError, match="corrects"):
+        Entry(uuid.uuid4(), "main", DAY, "CORRECTION", legs)
+
+
+def test_amounts_beyond_four_places_and_floats_are_refused() -> None:
+    with pytest.raises(DataError, match="four decimal places"):
+        Posting(CASH, "USD", Decimal("0.00001"))
+    with pytest.raises(DataError, match="Decimal"):
+        Posting(CASH, "USD", 1.5)  # type: ignore[arg-type]
+
+
+def test_contribution_and_withdrawal() -> None:
+    deposit = post_contribution("main", DAY, Decimal("10000"))
+    assert deposit.kind == "DEPOSIT"
+    assert _amounts(deposit) == {CASH: Decimal(10000), CONTRIBUTIONS: Decimal(-10000)}
+    assert post_contribution("main", DAY, Decimal("-5")).kind == "WITHDRAWAL"
+    with pytest.raises(DataError):
+        post_contribution("main", DAY, Decimal(0))
+
+
+def test_buy_moves_cash_into_the_position_at_cost_and_pays_the_commission() -> None:
+    entry = post_fill("main", _fill("f1", "BUY", "10", "100.50", "1"), Position("SPY"))
+    assert entry.kind == "FILL" and entry.fill_id == "f1" and entry.date == DAY
+    assert _amounts(entry) == {
+        position_account("SPY"): Decimal("1005.00"),
+        CASH: Decimal("-1006.00"),
+        COMMISSIONS: Decimal(1),
+    }
+    assert entry.postings[0].quantity == 10
+
+
+def test_sell_relieves_average_cost_and_realizes_the_difference() -> None:
+    before = Position("SPY", Decimal(10), Decimal(1000))
+    entry = post_fill("main", _fill("f2", "SELL", "4", "120", "0.5"), before)
+    amounts = _amounts(entry)
+    assert amounts[position_account("SPY")] == Decimal(-400)
+    assert amounts[CASH] == Decimal("479.5")
+    assert amounts[REALIZED_PNL] == Decimal(-80)  # an 80 gain is a credit to income
+    assert amounts[COMMISSIONS] == Decimal("0.5")
+    assert entry.postings[0].quantity == -4
+
+
+def test_closing_the_whole_position_relieves_all_its_cost() -> None:
+    before = Position("SPY", Decimal(3), Decimal(100))  # 33.333... a share
+    entry = post_fill("main", _fill("f3", "SELL", "3", "40"), before)
+    assert _amounts(entry)[position_account("SPY")] == Decimal(-100)
+    assert _amounts(entry)[REALIZED_PNL] == Decimal(-20)
+
+
+def test_a_fill_crossing_zero_closes_then_opens_at_the_fill_price() -> None:
+    before = Position("SPY", Decimal(5), Decimal(500))
+    entry = post_fill("main", _fill("f4", "SELL", "8", "110"), before)
+    after = totals([entry])
+    # 5 closed at 100 (50 gain), 3 opened short at 110
+    assert _amounts(entry)[REALIZED_PNL] == Decimal(-50)
+    assert after.position("SPY").quantity == -8
+    assert after.cash == Decimal(880)
+
+
+def test_split_changes_quantity_not_cost_and_posts_no_pnl() -> None:
+    entry = post_split("main", DAY, Decimal(2), Position("SPY", Decimal(10), Decimal(1000)))
+    assert entry is not None and entry.kind == "DIVIDEND"
+    journal = totals([entry])
+    assert journal.position("SPY").quantity == 10  # +20 - 10
+    assert journal.position("SPY").cost == 0
+    assert journal.cash == 0 and journal.income == 0
+    assert post_split("main", DAY, Decimal(2), Position("SPY")) is None
+    with pytest.raises(DataError):
+        post_split("main", DAY, Decimal(0), Position("SPY", Decimal(1), Decimal(1)))
+
+
+def test_dividend_pays_cash_on_the_shares_held() -> None:
+    entry = post_dividend("main", "SPY", DAY, Decimal("0.25"), Decimal(10))
+    assert entry is not None
+    assert _amounts(entry) == {CASH: Decimal("2.50"), DIVIDENDS: Decimal("-2.50")}
+    assert post_dividend("main", "SPY", DAY, Decimal("0.25"), Decimal(0)) is None
+
+
+def test_entry_ids_are_stable_so_a_retry_posts_the_same_entry() -> None:
+    fill = _fill("f5", "BUY", "1", "10")
+    assert post_fill("main", fill, Position("SPY")) == post_fill("main", fill, Position("SPY"))
+    assert (
+        post_fill("main", fill, Position("SPY")).entry_id
+        != post_fill("other", fill, Position("SPY")).entry_id
+    )
+
+
+def test_state_marks_positions_at_the_close() -> None:
+    entries = [
+        post_contribution("main", DAY, Decimal(10000)),
+        post_fill("main", _fill("f6", "BUY", "10", "100", "1"), Position("SPY")),
+    ]
+    holdings, state = derive_state(entries, {"SPY": Decimal("110.5")}, DAY, portfolio_id="main")
+    assert [(h.symbol, h.qty, h.cost_basis, h.market_value) for h in holdings] == [
+        ("SPY", Decimal(10), Decimal(100), Decimal(1105))
+    ]
+    assert state.cash == Decimal(8999)
+    assert state.nav == Decimal(10104)
+    assert state.unrealized_pnl == Decimal(105)
+    assert state.realized_pnl == Decimal(-1)  # the commission
+    assert state.gross_exposure == state.net_exposure == Decimal("0.1094")
+    assert state.high_water_mark == state.nav and state.drawdown == 0
+    message = state_update(state)
+    assert message.nav == Decimal(10104) and message.pnl.day_total == Decimal(104)
+
+
+def test_a_missing_close_is_an_error_not_a_zero() -> None:
+    entries = [post_fill("main", _fill("f7", "BUY", "1", "10"), Position("SPY"))]
+    with pytest.raises(DataError, match="no close for SPY"):
+        derive_state(entries, {}, DAY, portfolio_id="main")
