@@ -40,7 +40,9 @@ events = st.one_of(
         cents,
         st.integers(0, 500).map(lambda n: Decimal(n) / 100),
     ),
-    st.tuples(st.just("split"), st.sampled_from(SYMBOLS), st.sampled_from((Decimal(2), Decimal(3)))),
+    st.tuples(
+        st.just("split"), st.sampled_from(SYMBOLS), st.sampled_from((Decimal(2), Decimal(3)))
+    ),
     st.tuples(st.just("dividend"), st.sampled_from(SYMBOLS), cents),
 )
 
