@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from stocker.core.adjustment import adjustment_disagreements
@@ -89,6 +90,9 @@ class _ChunkWriter(BatchWriter):
         self.since = pd.Timestamp(since)
         self.withheld = 0
         self.plain_disagreements: list[pd.DataFrame] = []
+        self._old_keys: list[np.ndarray] = []
+        self._symbol_codes: dict[str, int] = {}
+        self._acted: set[str] = set()
 
     def _after_upsert(
         self,
@@ -104,6 +108,7 @@ class _ChunkWriter(BatchWriter):
             symbols = vendor["symbol"].astype(str)
             acted = set(self.uow.bars.actions(sorted(set(symbols)))["symbol"].astype(str))
             plain = ~symbols.isin(acted).to_numpy()
+            self._acted.update(symbols[~plain])
             if plain.any():
                 self._compare_plain(landed, vendor.loc[plain], changed)
                 vendor = vendor.loc[~plain]
@@ -141,18 +146,40 @@ class _ChunkWriter(BatchWriter):
             report.warnings.extend(vendor_warnings(found))
 
     def compact(self) -> None:
+        """Between chunks: changed bars too old to announce become one int64 each (symbol code
+        and day), keeping only each symbol's earliest (for re-adjustment) and the recent ones
+        as rows; vendor closes are stored compactly."""
         state = self._state
-        state.changed_bars = _compact(state.changed_bars)
+        if state.changed_bars:
+            keys = _compact(state.changed_bars)[0]
+            if keys.empty:
+                return
+            # symbols with actions keep every key: their vendor closes are compared at the end
+            acted = keys["symbol"].isin(self._acted).to_numpy()
+            old = (keys["date"] < self.since).to_numpy() & ~acted
+            self._old_keys.append(self._encoded(keys.loc[old]))
+            earliest = keys.loc[keys.groupby("symbol", sort=False)["date"].idxmin()]
+            kept = pd.concat([earliest, keys.loc[~old]], ignore_index=True).drop_duplicates()
+            state.changed_bars = [kept]
         state.vendor_adjusted = _compact(state.vendor_adjusted)
+
+    def _encoded(self, keys: pd.DataFrame) -> np.ndarray:
+        codes = self._symbol_codes
+        for symbol in pd.unique(keys["symbol"]):
+            codes.setdefault(str(symbol), len(codes))
+        symbol_codes = keys["symbol"].astype(str).map(codes).to_numpy(dtype=np.int64)
+        days = keys["date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+        return (symbol_codes << 32) | (days & 0xFFFFFFFF)
 
     def _enqueue_bars(self) -> int:
         state = self._state
         if state.changed_bars:
-            keys = pd.concat(state.changed_bars, ignore_index=True)
-            keys = keys.assign(date=pd.to_datetime(keys["date"])).drop_duplicates()
-            recent = (keys["date"] >= self.since).to_numpy()
-            self.withheld = int((~recent).sum())
-            state.changed_bars = [keys.loc[recent]]
+            keys = _compact(state.changed_bars)[0]
+            old = (keys["date"] < self.since).to_numpy()
+            self._old_keys.append(self._encoded(keys.loc[old]))
+            self.withheld = len(np.unique(np.concatenate(self._old_keys)))
+            self._old_keys.clear()
+            state.changed_bars = [keys.loc[~old]]
         return super()._enqueue_bars()
 
 
