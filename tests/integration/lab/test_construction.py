@@ -210,6 +210,73 @@ def test_long_short_constraints_when_stored_round_trip_and_hold(market: SqlUnitO
     assert (weights >= -0.2 - TOL).all() and (weights <= 0.6 + TOL).all()
 
 
+def _write_research(uow: SqlUnitOfWork, day: date, tech: float, other: float) -> None:
+    """Betas and value exposures: `tech` for the Technology names, `other` for the rest."""
+    values = [tech if SECTORS[s] == "Technology" else other for s in SECTORS]
+    nan = [np.nan] * len(SECTORS)
+    with uow:
+        uow.factors.replace_risk(
+            day,
+            pd.DataFrame(
+                {"symbol": list(SECTORS), "volatility": 0.2, "beta": values}
+                | {name: nan for name in ("tail_beta", "skew", "kurtosis")}
+            ),
+        )
+        uow.factors.replace_exposures(
+            day,
+            pd.DataFrame(
+                {"symbol": list(SECTORS), "value": values}
+                | {name: nan for name in ("quality", "momentum", "low_vol", "size")}
+                | {"composite_score": values}
+            ),
+        )
+        uow.commit()
+
+
+def test_beta_cap_and_factor_bounds_when_set_use_the_latest_rows_on_or_before_the_date(
+    market: SqlUnitOfWork,
+) -> None:
+    _write_research(market, date(2024, 2, 1), tech=2.0, other=0.5)
+    _write_research(market, date(2024, 3, 15), tech=-5.0, other=-5.0)  # after DAY: unseen
+    create_portfolio(
+        market,
+        "beta",
+        group=GROUP,
+        method="min_variance",
+        constraints=StoredConstraints(max_beta=1.0),
+    )
+    create_portfolio(
+        market,
+        "value",
+        group=GROUP,
+        method="min_variance",
+        constraints=StoredConstraints(factor_bounds={"value": (0.0, 1.0)}),
+    )
+    assert show_portfolio(market, "value").constraints.factor_bounds == {"value": (0.0, 1.0)}
+
+    beta = optimize_portfolio(market, "beta", day=DAY).weights
+    value = optimize_portfolio(market, "value", day=DAY).weights
+
+    # Unconstrained, minimum variance holds ~all Technology (beta ≈ 2, value ≈ 2).
+    assert 2.0 * _technology(beta) + 0.5 * (1 - _technology(beta)) == pytest.approx(1.0, abs=1e-5)
+    assert 2.0 * _technology(value) + 0.5 * (1 - _technology(value)) <= 1.0 + TOL
+
+
+def test_beta_cap_when_a_member_has_no_beta_names_it(market: SqlUnitOfWork) -> None:
+    _write_research(market, date(2024, 2, 1), tech=1.0, other=1.0)
+    with market:
+        rows = market.factors.risk(date(2024, 2, 1))
+        market.factors.replace_risk(date(2024, 2, 1), rows[rows["symbol"] != "FFF"])
+        market.commit()
+    create_portfolio(
+        market, "nobeta", group=GROUP, method="min_variance",
+        constraints=StoredConstraints(max_beta=1.0),
+    )  # fmt: skip
+
+    with pytest.raises(DataError, match="beta: no value for FFF"):
+        optimize_portfolio(market, "nobeta", day=DAY)
+
+
 def test_optimize_when_a_member_has_no_prices_in_the_window_names_it(
     market: SqlUnitOfWork,
 ) -> None:
@@ -326,3 +393,16 @@ def test_demo_portfolio_on_the_sample_builds_caps_and_reruns(uow: SqlUnitOfWork)
     assert set(report.sectors.values()) >= {TECHNOLOGY, "Health Care", "Energy"}
     again = demo_portfolio(uow, day=day)
     pd.testing.assert_series_equal(report.weights, again.weights, atol=1e-10)
+
+
+def test_sector_cap_when_it_matches_no_member_is_reported_not_silently_applied(
+    market: SqlUnitOfWork,
+) -> None:
+    create_portfolio(
+        market, "typo", group=GROUP, method="min_variance",
+        constraints=StoredConstraints(sector_caps={"Tech": 0.3}),
+    )  # fmt: skip
+
+    report = optimize_portfolio(market, "typo", day=DAY)
+
+    assert any("Tech match no member's sector" in note for note in report.notes), report.notes
