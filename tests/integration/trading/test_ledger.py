@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from stocker.core.errors import DataError
 from stocker.core import ledger as rules
+from stocker.core.errors import DataError
 from stocker.core.ledger import CASH, CONTRIBUTIONS, Fill, Posting
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.ledger import (
