@@ -224,6 +224,22 @@ class RebuildReport:
     days: int
     differences: tuple[Difference, ...]
 
+    def as_json(self) -> dict[str, object]:
+        """The report as plain JSON values."""
+        return {
+            "portfolio_id": self.portfolio_id,
+            "days": self.days,
+            "differences": [
+                {
+                    "date": d.date.isoformat(),
+                    "field": d.field,
+                    "stored": d.stored,
+                    "journal": d.journal,
+                }
+                for d in self.differences
+            ],
+        }
+
 
 def _text(value: object) -> str:
     return "-" if value is None else str(value)
@@ -324,6 +340,19 @@ class VerifyReport:
         """True when every invariant holds."""
         return not self.problems
 
+    def as_json(self) -> dict[str, object]:
+        """The report as plain JSON values."""
+        return {
+            "ok": self.ok,
+            "portfolios": list(self.portfolios),
+            "entries": self.entries,
+            "states": self.states,
+            "problems": [
+                {"portfolio_id": p.portfolio_id, "check": p.check, "message": p.message}
+                for p in self.problems
+            ],
+        }
+
 
 def _journal_problems(uow: SqlUnitOfWork, portfolio_id: str) -> tuple[int, list[Problem]]:
     """Entries balance per currency; every fill of the portfolio is posted exactly once."""
@@ -400,3 +429,10 @@ def verify(uow: SqlUnitOfWork, portfolio_id: str | None = None) -> VerifyReport:
                 continue
             problems += [Problem(portfolio, "state = journal", str(d)) for d in differences]
     return VerifyReport(tuple(portfolios), entry_count, state_count, tuple(problems))
+
+
+def journal(uow: SqlUnitOfWork, portfolio_id: str, limit: int | None = None) -> list[Entry]:
+    """The portfolio's entries in date order (the last `limit` of them when given)."""
+    with uow:
+        entries = uow.ledger.entries(portfolio_id)
+    return entries[-limit:] if limit else entries
