@@ -61,6 +61,8 @@ MIN_RETURNS = 20
 """Fewer daily returns than this make no covariance worth optimizing on."""
 EXPOSURE_MAX_AGE_DAYS = 366
 """Factor exposures and betas older than this (before the rebalance date) are not used."""
+STALE_DAYS = 5
+"""A window ending more calendar days than this before the rebalance date is noted as stale."""
 DEFAULT_INITIAL_CAPITAL = 1_000_000.0
 CODE_CHARACTERS = 50
 EXPECTED_RETURN_MODES = {"historical": "historical_mean", "ewma": "ewma_mean"}
@@ -144,7 +146,7 @@ def optimize_portfolio(
     if lookback_days < MIN_RETURNS:
         raise DataError(f"lookback_days: got {lookback_days}, expected at least {MIN_RETURNS}")
     with uow:
-        portfolio = _found(uow, code)
+        portfolio = _found(uow, code, for_update=True)
         mode = expected_returns or portfolio.expected_return_mode or "historical"
         if mode not in EXPECTED_RETURN_MODES:
             raise DataError(
@@ -216,8 +218,8 @@ def optimize_portfolio(
 # --- inside the unit of work ---------------------------------------------------------------------
 
 
-def _found(uow: SqlUnitOfWork, code: str) -> Portfolio:
-    portfolio = uow.portfolios.named(code)
+def _found(uow: SqlUnitOfWork, code: str, *, for_update: bool = False) -> Portfolio:
+    portfolio = uow.portfolios.named(code, for_update=for_update)
     if portfolio is None:
         known = ", ".join(uow.portfolios.codes()[:10]) or "none yet"
         raise DataError(
@@ -298,9 +300,11 @@ def _returns(
     gaps = int(returns.isna().to_numpy().sum())
     notes: tuple[str, ...] = ()
     if gaps:
-        notes = (
+        notes += (
             f"{gaps} missing prices inside the window bridged (a 0 return on the missing day)",
         )
+    if (day - last).days > STALE_DAYS:
+        notes += (f"the latest price is from {last}, {(day - last).days} days before {day}",)
     return returns.fillna(0.0), notes
 
 

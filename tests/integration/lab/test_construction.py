@@ -406,3 +406,32 @@ def test_sector_cap_when_it_matches_no_member_is_reported_not_silently_applied(
     report = optimize_portfolio(market, "typo", day=DAY)
 
     assert any("Tech match no member's sector" in note for note in report.notes), report.notes
+
+
+def test_optimize_when_prices_end_long_before_the_date_notes_how_stale_they_are(
+    market: SqlUnitOfWork,
+) -> None:
+    create_portfolio(market, "stale", group=GROUP, method="min_variance")
+
+    report = optimize_portfolio(market, "stale", day=date(2025, 1, 31))
+
+    last = DATES[-1].date()
+    assert report.window_end == last
+    assert f"the latest price is from {last}" in " ".join(report.notes)
+
+
+def test_optimize_when_a_price_is_missing_inside_the_window_bridges_it_and_says_so(
+    market: SqlUnitOfWork, engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM prices_daily WHERE symbol = 'FFF' AND date = :day"),
+            {"day": DATES[250].date()},
+        )
+    create_portfolio(market, "gappy", group=GROUP, method="min_variance")
+
+    report = optimize_portfolio(market, "gappy", day=DAY)
+
+    assert report.observations == 252
+    assert "1 missing prices inside the window bridged" in " ".join(report.notes)
+    assert report.weights.sum() == pytest.approx(1.0, abs=1e-9)

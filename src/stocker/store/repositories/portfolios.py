@@ -145,9 +145,13 @@ class PortfolioRepository:
 
     # --- portfolios ------------------------------------------------------------------------------
 
-    def named(self, code: str) -> Portfolio | None:
-        """The portfolio with this code, if any."""
-        row = self._conn.execute(_PORTFOLIO_SQL, {"code": code}).one_or_none()
+    def named(self, code: str, *, for_update: bool = False) -> Portfolio | None:
+        """The portfolio with this code, if any (its row locked with `for_update`, so two
+        rebalances of one portfolio run one after the other)."""
+        statement = _PORTFOLIO_SQL
+        if for_update:
+            statement = text(f"{_PORTFOLIO_SQL.text} FOR UPDATE OF p")
+        row = self._conn.execute(statement, {"code": code}).one_or_none()
         return None if row is None else _portfolio(row)
 
     def codes(self) -> list[str]:
