@@ -48,7 +48,8 @@ def _require_columns(frame: pd.DataFrame, spec: TableSpec) -> None:
 
 
 def _symbols(values: pd.Series) -> list[str]:
-    present = values.dropna().astype(str).str.strip()
+    # distinct values first: a chunk of a large file has 250,000 rows but a few hundred symbols
+    present = pd.Series(pd.unique(values.dropna().astype(str)), dtype=object).str.strip()
     return sorted({symbol for symbol in present if 0 < len(symbol) <= SYMBOL_MAX_LENGTH})
 
 
@@ -170,7 +171,12 @@ def _valid_rows(frame: pd.DataFrame, result: CheckResult, spec: TableSpec) -> pd
     valid = frame.reset_index(drop=True).loc[keep].copy()
     typed = result.frame.loc[keep]
     for column in spec.parse.date_columns:
-        valid[column] = [day.date() for day in typed[column]]
+        days = typed[column]
+        valid[column] = (
+            days.dt.date.to_numpy()
+            if pd.api.types.is_datetime64_dtype(days.dtype)
+            else [day.date() for day in days]
+        )
     for column in (*spec.parse.timestamp_columns, *spec.parse.code_columns):
         valid[column] = typed[column]
     if spec.parse.strip_symbol and "symbol" in valid.columns:
