@@ -36,6 +36,12 @@ from stocker.core.optimize.convex import (
     raise_conflicts,
 )
 from stocker.core.optimize.cvar import portfolio_cvar
+from stocker.core.optimize.expected_returns import (
+    CAPM,
+    BlackLitterman,
+    ExpectedReturnModel,
+    FactorImplied,
+)
 from stocker.core.optimize.herc import herc_weights, optimal_cluster_count
 from stocker.core.optimize.hrp import Convention, Tree, build_tree, hrp_weights
 from stocker.core.optimize.risk_parity import risk_budget_weights, risk_contributions
@@ -64,6 +70,10 @@ METHODS: tuple[str, ...] = (
     "herc",
     "min_cvar",
 )
+ExpectedReturns = (
+    pd.Series | Literal["historical_mean", "ewma_mean", "capm"] | ExpectedReturnModel | None
+)
+EXPECTED_RETURN_MODES = ("historical_mean", "ewma_mean", "capm")
 # Constraint fields each non-convex method honours; anything else set is refused, not ignored.
 _SUPPORTED = {
     "equal_weight": frozenset[str](),
@@ -104,7 +114,7 @@ def optimize(
     returns: pd.DataFrame,
     method: Method = "min_variance",
     constraints: Constraints | None = None,
-    expected_returns: pd.Series | Literal["historical_mean", "ewma_mean"] | None = None,
+    expected_returns: ExpectedReturns = None,
     **options: object,
 ) -> pd.Series:
     """Weights indexed by symbol; `weights.attrs["result"]` holds the `OptimizationResult`.
@@ -121,7 +131,7 @@ def optimize_detailed(
     returns: pd.DataFrame,
     method: Method = "min_variance",
     constraints: Constraints | None = None,
-    expected_returns: pd.Series | Literal["historical_mean", "ewma_mean"] | None = None,
+    expected_returns: ExpectedReturns = None,
     *,
     covariance: pd.DataFrame | None = None,
     covariance_estimator: CovarianceEstimator | None = None,
@@ -157,7 +167,7 @@ def optimize_detailed(
     notes = [psd.reason] if psd.repaired else []
     resolved = constraints.resolve(symbols)
     if method in CONVEX_METHODS:
-        mu = _expected_returns(returns, expected_returns, symbols, method)
+        mu = _expected_returns(returns, expected_returns, sigma, method)
         raw, solver, attempts, objective_name = _convex(
             method, resolved, sigma, mu, returns, risk_free_rate, risk_aversion,
             cvar_confidence, solvers, solver_options,
@@ -231,12 +241,15 @@ def _covariance(
 
 def _expected_returns(
     returns: pd.DataFrame,
-    expected: pd.Series | str | None,
-    symbols: list[str],
+    expected: ExpectedReturns,
+    sigma: np.ndarray,
     method: str,
 ) -> np.ndarray | None:
+    """μ per period: a given Series, a named mode, or a model (CAPM, FactorImplied, BL)."""
     if isinstance(expected, pd.Series):
         return _aligned(expected, returns)
+    if isinstance(expected, CAPM | FactorImplied | BlackLitterman):
+        return _finite(expected.estimate(returns, sigma))
     if method == "min_variance" or method == "min_cvar":
         return None
     if expected is None or expected == "historical_mean":
@@ -244,11 +257,19 @@ def _expected_returns(
     if isinstance(expected, str):
         if expected == "ewma_mean":
             return np.asarray(EWMACovariance(halflife_days=63).fit(returns).location_)
+        if expected == "capm":
+            return _finite(CAPM().estimate(returns, sigma))
         raise DataError(
-            f"expected_returns: got {expected!r}, expected a Series or "
-            "'historical_mean' / 'ewma_mean'"
+            f"expected_returns: got {expected!r}, expected a Series, one of "
+            f"{EXPECTED_RETURN_MODES}, or CAPM / FactorImplied / BlackLitterman"
         )
     raise DataError(f"expected_returns: got {type(expected).__name__}, expected a Series or a mode")
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise DataError("expected_returns: the model gave non-finite values (check its inputs)")
+    return values
 
 
 def _aligned(expected: pd.Series, returns: pd.DataFrame) -> np.ndarray:
