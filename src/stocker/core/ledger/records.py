@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
 from stocker.core.errors import DataError
+from stocker.core.messages import OrderFilled
 
 CASH = "assets:cash"
 POSITIONS = "assets:positions:"
@@ -136,6 +137,20 @@ class Fill:
                 f"fill {self.fill_id}: qty {self.qty} and price {self.price} must be > 0, "
                 f"commission {self.commission} >= 0"
             )
+
+    @classmethod
+    def from_message(cls, message: OrderFilled, side: Side, currency: str = "USD") -> Fill:
+        """The fill a `fills` message reports; the message has no side, the order has."""
+        return cls(
+            fill_id=message.broker_id,
+            symbol=message.symbol,
+            side=side,
+            qty=message.qty,
+            price=message.price,
+            commission=message.commission,
+            timestamp=message.timestamp,
+            currency=currency,
+        )
 
     @property
     def signed_qty(self) -> Decimal:

@@ -183,3 +183,20 @@ def test_a_missing_close_is_an_error_not_a_zero() -> None:
     entries = [post_fill("main", _fill("f7", "BUY", "1", "10"), Position("SPY"))]
     with pytest.raises(DataError, match="no close for SPY"):
         derive_state(entries, {}, DAY, portfolio_id="main")
+
+
+def test_a_fills_message_becomes_a_fill_with_the_orders_side() -> None:
+    from stocker.core.messages import OrderFilled, parse
+
+    message = parse(
+        "fills",
+        '{"event_type": "order_filled", "order_uuid": "550e8400-e29b-41d4-a716-446655440000",'
+        ' "broker_id": "alpaca_12345", "symbol": "SPY", "qty": 15, "price": 418.05,'
+        ' "commission": 0.00, "timestamp": "2023-10-28T09:30:01Z"}',
+    )
+    assert isinstance(message, OrderFilled)
+    fill = Fill.from_message(message, "BUY")
+    assert (fill.fill_id, fill.qty, fill.price) == ("alpaca_12345", 15, Decimal("418.05"))
+    entry = post_fill("main", fill, Position("SPY"))
+    assert entry.date == dt.date(2023, 10, 28)
+    assert entry.description == "BUY 15 SPY @ 418.05 commission 0 USD"
