@@ -42,6 +42,7 @@ from stocker.core.covariance import (
     LedoitWolf,
     PsdReport,
     SampleCovariance,
+    check_psd,
     correlation_from_covariance,
     repair_psd,
 )
@@ -94,8 +95,8 @@ class CovarianceResult:
     cached: bool
     psd: PsdReport
     shrinkage: float | None
-    first_date: dt.date
-    last_date: dt.date
+    first_date: dt.date | None
+    last_date: dt.date | None
     created_at: dt.datetime
 
     def as_json(self, *, with_matrix: bool = False) -> dict[str, Any]:
@@ -110,8 +111,8 @@ class CovarianceResult:
             "method": self.method,
             "universe_hash": self.universe_hash,
             "cached": self.cached,
-            "returns_from": self.first_date.isoformat(),
-            "returns_to": self.last_date.isoformat(),
+            "returns_from": None if self.first_date is None else self.first_date.isoformat(),
+            "returns_to": None if self.last_date is None else self.last_date.isoformat(),
             "shrinkage": self.shrinkage,
             "psd": _psd_json(self.psd),
             "volatility_annual": dict(zip(self.symbols, volatility.round(6).tolist(), strict=True)),
@@ -165,7 +166,15 @@ def covariance(
     """
     with uow:
         wanted = _requested(uow, symbols, universe)
-        result = _covariance_in(uow, day, wanted, estimator, window_days, refresh, estimators)
+        result = covariance_in(
+            uow,
+            day=day,
+            symbols=wanted,
+            estimator=estimator,
+            window_days=window_days,
+            refresh=refresh,
+            estimators=estimators,
+        )
         uow.commit()
     return result
 
@@ -189,54 +198,37 @@ def hrp_tree(
     A stored tree is reused; otherwise the covariance is read from the cache or computed (as
     `covariance`), the tree built by `stocker.core.optimize.hrp.build_tree` and stored.
     """
-    method = covariance_method(estimator, window_days, estimators)
-    spec = {"convention": convention, "optimal_ordering": optimal_ordering, "covariance": method}
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
-    linkage = f"{linkage_method}:{digest}"
     with uow:
         wanted = _requested(uow, symbols, universe)
-        stored = None if refresh else uow.covariances.tree(day, wanted, linkage)
-        if stored is not None:
-            return _tree_result(stored, wanted, cached=True)
-        matrix = _covariance_in(uow, day, wanted, estimator, window_days, refresh, estimators)
-        correlation = correlation_from_covariance(matrix.matrix.to_numpy())
-        tree = build_tree(
-            correlation,
-            list(wanted),
-            convention=convention,
+        result = hrp_tree_in(
+            uow,
+            day=day,
+            symbols=wanted,
+            estimator=estimator,
+            window_days=window_days,
             linkage_method=linkage_method,
+            convention=convention,
             optimal_ordering=optimal_ordering,
+            refresh=refresh,
+            estimators=estimators,
         )
-        document = json.loads(tree.to_json()) | {"covariance_method": method}
-        saved = uow.covariances.save_tree(day, wanted, linkage, json.dumps(document))
         uow.commit()
-    return _tree_result(saved, wanted, cached=False)
+    return result
 
 
-def _requested(
-    uow: SqlUnitOfWork, symbols: Sequence[str] | None, universe: str | None
-) -> tuple[str, ...]:
-    """The request's symbols, de-duplicated and sorted (the key's order)."""
-    if symbols is not None and universe is not None:
-        raise DataError("symbols: got both symbols and a universe; expected one of them")
-    if symbols is None:
-        return tuple(research_symbols(uow, universe))
-    wanted = tuple(sorted({symbol.strip() for symbol in symbols if symbol.strip()}))
-    if not wanted:
-        raise DataError("symbols: expected at least one symbol, got none")
-    return wanted
-
-
-def _covariance_in(
+def covariance_in(
     uow: SqlUnitOfWork,
+    *,
     day: dt.date,
-    wanted: tuple[str, ...],
-    estimator: str,
-    window_days: int,
-    refresh: bool,
-    estimators: Mapping[str, EstimatorFactory],
+    symbols: Sequence[str],
+    estimator: str = DEFAULT_ESTIMATOR,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    refresh: bool = False,
+    estimators: Mapping[str, EstimatorFactory] = ESTIMATORS,
 ) -> CovarianceResult:
-    """Cache read or compute-and-store, inside an open unit of work (the caller commits)."""
+    """`covariance` inside a unit of work the caller opened (and commits), for use cases such as
+    portfolio construction that read the cache within their own transaction."""
+    wanted = tuple(sorted(set(symbols)))
     method = covariance_method(estimator, window_days, estimators)
     if not refresh:
         stored = uow.covariances.matrix(day, wanted, method)
@@ -256,6 +248,63 @@ def _covariance_in(
     }
     saved = uow.covariances.save_matrix(day, wanted, method, np.asarray(matrix), meta)
     return _result(saved, wanted, cached=False)
+
+
+def hrp_tree_in(
+    uow: SqlUnitOfWork,
+    *,
+    day: dt.date,
+    symbols: Sequence[str],
+    estimator: str = DEFAULT_ESTIMATOR,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    linkage_method: str = "single",
+    convention: Convention = "lopez_de_prado",
+    optimal_ordering: bool = False,
+    refresh: bool = False,
+    estimators: Mapping[str, EstimatorFactory] = ESTIMATORS,
+) -> TreeResult:
+    """`hrp_tree` inside a unit of work the caller opened (and commits)."""
+    wanted = tuple(sorted(set(symbols)))
+    method = covariance_method(estimator, window_days, estimators)
+    spec = {"convention": convention, "optimal_ordering": optimal_ordering, "covariance": method}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    linkage = f"{linkage_method}:{digest}"
+    stored = None if refresh else uow.covariances.tree(day, wanted, linkage)
+    if stored is not None:
+        return _tree_result(stored, wanted, cached=True)
+    matrix = covariance_in(
+        uow,
+        day=day,
+        symbols=wanted,
+        estimator=estimator,
+        window_days=window_days,
+        refresh=refresh,
+        estimators=estimators,
+    )
+    tree = build_tree(
+        correlation_from_covariance(matrix.matrix.to_numpy()),
+        list(wanted),
+        convention=convention,
+        linkage_method=linkage_method,
+        optimal_ordering=optimal_ordering,
+    )
+    document = json.loads(tree.to_json()) | {"covariance_method": method}
+    saved = uow.covariances.save_tree(day, wanted, linkage, json.dumps(document))
+    return _tree_result(saved, wanted, cached=False)
+
+
+def _requested(
+    uow: SqlUnitOfWork, symbols: Sequence[str] | None, universe: str | None
+) -> tuple[str, ...]:
+    """The request's symbols, de-duplicated and sorted (the key's order)."""
+    if symbols is not None and universe is not None:
+        raise DataError("symbols: got both symbols and a universe; expected one of them")
+    if symbols is None:
+        return tuple(research_symbols(uow, universe))
+    wanted = tuple(sorted({symbol.strip() for symbol in symbols if symbol.strip()}))
+    if not wanted:
+        raise DataError("symbols: expected at least one symbol, got none")
+    return wanted
 
 
 def _window_returns(
@@ -307,10 +356,10 @@ def _result(stored: StoredCovariance, wanted: tuple[str, ...], *, cached: bool) 
         universe_hash=stored.universe_hash,
         matrix=pd.DataFrame(stored.matrix, index=list(wanted), columns=list(wanted)),
         cached=cached,
-        psd=PsdReport(**meta["psd"]),
+        psd=PsdReport(**meta["psd"]) if "psd" in meta else check_psd(stored.matrix),
         shrinkage=meta.get("shrinkage"),
-        first_date=dt.date.fromisoformat(meta["first_date"]),
-        last_date=dt.date.fromisoformat(meta["last_date"]),
+        first_date=_iso_date(meta.get("first_date")),
+        last_date=_iso_date(meta.get("last_date")),
         created_at=stored.created_at,
     )
 
@@ -335,6 +384,11 @@ def _tree_result(stored: StoredTree, wanted: tuple[str, ...], *, cached: bool) -
         cached=cached,
         created_at=stored.created_at,
     )
+
+
+def _iso_date(text: str | None) -> dt.date | None:
+    """A date the metadata holds, or None when a row was written without it."""
+    return None if text is None else dt.date.fromisoformat(text)
 
 
 def _psd_json(report: PsdReport) -> dict[str, Any]:
