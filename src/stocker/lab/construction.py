@@ -24,6 +24,7 @@ before renormalisation, a PSD repair) with risk contributions and sector totals.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from stocker.core.errors import DataError
+from stocker.core.errors import DataError, InfeasibleError
 from stocker.core.returns import simple_returns
 from stocker.lab.portfolio_reports import (
     OptimizationReport,
@@ -101,7 +102,7 @@ def create_portfolio(
     if initial_capital is not None and not initial_capital > 0:
         raise DataError(f"initial_capital: got {initial_capital}, expected > 0")
     constraints = constraints or StoredConstraints()
-    _check_constraints(constraints)
+    _check_constraints(constraints, method)
     with uow:
         if uow.portfolios.named(code) is not None:
             raise DataError(f"portfolio: {code!r} already exists; see `stocker portfolio show`")
@@ -392,8 +393,18 @@ def _to_core(
     )
 
 
-def _check_constraints(stored: StoredConstraints) -> None:
-    """Check a constraint set by the optimizer's rules (placeholder sectors and exposures)."""
+def _check_constraints(stored: StoredConstraints, method: str) -> None:
+    """Check a constraint set by the optimizer's own rules before it is stored.
+
+    The core validates a `Constraints` built with placeholder sectors, betas and exposures; a
+    method that cannot honour a constraint (risk parity with a sector cap, say) is found by
+    running it on a two-asset probe, where the core refuses such a set before any numerics.
+    Only the probe's infeasibility is ignored (it says nothing about the real group).
+    """
+    from stocker.core.factors import COLUMNS
+    from stocker.core.optimize import optimize
+    from stocker.core.optimize.convex import CONVEX_METHODS
+
     if stored.max_weight > 1:
         raise DataError(f"max_weight: got {stored.max_weight}, expected at most 1")
     if stored.min_weight > stored.max_weight:
@@ -401,15 +412,23 @@ def _check_constraints(stored: StoredConstraints) -> None:
     for sector, cap in stored.sector_caps.items():
         if not 0 <= cap <= 1:
             raise DataError(f"sector_caps[{sector!r}]: got {cap}, expected between 0 and 1")
-    placeholder = "_"
-    _to_core(
+    unknown = sorted(set(stored.factor_bounds) - set(COLUMNS))
+    if unknown:
+        raise DataError(f"factor_bounds: unknown factor(s) {unknown}, expected {list(COLUMNS)}")
+    probe = ["_a", "_b"]
+    constraints = _to_core(
         stored,
-        {placeholder: placeholder},
-        {name: {} for name in stored.factor_bounds},
-        {placeholder: 0.0} if stored.max_beta is not None else {},
+        dict.fromkeys(probe, "_"),
+        {name: dict.fromkeys(probe, 0.0) for name in stored.factor_bounds},
+        dict.fromkeys(probe, 0.0) if stored.max_beta is not None else {},
         None,
         limit_turnover=True,
     )
+    if method in CONVEX_METHODS:
+        return
+    returns = pd.DataFrame([[0.01, -0.02], [-0.01, 0.01], [0.02, 0.0]], columns=probe)
+    with contextlib.suppress(InfeasibleError):
+        optimize(returns, method=method, constraints=constraints)  # type: ignore[arg-type]
 
 
 def _sector_notes(stored: StoredConstraints, sectors: dict[str, str]) -> tuple[str, ...]:

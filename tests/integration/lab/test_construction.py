@@ -313,6 +313,19 @@ def test_create_when_the_group_or_method_is_unknown_says_which(market: SqlUnitOf
     create_portfolio(market, "x", group=GROUP, method="hrp")
     with pytest.raises(DataError, match="already exists"):
         create_portfolio(market, "x", group=GROUP, method="hrp")
+    with pytest.raises(DataError, match=r"method 'hrp' cannot apply \['sector_caps'\]"):
+        create_portfolio(
+            market, "y", group=GROUP, method="hrp",
+            constraints=StoredConstraints(max_weight=0.4, sector_caps={"Energy": 0.1}),
+        )  # fmt: skip
+    with pytest.raises(DataError, match="unknown factor"):
+        create_portfolio(
+            market, "y", group=GROUP, method="min_variance",
+            constraints=StoredConstraints(factor_bounds={"vibes": (0.0, 1.0)}),
+        )  # fmt: skip
+    create_portfolio(
+        market, "z", group=GROUP, method="hrp", constraints=StoredConstraints(max_weight=0.2)
+    )
     with pytest.raises(DataError, match="portfolio: 'y' does not exist"):
         show_portfolio(market, "y")
 
