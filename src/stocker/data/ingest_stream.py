@@ -120,6 +120,14 @@ class _ChunkWriter(BatchWriter):
         if changed is None or not len(changed):
             return  # only new or changed bars are reported
         keys = ["symbol", "date"]
+        # both come from one validated frame: align by its index, and keep only the rows far
+        # enough apart to disagree (usually none) before any join
+        close = pd.to_numeric(landed["close"].reindex(vendor.index), errors="coerce")
+        adjusted = pd.to_numeric(vendor["adj_close"], errors="coerce").astype("float64")
+        apart = ((adjusted - close).abs() > VENDOR_TOLERANCE * close.abs()).to_numpy()
+        if not apart.any():
+            return
+        vendor = vendor.loc[apart]
         rows = vendor.assign(date=pd.to_datetime(vendor["date"])).merge(
             landed[[*keys, "close"]].assign(date=pd.to_datetime(landed["date"])), on=keys
         )
