@@ -49,4 +49,4 @@ def test_optimize_when_called_from_the_top_level_returns_weights_by_symbol() -> 
 
 def test_unknown_attribute_when_asked_raises_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = stocker.nope  # type: ignore[attr-defined]
+        _ = stocker.nope
