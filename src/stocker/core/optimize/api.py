@@ -27,13 +27,13 @@ from stocker.core.covariance import (
     repair_psd,
 )
 from stocker.core.errors import DataError, InfeasibleError
+from stocker.core.optimize.conflicts import raise_conflicts
 from stocker.core.optimize.constraints import Constraints, ResolvedConstraints
 from stocker.core.optimize.convex import (
     CONVEX_METHODS,
     DEFAULT_SOLVERS,
     ConvexProblem,
     SolverFailedError,
-    raise_conflicts,
 )
 from stocker.core.optimize.cvar import portfolio_cvar
 from stocker.core.optimize.expected_returns import (
@@ -108,6 +108,8 @@ class OptimizationResult:
     tree: Tree | None = None
     risk_contributions: pd.Series | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    max_violation: float = 0.0
+    """Largest amount any constraint is broken by in the returned weights (accuracy)."""
 
 
 def optimize(
@@ -144,7 +146,7 @@ def optimize_detailed(
     optimal_ordering: bool = False,
     n_clusters: int | None = None,
     cvar_confidence: float = 0.95,
-    solvers: Sequence[str] = DEFAULT_SOLVERS,
+    solvers: Sequence[str] | None = None,
     solver_options: Mapping[str, Mapping[str, object]] | None = None,
 ) -> OptimizationResult:
     """Optimise and return the weights with the solver used, objective, PSD report and notes.
@@ -202,6 +204,7 @@ def optimize_detailed(
         tree=built_tree,
         risk_contributions=contributions,
         notes=tuple(notes),
+        max_violation=resolved.max_violation(weights, sigma),
     )
 
 
@@ -306,7 +309,7 @@ def _convex(
     risk_free_rate: float,
     risk_aversion: float,
     confidence: float,
-    solvers: Sequence[str],
+    solvers: Sequence[str] | None,
     solver_options: Mapping[str, Mapping[str, object]] | None,
 ) -> tuple[np.ndarray, str, list[tuple[str, str]], str]:
     if method == "max_sharpe" and mu is not None and resolved.lower.min() >= 0:
@@ -325,7 +328,7 @@ def _convex(
     try:
         outcome = problem.solve(solvers, solver_options)
     except InfeasibleError:
-        raise_conflicts(method, resolved, sigma, solvers)
+        raise_conflicts(method, resolved, sigma, solvers or DEFAULT_SOLVERS)
         if method == "max_sharpe":
             raise InfeasibleError(
                 "max_sharpe: the constraints can all hold, but no portfolio satisfying them has "

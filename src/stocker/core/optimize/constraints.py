@@ -229,6 +229,37 @@ class ResolvedConstraints:
             self.has_trades,
         )
 
+    def max_violation(self, weights: np.ndarray, covariance: np.ndarray) -> float:
+        """The largest amount by which `weights` break any constraint (0.0 when none is broken).
+
+        In each constraint's own units (weight, exposure, per-period volatility); the budget
+        counts as |Σw − 1|. This is the accuracy figure reported with every answer.
+        """
+        trades = weights - self.previous
+        amounts = [
+            abs(float(weights.sum()) - 1.0),
+            float(np.max(self.lower - weights, initial=0.0)),
+            float(np.max(weights - self.upper, initial=0.0)),
+        ]
+        if self.gross_limit is not None:
+            amounts.append(float(np.abs(weights).sum()) - self.gross_limit)
+        if self.sector_caps.size:
+            amounts.append(float(np.max(self.sector_matrix @ weights - self.sector_caps)))
+        if self.factor_names:
+            exposure = self.factor_matrix @ weights
+            amounts.append(float(np.max(self.factor_lower - exposure)))
+            amounts.append(float(np.max(exposure - self.factor_upper)))
+        if self.betas is not None and self.max_beta is not None:
+            amounts.append(float(self.betas @ weights) - self.max_beta)
+        if self.volatility_per_period is not None:
+            volatility = math.sqrt(max(float(weights @ covariance @ weights), 0.0))
+            amounts.append(volatility - self.volatility_per_period)
+        if self.turnover_limit is not None:
+            amounts.append(0.5 * float(np.abs(trades).sum()) - self.turnover_limit)
+        if self.per_asset_turnover_limit is not None:
+            amounts.append(float(np.abs(trades).max()) - self.per_asset_turnover_limit)
+        return max(0.0, *amounts)
+
     def violations(self, weights: np.ndarray, covariance: np.ndarray, tol: float) -> list[str]:
         """Every constraint `weights` break by more than `tol` (used by tests and as a guard)."""
         found = []

@@ -27,9 +27,20 @@ import numpy as np
 from scipy import linalg, sparse
 
 from stocker.core.errors import DataError, InfeasibleError, StockerError
-from stocker.core.optimize.constraints import ConflictingConstraintsError, ResolvedConstraints
+from stocker.core.optimize.constraints import ResolvedConstraints
 
 DEFAULT_SOLVERS = ("CLARABEL", "SCS", "ECOS", "OSQP")
+# QPs without a volatility cone: OSQP (ADMM, factorises once, warm-starts, polished) first.
+QP_SOLVERS = ("OSQP", "CLARABEL", "SCS", "ECOS")
+# OSQP at tolerances that pass the 1e-6 check; cvxpy's defaults (1e-5) would not.
+OSQP_OPTIONS: dict[str, object] = {
+    "eps_abs": 1e-9,
+    "eps_rel": 1e-9,
+    "polishing": True,
+    "max_iter": 4000,
+}
+# Solvers that take a quadratic objective ½xᵀPx: they receive Σ as P directly.
+_QUADRATIC = frozenset({"CLARABEL", "OSQP", "SCS", "PIQP", "PROXQP", "QOCO", "DAQP", "GUROBI"})
 CONVEX_METHODS = ("min_variance", "max_sharpe", "mean_variance", "max_return", "min_cvar")
 ACCEPT_TOLERANCE = 1e-6
 _OPTIMAL = (cp.OPTIMAL,)
@@ -52,6 +63,18 @@ class SolveOutcome:
     solver: str
     attempts: list[tuple[str, str]] = field(default_factory=list)
     status: str = cp.OPTIMAL
+    max_violation: float = 0.0
+
+
+def default_solvers(method: str, constraints: ResolvedConstraints) -> tuple[str, ...]:
+    """OSQP first for plain QPs (min variance, mean-variance), Clarabel first otherwise.
+
+    The homogenised max-Sharpe problem converges slowly under ADMM (thousands of iterations
+    for 1e-9), and cones (volatility cap, CVaR's LP is fine but large) suit the interior point.
+    """
+    if method in ("min_variance", "mean_variance") and constraints.volatility_per_period is None:
+        return QP_SOLVERS
+    return DEFAULT_SOLVERS
 
 
 def covariance_factor(covariance: np.ndarray) -> np.ndarray:
@@ -119,16 +142,26 @@ class ConvexProblem:
         assert self.problem.is_dcp(dpp=True), "portfolio problem must be DPP"  # type: ignore[call-arg]
 
     def _build(self, constraints: ResolvedConstraints) -> cp.Problem:
-        weights = self.weights
         if self.method == "max_sharpe":
             self.scale = cp.Variable(nonneg=True, name="kappa")
-        groups, trade_cost = build_groups(self, weights, self.scale, constraints)
-        risk = cp.sum_squares(self.factor @ weights)
+        self.groups, self._trade_cost = build_groups(self, self.weights, self.scale, constraints)
+        if self.method == "max_sharpe":
+            self.groups["excess_return"] = [self.mu @ self.weights - self._trade_cost >= 1.0]
+        # The risk term is ‖w‖² here and Σ is written into the solver's P at solve time
+        # (`_run`): a dense n×n P factorises ~4× cheaper than the factor form's KKT system,
+        # and cvxpy has no DPP form of quad_form with a parameter matrix. Solvers without a
+        # quadratic objective get the factor form ‖F·w‖² (`_factor_problem`).
+        self.quadratic = self.method in ("min_variance", "mean_variance", "max_sharpe")
+        self._factor: cp.Problem | None = None
+        return self._with_risk(cp.sum_squares(self.weights))
+
+    def _with_risk(self, risk: cp.Expression) -> cp.Problem:
+        weights, trade_cost = self.weights, self._trade_cost
         objective: cp.Minimize | cp.Maximize
         if self.method == "min_variance":
             objective = cp.Minimize(risk + trade_cost)
         elif self.method == "mean_variance":
-            # γ/2 is folded into the factor's value (F·√(γ/2)) so the objective stays DPP.
+            # γ/2 is folded into Σ's scale (F·√(γ/2), P·γ/2) so the objective stays DPP.
             objective = cp.Maximize(self.mu @ weights - risk - trade_cost)
         elif self.method == "max_return":
             objective = cp.Maximize(self.mu @ weights - trade_cost)
@@ -138,10 +171,16 @@ class ConvexProblem:
             tail = 1.0 / ((1.0 - self.cvar_confidence) * self.n_scenarios)
             objective = cp.Minimize(var_level + tail * cp.sum(excess) + trade_cost)
         else:
-            groups["excess_return"] = [self.mu @ weights - trade_cost >= 1.0]
             objective = cp.Minimize(risk)
-        self.groups = groups
-        return cp.Problem(objective, [item for group in groups.values() for item in group])
+        return cp.Problem(objective, [item for group in self.groups.values() for item in group])
+
+    def _factor_problem(self) -> cp.Problem:
+        """The same problem with the risk as ‖F·w‖² (for solvers without a quadratic term)."""
+        if not self.quadratic:
+            return self.problem
+        if self._factor is None:
+            self._factor = self._with_risk(cp.sum_squares(self.factor @ self.weights))
+        return self._factor
 
     def set_values(
         self,
@@ -172,11 +211,10 @@ class ConvexProblem:
             if not risk_aversion > 0:
                 raise DataError(f"risk_aversion: got {risk_aversion}, expected > 0")
             risk_unit /= risk_aversion / 2.0
-        factor = covariance_factor(covariance / risk_unit)
-        rows, columns = self._upper
-        self.factor.value_sparse = sparse.coo_array(
-            (factor[rows, columns], (rows, columns)), shape=factor.shape
-        )
+        self._risk_matrix = covariance / risk_unit
+        self._factor_stale = True
+        if constraints.volatility_per_period is not None or not self.quadratic:
+            self._set_factor()
         mu = np.zeros(self.n_assets) if expected_returns is None else expected_returns
         self.mu.value = (mu - risk_free_rate) / unit
         self.cost.value = constraints.cost / unit
@@ -207,24 +245,78 @@ class ConvexProblem:
         self.turnover.value = constraints.turnover_limit or 0.0
         self.asset_turnover.value = constraints.per_asset_turnover_limit or 0.0
 
+    def _set_factor(self) -> None:
+        """F (FᵀF = Σ scaled) into its parameter; only the factor form and the cone need it."""
+        if self._factor_stale:
+            factor = covariance_factor(self._risk_matrix)
+            rows, columns = self._upper
+            self.factor.value_sparse = sparse.coo_array(
+                (factor[rows, columns], (rows, columns)), shape=factor.shape
+            )
+            self._factor_stale = False
+
     def solve(
         self,
-        solvers: Sequence[str] = DEFAULT_SOLVERS,
+        solvers: Sequence[str] | None = None,
         solver_options: Mapping[str, Mapping[str, object]] | None = None,
     ) -> SolveOutcome:
-        """Solve with the fallback sequence; infeasible is the model's answer, not a failure."""
+        """Solve with the fallback sequence; infeasible is the model's answer, not a failure.
+
+        `solvers=None` takes `default_solvers(method, constraints)`.
+        """
+        if solvers is None:
+            solvers = default_solvers(self.method, self._constraints)
         status, solver, attempts = solve_with_fallback(
-            self.problem, solvers, solver_options, self._check
+            self.problem, solvers, solver_options, self._check, self._run
         )
         if status in _INFEASIBLE:
             raise InfeasibleError(f"{self.method}: solver {solver} reports the problem infeasible")
         if status != cp.OPTIMAL:
             raise SolverFailedError(
-                f"{self.method}: no solver found a solution ({_describe(attempts)})", attempts
+                f"{self.method}: no solver found a solution ({describe_attempts(attempts)})",
+                attempts,
             )
+        weights = self._weights()
         return SolveOutcome(
-            weights=self._weights(), solver=solver, attempts=attempts, status=status
+            weights=weights,
+            solver=solver,
+            attempts=attempts,
+            status=status,
+            max_violation=self._constraints.max_violation(weights, self._covariance),
         )
+
+    def _run(self, solver: str, options: dict[str, object]) -> str:
+        """Solve once with `solver` (Σ injected as P when it takes one); return the status."""
+        if solver == "OSQP":
+            options = {**OSQP_OPTIONS, **options}
+        if not (self.quadratic and solver in _QUADRATIC):
+            self._set_factor()
+            problem = self._factor_problem()
+            problem.solve(solver=solver, **options)
+            return str(problem.status)
+        ignore_dpp = bool(options.pop("ignore_dpp", False))
+        warm_start = bool(options.pop("warm_start", True))
+        data, chain, inverse = self.problem.get_problem_data(
+            solver, ignore_dpp=ignore_dpp, solver_opts=dict(options)
+        )
+        data["P"] = self._quadratic(data["P"])
+        raw = chain.solve_via_data(self.problem, data, warm_start, False, options)
+        self.problem.unpack_results(raw, chain, inverse)
+        return str(self.problem.status)
+
+    def _quadratic(self, placeholder: sparse.sparray) -> sparse.csc_array:
+        """The solver's P with the ‖w‖² placeholder (2·I on w) replaced by 2·Σ (upper triangle)."""
+        pattern = sparse.coo_array(placeholder)
+        if pattern.nnz != self.n_assets or np.any(pattern.row != pattern.col):
+            raise SolverFailedError("internal: unexpected quadratic term in the canonical form", [])
+        slots = np.sort(pattern.row)
+        rows, columns = self._upper
+        matrix = sparse.csc_array(
+            (2.0 * self._risk_matrix[rows, columns], (slots[rows], slots[columns])),
+            shape=placeholder.shape,
+        )
+        matrix.sort_indices()
+        return matrix
 
     def _weights(self) -> np.ndarray:
         """The solution in weight space (y/κ for the homogenised problem)."""
@@ -300,6 +392,7 @@ def solve_with_fallback(
     solvers: Sequence[str] = DEFAULT_SOLVERS,
     solver_options: Mapping[str, Mapping[str, object]] | None = None,
     check: Callable[[], str | None] | None = None,
+    run: Callable[[str, dict[str, object]], str] | None = None,
 ) -> tuple[str, str, list[tuple[str, str]]]:
     """Try each installed solver in order until one answers; return (status, solver, attempts).
 
@@ -320,11 +413,14 @@ def solve_with_fallback(
                 warnings.simplefilter("ignore", UserWarning)
                 # cvxpy reads the sparse factor densely when it compiles without DPP; harmless.
                 warnings.filterwarnings("ignore", "Reading from a sparse CVXPY", RuntimeWarning)
-                problem.solve(solver=solver, **options)
+                if run is None:
+                    problem.solve(solver=solver, **options)
+                    status = str(problem.status)
+                else:
+                    status = run(solver, options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as error:
             attempts.append((solver, f"error: {str(error).splitlines()[0][:120]}"))
             continue
-        status = str(problem.status)
         reason = check() if check is not None and status in _OPTIMAL else None
         if reason is not None:
             attempts.append((solver, f"rejected: {reason}"))
@@ -335,87 +431,5 @@ def solve_with_fallback(
     return "failed", "", attempts
 
 
-def _describe(attempts: Sequence[tuple[str, str]]) -> str:
+def describe_attempts(attempts: Sequence[tuple[str, str]]) -> str:
     return "; ".join(f"{solver}: {outcome}" for solver, outcome in attempts)
-
-
-def find_conflicts(
-    constraints: ResolvedConstraints,
-    covariance: np.ndarray,
-    solvers: Sequence[str] = DEFAULT_SOLVERS,
-) -> list[str]:
-    """A smallest set of constraint groups that cannot hold together (deletion filter).
-
-    Start from every group; drop one group at a time and keep it dropped if what remains is still
-    infeasible. What survives is irreducible: removing any one of its groups restores feasibility.
-    Returns [] when the constraints are feasible.
-    """
-    probe = ConvexProblem("min_variance", constraints)
-    probe.set_values(covariance, constraints)
-    candidates = [name for name in probe.groups if name not in ("budget", "trades")]
-    if _feasible(probe, constraints, frozenset(), solvers):
-        return []
-    dropped: set[str] = set()
-    for name in candidates:
-        if not _feasible(probe, constraints, frozenset(dropped | {name}), solvers):
-            dropped.add(name)
-    return [name for name in candidates if name not in dropped]
-
-
-def _feasible(
-    probe: ConvexProblem,
-    constraints: ResolvedConstraints,
-    skip: frozenset[str],
-    solvers: Sequence[str],
-) -> bool:
-    weights = cp.Variable(probe.n_assets)
-    groups, _ = build_groups(probe, weights, None, constraints, skip)
-    problem = cp.Problem(cp.Minimize(0), [item for group in groups.values() for item in group])
-    status, _, attempts = solve_with_fallback(problem, solvers)
-    if status == "failed":
-        raise SolverFailedError(f"feasibility check failed ({_describe(attempts)})", attempts)
-    return status not in _INFEASIBLE
-
-
-def describe_conflict(constraints: ResolvedConstraints, conflicts: Sequence[str]) -> str:
-    """A sentence naming each conflicting group with its values."""
-    parts = []
-    for name in conflicts:
-        if name == "min_weight":
-            parts.append(f"min_weight (sum of minimums {constraints.lower.sum():.4g})")
-        elif name == "max_weight":
-            parts.append(f"max_weight (sum of maximums {constraints.upper.sum():.4g})")
-        elif name == "sector_caps":
-            caps = dict(
-                zip(constraints.sector_names, constraints.sector_caps.round(4), strict=True)
-            )
-            parts.append(f"sector_caps {caps}")
-        elif name == "factor_bounds":
-            parts.append(f"factor_bounds on {list(constraints.factor_names)}")
-        elif name == "gross_limit":
-            parts.append(f"gross_limit {constraints.gross_limit}")
-        elif name == "max_beta":
-            parts.append(f"max_beta {constraints.max_beta}")
-        elif name == "target_volatility_annual":
-            parts.append("target_volatility_annual")
-        elif name == "turnover_limit":
-            parts.append(f"turnover_limit {constraints.turnover_limit}")
-        else:
-            parts.append(name)
-    return ", ".join(parts)
-
-
-def raise_conflicts(
-    method: str,
-    constraints: ResolvedConstraints,
-    covariance: np.ndarray,
-    solvers: Sequence[str] = DEFAULT_SOLVERS,
-) -> None:
-    """Raise ConflictingConstraintsError naming the groups in conflict, if there is one."""
-    conflicts = find_conflicts(constraints, covariance, solvers)
-    if conflicts:
-        raise ConflictingConstraintsError(
-            f"{method}: the constraints cannot all hold; in conflict (weights sum to 1 with): "
-            f"{describe_conflict(constraints, conflicts)}",
-            ["budget", *conflicts],
-        )
