@@ -25,6 +25,7 @@ from stocker.core.ledger.records import (
     ZERO,
     Entry,
     Position,
+    Posting,
     money,
 )
 from stocker.core.messages import ProfitAndLoss, StateUpdate
@@ -76,17 +77,21 @@ class Totals:
     def add(self, entry: Entry) -> None:
         """Fold one entry's postings in."""
         for posting in entry.postings:
-            if posting.account == CASH:
-                self.cash += posting.amount
-            elif posting.account == CONTRIBUTIONS:
-                self.contributions -= posting.amount
-            elif posting.account.startswith(POSITIONS):
-                symbol = posting.symbol or posting.account[len(POSITIONS) :]
-                self.quantities[symbol] += posting.quantity
-                self.costs[symbol] += posting.amount
-            else:
-                # income (credit, negative) and expenses (debit, positive): realized P&L
-                self.income -= posting.amount
+            self.add_posting(posting)
+
+    def add_posting(self, posting: Posting) -> None:
+        """Fold one posting in (also a balance summed by the database)."""
+        if posting.account == CASH:
+            self.cash += posting.amount
+        elif posting.account == CONTRIBUTIONS:
+            self.contributions -= posting.amount
+        elif posting.account.startswith(POSITIONS):
+            symbol = posting.symbol or posting.account[len(POSITIONS) :]
+            self.quantities[symbol] += posting.quantity
+            self.costs[symbol] += posting.amount
+        else:
+            # income (credit, negative) and expenses (debit, positive): realized P&L
+            self.income -= posting.amount
 
     def position(self, symbol: str) -> Position:
         """The position in `symbol` (flat if never held)."""

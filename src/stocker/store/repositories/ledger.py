@@ -49,12 +49,17 @@ _POSTINGS_OF = text(
     "SELECT entry_id::text AS entry_id, account, symbol, quantity, amount, currency "
     "FROM ledger_postings WHERE entry_id = ANY(CAST(:ids AS uuid[])) ORDER BY id"
 )
-_POSITION = text(
+_BALANCES = text(
     """
-    SELECT coalesce(sum(p.quantity), 0) AS quantity, coalesce(sum(p.amount), 0) AS cost
+    SELECT p.account, p.symbol, p.currency,
+           coalesce(sum(p.quantity), 0) AS quantity, sum(p.amount) AS amount
     FROM ledger_postings p JOIN ledger_entries e ON e.entry_id = p.entry_id
-    WHERE e.portfolio_id = :portfolio_id AND p.account = :account
+    WHERE e.portfolio_id = :portfolio_id
+      AND (CAST(:through AS date) IS NULL OR e.date <= CAST(:through AS date))
       AND (CAST(:before AS date) IS NULL OR e.date < CAST(:before AS date))
+      AND (CAST(:accounts AS varchar[]) IS NULL OR p.account = ANY(CAST(:accounts AS varchar[])))
+    GROUP BY p.account, p.symbol, p.currency
+    ORDER BY p.account, p.symbol, p.currency
     """
 )
 _CLOSES = text(
@@ -157,6 +162,14 @@ class LedgerRepository:
         """The entry that posted broker fill `fill_id`, if any."""
         return self._one("e.fill_id = :key", fill_id)
 
+    def entries_for_fills(self, fill_ids: Iterable[str]) -> dict[str, Entry]:
+        """fill_id → the entry that posted it, for those of `fill_ids` already posted."""
+        ids = sorted(set(fill_ids))
+        if not ids:
+            return {}
+        found = self._entries("WHERE e.fill_id = ANY(:ids)", {"ids": ids})
+        return {entry.fill_id: entry for entry in found if entry.fill_id is not None}
+
     def entry(self, entry_id: uuid.UUID) -> Entry | None:
         """The entry with id `entry_id`, if stored."""
         return self._one("e.entry_id = CAST(:key AS uuid)", str(entry_id))
@@ -235,16 +248,52 @@ class LedgerRepository:
             )
         return [(uuid.UUID(entry_id), kind, postings[entry_id]) for entry_id, kind in rows]
 
+    def balances(
+        self,
+        portfolio_id: str,
+        *,
+        through: dt.date | None = None,
+        before: dt.date | None = None,
+        accounts: Sequence[str] | None = None,
+    ) -> list[Posting]:
+        """The journal summed per account, symbol and currency: one posting each (entries dated
+        on or before `through`, or strictly before `before`, when given)."""
+        rows = self._conn.execute(
+            _BALANCES,
+            {
+                "portfolio_id": portfolio_id,
+                "through": through,
+                "before": before,
+                "accounts": list(accounts) if accounts is not None else None,
+            },
+        ).all()
+        return [
+            Posting(account, currency, Decimal(amount), symbol, Decimal(quantity))
+            for account, symbol, currency, quantity, amount in rows
+        ]
+
+    def positions(
+        self, portfolio_id: str, symbols: Iterable[str], *, before: dt.date | None = None
+    ) -> dict[str, Position]:
+        """Shares and cost of each symbol in the journal (flat when never held); entries dated
+        before `before` only, when given: what was held at an ex-date."""
+        names = sorted(set(symbols))
+        found = {name: Position(name) for name in names}
+        for posting in self.balances(
+            portfolio_id, before=before, accounts=[position_account(name) for name in names]
+        ):
+            symbol = posting.account[len(POSITIONS) :]
+            held = found[symbol]
+            found[symbol] = Position(
+                symbol, held.quantity + posting.quantity, held.cost + posting.amount
+            )
+        return found
+
     def position(
         self, portfolio_id: str, symbol: str, *, before: dt.date | None = None
     ) -> Position:
-        """Shares and cost of `symbol` in the journal of a portfolio (entries dated before
-        `before` only, when given: what was held at an ex-date)."""
-        row = self._conn.execute(
-            _POSITION,
-            {"portfolio_id": portfolio_id, "account": position_account(symbol), "before": before},
-        ).one()
-        return Position(symbol, Decimal(row.quantity), Decimal(row.cost))
+        """Shares and cost of `symbol` in the journal (see `positions`)."""
+        return self.positions(portfolio_id, [symbol], before=before)[symbol]
 
     def portfolios(self) -> list[str]:
         """Every portfolio with a journal or derived state."""
