@@ -224,3 +224,20 @@ def test_formats_are_decided_from_the_whole_file_not_per_chunk(uow, engine, tmp_
     with engine.connect() as conn:
         first = conn.execute(text("SELECT min(date) FROM prices_daily")).scalar_one()
     assert first == date(2024, 1, 2)
+
+
+def test_the_next_chunk_is_read_ahead_and_a_failure_there_is_raised_here():
+    def chunks():
+        yield 1
+        yield 2
+        raise ValueError("line 9: not a well-formed CSV file")
+
+    seen = []
+    with pytest.raises(ValueError, match="line 9"):
+        for item in ingest_stream.prefetched(chunks()):
+            seen.append(item)
+    assert seen == [1, 2]
+
+    endless = ingest_stream.prefetched(iter(range(10**9)))
+    assert next(endless) == 0
+    endless.close()  # the consumer failed: the producer stops instead of running on
