@@ -398,11 +398,12 @@ def _check_constraints(stored: StoredConstraints, method: str) -> None:
 
     The core validates a `Constraints` built with placeholder sectors, betas and exposures; a
     method that cannot honour a constraint (risk parity with a sector cap, say) is found by
-    running it on a two-asset probe, where the core refuses such a set before any numerics.
-    Only the probe's infeasibility is ignored (it says nothing about the real group).
+    running it on a two-asset probe, where the core refuses such a set before any numerics (a
+    convex method's problem is only built, which checks its requirements, such as max_return's
+    volatility cap). Only the probe's infeasibility is ignored: it says nothing about the group.
     """
     from stocker.core.factors import COLUMNS
-    from stocker.core.optimize import optimize
+    from stocker.core.optimize import ConvexProblem, optimize
     from stocker.core.optimize.convex import CONVEX_METHODS
 
     if stored.max_weight > 1:
@@ -425,6 +426,8 @@ def _check_constraints(stored: StoredConstraints, method: str) -> None:
         limit_turnover=True,
     )
     if method in CONVEX_METHODS:
+        # Building (not solving) the problem applies the method's own requirements.
+        ConvexProblem(method, constraints.resolve(probe), 3 if method == "min_cvar" else 0)
         return
     returns = pd.DataFrame([[0.01, -0.02], [-0.01, 0.01], [0.02, 0.0]], columns=probe)
     with contextlib.suppress(InfeasibleError):

@@ -318,6 +318,8 @@ def test_create_when_the_group_or_method_is_unknown_says_which(market: SqlUnitOf
             market, "y", group=GROUP, method="hrp",
             constraints=StoredConstraints(max_weight=0.4, sector_caps={"Energy": 0.1}),
         )  # fmt: skip
+    with pytest.raises(DataError, match="max_return' needs a volatility cap"):
+        create_portfolio(market, "y", group=GROUP, method="max_return")
     with pytest.raises(DataError, match="unknown factor"):
         create_portfolio(
             market, "y", group=GROUP, method="min_variance",
