@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -182,8 +182,8 @@ def ingest_command(
 
 def _ingest_file(
     app: App,
-    chosen: object,
-    request: object,
+    chosen: Any,
+    request: Any,
     today: date,
     jump_threshold: float,
     recent_sessions: int,
@@ -201,8 +201,8 @@ def _ingest_file(
 
         report = fetch_and_ingest_file(
             app.uow(),
-            chosen,  # type: ignore[arg-type]
-            request,  # type: ignore[arg-type]
+            chosen,
+            request,
             today=today,
             jump_threshold=jump_threshold,
             chunk_rows=chunk_rows,
