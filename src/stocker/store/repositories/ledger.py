@@ -296,12 +296,14 @@ class LedgerRepository:
         return self.positions(portfolio_id, [symbol], before=before)[symbol]
 
     def portfolios(self) -> list[str]:
-        """Every portfolio with a journal or derived state."""
+        """Every portfolio with a journal, derived state or fills."""
         return list(
             self._conn.execute(
                 text(
                     "SELECT portfolio_id FROM ledger_entries UNION "
-                    "SELECT portfolio_id FROM portfolio_state ORDER BY 1"
+                    "SELECT portfolio_id FROM portfolio_state UNION "
+                    "SELECT o.portfolio_id FROM fills f JOIN orders o ON o.order_id = f.order_id "
+                    "ORDER BY 1"
                 )
             ).scalars()
         )
