@@ -17,6 +17,7 @@ size) so that objectives are O(1) and solver tolerances mean the same for every 
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +33,11 @@ from stocker.core.optimize.constraints import ResolvedConstraints
 DEFAULT_SOLVERS = ("CLARABEL", "SCS", "ECOS", "OSQP")
 # QPs without a volatility cone: OSQP (ADMM, factorises once, warm-starts, polished) first.
 QP_SOLVERS = ("OSQP", "CLARABEL", "SCS", "ECOS")
-# OSQP at tolerances that pass the 1e-6 check; cvxpy's defaults (1e-5) would not.
+# OSQP stops ADMM at 1e-7 and then *polishes*: it solves the KKT system of the active set it
+# found, which is exact to round-off. An answer whose polish failed is refused (`_run`).
 OSQP_OPTIONS: dict[str, object] = {
-    "eps_abs": 1e-9,
-    "eps_rel": 1e-9,
+    "eps_abs": 1e-7,
+    "eps_rel": 1e-7,
     "polishing": True,
     "max_iter": 4000,
 }
@@ -293,7 +295,7 @@ class ConvexProblem:
             self._set_factor()
             problem = self._factor_problem()
             problem.solve(solver=solver, **options)
-            return str(problem.status)
+            return _polished(problem, solver)
         ignore_dpp = bool(options.pop("ignore_dpp", False))
         warm_start = bool(options.pop("warm_start", True))
         data, chain, inverse = self.problem.get_problem_data(
@@ -302,7 +304,7 @@ class ConvexProblem:
         data["P"] = self._quadratic(data["P"])
         raw = chain.solve_via_data(self.problem, data, warm_start, False, options)
         self.problem.unpack_results(raw, chain, inverse)
-        return str(self.problem.status)
+        return _polished(self.problem, solver)
 
     def _quadratic(self, placeholder: sparse.sparray) -> sparse.csc_array:
         """The solver's P with the ‖w‖² placeholder (2·I on w) replaced by 2·Σ (upper triangle)."""
@@ -399,7 +401,7 @@ def solve_with_fallback(
     An "optimal" answer that `check` rejects (e.g. SCS at its default accuracy breaking a bound
     by 1e-5) counts as a failure and the next solver is tried.
     """
-    installed = set(cp.installed_solvers())
+    installed = _installed()
     attempts: list[tuple[str, str]] = []
     for solver in solvers:
         if solver not in installed:
@@ -429,6 +431,21 @@ def solve_with_fallback(
         if status in _OPTIMAL or status in _INFEASIBLE:
             return status, solver, attempts
     return "failed", "", attempts
+
+
+def _polished(problem: cp.Problem, solver: str) -> str:
+    """The status, except that an OSQP answer whose polishing failed is only ADMM-accurate."""
+    status = str(problem.status)
+    if solver == "OSQP" and status == cp.OPTIMAL:
+        info = getattr(problem.solver_stats.extra_stats, "info", None)
+        if info is not None and getattr(info, "status_polish", 1) != 1:
+            return "unpolished (polishing failed; ADMM accuracy only)"
+    return status
+
+
+@functools.cache
+def _installed() -> frozenset[str]:
+    return frozenset(cp.installed_solvers())
 
 
 def describe_attempts(attempts: Sequence[tuple[str, str]]) -> str:
