@@ -55,6 +55,7 @@ __all__ = [
     "post_fill_in",
     "post_fills_in",
     "rebuild",
+    "reverse",
     "verify",
 ]
 
@@ -214,6 +215,20 @@ def post_corporate_action(
         posted = post_corporate_action_in(
             uow, portfolio_id, symbol, ex_date, action_type, value, currency=currency
         )
+        uow.commit()
+    return posted
+
+
+def reverse(
+    uow: SqlUnitOfWork, portfolio_id: str, entry_id: uuid.UUID, day: dt.date, reason: str
+) -> Posted:
+    """Record a CORRECTION that undoes entry `entry_id` and commit (posting it twice is a no-op)."""
+    with uow:
+        uow.ledger.lock(portfolio_id)
+        entry = uow.ledger.entry(entry_id)
+        if entry is None or entry.portfolio_id != portfolio_id:
+            raise DataError(f"no ledger entry {entry_id} in portfolio {portfolio_id}")
+        posted = _append(uow, rules.reverse_entry(entry, day, reason), f"reversal of {entry_id}")
         uow.commit()
     return posted
 

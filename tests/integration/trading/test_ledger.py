@@ -22,6 +22,7 @@ from stocker.trading.ledger import (
     post_corporate_action,
     post_fill,
     rebuild,
+    reverse,
     verify,
 )
 
@@ -277,3 +278,21 @@ def test_a_split_changes_quantity_and_cost_basis_without_pnl(
     )  # 2985 / 60: commissions are expenses
     assert after.realized_pnl == before.realized_pnl
     assert after.nav == before.nav
+
+
+def test_a_wrong_entry_is_reversed_by_a_correction_never_edited(
+    market: Engine, uow: SqlUnitOfWork
+) -> None:
+    fill = _fill("F1", "SPY", "BUY", "30", "99.50", DAYS[0])
+    _record(market, fill)
+    original = post_fill(uow, P, fill).entry
+    reversal = reverse(uow, P, original.entry_id, DAYS[1], "booked to the wrong portfolio")
+    assert reversal.new and reversal.entry.corrects_entry_id == original.entry_id
+    assert not reverse(uow, P, original.entry_id, DAYS[1], "booked to the wrong portfolio").new
+    with uow:
+        assert uow.ledger.position(P, "SPY") == rules.Position("SPY")
+        assert uow.ledger.position(P, "SPY", before=DAYS[1]).quantity == 30
+        assert len(uow.ledger.entries(P)) == 2
+    with pytest.raises(DataError, match="no ledger entry"):
+        reverse(uow, "other", original.entry_id, DAYS[1], "x")
+    assert verify(uow, P).ok

@@ -10,6 +10,7 @@ from stocker.core.ledger.posting import (
     post_dividend,
     post_fill,
     post_split,
+    reverse_entry,
 )
 from stocker.core.ledger.records import (
     CASH,
@@ -65,6 +66,7 @@ __all__ = [
     "post_dividend",
     "post_fill",
     "post_split",
+    "reverse_entry",
     "state_of",
     "state_update",
     "totals",

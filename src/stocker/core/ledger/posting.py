@@ -165,3 +165,22 @@ def post_dividend(
         ),
         description=f"dividend {symbol} {per_share} per share on {quantity} shares",
     )
+
+
+def reverse_entry(entry: Entry, day: dt.date, reason: str) -> Entry:
+    """A CORRECTION that undoes `entry` (every posting negated); the original stays on record.
+
+    A wrong entry is never edited: reverse it, then post what should have been (a fill's id
+    stays with its first entry, so a corrected fill is posted as a correction of its own).
+    """
+    return Entry(
+        entry_id=entry_id_for(entry.portfolio_id, "CORRECTION", entry.entry_id),
+        portfolio_id=entry.portfolio_id,
+        date=day,
+        kind="CORRECTION",
+        postings=tuple(
+            Posting(p.account, p.currency, -p.amount, p.symbol, -p.quantity) for p in entry.postings
+        ),
+        corrects_entry_id=entry.entry_id,
+        description=f"reverses {entry.kind} {entry.entry_id}: {reason}",
+    )

@@ -25,6 +25,7 @@ from stocker.core.ledger import (
     post_dividend,
     post_fill,
     post_split,
+    reverse_entry,
     state_update,
     totals,
 )
@@ -200,3 +201,21 @@ def test_a_fills_message_becomes_a_fill_with_the_orders_side() -> None:
     entry = post_fill("main", fill, Position("SPY"))
     assert entry.date == dt.date(2023, 10, 28)
     assert entry.description == "BUY 15 SPY @ 418.05 commission 0 USD"
+
+
+def test_covering_a_short_realizes_the_gain_at_average_cost() -> None:
+    before = Position("SPY", Decimal(-10), Decimal(-1000))  # shorted 10 at 100
+    entry = post_fill("main", _fill("f8", "BUY", "4", "90"), before)
+    amounts = _amounts(entry)
+    assert amounts[position_account("SPY")] == Decimal(400)
+    assert amounts[CASH] == Decimal(-360)
+    assert amounts[REALIZED_PNL] == Decimal(-40)  # a 40 gain
+
+
+def test_a_reversal_undoes_an_entry_and_names_it() -> None:
+    original = post_fill("main", _fill("f9", "BUY", "10", "100", "1"), Position("SPY"))
+    reversal = reverse_entry(original, DAY, "wrong price")
+    assert reversal.kind == "CORRECTION" and reversal.corrects_entry_id == original.entry_id
+    journal = totals([original, reversal])
+    assert journal.cash == 0 and journal.income == 0
+    assert journal.position("SPY") == Position("SPY")
