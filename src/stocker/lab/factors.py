@@ -31,9 +31,9 @@ from stocker.core.factors import (
     sector_labels,
     snapshot_as_of,
 )
+from stocker.data.counts import WriteCounts
 
 if TYPE_CHECKING:
-    from stocker.store.bulk import UpsertResult as UpsertCounts
     from stocker.store.uow import SqlUnitOfWork
 
 LIVE_SESSIONS = 21
@@ -44,18 +44,14 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(kw_only=True)
-class ResearchReport:
-    """What a factor or risk computation wrote, and why values are null."""
+class ResearchReport(WriteCounts):
+    """What a factor or risk computation wrote (the shared write counts), and why values are
+    null."""
 
     table: str
     start: dt.date
     end: dt.date
     universe: str | None
-    received: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
     symbols: int = 0
     dates: list[dt.date] = field(default_factory=list)
     nulls: dict[str, int] = field(default_factory=dict)
@@ -63,14 +59,6 @@ class ResearchReport:
         default_factory=lambda: pd.DataFrame(columns=["as_of_date", "symbol", "field", "reason"])
     )
     """One row per null value: ``as_of_date, symbol, field, reason``."""
-
-    def add(self, outcome: UpsertCounts, *, deleted: int = 0) -> None:
-        """Count one date's write."""
-        self.received += outcome.received
-        self.inserted += outcome.inserted
-        self.updated += outcome.updated
-        self.unchanged += outcome.unchanged
-        self.deleted += deleted
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary (dates as ISO strings, reasons as a list of objects)."""
