@@ -161,6 +161,14 @@ def optimize(
         str | None,
         typer.Option("--expected-returns", help="historical or ewma (default: the portfolio's)."),
     ] = None,
+    covariance: Annotated[
+        str | None,
+        typer.Option(
+            "--covariance",
+            help="A cached estimator (sample, ledoit_wolf, oas, ...): the covariance and HRP "
+            "tree come from the covariance cache (default: the window's sample covariance).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Optimize as of --date on data known then, store the weights and print them."""
@@ -172,6 +180,7 @@ def optimize(
         day=date(day.year, day.month, day.day),
         lookback_days=lookback,
         expected_returns=expected_returns,
+        covariance=covariance,
     )
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))

@@ -15,7 +15,8 @@
   would make a first rebalance infeasible), which the report's notes say;
 - sector labels from `instrument_info.sector` (which keeps no history: today's labels);
 - for factor bounds and a beta cap, each member's latest `factor_exposures` / `risk_model` row
-  dated on or before D and at most `EXPOSURE_MAX_AGE_DAYS` old.
+  dated on or before D and at most a year old
+  (`stocker.lab.portfolio_constraints.EXPOSURE_MAX_AGE_DAYS`).
 
 The optimizer is `stocker.core.optimize.optimize`; its weights replace the date's stored weights
 in one transaction, and the report carries what the optimizer said (solver, attempts, the sum
@@ -24,7 +25,6 @@ before renormalisation, a PSD repair) with risk contributions and sector totals.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import warnings
 from typing import TYPE_CHECKING
@@ -32,8 +32,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from stocker.core.errors import DataError, InfeasibleError
+from stocker.core.errors import DataError
 from stocker.core.returns import simple_returns
+from stocker.lab.portfolio_constraints import (
+    check_constraints,
+    rebalance_constraints,
+    sector_notes,
+)
 from stocker.lab.portfolio_reports import (
     OptimizationReport,
     PortfolioView,
@@ -42,7 +47,6 @@ from stocker.lab.portfolio_reports import (
 from stocker.store.repositories.portfolios import Portfolio, StoredConstraints
 
 if TYPE_CHECKING:
-    from stocker.core.optimize import Constraints
     from stocker.store.uow import SqlUnitOfWork
 
 __all__ = [
@@ -60,8 +64,6 @@ DEFAULT_LOOKBACK_DAYS = 252
 """Daily returns in the estimation window: one trading year."""
 MIN_RETURNS = 20
 """Fewer daily returns than this make no covariance worth optimizing on."""
-EXPOSURE_MAX_AGE_DAYS = 366
-"""Factor exposures and betas older than this (before the rebalance date) are not used."""
 STALE_DAYS = 5
 """A window ending more calendar days than this before the rebalance date is noted as stale."""
 DEFAULT_INITIAL_CAPITAL = 1_000_000.0
@@ -102,7 +104,7 @@ def create_portfolio(
     if initial_capital is not None and not initial_capital > 0:
         raise DataError(f"initial_capital: got {initial_capital}, expected > 0")
     constraints = constraints or StoredConstraints()
-    _check_constraints(constraints, method)
+    check_constraints(constraints, method)
     with uow:
         if uow.portfolios.named(code) is not None:
             raise DataError(f"portfolio: {code!r} already exists; see `stocker portfolio show`")
@@ -136,11 +138,16 @@ def optimize_portfolio(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     expected_returns: str | None = None,
     risk_free_rate: float = 0.0,
+    covariance: str | None = None,
 ) -> OptimizationReport:
     """Optimize portfolio `code` as of `day` on data known then, store the weights, report.
 
     `expected_returns` overrides the portfolio's stored mode ("historical" or "ewma");
-    `risk_free_rate` is per day, like the returns. See the module docstring for what is read.
+    `risk_free_rate` is per day, like the returns. `covariance` names an estimator of the
+    covariance cache (`stocker.lab.covariance`: "sample", "ledoit_wolf", "oas", …): the matrix
+    over the same window, and for HRP and HERC the clustering tree, are read from the cache or
+    computed and stored there; None estimates the sample covariance of the window here. See the
+    module docstring for what is read.
     """
     from stocker.core.optimize import optimize
 
@@ -159,8 +166,8 @@ def optimize_portfolio(
         returns, notes = _returns(uow, symbols, day, lookback_days, portfolio.group or "")
         sectors = _sectors(uow, symbols)
         previous = uow.portfolios.latest_weights(portfolio.id, before=day)
-        constraints = _constraints(uow, stored, symbols, sectors, previous, day)
-        notes += _sector_notes(stored, sectors)
+        constraints = rebalance_constraints(uow, stored, symbols, sectors, previous, day)
+        notes += sector_notes(stored, sectors)
         if previous is None and (
             stored.turnover_limit is not None or stored.per_asset_turnover_limit is not None
         ):
@@ -168,25 +175,35 @@ def optimize_portfolio(
                 "first rebalance (no weights stored before this date): built from cash, so the "
                 "turnover limit does not apply",
             )
+        options: dict[str, object] = {}
+        cache_repair = None
+        if covariance is not None:
+            options, cache_note, cache_repair = _cached(
+                uow, str(portfolio.optimizer_type), day, symbols, covariance, lookback_days
+            )
+            notes += (cache_note,)
+            returns = returns[sorted(symbols)]  # the cache's order, which a stored tree keeps
         with warnings.catch_warnings():
             # A PSD repair is reported in the result's notes (and so in this report).
             warnings.simplefilter("ignore", RuntimeWarning)
-            weights = optimize(
+            found = optimize(
                 returns,
                 method=portfolio.optimizer_type,  # type: ignore[arg-type]
                 constraints=constraints,
                 expected_returns=EXPECTED_RETURN_MODES[mode],  # type: ignore[arg-type]
                 risk_free_rate=risk_free_rate,
+                **options,
             )
-        result = weights.attrs["result"]
-        weights = pd.Series(weights.to_numpy(dtype=np.float64), index=symbols, name="weight")
+        result = found.attrs["result"]
+        weights = found.reindex(symbols).astype(np.float64).rename("weight")
         replaced = uow.portfolios.replace_weights(portfolio.id, day, weights)
         uow.commit()
     turnover = None
     if previous is not None:
         before = previous[1].reindex(symbols, fill_value=0.0)
         turnover = 0.5 * float(np.abs(weights - before).sum())
-    contributions = result.risk_contributions
+    contributions = result.risk_contributions.reindex(symbols)
+    psd_repair = cache_repair or (result.psd.reason if result.psd.repaired else None)
     return OptimizationReport(
         code=portfolio.code,
         day=day,
@@ -202,15 +219,13 @@ def optimize_portfolio(
         objective_name=result.objective_name,
         sum_before_normalization=float(result.sum_before_normalization),
         weights=weights,
-        risk_contributions=pd.Series(
-            np.asarray(contributions, dtype=np.float64), index=symbols, name="risk_contribution"
-        ),
+        risk_contributions=contributions.astype(np.float64).rename("risk_contribution"),
         sectors=sectors,
         sector_totals=sector_totals(weights, sectors),
         constraints=stored,
         previous_date=None if previous is None else previous[0],
         turnover=turnover,
-        psd_repair=result.psd.reason if result.psd.repaired else None,
+        psd_repair=psd_repair,
         notes=(*notes, *result.notes),
         replaced=replaced,
     )
@@ -237,6 +252,42 @@ def _member_symbols(uow: SqlUnitOfWork, portfolio: Portfolio) -> list[str]:
     if not symbols:
         raise DataError(f"group {portfolio.group!r}: has no members; add some first")
     return symbols
+
+
+def _cached(
+    uow: SqlUnitOfWork,
+    method: str,
+    day: dt.date,
+    symbols: list[str],
+    estimator: str,
+    window_days: int,
+) -> tuple[dict[str, object], str, str | None]:
+    """The optimizer's `covariance` (and `tree` for HRP / HERC) from the covariance cache, a
+    note saying where they came from, and the cache's PSD repair if the matrix needed one."""
+    from stocker.lab.covariance import covariance_in, hrp_tree_in
+
+    found = covariance_in(
+        uow, day=day, symbols=symbols, estimator=estimator, window_days=window_days
+    )
+    options: dict[str, object] = {"covariance": found.matrix}
+    origin = "read from" if found.cached else "computed and stored in"
+    note = f"covariance: {found.method} {origin} the cache (row {found.id})"
+    trees = {"hrp": ("single", "lopez_de_prado"), "herc": ("ward", "condensed")}
+    if method in trees:
+        linkage_method, convention = trees[method]
+        tree = hrp_tree_in(
+            uow,
+            day=day,
+            symbols=symbols,
+            estimator=estimator,
+            window_days=window_days,
+            linkage_method=linkage_method,
+            convention=convention,  # type: ignore[arg-type]
+        )
+        options["tree"] = tree.tree
+        note += f"; tree {tree.linkage} {'read from' if tree.cached else 'stored in'} the cache"
+    repair = found.psd.reason if found.psd.repaired else None
+    return options, note, repair
 
 
 def _view(uow: SqlUnitOfWork, code: str) -> PortfolioView:
@@ -311,136 +362,3 @@ def _returns(
 
 def _day_of(stamp: object) -> str:
     return pd.Timestamp(str(stamp)).date().isoformat()
-
-
-def _latest_rows(
-    frame: pd.DataFrame, column: str, symbols: list[str], day: dt.date
-) -> dict[str, float]:
-    """Each symbol's latest non-null `column` on or before `day`; a DataError names any missing."""
-    rows = frame.dropna(subset=[column]).sort_values("as_of_date")
-    latest = rows.groupby("symbol")[column].last()
-    missing = [symbol for symbol in symbols if symbol not in latest.index]
-    if missing:
-        raise DataError(
-            f"{column}: no value for {', '.join(missing[:10])} in the {EXPOSURE_MAX_AGE_DAYS} "
-            f"days to {day}; compute it first (`stocker factors compute` / `stocker risk compute`)"
-        )
-    return {symbol: float(latest[symbol]) for symbol in symbols}
-
-
-def _constraints(
-    uow: SqlUnitOfWork,
-    stored: StoredConstraints,
-    symbols: list[str],
-    sectors: dict[str, str],
-    previous: tuple[dt.date, pd.Series] | None,
-    day: dt.date,
-) -> Constraints:
-    """The optimizer's constraints for this rebalance, with the point-in-time inputs they need."""
-    since = day - dt.timedelta(days=EXPOSURE_MAX_AGE_DAYS)
-    exposures: dict[str, dict[str, float]] = {}
-    if stored.factor_bounds:
-        frame = uow.factors.exposures(since, day, symbols)
-        for name in stored.factor_bounds:
-            if name not in frame.columns or name in ("symbol", "as_of_date"):
-                raise DataError(f"factor_bounds: unknown factor {name!r}")
-            exposures[name] = _latest_rows(frame, name, symbols, day)
-    betas: dict[str, float] = {}
-    if stored.max_beta is not None:
-        betas = _latest_rows(uow.factors.risk(since, day, symbols), "beta", symbols, day)
-    if stored.sector_caps:
-        unlabelled = [symbol for symbol in symbols if symbol not in sectors]
-        if unlabelled:
-            raise DataError(
-                f"sectors: {', '.join(unlabelled[:10])} have no sector in instrument_info; "
-                "sector caps need one for every member"
-            )
-    return _to_core(
-        stored, sectors, exposures, betas, previous, limit_turnover=previous is not None
-    )
-
-
-def _to_core(
-    stored: StoredConstraints,
-    sectors: dict[str, str],
-    exposures: dict[str, dict[str, float]],
-    betas: dict[str, float],
-    previous: tuple[dt.date, pd.Series] | None,
-    *,
-    limit_turnover: bool,
-) -> Constraints:
-    """The core's `Constraints`; turnover limits apply only when `limit_turnover`."""
-    from stocker.core.optimize import Constraints
-
-    return Constraints(
-        min_weight=stored.min_weight,
-        max_weight=stored.max_weight,
-        long_only=stored.long_only,
-        gross_limit=stored.gross_limit,
-        sectors=sectors if stored.sector_caps else {},
-        sector_caps=dict(stored.sector_caps),
-        factor_exposures=exposures,
-        factor_bounds=dict(stored.factor_bounds),
-        betas=betas,
-        max_beta=stored.max_beta,
-        target_volatility_annual=stored.target_volatility,
-        previous_weights={}
-        if previous is None
-        else {str(k): float(v) for k, v in previous[1].items()},
-        turnover_limit=stored.turnover_limit if limit_turnover else None,
-        per_asset_turnover_limit=stored.per_asset_turnover_limit if limit_turnover else None,
-        transaction_cost_bps=stored.transaction_cost_bps,
-    )
-
-
-def _check_constraints(stored: StoredConstraints, method: str) -> None:
-    """Check a constraint set by the optimizer's own rules before it is stored.
-
-    The core validates a `Constraints` built with placeholder sectors, betas and exposures; a
-    method that cannot honour a constraint (risk parity with a sector cap, say) is found by
-    running it on a two-asset probe, where the core refuses such a set before any numerics (a
-    convex method's problem is only built, which checks its requirements, such as max_return's
-    volatility cap). Only the probe's infeasibility is ignored: it says nothing about the group.
-    """
-    from stocker.core.factors import COLUMNS
-    from stocker.core.optimize import ConvexProblem, optimize
-    from stocker.core.optimize.convex import CONVEX_METHODS
-
-    if stored.max_weight > 1:
-        raise DataError(f"max_weight: got {stored.max_weight}, expected at most 1")
-    if stored.min_weight > stored.max_weight:
-        raise DataError(f"min_weight: got {stored.min_weight} above max_weight {stored.max_weight}")
-    for sector, cap in stored.sector_caps.items():
-        if not 0 <= cap <= 1:
-            raise DataError(f"sector_caps[{sector!r}]: got {cap}, expected between 0 and 1")
-    unknown = sorted(set(stored.factor_bounds) - set(COLUMNS))
-    if unknown:
-        raise DataError(f"factor_bounds: unknown factor(s) {unknown}, expected {list(COLUMNS)}")
-    probe = ["_a", "_b"]
-    constraints = _to_core(
-        stored,
-        dict.fromkeys(probe, "_"),
-        {name: dict.fromkeys(probe, 0.0) for name in stored.factor_bounds},
-        dict.fromkeys(probe, 0.0) if stored.max_beta is not None else {},
-        None,
-        limit_turnover=True,
-    )
-    if method in CONVEX_METHODS:
-        # Building (not solving) the problem applies the method's own requirements.
-        ConvexProblem(method, constraints.resolve(probe), 3 if method == "min_cvar" else 0)
-        return
-    returns = pd.DataFrame([[0.01, -0.02], [-0.01, 0.01], [0.02, 0.0]], columns=probe)
-    with contextlib.suppress(InfeasibleError):
-        optimize(returns, method=method, constraints=constraints)  # type: ignore[arg-type]
-
-
-def _sector_notes(stored: StoredConstraints, sectors: dict[str, str]) -> tuple[str, ...]:
-    """A cap naming no member's sector binds nothing: say so rather than look applied."""
-    present = set(sectors.values())
-    unmatched = sorted(set(stored.sector_caps) - present)
-    if not unmatched:
-        return ()
-    return (
-        f"sector cap(s) {', '.join(unmatched)} match no member's sector "
-        f"(sectors here: {', '.join(sorted(present)) or 'none'})",
-    )
