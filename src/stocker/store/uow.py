@@ -20,6 +20,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from stocker.store.repositories.backtests import BacktestRepository
 from stocker.store.repositories.bars import BarRepository
 from stocker.store.repositories.covariances import CovarianceRepository
 from stocker.store.repositories.derived import DerivedRepository
@@ -31,6 +32,7 @@ from stocker.store.repositories.outbox import OutboxRepository
 from stocker.store.repositories.portfolios import PortfolioRepository
 from stocker.store.repositories.quarantine import QuarantineRepository
 from stocker.store.repositories.screens import ScreenRepository
+from stocker.store.repositories.trading import TradingRepository
 from stocker.store.repositories.universes import UniverseRepository
 
 
@@ -49,6 +51,8 @@ class SqlUnitOfWork:
     covariances: CovarianceRepository
     portfolios: PortfolioRepository
     ledger: LedgerRepository
+    trading: TradingRepository
+    backtests: BacktestRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -72,6 +76,8 @@ class SqlUnitOfWork:
         self.covariances = CovarianceRepository(conn)
         self.portfolios = PortfolioRepository(conn)
         self.ledger = LedgerRepository(conn)
+        self.trading = TradingRepository(conn)
+        self.backtests = BacktestRepository(conn)
         return self
 
     def __exit__(
