@@ -129,7 +129,7 @@ class BlackLitterman:
     """
 
     P: pd.DataFrame | None = None
-    Q: pd.Series | Sequence[float] | None = None
+    Q: pd.Series | Sequence[float] | np.ndarray | None = None
     absolute_views: Mapping[str, float] = field(default_factory=dict)
     market_caps: pd.Series | Mapping[str, float] | None = None
     prior: pd.Series | Mapping[str, float] | None = None

@@ -46,7 +46,7 @@ def test_capm_differs_from_pyportfolioopt_defaults_by_annualising_only(
     ours = CAPM().estimate(returns, _cov(returns))
     theirs = expected_returns.capm_return(returns.copy(), returns_data=True)
     market = returns.mean(axis=1)
-    geometric = (1 + market).prod() ** (252 / len(market)) - 1
+    geometric = float(np.prod(1 + market.to_numpy())) ** (252 / len(market)) - 1
     np.testing.assert_allclose(
         ours * geometric / market.mean(), theirs.reindex(returns.columns), rtol=1e-10
     )
