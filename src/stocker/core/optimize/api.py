@@ -154,7 +154,9 @@ def optimize_detailed(
     Units are per period of `returns` (daily returns → daily `risk_free_rate`); the
     volatility cap is annual (`Constraints.periods_per_year`). Tree defaults follow the papers:
     HRP the López de Prado convention with single linkage, HERC the condensed distance with
-    Ward linkage (Raffinot 2017).
+    Ward linkage (Raffinot 2017). `solvers=None` takes each method's default sequence
+    (`convex.default_solvers`: polished OSQP first for plain QPs, Clarabel first otherwise);
+    `expected_returns` also takes "capm" or a `CAPM` / `FactorImplied` / `BlackLitterman` model.
     """
     if method not in METHODS:
         raise DataError(f"method: got {method!r}, expected one of {METHODS}")
