@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +118,7 @@ class PanelCache:
         return removed
 
     @staticmethod
-    def _key(fields: Sequence[str], arguments: dict[str, object], version: str) -> str:
+    def _key(fields: Sequence[str], arguments: Mapping[str, object], version: str) -> str:
         def plain(value: object) -> object:
             if value is None or isinstance(value, str):
                 return value

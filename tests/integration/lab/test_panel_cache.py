@@ -1,4 +1,4 @@
-"""The panel cache: a second read is answered from the file; an ingested correction invalidates it."""
+"""The panel cache: a second read comes from the file; an ingested correction invalidates it."""
 
 from __future__ import annotations
 
