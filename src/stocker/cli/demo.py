@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
@@ -10,6 +12,9 @@ from stocker.cli.data_sample import render_sample
 from stocker.cli.errors import clear_errors
 from stocker.cli.render import progress_bar
 
+if TYPE_CHECKING:
+    from stocker.lab.demo_research import DemoResearch
+
 
 @app.command("demo")
 @clear_errors
@@ -17,6 +22,7 @@ def demo(ctx: typer.Context) -> None:
     """Start services, migrate, load the sample data and show what is stored."""
     from stocker.data.inventory import stored_inventory
     from stocker.data.sample import load_sample
+    from stocker.lab.demo_research import demo_research
 
     application = app_of(ctx)
     with console.status("starting PostgreSQL…"):
@@ -55,8 +61,48 @@ def demo(ctx: typer.Context) -> None:
             str(source.last),
         )
     console.print(by_source)
+    with console.status("computing factors, screening, optimizing…"):
+        research = demo_research(application.uow(), day=report.last_date)
+    _render_research(research)
     console.print(
-        "Next: `stocker --help`; `stocker data synth --symbols 100 --years 10 --seed 1` for a "
-        "larger synthetic market; `stocker services down` stops the embedded servers; "
+        'Next: `stocker --help`; `stocker screen "momentum > 0 order by composite_score desc" '
+        f"--date {report.last_date}`; `stocker portfolio show {research.portfolio.code}`; "
+        "`stocker data synth --symbols 100 --years 10 --seed 1` for a larger synthetic market "
+        "with fundamentals; `stocker services down` stops the embedded servers; "
         "docs/architecture.md is the map of the code."
     )
+
+
+def _render_research(research: DemoResearch) -> None:
+    from stocker.cli.portfolio import render_report
+
+    factors = research.factors
+    null_fields = [name for name, count in factors.nulls.items() if count]
+    console.print(
+        f"Factor exposures on {factors.end} for {factors.symbols} symbols "
+        f"({factors.inserted + factors.updated + factors.unchanged:,} rows stored)."
+    )
+    if len(factors.reasons):
+        reasons = factors.reasons["reason"].value_counts()
+        console.print(
+            f"  null where an input is missing ({', '.join(null_fields)}): "
+            + "; ".join(f"{reason} ×{count}" for reason, count in reasons.items()),
+            markup=False,
+            highlight=False,
+        )
+        console.print(
+            "  the sample has prices only, so value, quality and size wait for fundamentals "
+            "(`stocker data ingest --source screener-in`, or the synthetic market)",
+            markup=False,
+        )
+    shown = Table(title=f"Screen {research.screen.expression!r}, saved as group {research.group}")
+    columns = ["rank", "symbol", "sector", "composite_score", "momentum", "low_vol"]
+    for column in columns:
+        shown.add_column(column, justify="left" if column in ("symbol", "sector") else "right")
+    for row in research.screen.rows.itertuples(index=False):
+        values = [getattr(row, column) for column in columns]
+        shown.add_row(
+            *(f"{value:.3f}" if isinstance(value, float) else str(value) for value in values)
+        )
+    console.print(shown)
+    render_report(research.portfolio)
