@@ -153,9 +153,12 @@ class NumberEvidence:
         self.seen: set[str] = set()
         self.any_separator = ""
 
-    def add(self, series: pd.Series) -> None:
+    def add(self, series: pd.Series | pa.Array | pa.ChunkedArray) -> None:
         """Note the evidence of one column's cells (typed numbers say nothing)."""
-        text = _arrow_text(series)
+        if isinstance(series, pa.Array | pa.ChunkedArray):
+            text = series if pa.types.is_string(series.type) else None
+        else:
+            text = _arrow_text(series)
         if text is None:
             return
         here = {c for c in DECIMALS if pc.any(pc.match_substring(text, c)).as_py()}

@@ -241,3 +241,15 @@ def test_the_next_chunk_is_read_ahead_and_a_failure_there_is_raised_here():
     endless = ingest_stream.prefetched(iter(range(10**9)))
     assert next(endless) == 0
     endless.close()  # the consumer failed: the producer stops instead of running on
+
+
+def test_rows_with_a_blank_key_cell_repeat_no_key(uow, engine, tmp_path: Path):
+    path = bars_file(
+        tmp_path, ("AAA,,1,2,0.5,1,1,1", "AAA,,1,2,0.5,1,1,1", ",2024-01-02,1,2,0.5,1,1,1")
+    )
+
+    report = load(uow, path, chunk_rows=30)
+
+    table = report.table("prices_daily")
+    assert (table.inserted, table.quarantined) == (84, 3)
+    assert "duplicate_key" not in table.reasons

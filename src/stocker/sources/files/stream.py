@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from stocker.core.cells import CellFormatError, NumberEvidence
 from stocker.core.errors import SourceError
@@ -166,8 +168,11 @@ class FileChunks:
                 raise SourceError(f"{name}: the file is empty") from error
 
     def _arrow_cells(self) -> Iterator[pd.DataFrame]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        for table in self._arrow_tables():
+            yield table.to_pandas()
+
+    def _arrow_tables(self) -> Iterator[pa.Table]:
+        """Arrow tables of `chunk_rows` rows, read as pandas would (see `_cells`)."""
         import pyarrow.csv as pa_csv
 
         reader = pa_csv.open_csv(
@@ -182,14 +187,14 @@ class FileChunks:
             ),
         )
 
-        def frame(table: pa.Table) -> pd.DataFrame:
+        def cleaned(table: pa.Table) -> pa.Table:
             columns = []
             for column in table.columns:
                 if pa.types.is_string(column.type):
                     column = pc.utf8_ltrim(column, " ")  # pandas' skipinitialspace
                     column = pc.if_else(pc.equal(column, ""), None, column)
                 columns.append(column)
-            return pa.table(columns, names=table.column_names).to_pandas()
+            return pa.table(columns, names=table.column_names)
 
         pending: list[pa.RecordBatch] = []
         held = 0
@@ -198,11 +203,11 @@ class FileChunks:
             held += batch.num_rows
             while held >= self.chunk_rows:
                 table = pa.Table.from_batches(pending)
-                yield frame(table.slice(0, self.chunk_rows))
+                yield cleaned(table.slice(0, self.chunk_rows))
                 rest = table.slice(self.chunk_rows)
                 pending, held = rest.to_batches(), rest.num_rows
         if held:
-            yield frame(pa.Table.from_batches(pending))
+            yield cleaned(pa.Table.from_batches(pending))
 
     # -- first pass: what holds for the whole file -----------------------------------------------
 
@@ -231,17 +236,18 @@ class FileChunks:
         distinct: dict[str, set[str]] = {column: set() for column in dated}
         key = [c for c in source.layout.spec.key if c in self.columns]
         codes: dict[str, dict[str, int]] = {column: {} for column in key}
-        key_parts: list[np.ndarray] = []
-        for cells in self._cells():
-            self.total_rows += len(cells)
+        key_parts: list[list[np.ndarray]] = [[] for _ in key]
+        for cells in self._columns():
+            self.total_rows += len(next(iter(cells.values()))) if cells else 0
             for column, header in self.columns.items():
                 if source.numeric(column):
                     numbers.add(cells[header])
             for column, header in dated.items():
                 if len(distinct[column]) <= MAX_DISTINCT_DATES:
-                    distinct[column].update(_stripped(cells[header]).dropna().unique())
-            if key:
-                key_parts.append(self._key_codes(cells, key, codes))
+                    values = pc.unique(_stripped_arrow(cells[header])).drop_null()
+                    distinct[column].update(values.to_pylist())
+            for position, column in enumerate(key):
+                key_parts[position].append(_codes(cells[self.columns[column]], codes[column]))
         if not self.total_rows:
             raise SourceError(f"{source.path.name}: has a header line but no data rows")
         try:
@@ -253,37 +259,46 @@ class FileChunks:
             raise source.format_error(error) from error
         self._file_duplicates(key, codes, key_parts)
 
-    def _key_codes(
-        self, cells: pd.DataFrame, key: list[str], codes: dict[str, dict[str, int]]
-    ) -> np.ndarray:
-        """Per row, a code for each key cell as written (-1 where blank)."""
-        out = np.full((len(cells), len(key)), -1, dtype=np.int64)
-        for position, column in enumerate(key):
-            text = _stripped(cells[self.columns[column]])
-            known = codes[column]
-            for value in text.dropna().unique():
-                known.setdefault(value, len(known))
-            out[:, position] = text.map(known).fillna(-1).to_numpy(dtype=np.int64)
-        return out
+    def _columns(self) -> Iterator[dict[str, pa.ChunkedArray | pa.Array]]:
+        """The cells of the columns the table uses, as Arrow strings, chunk by chunk."""
+        used = list(self.columns.values())
+        if self.arrow:
+            for table in self._arrow_tables():
+                yield {header: table[header] for header in used}
+            return
+        for cells in self._cells():
+            yield {header: _arrow_strings(cells[header]) for header in used}
 
     def _file_duplicates(
-        self, key: list[str], codes: dict[str, dict[str, int]], parts: list[np.ndarray]
+        self, key: list[str], codes: dict[str, dict[str, int]], parts: list[list[np.ndarray]]
     ) -> None:
-        """Rows whose key (symbol normalized, dates as read) repeats anywhere in the file."""
+        """Rows whose key (symbol normalized, dates as read) repeats anywhere in the file: one
+        int64 per row, sorted, runs of equal keys counted (no hash table of millions)."""
         self.repeats = np.zeros(self.total_rows, dtype=np.int32)
-        if not key or not parts:
+        if not key:
             return
-        matrix = np.concatenate(parts)
-        parts.clear()
+        combined = np.zeros(self.total_rows, dtype=np.int64)
+        complete = np.ones(self.total_rows, dtype=bool)
         for position, column in enumerate(key):
             canonical = self._canonical(column, codes[column])
-            column_codes = matrix[:, position]
-            matrix[:, position] = np.where(column_codes < 0, -1, canonical[column_codes])
-        frame = pd.DataFrame(matrix)
-        complete = (matrix >= 0).all(axis=1)
-        repeated = complete & frame.duplicated(keep=False).to_numpy()
-        if repeated.any():
-            self.repeats[repeated] = _group_sizes(frame[repeated])
+            column_codes = np.concatenate(parts[position])
+            parts[position] = []
+            meant = np.where(column_codes < 0, -1, canonical[np.maximum(column_codes, 0)])
+            complete &= meant >= 0
+            width = max(len(canonical), 1)
+            if int(combined.max(initial=0)) >= (1 << 62) // width:
+                combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
+            combined = combined * width + np.maximum(meant, 0)
+        # a row with a blank key cell repeats nothing (NULL keys never match)
+        combined[~complete] = -1 - np.flatnonzero(~complete)
+        order = np.argsort(combined, kind="stable")
+        ordered = combined[order]
+        del combined
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        sizes = np.diff(np.r_[starts, len(ordered)])
+        per_row = np.repeat(sizes, sizes).astype(np.int32)
+        self.repeats[order] = per_row
+        self.repeats[self.repeats < 2] = 0
 
     def _canonical(self, column: str, known: dict[str, int]) -> np.ndarray:
         """Code -> code of the value the cell means (`ＡＡＰＬ` and `aapl` are AAPL; two
@@ -353,15 +368,26 @@ class FileChunks:
         return Reject(table, position + 2 + start, raw, (Reason("duplicate_key", message),))
 
 
-def _group_sizes(frame: pd.DataFrame) -> np.ndarray:
-    """Per row, how many rows of `frame` share its values."""
-    sizes = frame.groupby(list(frame.columns), sort=False)[frame.columns[0]].transform("size")
-    return np.asarray(sizes, dtype=np.int32)
+def _arrow_strings(series: pd.Series) -> pa.Array:
+    """A pandas column of cells as Arrow strings (missing as null)."""
+    present = series.notna()
+    text = series.astype(object).where(~present, series[present].astype(str))
+    return pa.array(text.where(present, None), type=pa.string(), from_pandas=True)
 
 
-def _stripped(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
-    return text.where(text != "").astype(object)
+def _stripped_arrow(cells: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Cells without surrounding whitespace; empty ones missing."""
+    text = pc.utf8_trim_whitespace(pc.cast(cells, pa.string()))
+    return pc.if_else(pc.equal(text, ""), None, text)
+
+
+def _codes(cells: pa.ChunkedArray | pa.Array, known: dict[str, int]) -> np.ndarray:
+    """Per cell, the code of its stripped text in `known` (new texts added); -1 where blank."""
+    text = _stripped_arrow(cells)
+    for value in pc.unique(text).drop_null().to_pylist():
+        known.setdefault(value, len(known))
+    found = pc.index_in(text, value_set=pa.array(list(known), type=pa.string()))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _key_text(value: object) -> str:
