@@ -202,6 +202,13 @@ def prefetched(items: Iterable[Any]) -> Iterator[Any]:
     generator (the caller failed) stops the producer."""
     ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
+    turn = threading.Semaphore(1)  # the next item is made only once the last one is taken
+
+    def wait_turn() -> bool:
+        while not turn.acquire(timeout=0.1):
+            if stop.is_set():
+                return False
+        return not stop.is_set()
 
     def put(item: tuple[str, Any]) -> bool:
         while not stop.is_set():
@@ -213,11 +220,17 @@ def prefetched(items: Iterable[Any]) -> Iterator[Any]:
         return False
 
     def produce() -> None:
+        iterator = iter(items)
         try:
-            for item in items:
+            while wait_turn():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    put(("done", None))
+                    return
                 if not put(("item", item)):
                     return
-            put(("done", None))
+                del item
         except BaseException as error:  # handed to the consumer, raised there
             put(("error", error))
 
@@ -226,11 +239,13 @@ def prefetched(items: Iterable[Any]) -> Iterator[Any]:
     try:
         while True:
             kind, value = ahead.get()
+            turn.release()
             if kind == "done":
                 return
             if kind == "error":
                 raise value
             yield value
+            del value
     finally:
         stop.set()
         thread.join()

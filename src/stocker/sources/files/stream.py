@@ -318,32 +318,35 @@ class FileChunks:
     # -- second pass: the chunks -----------------------------------------------------------------
 
     def __iter__(self) -> Iterator[FileChunk]:
-        source = self.source
         start = 0
         for cells in self._cells():
-            batch = SourceBatch(source=source.source)
-            if start == 0:
-                batch.warnings.extend(self.warnings)
-            cells = cells.reset_index(drop=True)
             if start + len(cells) > self.total_rows:
-                raise SourceError(f"{source.path.name}: the file changed while it was read")
-            try:
-                parsed = source.parse_rows(cells, self.columns, 2 + start, batch, self.request)
-            except CellFormatError as error:
-                raise source.format_error(error) from error
-            parsed["source"] = source.source
-            parsed["source_hash"] = self.source_hash
-            repeats = self.repeats[start : start + len(cells)]
-            labels = parsed.index.to_numpy() - 2 - start
-            twice = repeats[labels] > 1 if len(labels) else np.zeros(0, dtype=bool)
-            duplicates = [
-                self._duplicate(cells, int(label), parsed.loc[label + 2 + start], repeats, start)
-                for label in labels[twice]
-            ]
-            parsed = parsed.loc[~twice]
-            batch.frames[source.table] = source.layout.build(parsed)
-            yield FileChunk(batch, duplicates, len(cells))
-            start += len(cells)
+                raise SourceError(f"{self.source.path.name}: the file changed while it was read")
+            chunk = self._chunk(cells.reset_index(drop=True), start)
+            del cells  # only the parsed chunk stays alive while the caller lands it
+            start += chunk.rows
+            yield chunk
+
+    def _chunk(self, cells: pd.DataFrame, start: int) -> FileChunk:
+        source = self.source
+        batch = SourceBatch(source=source.source)
+        if start == 0:
+            batch.warnings.extend(self.warnings)
+        try:
+            parsed = source.parse_rows(cells, self.columns, 2 + start, batch, self.request)
+        except CellFormatError as error:
+            raise source.format_error(error) from error
+        parsed["source"] = source.source
+        parsed["source_hash"] = self.source_hash
+        repeats = self.repeats[start : start + len(cells)]
+        labels = parsed.index.to_numpy() - 2 - start
+        twice = repeats[labels] > 1 if len(labels) else np.zeros(0, dtype=bool)
+        duplicates = [
+            self._duplicate(cells, int(label), parsed.loc[label + 2 + start], repeats, start)
+            for label in labels[twice]
+        ]
+        batch.frames[source.table] = source.layout.build(parsed.loc[~twice])
+        return FileChunk(batch, duplicates, len(cells))
 
     def _duplicate(
         self,
