@@ -39,6 +39,19 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
     sentiment.write_text("symbol,date,sentiment_score\nAAPL,2024-01-02,0.5\n")
     window = ["--start", "2024-01-02", "--end", "2024-01-31"]
     return {
+        "backtest list": ["backtest", "list"],
+        "backtest run": [
+            "backtest",
+            "run",
+            "demo",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-06-28",
+            "--cost-bps",
+            "10",
+        ],
+        "backtest show": ["backtest", "show", "1"],
         "bus dead-letters": ["bus", "dead-letters"],
         "bus relay": ["bus", "relay", "--once"],
         "bus status": ["bus", "status"],

@@ -1,12 +1,268 @@
-"""Research backtest runs and everything they produce."""
+"""Research backtest runs and everything they produce (SigmaQLab 11.7).
+
+The outputs of a run are new rows under a new run id, so they are written with a plain COPY
+(no staging, no merge: nothing can conflict); holdings are one row per day and held symbol.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from psycopg import sql
+from sqlalchemy import Connection, text
+
+from stocker.store.bulk_copy import copy_arrow, driver_connection
+
+OUTPUT_TABLES = (
+    "backtest_holdings",
+    "backtest_timeseries",
+    "backtest_factor_exposures",
+    "backtest_sector_exposures",
+    "backtest_trades",
+)
+FACTOR_COLUMNS = ("value", "quality", "momentum", "low_vol", "size")
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One backtest_runs row."""
+
+    id: int
+    portfolio_id: int
+    portfolio: str | None
+    start_date: dt.date
+    end_date: dt.date
+    rebalance_frequency: str
+    transaction_cost: float
+    initial_capital: float
+    status: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    error: str | None
+    config: dict[str, Any]
+
+
+_RUN_COLUMNS = (
+    "r.id, r.portfolio_id, p.code AS portfolio, r.start_date, r.end_date, r.rebalance_frequency, "
+    "r.transaction_cost, r.initial_capital, r.status, r.created_at, r.finished_at, r.error, "
+    "r.config FROM backtest_runs r LEFT JOIN portfolios p ON p.id = r.portfolio_id"
+)
+
+
+def _run(row: Any) -> StoredRun:
+    return StoredRun(
+        id=int(row.id),
+        portfolio_id=int(row.portfolio_id),
+        portfolio=row.portfolio,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        rebalance_frequency=row.rebalance_frequency,
+        transaction_cost=float(row.transaction_cost),
+        initial_capital=float(row.initial_capital),
+        status=row.status,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        error=row.error,
+        config=dict(row.config or {}),
+    )
 
 
 class BacktestRepository:
-    """backtest_runs, backtest_holdings, backtest_timeseries, backtest_factor_exposures, backtest_sector_exposures and backtest_trades."""
+    """backtest_runs, backtest_holdings, backtest_timeseries, backtest_factor_exposures,
+    backtest_sector_exposures and backtest_trades."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def insert_run(
+        self,
+        portfolio_id: int,
+        *,
+        start: dt.date,
+        end: dt.date,
+        frequency: str,
+        transaction_cost: float,
+        initial_capital: float,
+        config: dict[str, Any],
+    ) -> int:
+        """A new run in status PENDING (queued); returns its id."""
+        return int(
+            self._conn.execute(
+                text(
+                    "INSERT INTO backtest_runs (portfolio_id, start_date, end_date, "
+                    "rebalance_frequency, transaction_cost, initial_capital, status, config) "
+                    "VALUES (:p, :s, :e, :f, :c, :k, 'PENDING', CAST(:config AS JSONB)) "
+                    "RETURNING id"
+                ),
+                {
+                    "p": portfolio_id,
+                    "s": start,
+                    "e": end,
+                    "f": frequency,
+                    "c": transaction_cost,
+                    "k": initial_capital,
+                    "config": json.dumps(config),
+                },
+            ).scalar_one()
+        )
+
+    def set_status(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        """Move the run to `status` (finished_at is set on COMPLETED / FAILED); merge `config`."""
+        self._conn.execute(
+            text(
+                "UPDATE backtest_runs SET status = :status, error = :error, "
+                "config = config || CAST(:config AS JSONB), "
+                "finished_at = CASE WHEN :status IN ('COMPLETED', 'FAILED') THEN NOW() END "
+                "WHERE id = :id"
+            ),
+            {"id": run_id, "status": status, "error": error, "config": json.dumps(config or {})},
+        )
+
+    def run(self, run_id: int) -> StoredRun | None:
+        row = self._conn.execute(
+            text(f"SELECT {_RUN_COLUMNS} WHERE r.id = :id"), {"id": run_id}
+        ).first()
+        return None if row is None else _run(row)
+
+    def runs(self, *, portfolio_id: int | None = None) -> list[StoredRun]:
+        """Every run, newest first."""
+        rows = self._conn.execute(
+            text(
+                f"SELECT {_RUN_COLUMNS} WHERE CAST(:p AS BIGINT) IS NULL OR r.portfolio_id = :p "
+                "ORDER BY r.id DESC"
+            ),
+            {"p": portfolio_id},
+        )
+        return [_run(row) for row in rows]
+
+    # --- outputs: COPY ---------------------------------------------------------------------------
+
+    def _copy(self, table: str, run_id: int, frame: pd.DataFrame) -> int:
+        if frame.empty:
+            return 0
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        arrow = arrow.add_column(0, "backtest_id", pa.array([run_id] * len(frame), pa.int64()))
+        with driver_connection(self._conn).cursor() as cursor:
+            return copy_arrow(cursor, sql.Identifier(table), arrow)
+
+    def write_holdings(self, run_id: int, frame: pd.DataFrame) -> int:
+        """Columns date, symbol, shares, weight, sector: one row per day and held symbol."""
+        return self._copy("backtest_holdings", run_id, frame)
+
+    def write_timeseries(self, run_id: int, frame: pd.DataFrame) -> int:
+        """Columns date, nav, return, cumulative_return, drawdown, volatility_rolling."""
+        return self._copy("backtest_timeseries", run_id, frame)
+
+    def write_sector_exposures(self, run_id: int, frame: pd.DataFrame) -> int:
+        """Columns date, sector, weight."""
+        return self._copy("backtest_sector_exposures", run_id, frame)
+
+    def write_factor_exposures(self, run_id: int, frame: pd.DataFrame) -> int:
+        """Columns date and the five factors (nulls where no exposure is known)."""
+        return self._copy("backtest_factor_exposures", run_id, frame)
+
+    def write_trades(self, run_id: int, frame: pd.DataFrame) -> int:
+        """Columns rebalance_date, symbol, shares_delta, trade_value, transaction_cost."""
+        return self._copy("backtest_trades", run_id, frame)
+
+    # --- outputs: reads --------------------------------------------------------------------------
+
+    def _frame(self, query: str, params: dict[str, Any]) -> pd.DataFrame:
+        result = self._conn.execute(text(query), params)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def timeseries(self, run_id: int) -> pd.DataFrame:
+        """Index date; nav (float), return, cumulative_return, drawdown, volatility_rolling."""
+        frame = self._frame(
+            'SELECT date, nav::float8 AS nav, "return", cumulative_return, drawdown, '
+            "volatility_rolling FROM backtest_timeseries WHERE backtest_id = :b ORDER BY date",
+            {"b": run_id},
+        )
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame.set_index("date")
+
+    def holdings(self, run_id: int, *, day: dt.date | None = None) -> pd.DataFrame:
+        """Rows date, symbol, shares, weight, sector (of one day if given)."""
+        return self._frame(
+            "SELECT date, symbol, shares, weight, sector FROM backtest_holdings "
+            "WHERE backtest_id = :b AND (CAST(:d AS DATE) IS NULL OR date = :d) "
+            "ORDER BY date, symbol",
+            {"b": run_id, "d": day},
+        )
+
+    def trades(self, run_id: int) -> pd.DataFrame:
+        return self._frame(
+            "SELECT rebalance_date, symbol, shares_delta, trade_value::float8 AS trade_value, "
+            "transaction_cost::float8 AS transaction_cost FROM backtest_trades "
+            "WHERE backtest_id = :b ORDER BY rebalance_date, symbol",
+            {"b": run_id},
+        )
+
+    def sector_exposures(self, run_id: int) -> pd.DataFrame:
+        return self._frame(
+            "SELECT date, sector, weight FROM backtest_sector_exposures WHERE backtest_id = :b "
+            "ORDER BY date, sector",
+            {"b": run_id},
+        )
+
+    def factor_exposures(self, run_id: int) -> pd.DataFrame:
+        return self._frame(
+            "SELECT date, value, quality, momentum, low_vol, size FROM backtest_factor_exposures "
+            "WHERE backtest_id = :b ORDER BY date",
+            {"b": run_id},
+        )
+
+    def sector_totals(self, run_id: int, day: dt.date) -> dict[str, float]:
+        """The 11.11 analytics query on one run and date: Σ weight per sector."""
+        rows = self._conn.execute(
+            text(
+                "SELECT sector, SUM(weight) AS weight FROM backtest_holdings "
+                "WHERE backtest_id = :b AND date = :d GROUP BY sector"
+            ),
+            {"b": run_id, "d": day},
+        )
+        return {str(row.sector): float(row.weight) for row in rows}
+
+    # --- inputs the walk-forward needs -----------------------------------------------------------
+
+    def member_history(self, universe_id: int) -> pd.DataFrame:
+        """Every member row of a group with the days it joined and left (left: NaT if live).
+
+        Columns symbol, joined, left, founding (joined on the group's first day of members).
+        """
+        frame = self._frame(
+            "SELECT m.symbol, m.created_at::date AS joined, "
+            "CASE WHEN m.is_deleted THEN COALESCE(m.updated_at, m.created_at)::date END "
+            "AS left_on, "
+            "m.created_at::date <= MIN(m.created_at::date) OVER () AS founding "
+            "FROM instrument_universe_member m WHERE m.universe_id = :u ORDER BY m.symbol",
+            {"u": universe_id},
+        )
+        return frame.rename(columns={"left_on": "left"})
+
+    def data_version(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> dict[str, Any]:
+        """What the price inputs were: row count and latest write of the symbols' prices."""
+        row = self._conn.execute(
+            text(
+                "SELECT COUNT(*) AS n, MAX(COALESCE(updated_at, created_at)) AS latest "
+                "FROM prices_daily WHERE symbol = ANY(:s) AND date BETWEEN :a AND :b"
+            ),
+            {"s": list(symbols), "a": start, "b": end},
+        ).one()
+        latest = row.latest.isoformat() if row.latest is not None else None
+        return {"price_rows": int(row.n), "prices_written_at": latest}
