@@ -129,6 +129,19 @@ def prices_known_on(prices: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     return known.loc[:, live]
 
 
+def with_null_reasons(values: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """`values` (index symbol) as rows with ``symbol`` and a ``null_reasons`` column: per symbol,
+    the reason of each null field (rule 11.10.2), stored with the row."""
+    rows = values.rename_axis("symbol").reset_index()
+    aligned = reasons.reindex(index=values.index, columns=values.columns)
+    stated = [
+        {str(field): str(reason) for field, reason in row.items() if isinstance(reason, str)}
+        for _, row in aligned.iterrows()
+    ]
+    rows["null_reasons"] = pd.Series(stated, index=rows.index, dtype=object)
+    return rows
+
+
 def long_reasons(day: dt.date, reasons: pd.DataFrame) -> pd.DataFrame:
     """A (symbols × fields) reasons frame as rows ``as_of_date, symbol, field, reason``."""
     long = (
@@ -180,7 +193,7 @@ def compute_factors(
             snapshots = snapshot_as_of(history, date)
             sectors = sector_labels(snapshots, instrument_sectors, list(known.columns))
             result = factor_exposures(snapshots, known, day=date, config=config, sectors=sectors)
-            rows = result.exposures.rename_axis("symbol").reset_index()
+            rows = with_null_reasons(result.exposures, result.reasons)
             outcome, deleted = uow.factors.replace_exposures(date, rows)
             report.add(outcome, deleted=deleted)
             reasons.append(long_reasons(date, result.reasons))

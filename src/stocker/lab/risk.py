@@ -28,6 +28,7 @@ from stocker.lab.factors import (
     research_dates,
     research_symbols,
     summarize,
+    with_null_reasons,
 )
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def compute_risk(
                 config=config,
                 benchmark_name=benchmark or EQUAL_WEIGHT,
             )
-            rows = result.values.rename_axis("symbol").reset_index()
+            rows = with_null_reasons(result.values, result.reasons)
             outcome, deleted = uow.factors.replace_risk(date, rows)
             report.add(outcome, deleted=deleted)
             reasons.append(long_reasons(date, result.reasons))

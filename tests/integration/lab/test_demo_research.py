@@ -6,6 +6,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from sqlalchemy import Engine, text
 
 from stocker.data.sample import load_sample
 from stocker.data.universes import member_symbols
@@ -44,3 +45,25 @@ def test_demo_research_when_run_twice_gives_the_same_group_and_weights(uow: SqlU
 
     assert again.screen.symbols == first.screen.symbols
     pd.testing.assert_series_equal(first.portfolio.weights, again.portfolio.weights, atol=1e-8)
+
+
+def test_factor_rows_when_an_input_is_missing_store_why_each_null_is_null(
+    uow: SqlUnitOfWork, engine: Engine
+) -> None:
+    load_sample(uow)
+
+    demo_research(uow, day=DAY)
+
+    with engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                text(
+                    "SELECT symbol, null_reasons FROM factor_exposures "
+                    "WHERE as_of_date = :day AND symbol IN ('AAPL', 'XOM')"
+                ),
+                {"day": DAY},
+            ).all()
+        )
+    expected = f"no fundamentals as of {DAY}"
+    assert stored["AAPL"] == {"value": expected, "quality": expected, "size": expected}
+    assert stored["XOM"]["value"] == expected and "momentum" not in stored["XOM"]

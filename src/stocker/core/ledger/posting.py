@@ -116,8 +116,7 @@ def post_split(
     """A split of `ratio` new shares per old one: quantity changes, total cost does not.
 
     The old shares leave the position account at their cost and the new ones enter at the same
-    cost, so the entry balances with no P&L. The schema has no SPLIT kind; a split is booked as
-    what it is economically, a stock dividend (kind DIVIDEND) with no cash. None when flat.
+    cost, so the entry balances with no P&L (kind SPLIT, no cash). None when flat.
     """
     ratio = Decimal(ratio)
     if ratio <= 0:
@@ -132,7 +131,7 @@ def post_split(
         entry_id=entry_id_for(portfolio_id, "SPLIT", symbol, ex_date),
         portfolio_id=portfolio_id,
         date=ex_date,
-        kind="DIVIDEND",
+        kind="SPLIT",
         postings=(
             Posting(account, currency, -cost, symbol, -held),
             Posting(account, currency, cost, symbol, after),

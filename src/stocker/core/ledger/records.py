@@ -25,8 +25,8 @@ DIVIDENDS = "income:dividends"
 REALIZED_PNL = "income:realized_pnl"
 CONTRIBUTIONS = "equity:contributions"
 
-KINDS = ("FILL", "DEPOSIT", "WITHDRAWAL", "DIVIDEND", "FEE", "CORRECTION")
-Kind = Literal["FILL", "DEPOSIT", "WITHDRAWAL", "DIVIDEND", "FEE", "CORRECTION"]
+KINDS = ("FILL", "DEPOSIT", "WITHDRAWAL", "DIVIDEND", "SPLIT", "FEE", "CORRECTION")
+Kind = Literal["FILL", "DEPOSIT", "WITHDRAWAL", "DIVIDEND", "SPLIT", "FEE", "CORRECTION"]
 Side = Literal["BUY", "SELL"]
 
 SCALE = Decimal("0.0001")

@@ -80,7 +80,8 @@ class FactorRepository:
     # --- factor_exposures and risk_model ---------------------------------------------------------
 
     def replace_exposures(self, day: dt.date, rows: pd.DataFrame) -> tuple[UpsertResult, int]:
-        """Make `rows` (``symbol`` and `EXPOSURE_COLUMNS`) the whole of `day`'s exposures;
+        """Make `rows` (``symbol``, `EXPOSURE_COLUMNS` and optionally ``null_reasons``, a
+        field → reason mapping per row) the whole of `day`'s exposures;
         returns the upsert's outcome and how many other rows of `day` were deleted."""
         return self._replace("factor_exposures", day, rows)
 
@@ -94,7 +95,8 @@ class FactorRepository:
             text(f"DELETE FROM {table} WHERE as_of_date = :day AND NOT (symbol = ANY(:kept))"),
             {"day": day, "kept": kept},
         )
-        frame = rows[["symbol", *_TABLES[table]]].copy()
+        reasons = ["null_reasons"] if "null_reasons" in rows.columns else []
+        frame = rows[["symbol", *_TABLES[table], *reasons]].copy()
         frame.insert(1, "as_of_date", day)
         return upsert(self._conn, table, frame, key=("symbol", "as_of_date")), int(deleted.rowcount)
 

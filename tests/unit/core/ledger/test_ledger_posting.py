@@ -135,7 +135,7 @@ def test_a_fill_crossing_zero_closes_then_opens_at_the_fill_price() -> None:
 
 def test_split_changes_quantity_not_cost_and_posts_no_pnl() -> None:
     entry = post_split("main", DAY, Decimal(2), Position("SPY", Decimal(10), Decimal(1000)))
-    assert entry is not None and entry.kind == "DIVIDEND"
+    assert entry is not None and entry.kind == "SPLIT"
     journal = totals([entry])
     assert journal.position("SPY").quantity == 10  # +20 - 10
     assert journal.position("SPY").cost == 0
