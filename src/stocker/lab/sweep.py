@@ -138,6 +138,22 @@ def backtest_task(
         app.close()
 
 
+def _check_portfolio(settings: Settings, portfolio_code: str) -> None:
+    """Fail here, before any worker starts, when the database or the portfolio is missing."""
+    from stocker.bootstrap import build
+
+    app = build(settings)
+    try:
+        with app.uow() as uow:
+            found = uow.portfolios.named(portfolio_code)
+    finally:
+        app.close()
+    if found is None:
+        raise DataError(
+            f"portfolio: {portfolio_code!r} does not exist; create it with `stocker portfolio create`"
+        )
+
+
 def _plain(metrics: Mapping[str, float]) -> dict[str, float]:
     return {name: float(value) for name, value in metrics.items()}
 
@@ -164,6 +180,7 @@ def run_sweep(
     configs = configurations(grid)
     if not configs:
         raise DataError("grid: no configuration to run")
+    _check_portfolio(settings, portfolio_code)
     clock = time.perf_counter()
     if scheduler is None and workers == 0:
         results = []
