@@ -1,8 +1,143 @@
-"""The trading pipeline's facts: signals, target exposures, orders and their events, fills."""
+"""The trading pipeline's facts: signals, target exposures, orders and their events, fills.
+
+Every row is a fact written once under a natural key — a signal per ``(strategy_version, symbol,
+date)``, a target per ``(portfolio_id, symbol, date)``, an order per deterministic ``order_id``,
+a fill per broker ``fill_id`` — so an insert is ``ON CONFLICT DO NOTHING`` and says whether it
+wrote. A replayed message therefore finds its row and the stage emits nothing new. The reads the
+stages need (price history, a day's bars, what is open) live here too, next to the facts.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, RowMapping, text
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRow:
+    """A `signals` row (``target_weight`` is the raw, unnormalized ``direction / ewma_vol``)."""
+
+    id: int
+    strategy_version: str
+    symbol: str
+    date: dt.date
+    lookback_return: Decimal | None
+    ewma_vol: Decimal | None
+    direction: int | None
+    target_weight: Decimal | None
+    price_bar_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    """A `target_exposures` row."""
+
+    id: int
+    portfolio_id: str
+    date: dt.date
+    symbol: str
+    target_exposure: Decimal
+    scaling_factor: Decimal | None
+    is_capped: bool
+    reason: str | None
+    signal_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """An `orders` row; ``date`` is the session the order executes in (market on open)."""
+
+    order_id: uuid.UUID
+    portfolio_id: str
+    date: dt.date
+    symbol: str
+    side: str
+    qty: Decimal
+    type: str
+    status: str
+    target_exposure_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventRow:
+    """An `order_events` row."""
+
+    order_id: uuid.UUID
+    status: str
+    broker_order_id: str | None
+    detail: dict[str, Any] | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """A `fills` row."""
+
+    fill_id: str
+    order_id: uuid.UUID | None
+    date: dt.datetime
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    commission: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BarRow:
+    """A stored daily bar with its provenance (what a decision was computed from)."""
+
+    id: int
+    symbol: str
+    date: dt.date
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    adj_close: Decimal
+    volume: int
+    source: str
+    source_hash: str | None
+
+
+_SIGNAL_COLUMNS = (
+    "id, strategy_version, symbol, date, lookback_return, ewma_vol, direction, target_weight, "
+    "price_bar_id"
+)
+_TARGET_COLUMNS = (
+    "id, portfolio_id, date, symbol, target_exposure, scaling_factor, is_capped, reason, signal_id"
+)
+_ORDER_COLUMNS = "order_id, portfolio_id, date, symbol, side, qty, type, status, target_exposure_id"
+_FILL_COLUMNS = "fill_id, order_id, date, symbol, side, qty, price, commission"
+_BAR_COLUMNS = "id, symbol, date, open, high, low, close, adj_close, volume, source, source_hash"
+
+
+def _signal(row: RowMapping) -> SignalRow:
+    return SignalRow(**dict(row))
+
+
+def _target(row: RowMapping) -> TargetRow:
+    return TargetRow(**{**dict(row), "is_capped": bool(row["is_capped"])})
+
+
+def _order(row: RowMapping) -> OrderRow:
+    return OrderRow(**dict(row))
+
+
+def _fill(row: RowMapping) -> FillRow:
+    return FillRow(**dict(row))
+
+
+def _bar(row: RowMapping) -> BarRow:
+    return BarRow(**dict(row))
 
 
 class TradingRepository:
@@ -10,3 +145,295 @@ class TradingRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def _rows(self, sql: str, parameters: Mapping[str, Any]) -> list[RowMapping]:
+        return list(self._conn.execute(text(sql), dict(parameters)).mappings())
+
+    # -- market data the stages read ---------------------------------------------------------
+
+    def adj_close_history(self, symbols: Sequence[str], through: dt.date) -> pd.DataFrame:
+        """Dates × symbols adjusted closes of every stored bar up to ``through`` (floats)."""
+        rows = self._conn.execute(
+            text(
+                "SELECT date, symbol, adj_close::float8 FROM prices_daily "
+                "WHERE symbol = ANY(:symbols) AND date <= :through ORDER BY date, symbol"
+            ),
+            {"symbols": list(symbols), "through": through},
+        ).all()
+        frame = pd.DataFrame([tuple(row) for row in rows], columns=["date", "symbol", "value"])
+        panel = frame.pivot(index="date", columns="symbol", values="value")
+        panel.index = pd.DatetimeIndex(pd.to_datetime(panel.index), name="date")
+        return panel.reindex(columns=list(symbols)).astype(float)
+
+    def bars_on(self, symbols: Sequence[str], day: dt.date) -> dict[str, BarRow]:
+        """The stored bar of each symbol on ``day`` (absent when none is stored)."""
+        rows = self._rows(
+            f"SELECT {_BAR_COLUMNS} FROM prices_daily WHERE symbol = ANY(:symbols) AND date = :d",
+            {"symbols": list(symbols), "d": day},
+        )
+        return {row["symbol"]: _bar(row) for row in rows}
+
+    def bars_through(self, symbol: str, through: dt.date, limit: int) -> list[BarRow]:
+        """The last ``limit`` bars of ``symbol`` up to ``through``, oldest first."""
+        rows = self._rows(
+            f"SELECT {_BAR_COLUMNS} FROM prices_daily WHERE symbol = :s AND date <= :d "
+            "ORDER BY date DESC LIMIT :n",
+            {"s": symbol, "d": through, "n": limit},
+        )
+        return [_bar(row) for row in reversed(rows)]
+
+    def sessions_with_bars(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> list[dt.date]:
+        """Dates between ``start`` and ``end`` on which any of ``symbols`` has a bar."""
+        rows = self._conn.execute(
+            text(
+                "SELECT DISTINCT date FROM prices_daily WHERE symbol = ANY(:symbols) "
+                "AND date BETWEEN :a AND :b ORDER BY date"
+            ),
+            {"symbols": list(symbols), "a": start, "b": end},
+        ).scalars()
+        return list(rows)
+
+    def later_bar_exists(self, symbols: Sequence[str], day: dt.date) -> bool:
+        """Whether any of ``symbols`` has a bar after ``day`` (the cut-off of a missing bar)."""
+        return bool(
+            self._conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM prices_daily WHERE symbol = ANY(:symbols) "
+                    "AND date > :d)"
+                ),
+                {"symbols": list(symbols), "d": day},
+            ).scalar()
+        )
+
+    def instrument_terms(self, symbols: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """``symbol → (exchange, currency)`` from the instrument master."""
+        rows = self._conn.execute(
+            text(
+                "SELECT symbol, exchange, currency FROM instrument_info "
+                "WHERE symbol = ANY(:symbols)"
+            ),
+            {"symbols": list(symbols)},
+        ).all()
+        return {symbol: (exchange, currency) for symbol, exchange, currency in rows}
+
+    def state_dates(self, portfolio_id: str, through: dt.date) -> list[tuple[dt.date, Decimal]]:
+        """``(date, nav)`` of the portfolio's stored states up to ``through``, by date."""
+        rows = self._conn.execute(
+            text(
+                "SELECT date, nav FROM portfolio_state WHERE portfolio_id = :p AND date <= :d "
+                "ORDER BY date"
+            ),
+            {"p": portfolio_id, "d": through},
+        ).all()
+        return [(day, nav) for day, nav in rows]
+
+    def has_state(self, portfolio_id: str, day: dt.date) -> bool:
+        """Whether the portfolio's state of ``day`` is stored."""
+        return bool(
+            self._conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM portfolio_state WHERE portfolio_id = :p "
+                    "AND date = :d)"
+                ),
+                {"p": portfolio_id, "d": day},
+            ).scalar()
+        )
+
+    def undecided_days(self, portfolio_id: str, before: dt.date, limit: int = 5) -> list[dt.date]:
+        """The last ``limit`` marked days before ``before`` without target rows, oldest first."""
+        rows = self._conn.execute(
+            text(
+                "SELECT s.date FROM portfolio_state s WHERE s.portfolio_id = :p AND s.date < :d "
+                "AND NOT EXISTS (SELECT 1 FROM target_exposures t WHERE t.portfolio_id = :p "
+                "AND t.date = s.date) ORDER BY s.date DESC LIMIT :n"
+            ),
+            {"p": portfolio_id, "d": before, "n": limit},
+        ).scalars()
+        return sorted(rows)
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def add_signal(
+        self,
+        strategy_version: str,
+        symbol: str,
+        day: dt.date,
+        *,
+        lookback_return: float | None,
+        ewma_vol: float | None,
+        direction: int | None,
+        target_weight: float | None,
+        price_bar_id: int | None,
+    ) -> bool:
+        """Insert a signal unless its ``(strategy_version, symbol, date)`` is stored."""
+        result = self._conn.execute(
+            text(
+                "INSERT INTO signals (strategy_version, symbol, date, lookback_return, ewma_vol, "
+                "direction, target_weight, price_bar_id) VALUES (:v, :s, :d, :lr, :vol, :dir, "
+                ":w, :bar) ON CONFLICT DO NOTHING RETURNING id"
+            ),
+            {
+                "v": strategy_version,
+                "s": symbol,
+                "d": day,
+                "lr": lookback_return,
+                "vol": ewma_vol,
+                "dir": direction,
+                "w": target_weight,
+                "bar": price_bar_id,
+            },
+        ).first()
+        return result is not None
+
+    def signals_on(
+        self, strategy_version: str, day: dt.date, symbols: Sequence[str] | None = None
+    ) -> dict[str, SignalRow]:
+        """The day's stored signals of a strategy version, by symbol."""
+        rows = self._rows(
+            f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE strategy_version = :v AND date = :d "
+            "AND (CAST(:symbols AS varchar[]) IS NULL OR symbol = ANY(CAST(:symbols AS varchar[])))",
+            {"v": strategy_version, "d": day, "symbols": list(symbols) if symbols else None},
+        )
+        return {row["symbol"]: _signal(row) for row in rows}
+
+    def signal(self, signal_id: int) -> SignalRow | None:
+        rows = self._rows(f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE id = :i", {"i": signal_id})
+        return _signal(rows[0]) if rows else None
+
+    # -- targets -----------------------------------------------------------------------------
+
+    def add_targets(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert target rows (keys as the table's columns); returns how many were new."""
+        if not rows:
+            return 0
+        columns = (
+            "portfolio_id, date, symbol, target_exposure, scaling_factor, is_capped, reason, "
+            "signal_id"
+        )
+        names = [name.strip() for name in columns.split(",")]
+        statement = text(
+            f"INSERT INTO target_exposures ({columns}) VALUES "
+            f"({', '.join(':' + name for name in names)}) ON CONFLICT DO NOTHING RETURNING id"
+        )
+        return sum(self._conn.execute(statement, dict(row)).first() is not None for row in rows)
+
+    def targets_on(self, portfolio_id: str, day: dt.date) -> dict[str, TargetRow]:
+        rows = self._rows(
+            f"SELECT {_TARGET_COLUMNS} FROM target_exposures WHERE portfolio_id = :p "
+            "AND date = :d ORDER BY symbol",
+            {"p": portfolio_id, "d": day},
+        )
+        return {row["symbol"]: _target(row) for row in rows}
+
+    def target(self, target_id: int) -> TargetRow | None:
+        rows = self._rows(
+            f"SELECT {_TARGET_COLUMNS} FROM target_exposures WHERE id = :i", {"i": target_id}
+        )
+        return _target(rows[0]) if rows else None
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def add_order(self, order: OrderRow) -> bool:
+        """Insert an order unless its deterministic ``order_id`` is stored."""
+        row = self._conn.execute(
+            text(
+                f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (:order_id, :portfolio_id, :date, "
+                ":symbol, :side, :qty, :type, :status, :target_exposure_id) "
+                "ON CONFLICT (order_id) DO NOTHING RETURNING id"
+            ),
+            {name.strip(): getattr(order, name.strip()) for name in _ORDER_COLUMNS.split(",")},
+        ).first()
+        return row is not None
+
+    def set_order_status(self, order_id: uuid.UUID, status: str) -> None:
+        """The order's current status (its history is in `order_events`)."""
+        self._conn.execute(
+            text("UPDATE orders SET status = :s, updated_at = now() WHERE order_id = :o"),
+            {"s": status, "o": order_id},
+        )
+
+    def add_order_event(
+        self,
+        order_id: uuid.UUID,
+        status: str,
+        *,
+        broker_order_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._conn.execute(
+            text(
+                "INSERT INTO order_events (order_id, status, broker_order_id, detail) "
+                "VALUES (:o, :s, :b, CAST(:detail AS jsonb))"
+            ),
+            {
+                "o": order_id,
+                "s": status,
+                "b": broker_order_id,
+                "detail": json.dumps(dict(detail), default=str) if detail is not None else None,
+            },
+        )
+
+    def order(self, order_id: uuid.UUID) -> OrderRow | None:
+        rows = self._rows(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = :o", {"o": order_id}
+        )
+        return _order(rows[0]) if rows else None
+
+    def orders_on(
+        self, day: dt.date, *, portfolio_id: str | None = None, symbol: str | None = None
+    ) -> list[OrderRow]:
+        """Orders executing on ``day`` (optionally of one portfolio or symbol)."""
+        rows = self._rows(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE date = :d "
+            "AND (CAST(:p AS varchar) IS NULL OR portfolio_id = CAST(:p AS varchar)) "
+            "AND (CAST(:s AS varchar) IS NULL OR symbol = CAST(:s AS varchar)) "
+            "ORDER BY portfolio_id, symbol",
+            {"d": day, "p": portfolio_id, "s": symbol},
+        )
+        return [_order(row) for row in rows]
+
+    def orders_between(self, portfolio_id: str, start: dt.date, end: dt.date) -> list[OrderRow]:
+        rows = self._rows(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE portfolio_id = :p "
+            "AND date BETWEEN :a AND :b ORDER BY date, symbol",
+            {"p": portfolio_id, "a": start, "b": end},
+        )
+        return [_order(row) for row in rows]
+
+    def order_events(self, order_id: uuid.UUID) -> list[OrderEventRow]:
+        rows = self._rows(
+            "SELECT order_id, status, broker_order_id, detail, created_at FROM order_events "
+            "WHERE order_id = :o ORDER BY id",
+            {"o": order_id},
+        )
+        return [OrderEventRow(**dict(row)) for row in rows]
+
+    # -- fills -------------------------------------------------------------------------------
+
+    def add_fill(self, fill: FillRow) -> bool:
+        """Insert a fill unless the broker's ``fill_id`` is stored."""
+        row = self._conn.execute(
+            text(
+                f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES (:fill_id, :order_id, :date, "
+                ":symbol, :side, :qty, :price, :commission) "
+                "ON CONFLICT (fill_id) DO NOTHING RETURNING id"
+            ),
+            {name.strip(): getattr(fill, name.strip()) for name in _FILL_COLUMNS.split(",")},
+        ).first()
+        return row is not None
+
+    def fills_of(self, order_id: uuid.UUID) -> list[FillRow]:
+        rows = self._rows(
+            f"SELECT {_FILL_COLUMNS} FROM fills WHERE order_id = :o ORDER BY id", {"o": order_id}
+        )
+        return [_fill(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (signals, target_exposures, orders, order_events, fills)."""
+        tables = ("signals", "target_exposures", "orders", "order_events", "fills")
+        return {
+            table: int(self._conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+            for table in tables
+        }

@@ -1,0 +1,33 @@
+"""What the pipeline asks of a broker: execute a market-on-open order at a session's open."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One broker execution; ``fill_id`` is the broker's id, stable across retries."""
+
+    fill_id: str
+    qty: Decimal
+    price: Decimal
+    commission: Decimal
+    timestamp: dt.datetime
+
+
+class Broker(Protocol):
+    """A broker adapter. ``execute`` must be deterministic in the order id: asked twice for the
+    same order it answers with the same fill ids, so the fills table keeps one row each."""
+
+    name: str
+
+    def execute(
+        self, order_id: uuid.UUID, side: str, qty: Decimal, open_price: Decimal, at: dt.datetime
+    ) -> list[Execution]:
+        """Execute a market-on-open order of ``qty`` shares at the session whose open is given."""
+        ...

@@ -1,0 +1,167 @@
+"""Run sessions through the pipeline synchronously: the same handlers the consumers run.
+
+`run_day` builds the session's `MarketBar` messages from the stored bars and hands every message
+to every handler registered for its type (registration order), each in its own unit of work,
+following the messages each handler emits until none is left; then it closes the session (the
+cut-off of a bar that never arrived). Each handler's events also go to the outbox, so workers
+that later receive them find the rows already written and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from stocker.core.errors import DataError
+from stocker.core.ledger import PortfolioState
+from stocker.core.messages import BusMessage, MarketBar
+from stocker.store.repositories.outbox import OutboxRepository
+from stocker.trading.stages import Stages
+
+if TYPE_CHECKING:
+    from stocker.bus.handlers import HandlerRegistry
+    from stocker.store.uow import SqlUnitOfWork
+
+UowFactory = Callable[[], "SqlUnitOfWork"]
+CAPITAL_NAMESPACE = uuid.UUID("3c0a4f5e-9d1b-5e7a-b2c4-6f8e0d1a2b3c")
+
+
+class _Recording(OutboxRepository):
+    """The outbox, also remembering what a handler emitted so `run_day` can pass it on."""
+
+    def __init__(self, inner: OutboxRepository, sink: list[BusMessage]) -> None:
+        self._inner, self._sink = inner, sink
+
+    def add(self, message: BusMessage, *, event_id: uuid.UUID | None = None) -> uuid.UUID:
+        self._sink.append(message)
+        return self._inner.add(message, event_id=event_id)
+
+    def add_many(self, messages: Iterable[BusMessage]) -> int:
+        listed = list(messages)
+        self._sink.extend(listed)
+        return self._inner.add_many(listed)
+
+
+@dataclass
+class DayReport:
+    """One session's run: messages handled per type and each portfolio's state."""
+
+    day: dt.date
+    handled: dict[str, int] = field(default_factory=dict)
+    states: dict[str, PortfolioState] = field(default_factory=dict)
+
+
+def _apply(uow_factory: UowFactory, handler: Callable[..., None], message: BusMessage) -> list[BusMessage]:
+    emitted: list[BusMessage] = []
+    uow = uow_factory()
+    with uow:
+        uow.outbox = _Recording(uow.outbox, emitted)
+        handler(message, uow)
+        uow.commit()
+    return emitted
+
+
+def fund(uow_factory: UowFactory, stages: Stages, day: dt.date) -> None:
+    """Contribute each portfolio's capital once (a fixed entry id), dated ``day``."""
+    from stocker.trading.ledger import post_contribution
+
+    for setup in stages.portfolios:
+        entry_id = uuid.uuid5(CAPITAL_NAMESPACE, setup.portfolio_id)
+        uow = uow_factory()
+        with uow:
+            if uow.ledger.entry(entry_id) is not None:
+                continue
+        post_contribution(
+            uow_factory(),
+            setup.portfolio_id,
+            day,
+            setup.capital,
+            currency=setup.currency,
+            entry_id=entry_id,
+            description="initial capital",
+        )
+
+
+def run_day(
+    uow_factory: UowFactory, registry: HandlerRegistry, stages: Stages, day: dt.date
+) -> DayReport:
+    """Feed session ``day`` through every stage and return the portfolios' states."""
+    report = DayReport(day)
+    fund(uow_factory, stages, day)
+    symbols = sorted({symbol for setup in stages.portfolios for symbol in setup.symbols})
+    uow = uow_factory()
+    with uow:
+        bars = uow.trading.bars_on(symbols, day)
+    queue: deque[BusMessage] = deque(
+        MarketBar(
+            symbol=bar.symbol,
+            date=bar.date,
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            adj_close=bar.adj_close,
+            volume=bar.volume,
+            provider=bar.source[:50],
+        )
+        for bar in (bars[s] for s in symbols if s in bars)
+    )
+    registrations = registry.registrations()
+
+    def drain() -> None:
+        while queue:
+            message = queue.popleft()
+            name = type(message).__name__
+            report.handled[name] = report.handled.get(name, 0) + 1
+            for registration in registrations:
+                if registration.message_type is type(message):
+                    queue.extend(_apply(uow_factory, registration.handler, message))
+
+    drain()
+    closed: list[BusMessage] = []
+    uow = uow_factory()
+    with uow:
+        uow.outbox = _Recording(uow.outbox, closed)
+        stages.close_session(uow, day)
+        uow.commit()
+    queue.extend(closed)
+    drain()
+    uow = uow_factory()
+    with uow:
+        for setup in stages.portfolios:
+            state = uow.ledger.state_before(setup.portfolio_id, day + dt.timedelta(days=1))
+            if state is not None and state.date == day:
+                report.states[setup.portfolio_id] = state
+    return report
+
+
+def replay(
+    uow_factory: UowFactory,
+    registry: HandlerRegistry,
+    stages: Stages,
+    start: dt.date,
+    end: dt.date,
+    *,
+    progress: Callable[[DayReport], None] | None = None,
+) -> list[DayReport]:
+    """Run every session from start to end
+    (the sessions are the dates with stored bars of the portfolios' symbols)."""
+    if end < start:
+        raise DataError(f"replay: end {end} is before start {start}")
+    symbols = sorted({symbol for setup in stages.portfolios for symbol in setup.symbols})
+    uow = uow_factory()
+    with uow:
+        days = uow.trading.sessions_with_bars(symbols, start, end)
+    if not days:
+        raise DataError(f"no stored bars of the portfolios' symbols between {start} and {end}")
+    reports = []
+    for day in days:
+        report = run_day(uow_factory, registry, stages, day)
+        reports.append(report)
+        if progress is not None:
+            progress(report)
+    return reports
