@@ -6,7 +6,8 @@
 Every row starts from the same returns table (1,260 days, synthetic factor-model returns with
 positive drift, seeded) and includes the sample covariance / mean estimation each library does.
 "cold" is Stocker's first call for a shape (it compiles the DPP problem); "warm" is the median of
-the following calls, which re-solve the cached problem — the way a rebalancing loop runs.
+the following calls, which re-solve the cached problem — the way a rebalancing loop runs — with
+each method's default solvers (polished OSQP first for min-variance, Clarabel for max-Sharpe).
 "OSQP→Clar." is the warm median with `solvers=("OSQP", "CLARABEL")`: OSQP (PyPortfolioOpt's
 solver) answers first; an answer breaking any constraint by > 1e-6 falls back to Clarabel.
 Solver warm starts are off in this table (the same problem again would start at its answer);
