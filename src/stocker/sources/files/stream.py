@@ -284,6 +284,7 @@ class FileChunks:
             column_codes = np.concatenate(parts[position])
             parts[position] = []
             meant = np.where(column_codes < 0, -1, canonical[np.maximum(column_codes, 0)])
+            del column_codes
             complete &= meant >= 0
             width = max(len(canonical), 1)
             if int(combined.max(initial=0)) >= (1 << 62) // width:
@@ -293,7 +294,7 @@ class FileChunks:
         combined[~complete] = -1 - np.flatnonzero(~complete)
         order = np.argsort(combined, kind="stable")
         ordered = combined[order]
-        del combined
+        del combined, meant
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         sizes = np.diff(np.r_[starts, len(ordered)])
         per_row = np.repeat(sizes, sizes).astype(np.int32)
@@ -390,7 +391,7 @@ def _codes(cells: pa.ChunkedArray | pa.Array, known: dict[str, int]) -> np.ndarr
     for value in pc.unique(text).drop_null().to_pylist():
         known.setdefault(value, len(known))
     found = pc.index_in(text, value_set=pa.array(list(known), type=pa.string()))
-    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _key_text(value: object) -> str:
