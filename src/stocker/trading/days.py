@@ -14,12 +14,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stocker.core.errors import DataError
 from stocker.core.ledger import PortfolioState
 from stocker.core.messages import BusMessage, MarketBar
 from stocker.store.repositories.outbox import OutboxRepository
+from stocker.trading.brokers.base import Broker
 from stocker.trading.stages import Stages
 
 if TYPE_CHECKING:
@@ -55,7 +57,9 @@ class DayReport:
     states: dict[str, PortfolioState] = field(default_factory=dict)
 
 
-def _apply(uow_factory: UowFactory, handler: Callable[..., None], message: BusMessage) -> list[BusMessage]:
+def _apply(
+    uow_factory: UowFactory, handler: Callable[..., None], message: BusMessage
+) -> list[BusMessage]:
     emitted: list[BusMessage] = []
     uow = uow_factory()
     with uow:
@@ -165,3 +169,48 @@ def replay(
         if progress is not None:
             progress(report)
     return reports
+
+
+def load_pipeline(
+    uow_factory: UowFactory, paths: Iterable[Path], broker: Broker | None = None
+) -> tuple[Stages, HandlerRegistry]:
+    """The stages of the portfolios in ``paths`` (strategy files, or directories of them) and
+    their handler registry; the broker defaults to the paper broker."""
+    from stocker.bus.handlers import HandlerRegistry
+    from stocker.trading.brokers.paper import PaperBroker
+    from stocker.trading.strategy_files import load_strategy_file
+
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.toml")) if path.is_dir() else [path])
+    if not files:
+        raise DataError("no strategy files: pass --strategy FILE (a TOML with a [portfolio] table)")
+    setups = tuple(load_strategy_file(uow_factory(), file) for file in files)
+    ids = [setup.portfolio_id for setup in setups]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"two strategy files name the same portfolio: {', '.join(ids)}")
+    stages = Stages(setups, broker or PaperBroker())
+    registry = HandlerRegistry()
+    stages.register(registry)
+    return stages, registry
+
+
+def run_day_from_files(
+    uow_factory: UowFactory, paths: Iterable[Path], day: dt.date, broker: Broker | None = None
+) -> DayReport:
+    """`run_day` for the portfolios of the strategy files (`stocker trade run-day`)."""
+    stages, registry = load_pipeline(uow_factory, paths, broker)
+    return run_day(uow_factory, registry, stages, day)
+
+
+def replay_from_files(
+    uow_factory: UowFactory,
+    paths: Iterable[Path],
+    start: dt.date,
+    end: dt.date,
+    broker: Broker | None = None,
+    progress: Callable[[DayReport], None] | None = None,
+) -> list[DayReport]:
+    """`replay` for the portfolios of the strategy files (`stocker trade replay`)."""
+    stages, registry = load_pipeline(uow_factory, paths, broker)
+    return replay(uow_factory, registry, stages, start, end, progress=progress)

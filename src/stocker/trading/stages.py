@@ -1,12 +1,11 @@
 """The live pipeline's stages as bus handlers, each writing its rows and its event together.
 
-| group | reads | writes | emits |
-| --- | --- | --- | --- |
-| ``signal-engine`` | `MarketBar` | `signals` | `SignalGenerated` |
-| ``portfolio-engine`` | `SignalGenerated`, `StateUpdate`, `MarketBar` | `target_exposures` | `PortfolioTargets` |
-| ``order-manager`` | `PortfolioTargets` | `orders`, `order_events` | `OrderCreated` |
-| ``broker`` | `OrderCreated`, `MarketBar` | `fills`, `order_events` | `OrderFilled` |
-| ``ledger`` | `OrderFilled`, `MarketBar` | ledger, `holdings`, `portfolio_state` | `StateUpdate` |
+- ``signal-engine``: `MarketBar` → `signals` → `SignalGenerated`
+- ``portfolio-engine``: `SignalGenerated`, `StateUpdate`, `MarketBar` → `target_exposures` →
+  `PortfolioTargets`
+- ``order-manager``: `PortfolioTargets` → `orders`, `order_events` → `OrderCreated`
+- ``broker``: `OrderCreated`, `MarketBar` → `fills`, `order_events` → `OrderFilled`
+- ``ledger``: `OrderFilled`, `MarketBar` → ledger, `holdings`, `portfolio_state` → `StateUpdate`
 
 Every write is keyed by its natural key, so a message delivered twice changes nothing and
 emits nothing. When a day is complete (docs/pipeline.md): the ledger marks day t once every
@@ -23,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +64,11 @@ FINAL = ("FILLED", "CANCELED")
 def order_uuid(portfolio_id: str, symbol: str, target_date: dt.date) -> uuid.UUID:
     """The order's id: one per portfolio, symbol and session, so a replay never makes two."""
     return uuid.uuid5(ORDER_NAMESPACE, f"{portfolio_id}|{symbol}|{target_date.isoformat()}")
+
+
+def _f(value: Any) -> float:
+    """A frame cell as a float (pandas types its cells loosely)."""
+    return float(value)
 
 
 def _number(value: float) -> float | None:
@@ -110,9 +114,9 @@ class Stages:
             if bar is None or history.empty:
                 continue
             signals = compute_signals(history, setup.config)
-            lookback = float(signals.lookback_return.iloc[-1, 0])
-            vol = float(signals.vol_annual.iloc[-1, 0])
-            direction = float(signals.direction.iloc[-1, 0])
+            lookback = float(signals.lookback_return.to_numpy()[-1, 0])
+            vol = float(signals.vol_annual.to_numpy()[-1, 0])
+            direction = float(signals.direction.to_numpy()[-1, 0])
             has_signal = np.isfinite(direction)
             with np.errstate(divide="ignore", invalid="ignore"):
                 weight = float(np.float64(direction) / np.float64(vol))
@@ -252,7 +256,7 @@ def decide_targets(
     k = float(targets.k.iloc[-1])
     rows, exposures = [], []
     for symbol in symbols:
-        exposure = float(targets.exposure.at[date, symbol])
+        exposure = _f(targets.exposure.at[date, symbol])
         reason = reasons.get(symbol, "")
         if symbol not in signals:
             late = "No bar or signal by the cut-off: no signal, position kept"
@@ -314,7 +318,7 @@ def create_orders(uow: SqlUnitOfWork, setup: PortfolioSetup, message: PortfolioT
     skipped = {s: str(table.at[s, "reason"]) for s in table.index if bool(table.at[s, "skipped"])}
     sessions = _next_sessions(uow, symbols, day)
     for symbol in table.index:
-        shares = float(table.at[symbol, "order_shares"])
+        shares = _f(table.at[symbol, "order_shares"])
         if shares == 0.0:
             continue
         target_date = sessions[symbol]
@@ -337,10 +341,10 @@ def create_orders(uow: SqlUnitOfWork, setup: PortfolioSetup, message: PortfolioT
             detail={
                 "decided_on": day.isoformat(),
                 "nav": nav,
-                "close": float(table.at[symbol, "close"]),
-                "target_exposure": float(table.at[symbol, "target_exposure"]),
-                "current_shares": float(table.at[symbol, "current_shares"]),
-                "target_shares": float(table.at[symbol, "target_shares"]),
+                "close": _f(table.at[symbol, "close"]),
+                "target_exposure": _f(table.at[symbol, "target_exposure"]),
+                "current_shares": _f(table.at[symbol, "current_shares"]),
+                "target_shares": _f(table.at[symbol, "target_shares"]),
                 "reason": str(table.at[symbol, "reason"]),
                 "skipped_today": skipped,
             },
@@ -362,7 +366,7 @@ def _open_time(day: dt.date) -> dt.datetime:
     try:
         opened = session_times("XNYS", day, day)["open"].iloc[0]
         return pd.Timestamp(opened).to_pydatetime()
-    except Exception:  # noqa: BLE001 - a session outside the calendar: midnight UTC
+    except Exception:  # a session outside the calendar: midnight UTC
         return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 

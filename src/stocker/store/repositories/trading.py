@@ -293,7 +293,8 @@ class TradingRepository:
         """The day's stored signals of a strategy version, by symbol."""
         rows = self._rows(
             f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE strategy_version = :v AND date = :d "
-            "AND (CAST(:symbols AS varchar[]) IS NULL OR symbol = ANY(CAST(:symbols AS varchar[])))",
+            "AND (CAST(:symbols AS varchar[]) IS NULL "
+            "OR symbol = ANY(CAST(:symbols AS varchar[])))",
             {"v": strategy_version, "d": day, "symbols": list(symbols) if symbols else None},
         )
         return {row["symbol"]: _signal(row) for row in rows}

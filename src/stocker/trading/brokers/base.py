@@ -24,7 +24,10 @@ class Broker(Protocol):
     """A broker adapter. ``execute`` must be deterministic in the order id: asked twice for the
     same order it answers with the same fill ids, so the fills table keeps one row each."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The broker's name (prefixes its fill ids)."""
+        ...
 
     def execute(
         self, order_id: uuid.UUID, side: str, qty: Decimal, open_price: Decimal, at: dt.datetime
