@@ -150,8 +150,11 @@ def sweep(
             workers=workers,
             progress=advance,
         )
+    failed = [result for result in found.results if result.status != "COMPLETED"]
     if as_json:
         typer.echo(json.dumps(found.as_json(), indent=2, default=str))
+        if failed:
+            raise typer.Exit(1)
         return
     table = Table(title=escape(f"sweep of {portfolio}: {len(found.results)} configurations"))
     for column in ("run", "status", *parsed, "cagr", "sharpe", "max_drawdown", "seconds"):
@@ -166,7 +169,6 @@ def sweep(
             f"{result.seconds:.2f}",
         )
     console.print(table)
-    failed = [result for result in found.results if result.status != "COMPLETED"]
     for result in failed:
         console.print(
             f"[red]failed[/red] {escape(str(result.parameters))}: {escape(result.error or '')}"
