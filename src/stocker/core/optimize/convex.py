@@ -293,26 +293,37 @@ class ConvexProblem:
         """Solve once with `solver` (Σ injected as P when it takes one); return the status."""
         if solver == "OSQP":
             options = {**OSQP_OPTIONS, **options}
-        if not (self.quadratic and solver in _QUADRATIC):
+        data = None
+        if self.quadratic and solver in _QUADRATIC:
+            chosen = dict(options)
+            ignore_dpp = bool(chosen.pop("ignore_dpp", False))
+            warm_start = bool(chosen.pop("warm_start", True))
+            data, chain, inverse = self.problem.get_problem_data(
+                solver, ignore_dpp=ignore_dpp, solver_opts=dict(chosen)
+            )
+            quadratic = self._quadratic(data.get("P"))
+        if data is None or quadratic is None:
+            # No quadratic objective in this solver's form: the factor form instead.
             self._set_factor()
             problem = self._factor_problem()
             problem.solve(solver=solver, **options)
             return _polished(problem, solver, options)
-        ignore_dpp = bool(options.pop("ignore_dpp", False))
-        warm_start = bool(options.pop("warm_start", True))
-        data, chain, inverse = self.problem.get_problem_data(
-            solver, ignore_dpp=ignore_dpp, solver_opts=dict(options)
-        )
-        data["P"] = self._quadratic(data["P"])
+        options = chosen
+        data["P"] = quadratic
         raw = chain.solve_via_data(self.problem, data, warm_start, False, options)
         self.problem.unpack_results(raw, chain, inverse)
         return _polished(self.problem, solver, options)
 
-    def _quadratic(self, placeholder: sparse.sparray) -> sparse.csc_array:
-        """The solver's P with the ‖w‖² placeholder (2·I on w) replaced by 2·Σ (upper triangle)."""
+    def _quadratic(self, placeholder: sparse.sparray | None) -> sparse.csc_array | None:
+        """The solver's P with the ‖w‖² placeholder (2·I on w) replaced by 2·Σ (upper triangle).
+
+        None if the canonical form holds anything else (the caller then uses the factor form).
+        """
+        if placeholder is None:
+            return None
         pattern = sparse.coo_array(placeholder)
         if pattern.nnz != self.n_assets or np.any(pattern.row != pattern.col):
-            raise SolverFailedError("internal: unexpected quadratic term in the canonical form", [])
+            return None
         slots = np.sort(pattern.row)
         rows, columns = self._upper
         matrix = sparse.csc_array(

@@ -8,8 +8,10 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 
-from stocker.core.optimize import Constraints, ConvexProblem, optimize, optimize_detailed
+from stocker.core.optimize import Constraints, ConvexProblem, convex, optimize, optimize_detailed
+from stocker.core.optimize import api as convex_api
 from stocker.core.optimize.convex import _polished
 
 
@@ -73,3 +75,19 @@ def test_an_unpolished_osqp_answer_is_refused_unless_admm_ran_to_1e_8() -> None:
     tight = _polished(problem, "OSQP", {"eps_abs": 1e-9, "eps_rel": 1e-9})  # type: ignore[arg-type]
     assert tight == cp.OPTIMAL
     assert _polished(problem, "CLARABEL", {}) == cp.OPTIMAL  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore:Reading from a sparse CVXPY")
+def test_solvers_without_a_quadratic_objective_get_the_factor_form(
+    returns: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = optimize(returns, "max_sharpe", Constraints(max_weight=0.2), solvers=("CLARABEL",))
+    monkeypatch.setattr(convex, "_QUADRATIC", frozenset())
+    convex_api._PROBLEMS.clear()
+    factor_form = optimize(
+        returns, "max_sharpe", Constraints(max_weight=0.2), solvers=("CLARABEL",)
+    )
+    np.testing.assert_allclose(factor_form, reference, atol=1e-6)
+    problem = ConvexProblem("min_variance", Constraints().resolve(returns.columns))
+    assert problem._quadratic(None) is None
+    assert problem._quadratic(sparse.csc_array(np.ones((20, 20)))) is None
