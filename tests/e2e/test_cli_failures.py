@@ -16,8 +16,9 @@ from stocker.cli.errors import EXIT_BUG
 
 CLOSED_PORT_DB = "postgresql://postgres@127.0.0.1:1/postgres"
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
-NOT_RUN = {"data live"}
-"""Commands that need a vendor's network feed: they stop at the missing credentials first."""
+NOT_RUN = {"data live", "trade workers"}
+"""Commands that need a vendor's network feed (they stop at the missing credentials first),
+and the pipeline's workers, which run until Ctrl-C."""
 
 
 def _leaf_commands() -> list[str]:
@@ -38,6 +39,8 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
     sentiment = tmp / "news.csv"
     sentiment.write_text("symbol,date,sentiment_score\nAAPL,2024-01-02,0.5\n")
     window = ["--start", "2024-01-02", "--end", "2024-01-31"]
+    strategy = tmp / "trend.toml"
+    strategy.write_text('[portfolio]\nid = "main"\nsymbols = ["AAPL"]\n')
     return {
         "backtest list": ["backtest", "list"],
         "backtest run": [
@@ -135,6 +138,19 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
         "universe set-global": ["universe", "set-global", "tech"],
         "universe show": ["universe", "show", "tech"],
         "universe strategies": ["universe", "strategies"],
+        "trade run-day": ["trade", "run-day", "--date", "2024-01-02", "--strategy", str(strategy)],
+        "trade replay": [
+            "trade",
+            "replay",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-05",
+            "--strategy",
+            str(strategy),
+            "--json",
+        ],
+        "trade explain": ["trade", "explain", "00000000-0000-0000-0000-000000000000", "--json"],
     }
 
 
