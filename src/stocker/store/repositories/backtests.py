@@ -125,9 +125,10 @@ class BacktestRepository:
         """Move the run to `status` (finished_at is set on COMPLETED / FAILED); merge `config`."""
         self._conn.execute(
             text(
-                "UPDATE backtest_runs SET status = :status, error = :error, "
+                "UPDATE backtest_runs SET status = CAST(:status AS VARCHAR), error = :error, "
                 "config = config || CAST(:config AS JSONB), "
-                "finished_at = CASE WHEN :status IN ('COMPLETED', 'FAILED') THEN NOW() END "
+                "finished_at = CASE WHEN CAST(:status AS VARCHAR) IN ('COMPLETED', 'FAILED') "
+                "THEN NOW() END "
                 "WHERE id = :id"
             ),
             {"id": run_id, "status": status, "error": error, "config": json.dumps(config or {})},
@@ -256,13 +257,21 @@ class BacktestRepository:
         return frame.rename(columns={"left_on": "left"})
 
     def data_version(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> dict[str, Any]:
-        """What the price inputs were: row count and latest write of the symbols' prices."""
+        """What the price inputs were: row count, latest write and id, and the exact sums of
+        the adjusted closes and opens (a correction in place changes them)."""
         row = self._conn.execute(
             text(
-                "SELECT COUNT(*) AS n, MAX(COALESCE(updated_at, created_at)) AS latest "
-                "FROM prices_daily WHERE symbol = ANY(:s) AND date BETWEEN :a AND :b"
+                "SELECT COUNT(*) AS n, MAX(created_at) AS latest, MAX(id) AS last_id, "
+                "SUM(adj_close)::text AS total, SUM(open)::text AS opens FROM prices_daily "
+                "WHERE symbol = ANY(:s) AND date BETWEEN :a AND :b"
             ),
             {"s": list(symbols), "a": start, "b": end},
         ).one()
         latest = row.latest.isoformat() if row.latest is not None else None
-        return {"price_rows": int(row.n), "prices_written_at": latest}
+        return {
+            "price_rows": int(row.n),
+            "prices_written_at": latest,
+            "prices_last_id": row.last_id,
+            "adj_close_sum": row.total,
+            "open_sum": row.opens,
+        }
