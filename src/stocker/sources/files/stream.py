@@ -47,7 +47,8 @@ CHUNK_ROWS = 250_000
 MAX_DISTINCT_DATES = 2_000_000
 """Distinct date cells read once for the whole file; beyond it each chunk parses its own."""
 _UTF8_BLOCK = 1 << 22
-ARROW_BLOCK_BYTES = 1 << 24
+ARROW_BLOCK_BYTES = 1 << 21
+"""Arrow reads ahead a number of blocks: small blocks keep what it holds to tens of MB."""
 
 
 @dataclass
