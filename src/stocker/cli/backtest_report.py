@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +19,10 @@ from rich.table import Table
 from stocker.cli.app import app_of, console
 from stocker.cli.backtest import backtest_app
 from stocker.cli.errors import clear_errors
+
+if TYPE_CHECKING:
+    from stocker.bootstrap import SqlUnitOfWork
+    from stocker.config import Settings
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Benchmark = Annotated[
@@ -32,6 +39,24 @@ def _number(value: Any) -> str:
 
 def _day(value: datetime) -> date:
     return date(value.year, value.month, value.day)
+
+
+@dataclass(frozen=True)
+class AppUnitsOfWork:
+    """Units of work of an App built from `settings` (one App per call, closed after): what a
+    sweep's tasks run on, in this process or in a Dask worker (it pickles with the settings)."""
+
+    settings: Settings
+
+    @contextmanager
+    def __call__(self) -> Iterator[SqlUnitOfWork]:
+        from stocker.bootstrap import build
+
+        application = build(self.settings)
+        try:
+            yield application.uow()
+        finally:
+            application.close()
 
 
 @backtest_app.command("report")
@@ -124,7 +149,7 @@ def sweep(
 
     from stocker.lab.sweep import parse_grid, run_sweep
 
-    settings = app_of(ctx).settings
+    units = AppUnitsOfWork(app_of(ctx).settings)
     parsed = parse_grid(grid)
     with Progress(
         "[progress.description]{task.description}",
@@ -141,7 +166,7 @@ def sweep(
             bar.update(task, completed=done, total=total)
 
         found = run_sweep(
-            settings,
+            units,
             portfolio,
             start=_day(start),
             end=_day(end),

@@ -1,11 +1,12 @@
 """Parameter sweeps: every configuration of a grid backtested in parallel on Dask distributed.
 
-`run_sweep(settings, "PORTFOLIO", start=, end=, grid={"cost_bps": [0, 10], ...})` submits one
+`run_sweep(units, "PORTFOLIO", start=, end=, grid={"cost_bps": [0, 10], ...})` submits one
 task per configuration (the cartesian product of the grid) to a Dask `LocalCluster` of
-`workers` processes (one thread each), or to an existing scheduler at `scheduler`. Each task
-builds its own `App` from the same `Settings` (engines and connections are not shared across
-processes), calls `stocker.lab.backtests.run_backtest` — which stores the run, or marks it
-FAILED — and returns a small summary. `workers=0` runs the configurations one after another
+`workers` processes (one thread each), or to an existing scheduler at `scheduler`. `units` is a
+picklable factory of units of work (the shell passes one that builds an `App` from the same
+`Settings` in each task, so engines and connections are never shared across processes); each
+task calls `stocker.lab.backtests.run_backtest` — which stores the run, or marks it FAILED —
+and returns a small summary. `workers=0` runs the configurations one after another
 in this process (the baseline a speedup is measured against).
 
 Grid values arrive as text (``cost_bps=0,10,20``) and are converted to the type of the
@@ -18,15 +19,24 @@ import datetime as dt
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stocker.core.errors import DataError
 
 if TYPE_CHECKING:
-    from stocker.config import Settings
+    from stocker.store.uow import SqlUnitOfWork
 
 Progress = Callable[[int, int], None]
+
+
+class UnitsOfWork(Protocol):
+    """A picklable factory: each call opens what a task needs and yields a fresh unit of work,
+    releasing it (connections, engine) on exit."""
+
+    def __call__(self) -> AbstractContextManager[SqlUnitOfWork]: ...
+
 
 PARAMETERS: dict[str, Callable[[str], Any]] = {
     "rebalance": str,
@@ -110,23 +120,21 @@ def configurations(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def backtest_task(
-    settings: Settings,
+    units: UnitsOfWork,
     portfolio_code: str,
     start: dt.date,
     end: dt.date,
     parameters: dict[str, Any],
 ) -> SweepResult:
-    """Run and store one configuration with an App of its own (what each Dask task executes)."""
-    from stocker.bootstrap import build
+    """Run and store one configuration on a unit of work of its own (what each task executes)."""
     from stocker.lab.backtests import run_backtest
 
-    app = build(settings)
     clock = time.perf_counter()
     try:
-        run = run_backtest(app.uow(), portfolio_code, start=start, end=end, **parameters)
-        metrics = run.metrics()
+        with units() as uow:
+            run = run_backtest(uow, portfolio_code, start=start, end=end, **parameters)
         return SweepResult(
-            parameters, run.id, run.status, time.perf_counter() - clock, _plain(metrics)
+            parameters, run.id, run.status, time.perf_counter() - clock, _plain(run.metrics())
         )
     except Exception as error:  # a failed configuration is a result, not the sweep's end
         # run_backtest has stored the run as FAILED with this message (when it got that far).
@@ -134,23 +142,16 @@ def backtest_task(
         return SweepResult(
             parameters, None, "FAILED", time.perf_counter() - clock, {}, error=message
         )
-    finally:
-        app.close()
 
 
-def _check_portfolio(settings: Settings, portfolio_code: str) -> None:
+def _check_portfolio(units: UnitsOfWork, portfolio_code: str) -> None:
     """Fail here, before any worker starts, when the database or the portfolio is missing."""
-    from stocker.bootstrap import build
-
-    app = build(settings)
-    try:
-        with app.uow() as uow:
-            found = uow.portfolios.named(portfolio_code)
-    finally:
-        app.close()
+    with units() as unit, unit as uow:
+        found = uow.portfolios.named(portfolio_code)
     if found is None:
         raise DataError(
-            f"portfolio: {portfolio_code!r} does not exist; create it with `stocker portfolio create`"
+            f"portfolio: {portfolio_code!r} does not exist; "
+            "create it with `stocker portfolio create`"
         )
 
 
@@ -159,7 +160,7 @@ def _plain(metrics: Mapping[str, float]) -> dict[str, float]:
 
 
 def run_sweep(
-    settings: Settings,
+    units: UnitsOfWork,
     portfolio_code: str,
     *,
     start: dt.date,
@@ -180,17 +181,17 @@ def run_sweep(
     configs = configurations(grid)
     if not configs:
         raise DataError("grid: no configuration to run")
-    _check_portfolio(settings, portfolio_code)
+    _check_portfolio(units, portfolio_code)
     clock = time.perf_counter()
     if scheduler is None and workers == 0:
         results = []
         for number, parameters in enumerate(configs, start=1):
-            results.append(backtest_task(settings, portfolio_code, start, end, parameters))
+            results.append(backtest_task(units, portfolio_code, start, end, parameters))
             if progress is not None:
                 progress(number, len(configs))
         return Sweep(results, time.perf_counter() - clock, 0, None)
     results_by_key = _distributed(
-        settings, portfolio_code, start, end, configs, scheduler, workers, progress
+        units, portfolio_code, start, end, configs, scheduler, workers, progress
     )
     return Sweep(
         [results_by_key[number] for number in range(len(configs))],
@@ -201,7 +202,7 @@ def run_sweep(
 
 
 def _distributed(
-    settings: Settings,
+    units: UnitsOfWork,
     portfolio_code: str,
     start: dt.date,
     end: dt.date,
@@ -226,7 +227,7 @@ def _distributed(
         futures = {
             client.submit(
                 backtest_task,
-                settings,
+                units,
                 portfolio_code,
                 start,
                 end,

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from stocker.bootstrap import App
 from stocker.cli import app as cli
+from stocker.cli.backtest_report import AppUnitsOfWork
 from stocker.config import Settings
 from stocker.core.errors import DataError
 from stocker.lab.backtests import list_runs, read_run
@@ -53,7 +54,7 @@ def test_sweep_on_a_local_cluster_stores_every_configuration(
     grid = {"cost_bps": [0.0, 20.0], "rebalance": ["monthly", "quarterly"]}
     done: list[tuple[int, int]] = []
     sweep = run_sweep(
-        settings,
+        AppUnitsOfWork(settings),
         MARKET.CODE,
         start=MARKET.START,
         end=MARKET.END,
@@ -71,7 +72,12 @@ def test_sweep_on_a_local_cluster_stores_every_configuration(
         assert run.run.config["rebalance"] == result.parameters["rebalance"]
         assert result.metrics["sharpe"] == run.metrics()["sharpe"]
     in_process = run_sweep(
-        settings, MARKET.CODE, start=MARKET.START, end=MARKET.END, grid=grid, workers=0
+        AppUnitsOfWork(settings),
+        MARKET.CODE,
+        start=MARKET.START,
+        end=MARKET.END,
+        grid=grid,
+        workers=0,
     )
     for parallel, serial in zip(sweep.results, in_process.results, strict=True):
         assert parallel.parameters == serial.parameters and parallel.metrics == serial.metrics
