@@ -109,9 +109,8 @@ class Stages:
             if setup.strategy_version in seen:
                 continue
             seen.add(setup.strategy_version)
-            history = uow.trading.adj_close_history([message.symbol], message.date)
-            bar = uow.trading.bars_on([message.symbol], message.date).get(message.symbol)
-            if bar is None or history.empty:
+            history, bar_id = uow.trading.symbol_history(message.symbol, message.date)
+            if bar_id is None:
                 continue
             signals = compute_signals(history, setup.config)
             lookback = float(signals.lookback_return.to_numpy()[-1, 0])
@@ -130,7 +129,7 @@ class Stages:
                 ewma_vol=_number(vol),
                 direction=int(direction) if has_signal else None,
                 target_weight=_number(weight),
-                price_bar_id=bar.id,
+                price_bar_id=bar_id,
             )
             if new and has_signal:  # "no signal" is a row with nulls and no message
                 uow.outbox.add(
@@ -309,7 +308,8 @@ def create_orders(uow: SqlUnitOfWork, setup: PortfolioSetup, message: PortfolioT
     exposure = pd.Series({t.symbol: t.target_exposure for t in message.targets}, dtype=float)
     bars = uow.trading.bars_on(symbols, day)
     close = pd.Series({s: float(bars[s].close) if s in bars else np.nan for s in symbols})
-    positions = uow.ledger.positions(portfolio, symbols)
+    # Held at the decision day's close: a redelivered target sizes exactly as it did then.
+    positions = uow.ledger.positions(portfolio, symbols, before=day + dt.timedelta(days=1))
     current = pd.Series({s: float(positions[s].quantity) for s in symbols}, dtype=float)
     table = orders_for_day(
         exposure, nav, close, current, min_trade_fraction=setup.config.min_trade_fraction

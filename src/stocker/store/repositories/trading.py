@@ -165,6 +165,21 @@ class TradingRepository:
         panel.index = pd.DatetimeIndex(pd.to_datetime(panel.index), name="date")
         return panel.reindex(columns=list(symbols)).astype(float)
 
+    def symbol_history(self, symbol: str, through: dt.date) -> tuple[pd.DataFrame, int | None]:
+        """One symbol's adjusted closes up to ``through`` (a one-column frame) and the id of
+        its bar on ``through`` (None when that bar is not stored)."""
+        rows = self._conn.execute(
+            text(
+                "SELECT id, date, adj_close::float8 FROM prices_daily "
+                "WHERE symbol = :s AND date <= :d ORDER BY date"
+            ),
+            {"s": symbol, "d": through},
+        ).all()
+        index = pd.DatetimeIndex([row[1] for row in rows], name="date")
+        frame = pd.DataFrame({symbol: [row[2] for row in rows]}, index=index, dtype=float)
+        last = rows[-1] if rows else None
+        return frame, (int(last[0]) if last is not None and last[1] == through else None)
+
     def bars_on(self, symbols: Sequence[str], day: dt.date) -> dict[str, BarRow]:
         """The stored bar of each symbol on ``day`` (absent when none is stored)."""
         rows = self._rows(
