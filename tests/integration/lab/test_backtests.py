@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from stocker.bootstrap import App
 from stocker.cli import app as cli
 from stocker.core.backtest import backtest
-from stocker.core.errors import DataError
+from stocker.core.errors import DataError, InfeasibleError
 from stocker.data.universes import create_universe
 from stocker.lab.backtests import list_runs, read_holdings, read_run, run_backtest
 from stocker.lab.construction import StoredConstraints, create_portfolio
@@ -322,3 +322,37 @@ def test_cli_run_list_show_when_json_asked_print_parseable_documents(
     assert code == 0 and "sharpe" in output
     code, output = _invoke(app, "backtest", "show", "999999")
     assert code != 0 and "no run 999999" in output
+
+
+def test_run_when_the_optimizer_fails_is_stored_as_failed_with_the_error(
+    market: SqlUnitOfWork,
+) -> None:
+    create_portfolio(
+        market,
+        "impossible",
+        group=GROUP,
+        method="min_variance",
+        constraints=StoredConstraints(factor_bounds={"value": (5.0, 6.0)}),
+    )
+
+    with pytest.raises(InfeasibleError):
+        run_backtest(market, "impossible", start=START, end=END)
+    (failed,) = list_runs(market, portfolio_code="impossible")
+    assert failed.status == "FAILED" and failed.finished_at is not None
+    assert failed.error is not None and "value" in failed.error
+
+
+def test_whole_shares_when_run_hold_whole_shares_and_the_stored_trades_add_up(
+    market: SqlUnitOfWork,
+) -> None:
+    run = run_backtest(
+        market, CODE, start=START, end=END, shares="whole", cost_bps=5, initial_capital=250_000
+    )
+
+    assert run.result is not None
+    holdings = read_holdings(market, run.id)
+    assert np.array_equal(holdings["shares"], np.round(holdings["shares"]))
+    last = holdings[holdings["date"] == holdings["date"].max()].set_index("symbol")["shares"]
+    traded = run.trades.groupby("symbol")["shares_delta"].sum()
+    assert last.to_dict() == traded[traded != 0].to_dict()
+    assert run.run.initial_capital == 250_000 and run.run.config["shares"] == "whole"
