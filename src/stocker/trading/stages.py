@@ -196,7 +196,16 @@ class Stages:
         mark_session(uow, setup, order.date, cutoff=False)
 
     def ledger_on_bar(self, message: MarketBar, uow: SqlUnitOfWork) -> None:
+        """Mark the bar's session when it is complete; a later session's bar is the cut-off of
+        earlier sessions still unmarked (a bar that never came, an order that never filled)."""
         for setup in self._holding(message.symbol):
+            last = uow.trading.last_state_date(setup.portfolio_id)
+            if last is not None and (message.date - last).days > 1:
+                late = uow.trading.sessions_with_bars(
+                    setup.symbols, last + dt.timedelta(days=1), message.date - dt.timedelta(days=1)
+                )
+                for day in late:
+                    mark_session(uow, setup, day, cutoff=True)
             mark_session(uow, setup, message.date, cutoff=False)
 
     def close_session(self, uow: SqlUnitOfWork, day: dt.date) -> None:

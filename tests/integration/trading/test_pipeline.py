@@ -10,7 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from stocker.bus.handlers import HandlerRegistry
 from stocker.core.backtest.trend import trend_backtest
@@ -66,6 +66,7 @@ def _orders(uow: SqlUnitOfWork) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_replay_trades_like_the_backtest(engine: Engine, uow: SqlUnitOfWork) -> None:
     load_sample(uow)
     config = StrategyConfig()
@@ -119,3 +120,26 @@ def test_a_day_run_twice_creates_nothing_new(engine: Engine, uow: SqlUnitOfWork)
     with uow:
         assert uow.trading.counts() == before
         assert uow.ledger.states("trend") == states
+
+
+def test_a_bar_that_never_arrives_does_not_block_the_day(
+    engine: Engine, uow: SqlUnitOfWork
+) -> None:
+    load_sample(uow)
+    config = StrategyConfig(lookback_days=20, vol_seed_returns=10)
+    stages, registry = _pipeline(config)
+    factory = _factory(engine)
+    with uow:
+        days = uow.trading.sessions_with_bars(STOCKS, dt.date(1990, 1, 1), dt.date(1990, 3, 1))
+        missing = days[-5]
+        uow.connection.execute(
+            text("DELETE FROM prices_daily WHERE symbol = 'KO' AND date = :d"), {"d": missing}
+        )
+        uow.commit()
+    replay(factory, registry, stages, days[0], days[-1])
+    with uow:
+        targets = uow.trading.targets_on("trend", missing)
+        assert set(targets) == set(STOCKS)
+        assert "cut-off" in (targets["KO"].reason or "")
+        assert targets["KO"].signal_id is None
+        assert {s.date for s in uow.ledger.states("trend")} >= set(days)

@@ -256,6 +256,14 @@ class TradingRepository:
             ).scalar()
         )
 
+    def last_state_date(self, portfolio_id: str) -> dt.date | None:
+        """The date of the portfolio's latest stored state."""
+        day = self._conn.execute(
+            text("SELECT max(date) FROM portfolio_state WHERE portfolio_id = :p"),
+            {"p": portfolio_id},
+        ).scalar()
+        return day if isinstance(day, dt.date) else None
+
     def undecided_days(self, portfolio_id: str, before: dt.date, limit: int = 5) -> list[dt.date]:
         """The last ``limit`` marked days before ``before`` without target rows, oldest first."""
         rows = self._conn.execute(
