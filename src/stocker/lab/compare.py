@@ -56,7 +56,7 @@ class RunReport:
     def as_json(self) -> dict[str, Any]:
         return {
             **self.run.as_json(),
-            "metrics": self.metrics,
+            "metrics": {name: _plain(value) for name, value in self.metrics.items()},
             "monthly_returns": {
                 str(period): float(value) for period, value in self.monthly_returns.items()
             },

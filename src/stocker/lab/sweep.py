@@ -68,7 +68,7 @@ class SweepResult:
             "run_id": self.run_id,
             "status": self.status,
             "seconds": self.seconds,
-            "metrics": self.metrics,
+            "metrics": {k: None if v != v else v for k, v in self.metrics.items()},  # NaN: null
             "error": self.error,
         }
 
