@@ -253,8 +253,8 @@ def write_png(data: TearsheetData, path: Path | str, *, dpi: int = 100) -> Path:
     axes[6].set_yticks(range(len(monthly.index)), [str(y) for y in monthly.index], fontsize=7)
     if len(panels.turnover):
         axes[7].bar(panels.turnover.index, panels.turnover.to_numpy(), width=5.0)
-    fig.suptitle(data.title)
-    fig.tight_layout()
+    fig.suptitle(data.title, fontsize=12)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.985))  # room for the title above the first panel
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=dpi, format="png")
