@@ -3,7 +3,8 @@ nothing from PostgreSQL until an ingest changes the rows a panel holds.
 
 A cached panel is keyed by what it contains — table, date column, fields, symbols or universe,
 start, end — *and* by a data version of the rows it was built from: the row count and the sum of
-each row's ``xmin`` (the id of the transaction that wrote that row version). ``prices_daily``
+each row's ``xmin`` (the id of the transaction that wrote that row version, summed through
+``age(xmin)``, which is cheaper to read than a text cast). ``prices_daily``
 has no ``updated_at`` and an upsert keeps a row's ``id`` and ``created_at``, but any UPDATE,
 INSERT or DELETE writes a new row version with a new ``xmin`` (or changes the count), so a
 corrected close gives a new key and the stale file is never read. The version query scans the
@@ -142,7 +143,7 @@ def data_version(
     table: str = "prices_daily",
     date_column: str = "date",
 ) -> str | None:
-    """``count:sum(xmin)`` of the rows a panel read selects; None when `table` is not a table."""
+    """``count:Σxmin`` of the rows a panel read selects; None when `table` is not a table."""
     start_date, end_date = _checked_date(start, "start"), _checked_date(end, "end")
     with driver_connection(uow.connection).cursor() as cursor:
         cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (table,))
@@ -165,8 +166,12 @@ def data_version(
                     "AND m.is_deleted IS NOT TRUE)"
                 )
             )
+        # age(xmin) is "latest xid − xmin" against a latest xid that stays fixed for the whole
+        # transaction (and age('3') gives it), so Σxmin = count·latest − Σage(xmin): the same
+        # number as Σ xmin::text::bigint without formatting and parsing a text per row.
         query = sql.SQL(
-            "SELECT count(*), COALESCE(sum(xmin::text::bigint), 0) FROM {} WHERE {}"
+            "SELECT count(*), COALESCE(sum(age(xmin)::bigint), 0), age('3'::xid)::bigint + 3 "
+            "FROM {} WHERE {}"
         ).format(_table_identifier(table), sql.SQL(" AND ").join(conditions))
         cursor.execute(
             query,
@@ -177,8 +182,8 @@ def data_version(
                 "universe": universe,
             },
         )
-        count, xmin_sum = cursor.fetchone() or (0, 0)
-    return f"{count}:{xmin_sum}"
+        count, age_sum, latest = cursor.fetchone() or (0, 0, 0)
+    return f"{count}:{int(count) * int(latest) - int(age_sum)}"
 
 
 def _write(path: Path, panels: dict[str, pd.DataFrame], fields: Sequence[str]) -> None:

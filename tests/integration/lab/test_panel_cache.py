@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from stocker.data.ingest import fetch_and_ingest
 from stocker.sources import registry
 from stocker.sources.base import FetchRequest
-from stocker.store.panel_cache import PanelCache
+from stocker.store.panel_cache import PanelCache, data_version
 from stocker.store.uow import SqlUnitOfWork
 
 TODAY = date(2024, 6, 28)
@@ -82,7 +83,7 @@ def test_second_read_hits_the_cache_and_a_corrected_close_invalidates_it(
     assert cache.stats.hits == 1
     assert statements.panel_reads == 1  # no panel query: only the cheap version check ran
     issued = [sql for sql in statements.all[before:] if sql.strip() != ";"]  # ";": pool ping
-    assert len(issued) == 2 and "xmin" in issued[1]  # the relation kind, then the version
+    assert len(issued) == 2 and "age(xmin)" in issued[1]  # the relation kind, then the version
     for field in ("close", "volume"):
         pd.testing.assert_frame_equal(second[field], expected[field])
 
@@ -126,3 +127,13 @@ def test_a_view_is_read_through_uncached(engine, uow, tmp_path: Path):
     with SqlUnitOfWork(engine) as reader:
         panel = cache.panels(reader, ["close"], symbols=["AAPL"], table="market_data_ohlcv")
     assert cache.stats.bypassed == 1 and panel["close"].iloc[0, 0] == CLOSES[0]
+
+
+def test_data_version_is_the_count_and_the_sum_of_xmin(engine, uow, tmp_path: Path):
+    _ingest(uow, _write(tmp_path / "bars.csv", CLOSES))
+    with engine.connect() as conn:
+        count, total = conn.execute(
+            text("SELECT count(*), sum(xmin::text::bigint) FROM prices_daily WHERE symbol = 'AAPL'")
+        ).one()
+    with SqlUnitOfWork(engine) as reader:
+        assert data_version(reader, symbols=["AAPL"]) == f"{count}:{total}"
