@@ -66,15 +66,20 @@ def holdings(result: BacktestResult, sectors: dict[str, str]) -> pd.DataFrame:
     shares = result.holdings.to_numpy(dtype=np.float64)
     weights = result.weights.to_numpy(dtype=np.float64)
     rows, columns = np.nonzero(shares)
-    symbols = result.holdings.columns
-    labels = np.array([sectors.get(str(symbol)) for symbol in symbols], dtype=object)
+    symbols = [str(symbol) for symbol in result.holdings.columns]
+    labels = [sectors.get(symbol) for symbol in symbols]
+    names = sorted({label for label in labels if label})
+    codes = np.array([names.index(label) if label else -1 for label in labels], dtype=np.int32)
+    # Categoricals, not 10 million strings: the writer decodes them in Arrow.
     return pd.DataFrame(
         {
-            "date": pd.DatetimeIndex(result.holdings.index).date[rows],
-            "symbol": symbols.to_numpy()[columns],
+            "date": pd.DatetimeIndex(result.holdings.index).to_numpy()[rows],
+            "symbol": pd.Categorical.from_codes(
+                columns.astype(np.int32), dtype=pd.CategoricalDtype(symbols)
+            ),
             "shares": shares[rows, columns],
             "weight": weights[rows, columns],
-            "sector": labels[columns],
+            "sector": pd.Categorical.from_codes(codes[columns], dtype=pd.CategoricalDtype(names)),
         }
     )
 
@@ -131,7 +136,7 @@ def trades(result: BacktestResult, decided_on: dict[pd.Timestamp, pd.Timestamp])
     table = result.trades
     return pd.DataFrame(
         {
-            "rebalance_date": [decided_on[pd.Timestamp(day)].date() for day in table["date"]],
+            "rebalance_date": pd.DatetimeIndex(table["date"].map(decided_on)).date,
             "symbol": table["symbol"].astype(str).to_numpy(),
             "shares_delta": table["quantity"].to_numpy(),
             "trade_value": table["notional"].to_numpy(),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from psycopg import sql
@@ -156,8 +157,18 @@ class BacktestRepository:
     def _copy(self, table: str, run_id: int, frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
-        arrow = pa.Table.from_pandas(frame, preserve_index=False)
-        arrow = arrow.add_column(0, "backtest_id", pa.array([run_id] * len(frame), pa.int64()))
+        columns = {"backtest_id": pa.array(np.full(len(frame), run_id, dtype=np.int64))}
+        for name in frame.columns:
+            values = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(values):  # DATE columns from datetime64
+                columns[name] = pa.array(values.to_numpy().astype("datetime64[D]"))
+            elif isinstance(values.dtype, pd.CategoricalDtype):  # decoded in Arrow, not Python
+                codes = pa.array(values.cat.codes.to_numpy(), mask=values.isna().to_numpy())
+                categories = pa.array([str(c) for c in values.cat.categories], pa.string())
+                columns[name] = pa.DictionaryArray.from_arrays(codes, categories).cast(pa.string())
+            else:
+                columns[name] = pa.array(values.to_numpy(), from_pandas=True)
+        arrow = pa.table(columns)
         with driver_connection(self._conn).cursor() as cursor:
             return copy_arrow(cursor, sql.Identifier(table), arrow)
 
