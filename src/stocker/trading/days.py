@@ -58,13 +58,16 @@ class DayReport:
 
 
 def _apply(
-    uow_factory: UowFactory, handler: Callable[..., None], message: BusMessage
+    uow_factory: UowFactory, handler: Callable[..., None], messages: list[BusMessage]
 ) -> list[BusMessage]:
+    """Apply a handler to a batch as a consumer does: one transaction, a savepoint each."""
     emitted: list[BusMessage] = []
     uow = uow_factory()
     with uow:
         uow.outbox = _Recording(uow.outbox, emitted)
-        handler(message, uow)
+        for message in messages:
+            with uow.savepoint():
+                handler(message, uow)
         uow.commit()
     return emitted
 
@@ -117,13 +120,18 @@ def run_day(
     registrations = registry.registrations()
 
     def drain() -> None:
+        # Batch by batch, like the consumers: every queued message of a type goes to each of
+        # its handlers (registration order) in one transaction; what they emit is the next batch.
         while queue:
-            message = queue.popleft()
-            name = type(message).__name__
-            report.handled[name] = report.handled.get(name, 0) + 1
+            batch = list(queue)
+            queue.clear()
+            for message in batch:
+                name = type(message).__name__
+                report.handled[name] = report.handled.get(name, 0) + 1
             for registration in registrations:
-                if registration.message_type is type(message):
-                    queue.extend(_apply(uow_factory, registration.handler, message))
+                mine = [m for m in batch if type(m) is registration.message_type]
+                if mine:
+                    queue.extend(_apply(uow_factory, registration.handler, mine))
 
     drain()
     closed: list[BusMessage] = []
