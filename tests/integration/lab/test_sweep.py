@@ -103,3 +103,23 @@ def test_cli_sweep_when_a_configuration_fails_reports_it_and_exits_non_zero(
         cli, ["backtest", "sweep", "nope", *arguments[3:-1], "--grid", "cost_bps=1"], obj=app
     )
     assert result.exit_code != 0 and "'nope' does not exist" in result.output
+
+
+def test_sweep_on_an_existing_scheduler_uses_its_workers(
+    uow: SqlUnitOfWork, engine: Engine, settings: Settings
+) -> None:
+    from dask.distributed import LocalCluster
+
+    MARKET.load_market(uow, engine)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        sweep = run_sweep(
+            AppUnitsOfWork(settings),
+            MARKET.CODE,
+            start=MARKET.START,
+            end=MARKET.END,
+            grid={"cost_bps": [0.0, 10.0]},
+            scheduler=cluster.scheduler_address,
+        )
+    assert sweep.scheduler == cluster.scheduler_address
+    assert [r.status for r in sweep.results] == ["COMPLETED", "COMPLETED"]
+    assert len(list_runs(uow, portfolio_code=MARKET.CODE)) == 2
