@@ -29,6 +29,11 @@ def _paths(strategies: list[Path] | None) -> list[Path]:
     return strategies or [Path("strategies")]
 
 
+def _broker(application: Any) -> Any:
+    """The composition root's broker (`App.broker`), or None for the default paper broker."""
+    return getattr(application, "broker", None)
+
+
 def _date(text: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -78,7 +83,7 @@ def run_day_command(
 
     day = _date(date, "--date")
     application = app_of(ctx)
-    report = run_day_from_files(application.uow, _paths(strategy), day)
+    report = run_day_from_files(application.uow, _paths(strategy), day, _broker(application))
     if as_json:
         typer.echo(json.dumps(_state_json(report), indent=2))
     else:
@@ -99,7 +104,11 @@ def replay_command(
 
     application = app_of(ctx)
     reports = replay_from_files(
-        application.uow, _paths(strategy), _date(start, "--from"), _date(end, "--to")
+        application.uow,
+        _paths(strategy),
+        _date(start, "--from"),
+        _date(end, "--to"),
+        _broker(application),
     )
     if as_json:
         typer.echo(json.dumps([_state_json(report) for report in reports], indent=2))
@@ -141,7 +150,7 @@ def workers_command(
     from stocker.trading.workers import run_workers
 
     application = app_of(ctx)
-    _, registry = load_pipeline(application.uow, _paths(strategy))
+    _, registry = load_pipeline(application.uow, _paths(strategy), _broker(application))
     stop = threading.Event()
     console.print("stages running; Ctrl-C stops them")
     try:

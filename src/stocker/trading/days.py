@@ -1,9 +1,10 @@
 """Run sessions through the pipeline synchronously: the same handlers the consumers run.
 
-`run_day` builds the session's `MarketBar` messages from the stored bars and hands every message
-to every handler registered for its type (registration order), each in its own unit of work,
-following the messages each handler emits until none is left; then it closes the session (the
-cut-off of a bar that never arrived). Each handler's events also go to the outbox, so workers
+`run_day` builds the session's `MarketBar` messages from the stored bars and hands them, batch by
+batch as a consumer reads them, to every handler registered for their type (registration order):
+one unit of work per handler and batch, a savepoint per message, one commit. It follows the
+messages the handlers emit until none is left, then closes the session (the cut-off of a bar that
+never arrived). Each handler's events also go to the outbox, so workers
 that later receive them find the rows already written and change nothing.
 """
 
