@@ -221,8 +221,19 @@ def mark_session(uow: SqlUnitOfWork, setup: PortfolioSetup, day: dt.date, *, cut
     if uow.trading.has_state(portfolio, day):
         return
     orders = uow.trading.orders_on(day, portfolio_id=portfolio)
-    if any(order.status not in FINAL for order in orders) and not cutoff:
+    waiting = [order for order in orders if order.status not in FINAL]
+    if waiting and not cutoff:
         return
+    if waiting:  # the cut-off: an order whose session's bar never came is canceled
+        priced = uow.trading.bars_on([order.symbol for order in waiting], day)
+        for order in waiting:
+            if order.status == "PENDING" and order.symbol not in priced:
+                uow.trading.set_order_status(order.order_id, "CANCELED")
+                uow.trading.add_order_event(
+                    order.order_id,
+                    "CANCELED",
+                    detail={"reason": f"no {order.symbol} bar for {day} by the cut-off"},
+                )
     if uow.ledger.unposted_fills(portfolio):
         return
     if not cutoff and len(uow.trading.bars_on(setup.symbols, day)) < len(setup.symbols):

@@ -143,3 +143,7 @@ def test_a_bar_that_never_arrives_does_not_block_the_day(
         assert "cut-off" in (targets["KO"].reason or "")
         assert targets["KO"].signal_id is None
         assert {s.date for s in uow.ledger.states("trend")} >= set(days)
+        for order in uow.trading.orders_on(missing, portfolio_id="trend"):
+            if order.symbol == "KO":  # its bar never came: canceled at the cut-off
+                assert order.status == "CANCELED"
+                assert uow.trading.order_events(order.order_id)[-1].status == "CANCELED"
