@@ -95,6 +95,7 @@ class _ChunkWriter(BatchWriter):
         self._old_keys: list[np.ndarray] = []
         self._symbol_codes: dict[str, int] = {}
         self._acted: set[str] = set()
+        self._earliest: pd.DataFrame | None = None
 
     def _after_upsert(
         self,
@@ -146,6 +147,8 @@ class _ChunkWriter(BatchWriter):
             self.plain_disagreements.append(found)
 
     def finish(self, report: IngestReport, *, compare_vendor: bool = True) -> None:
+        if self._earliest is not None:  # each symbol's earliest changed bar, for re-adjustment
+            self._state.changed_bars.append(self._earliest)
         super().finish(report, compare_vendor=compare_vendor)
         if compare_vendor and self.plain_disagreements:
             found = pd.concat(self.plain_disagreements, ignore_index=True)
@@ -157,8 +160,8 @@ class _ChunkWriter(BatchWriter):
 
     def compact(self) -> None:
         """Between chunks: changed bars too old to announce become one int64 each (symbol code
-        and day), keeping only each symbol's earliest (for re-adjustment) and the recent ones
-        as rows; vendor closes are stored compactly."""
+        and day, to count them), each symbol's earliest is kept aside (for re-adjustment) and
+        the recent ones stay rows; vendor closes are stored compactly."""
         state = self._state
         if state.changed_bars:
             keys = _compact(state.changed_bars)[0]
@@ -168,9 +171,12 @@ class _ChunkWriter(BatchWriter):
             acted = keys["symbol"].isin(self._acted).to_numpy()
             old = (keys["date"] < self.since).to_numpy() & ~acted
             self._old_keys.append(self._encoded(keys.loc[old]))
-            earliest = keys.loc[keys.groupby("symbol", sort=False)["date"].idxmin()]
-            kept = pd.concat([earliest, keys.loc[~old]], ignore_index=True).drop_duplicates()
-            state.changed_bars = [kept]
+            firsts = keys.loc[keys.groupby("symbol", sort=False)["date"].idxmin()]
+            if self._earliest is not None:
+                firsts = pd.concat([self._earliest, firsts], ignore_index=True)
+                firsts = firsts.loc[firsts.groupby("symbol", sort=False)["date"].idxmin()]
+            self._earliest = firsts.reset_index(drop=True)
+            state.changed_bars = [keys.loc[~old]]
         state.vendor_adjusted = _compact(state.vendor_adjusted)
 
     def _encoded(self, keys: pd.DataFrame) -> np.ndarray:
@@ -186,8 +192,12 @@ class _ChunkWriter(BatchWriter):
         if state.changed_bars:
             keys = _compact(state.changed_bars)[0]
             old = (keys["date"] < self.since).to_numpy()
-            self._old_keys.append(self._encoded(keys.loc[old]))
-            self.withheld = len(np.unique(np.concatenate(self._old_keys)))
+            # the keys landed from the file are distinct (repeats were refused); those that
+            # finish() added (re-adjusted bars) count only when not among them
+            late = np.unique(self._encoded(keys.loc[old]))
+            for landed in self._old_keys:
+                late = late[~np.isin(late, landed)]
+            self.withheld = sum(len(landed) for landed in self._old_keys) + len(late)
             self._old_keys.clear()
             state.changed_bars = [keys.loc[~old]]
         return super()._enqueue_bars()
