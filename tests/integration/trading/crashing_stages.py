@@ -1,8 +1,9 @@
 """Run every pipeline stage as a consumer and SIGKILL the process at a seeded handler call.
 
 Run by `test_pipeline_crashes.py` with the test's settings in STOCKER_* variables. Arguments:
-the handler call to die at (0: never) and where — `before` (the message read, nothing written)
-or `after` (the handler's rows written, not committed, not acknowledged). Without a kill it
+the call to die at (0: never) and where — `before` (the message read, nothing written), `after`
+(the handler's rows written, not committed, not acknowledged) or `unacked` (the batch committed,
+at its XACK: the messages come again and must change nothing). Without a kill it
 polls until the streams are idle and exits 0.
 """
 
@@ -55,16 +56,28 @@ def main() -> int:
         return run
 
     app = build()
+    client = app.redis
+    acks = 0
+    xack = client.xack
+
+    def dying_xack(*args: Any) -> Any:
+        nonlocal acks
+        acks += 1
+        if where == "unacked" and acks == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return xack(*args)
+
+    client.xack = dying_xack  # type: ignore[method-assign]
     registry = HandlerRegistry()
     stages("live").register(registry)
     bus = app.settings.bus()
     consumers = [
-        Consumer(app.uow, app.redis, bus, r.stream, r.group, f"c-{r.group}", wrapped(r.handler))
+        Consumer(app.uow, client, bus, r.stream, r.group, f"c-{r.group}", wrapped(r.handler))
         for r in registry.registrations()
     ]
     for consumer in consumers:
         consumer.ensure_group()
-    relay = OutboxRelay(app.uow, app.redis, bus)
+    relay = OutboxRelay(app.uow, client, bus)
     quiet_since = time.monotonic()
     while time.monotonic() - quiet_since < 1.5:  # longer than the claim idle time
         moved = relay.publish_pending()
