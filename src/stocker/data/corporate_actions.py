@@ -33,7 +33,7 @@ from stocker.core.adjustment import (
 from stocker.core.errors import DataError
 from stocker.core.prices import SMALLEST_PRICE, stored_price
 from stocker.data.counts import WriteCounts
-from stocker.data.symbols import priced_symbols
+from stocker.data.symbols import checked_symbols
 
 if TYPE_CHECKING:
     from stocker.store.bulk import UpsertResult
@@ -112,7 +112,8 @@ def _readjust_chunk(uow: SqlUnitOfWork, symbols: Sequence[str], report: Adjustme
 
 def readjust_in(uow: SqlUnitOfWork, symbols: Iterable[str] | None = None) -> AdjustmentReport:
     """`readjust` inside a unit of work the caller opened (and commits)."""
-    chosen = priced_symbols(uow, symbols)
+    # actions may arrive before any bar: a named symbol without prices has nothing to re-adjust
+    chosen = uow.bars.symbols_with_prices() if symbols is None else checked_symbols(symbols)
     report = AdjustmentReport(symbols=tuple(chosen))
     for start in range(0, len(chosen), SYMBOLS_PER_CHUNK):
         _readjust_chunk(uow, chosen[start : start + SYMBOLS_PER_CHUNK], report)
