@@ -8,6 +8,7 @@ inside the command that needs them, so `stocker --help` starts in a fraction of 
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import typer
@@ -31,6 +32,15 @@ app.add_typer(data_app, name="data")
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _each_invocation() -> None:
+    """Follow the terminal width of this invocation: Rich reads COLUMNS once, when a console is
+    made, so a second invocation in the same process (tests, notebooks) would keep the first's."""
+    columns = os.environ.get("COLUMNS", "")
+    for each in (console, err_console):
+        each.width = int(columns) if columns.isdigit() else None  # type: ignore[assignment]
 
 
 def app_of(ctx: typer.Context) -> App:

@@ -83,7 +83,13 @@ def journal_command(
     entries = journal(app_of(ctx).uow(), portfolio, limit)
     table = Table(title=f"Ledger of {portfolio}")
     for column in ("date", "kind", "account", "symbol", "quantity", "amount", "description"):
-        table.add_column(column, justify="right" if column in ("quantity", "amount") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("quantity", "amount") else "left",
+            # identifiers a user copies are never cut; the description folds instead
+            no_wrap=column != "description",
+            overflow="fold",
+        )
     for entry in entries:
         for number, posting in enumerate(entry.postings):
             first = number == 0
