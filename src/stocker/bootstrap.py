@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from stocker.store.embedded import EmbeddedServices
     from stocker.store.migrate import Schema
     from stocker.store.uow import SqlUnitOfWork
+    from stocker.trading.brokers.base import Broker
 
 
 @dataclass
@@ -96,6 +97,13 @@ class App:
         from stocker.sources import registry
 
         return registry.get_live_feed(name, credentials=self.credentials, **options)
+
+    @cached_property
+    def broker(self) -> Broker:
+        """The broker orders go to: the paper broker (fills at the session's open)."""
+        from stocker.trading.brokers.paper import PaperBroker
+
+        return PaperBroker()
 
     @cached_property
     def handlers(self) -> HandlerRegistry:

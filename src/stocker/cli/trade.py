@@ -30,8 +30,8 @@ def _paths(strategies: list[Path] | None) -> list[Path]:
 
 
 def _broker(application: Any) -> Any:
-    """The composition root's broker (`App.broker`), or None for the default paper broker."""
-    return getattr(application, "broker", None)
+    """The composition root's broker (`App.broker`)."""
+    return application.broker
 
 
 def _date(text: str, option: str) -> dt.date:
