@@ -21,9 +21,7 @@ def _default_home() -> Path:
 
 
 def _secret(*names: str, description: str) -> SecretStr | None:
-    return Field(
-        default=None, validation_alias=AliasChoices(*names), description=description
-    )
+    return Field(default=None, validation_alias=AliasChoices(*names), description=description)
 
 
 class Settings(BaseSettings):
@@ -99,4 +97,3 @@ class Credentials:
 
     key: str
     secret: str
-

@@ -45,4 +45,3 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def redacted(url: str) -> str:
     """The URL with any password hidden, for logs and status output."""
     return make_url(url).render_as_string(hide_password=True)
-
