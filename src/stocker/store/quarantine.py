@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
 import numpy as np
@@ -108,6 +109,77 @@ def _row_key(row: Mapping[str, Any], key: Sequence[str]) -> str | None:
     return ", ".join(f"{column}={json_safe(row[column])}" for column in present)
 
 
+_FLOATS = frozenset({float, np.float64})
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _float_texts(values: list[Any], *, quoted: bool) -> list[str]:
+    """`str(json_safe(v))` (or its JSON with `quoted`) of plain floats, computed per column."""
+    numbers = np.asarray(values, dtype=np.float64)
+    texts = list(map(float.__repr__, numbers.tolist()))
+    for position in np.flatnonzero(~np.isfinite(numbers)).tolist():
+        name = _NON_FINITE[texts[position]]
+        texts[position] = f'"{name}"' if quoted else name
+    return texts
+
+
+def _column_json(values: list[Any]) -> list[str]:
+    """The JSON text of `json_safe(v)` for every value of one column, as `json.dumps` writes it
+    inside a row: whole columns of floats, ints or text at once, anything else value by value."""
+    kinds = set(map(type, values))
+    if kinds <= _FLOATS:
+        return _float_texts(values, quoted=True)
+    if kinds <= {int}:
+        return list(map(int.__repr__, values))
+    if kinds <= {str} and not any("\x00" in value for value in values):
+        return list(map(encode_basestring_ascii, values))
+    return [json.dumps(json_safe(value), allow_nan=False) for value in values]
+
+
+def _column_key_texts(values: list[Any]) -> list[str]:
+    """`str(json_safe(v))` for every value of one key column (as `_row_key` renders it)."""
+    kinds = set(map(type, values))
+    if kinds <= _FLOATS:
+        return _float_texts(values, quoted=False)
+    if kinds <= {str} and not any("\x00" in value for value in values):
+        return values
+    return [str(json_safe(value)) for value in values]
+
+
+def _rows_json_and_keys(
+    rows: Sequence[Mapping[str, Any]], key: Sequence[str]
+) -> tuple[list[str], list[str | None]]:
+    """`json.dumps(json_safe(dict(row)), allow_nan=False)` and `_row_key(row, key)` of every row,
+    built column by column for rows that share their (text) column names."""
+    texts: list[str] = [""] * len(rows)
+    keys: list[str | None] = [None] * len(rows)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for position, row in enumerate(rows):
+        groups.setdefault(tuple(row), []).append(position)
+    for names, positions in groups.items():
+        members = [rows[position] for position in positions]
+        if not all(type(name) is str for name in names):
+            for position, row in zip(positions, members, strict=True):
+                texts[position] = json.dumps(json_safe(dict(row)), allow_nan=False)
+                keys[position] = _row_key(row, key)
+            continue
+        columns = {name: [row[name] for row in members] for name in names}
+        parts = [
+            [f"{encode_basestring_ascii(name)}: {text}" for text in _column_json(values)]
+            for name, values in columns.items()
+        ]
+        present = [column for column in key if column in columns]
+        key_parts = [
+            [f"{column}={text}" for text in _column_key_texts(columns[column])]
+            for column in present
+        ]
+        for index, position in enumerate(positions):
+            texts[position] = "{" + ", ".join(part[index] for part in parts) + "}"
+            if present:
+                keys[position] = ", ".join(part[index] for part in key_parts)
+    return texts, keys
+
+
 def _symbol(row: Mapping[str, Any]) -> str | None:
     symbol = row.get("symbol")
     if symbol is None or (isinstance(symbol, float) and math.isnan(symbol)):
@@ -130,25 +202,31 @@ def quarantine(
     `row_key` renders the target table's upsert key (or `key`) as ``symbol=AAPL, date=…``.
     """
     key_columns = tuple(key) if key is not None else _key_of(conn, table)
-    records = []
-    for reject in rejects:
-        row = _raw_row(reject)
+    chosen = list(rejects)
+    rows, reasons_of = [], []
+    for reject in chosen:
+        rows.append(_raw_row(reject))
         reasons = [str(reason) for reason in reject.reasons]
         if not reasons:
             raise DataError(f"rejects: row {reject.row_number} has no reasons; expected at least 1")
-        records.append(
-            (
-                batch_id,
-                table,
-                source,
-                source_hash,
-                reject.row_number,
-                _symbol(row),
-                _row_key(row, key_columns),
-                json.dumps(json_safe(dict(row)), allow_nan=False),
-                reasons,
-            )
+        reasons_of.append(reasons)
+    texts, row_keys = _rows_json_and_keys(rows, key_columns)
+    records = [
+        (
+            batch_id,
+            table,
+            source,
+            source_hash,
+            reject.row_number,
+            _symbol(row),
+            row_key,
+            text,
+            reasons,
         )
+        for reject, row, row_key, text, reasons in zip(
+            chosen, rows, row_keys, texts, reasons_of, strict=True
+        )
+    ]
     if not records:
         return 0
     statement = (
