@@ -305,7 +305,7 @@ class BatchWriter:
         """Drop symbols registered for rows the column types then refused: they hold nothing."""
         if not registered:
             return []
-        used = set(valid.loc[landed, "symbol"].astype(str))
+        used = set(valid.loc[landed, "symbol"].astype(str).unique())
         self.uow.instruments.unregister([symbol for symbol in registered if symbol not in used])
         return [symbol for symbol in registered if symbol in used]
 

@@ -161,9 +161,20 @@ def _convert_number(
     return pa.array(values, type=pa.float64(), mask=_mask(missing | bad)), bad
 
 
+_NO_TEXT_KINDS = frozenset({"floating", "integer", "mixed-integer-float", "decimal"})
+
+
 def as_strings(raw: pd.Series, missing: np.ndarray) -> pa.Array | pa.ChunkedArray:
     if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
         return pa.array(raw, from_pandas=True)
+    kind = pd.api.types.infer_dtype(raw, skipna=True) if raw.dtype == object else None
+    if kind == "string":
+        # all text: Arrow takes the values as they are, without a Python loop
+        return pa.array(raw.to_numpy(dtype=object), type=pa.string(), mask=missing)
+    if kind in _NO_TEXT_KINDS:
+        # no text among the values: each is `str(value)`, mapped without a per-row branch
+        texts = list(map(str, raw.to_numpy(dtype=object)))
+        return pa.array(texts, type=pa.string(), mask=missing)
     texts = [
         None if gone else (v if isinstance(v, str) else str(v))
         for v, gone in zip(raw, missing, strict=True)
