@@ -173,8 +173,8 @@ def as_strings(raw: pd.Series, missing: np.ndarray) -> pa.Array | pa.ChunkedArra
         return pa.array(raw.to_numpy(dtype=object), type=pa.string(), mask=missing)
     if kind in _NO_TEXT_KINDS:
         # no text among the values: each is `str(value)`, mapped without a per-row branch
-        texts = list(map(str, raw.to_numpy(dtype=object)))
-        return pa.array(texts, type=pa.string(), mask=missing)
+        shown = list(map(str, raw.to_numpy(dtype=object)))
+        return pa.array(shown, type=pa.string(), mask=missing)
     texts = [
         None if gone else (v if isinstance(v, str) else str(v))
         for v, gone in zip(raw, missing, strict=True)
