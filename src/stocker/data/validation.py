@@ -19,7 +19,12 @@ import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.rejects import Reject
-from stocker.core.rules.bars import BAR_VALUE_COLUMNS, DEFAULT_JUMP_THRESHOLD, typed_bars
+from stocker.core.rules.bars import (
+    BAR_VALUE_COLUMNS,
+    DEFAULT_JUMP_THRESHOLD,
+    typed_bars,
+    typed_symbol_dates,
+)
 from stocker.core.rules.common import SYMBOL_MAX_LENGTH, CalendarSessions, CheckResult, waive
 from stocker.core.tables import WAIVABLE_RULES, RuleContext, TableSpec, spec_of
 from stocker.data import calendars
@@ -116,7 +121,7 @@ def sessions_for(
 def _session_dates_context(
     uow: SqlUnitOfWork, frame: pd.DataFrame, spec: TableSpec
 ) -> ValidationContext:
-    typed = typed_bars(frame)
+    typed = typed_symbol_dates(frame)
     usable = typed.loc[typed["date"].notna() & typed["symbol"].isin(_symbols(typed["symbol"]))]
     context = ValidationContext()
     if usable.empty:

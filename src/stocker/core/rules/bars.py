@@ -64,6 +64,16 @@ def typed_bars(frame: pd.DataFrame, *, intraday: bool = False) -> pd.DataFrame:
     return typed
 
 
+def typed_symbol_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Only the `symbol` and `date` columns of `typed_bars(frame)` (what session context needs),
+    without parsing every price column."""
+    raw = frame.reset_index(drop=True)
+    missing = pd.Series(np.nan, index=raw.index)
+    symbols = raw["symbol"] if "symbol" in raw.columns else missing
+    dates = raw["date"] if "date" in raw.columns else missing
+    return pd.DataFrame({"symbol": normalized_symbols(symbols), "date": to_dates(dates)})
+
+
 def rule_non_positive(
     typed: pd.DataFrame, columns: Sequence[str] = PRICE_COLUMNS
 ) -> list[RuleOutcome]:
