@@ -92,7 +92,10 @@ def raw_weights(direction_frame: pd.DataFrame, vol_annual: pd.DataFrame) -> pd.D
 
     A date where nothing has a direction is all zeros (the portfolio holds cash).
     """
-    raw = direction_frame.to_numpy(dtype=np.float64) / vol_annual.to_numpy(dtype=np.float64)
+    # No volatility yet (NaN before 20 returns) or none at all (a price that never moved) is no
+    # signal: the ratio is undefined, so the weight is 0 rather than NaN or infinite.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = direction_frame.to_numpy(dtype=np.float64) / vol_annual.to_numpy(dtype=np.float64)
     raw = np.where(np.isfinite(raw), raw, 0.0)
     gross = np.abs(raw).sum(axis=1, keepdims=True)
     normalized = np.divide(raw, gross, out=np.zeros_like(raw), where=gross > 0)
