@@ -30,7 +30,7 @@ from stocker.core.messages import MarketBar
 from stocker.core.prices import rounded_apart
 from stocker.core.rejects import COLUMN_TYPE, UNPARSEABLE, Reason, Reject
 from stocker.core.rules.bars import DEFAULT_JUMP_THRESHOLD
-from stocker.core.symbols import normalized_symbols
+from stocker.core.rules.common import distinct_normalized_symbols
 from stocker.core.tables import PROVENANCE_COLUMNS, TableSpec
 from stocker.data import corporate_actions
 from stocker.data.reports import VENDOR_TOLERANCE, IngestReport, TableReport, vendor_warnings
@@ -215,7 +215,7 @@ class BatchWriter:
             report.reasons.update(reject.rules)
         if "symbol" in valid.columns and len(valid):
             # stored as the rules compared it: `ＡＡＰＬ` lands as AAPL, not as a look-alike
-            valid["symbol"] = normalized_symbols(valid["symbol"])
+            valid["symbol"] = distinct_normalized_symbols(valid["symbol"])
         computed = np.zeros(len(valid), dtype=bool)
         overruled = np.zeros(len(valid), dtype=bool)
         vendor_values = pd.Series(np.nan, index=valid.index, dtype=object)

@@ -22,6 +22,7 @@ from stocker.core.rules.common import (
     collect,
     column_of,
     date_text,
+    distinct_normalized_symbols,
     number_text,
     outcome,
     rule_bad_date,
@@ -34,7 +35,6 @@ from stocker.core.rules.common import (
     to_float,
     to_timestamps,
 )
-from stocker.core.symbols import normalized_symbols
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 BAR_VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
@@ -44,14 +44,14 @@ DEFAULT_JUMP_THRESHOLD = 0.5
 
 def typed_bars(frame: pd.DataFrame, *, intraday: bool = False) -> pd.DataFrame:
     """The frame on a 0-based index with dates and numbers parsed (bad values → NaN/NaT)."""
-    typed = frame.reset_index(drop=True).copy()
+    typed = frame.reset_index(drop=True)  # a new frame: copy-on-write keeps `frame` as it was
     for column in ("symbol", *BAR_VALUE_COLUMNS):
         if column not in typed.columns:
             typed[column] = np.nan
     for column in (*BAR_VALUE_COLUMNS, "adj_close"):
         if column in typed.columns:
             typed[column] = to_float(typed[column])
-    typed["symbol"] = normalized_symbols(typed["symbol"])
+    typed["symbol"] = distinct_normalized_symbols(typed["symbol"])
     if intraday:
         for column in ("timestamp", "interval"):
             if column not in typed.columns:
@@ -71,7 +71,7 @@ def typed_symbol_dates(frame: pd.DataFrame) -> pd.DataFrame:
     missing = pd.Series(np.nan, index=raw.index)
     symbols = raw["symbol"] if "symbol" in raw.columns else missing
     dates = raw["date"] if "date" in raw.columns else missing
-    return pd.DataFrame({"symbol": normalized_symbols(symbols), "date": to_dates(dates)})
+    return pd.DataFrame({"symbol": distinct_normalized_symbols(symbols), "date": to_dates(dates)})
 
 
 def rule_non_positive(

@@ -235,6 +235,18 @@ def rule_symbol_invalid(raw: pd.DataFrame) -> RuleOutcome:
     )
 
 
+def distinct_normalized_symbols(values: pd.Series) -> pd.Series:
+    """`normalized_symbols(values)`, normalizing each distinct value once and spreading the
+    results back by code (no per-row mapping); a column with missing values takes the general
+    path, which keeps them as they are."""
+    codes, distinct = pd.factorize(values)
+    if not len(distinct) or (codes < 0).any():
+        return normalized_symbols(values)
+    normal = normalized_symbols(pd.Series(np.asarray(distinct, dtype=object), dtype=object))
+    spread = np.asarray(normal.to_numpy(dtype=object)[codes], dtype=object)
+    return pd.Series(spread, index=values.index, name=values.name, dtype=object)
+
+
 def typed_symbols(raw: pd.DataFrame) -> pd.Series:
     """The symbol column as it is stored and compared: NFKC-normalized, without blanks."""
     return normalized_symbols(column_of(raw, "symbol"))
