@@ -110,6 +110,7 @@ def _row_key(row: Mapping[str, Any], key: Sequence[str]) -> str | None:
 
 
 _FLOATS = frozenset({float, np.float64})
+_DATES = frozenset({date, datetime, pd.Timestamp})
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
@@ -133,6 +134,8 @@ def _column_json(values: list[Any]) -> list[str]:
         return list(map(int.__repr__, values))
     if kinds <= {str} and not any("\x00" in value for value in values):
         return list(map(encode_basestring_ascii, values))
+    if kinds <= _DATES:
+        return [encode_basestring_ascii(value.isoformat()) for value in values]
     return [json.dumps(json_safe(value), allow_nan=False) for value in values]
 
 
@@ -143,6 +146,8 @@ def _column_key_texts(values: list[Any]) -> list[str]:
         return _float_texts(values, quoted=False)
     if kinds <= {str} and not any("\x00" in value for value in values):
         return values
+    if kinds <= _DATES:
+        return [value.isoformat() for value in values]
     return [str(json_safe(value)) for value in values]
 
 
