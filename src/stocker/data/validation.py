@@ -162,8 +162,10 @@ def rejects_of(frame: pd.DataFrame, result: CheckResult, table: str) -> list[Rej
         return []
     records = frame.reset_index(drop=True).iloc[positions].to_dict("records")
     return [
-        Reject(table, position, record, tuple(result.reasons[position]))
-        for position, record in zip(positions, records, strict=True)
+        Reject(table, position, record, tuple(reasons))
+        for position, record, reasons in zip(
+            positions, records, result.reasons.tolist(), strict=True
+        )
     ]
 
 
@@ -173,7 +175,7 @@ def _valid_rows(frame: pd.DataFrame, result: CheckResult, spec: TableSpec) -> pd
     Dates go to the database as the rules read them, so a stored date is the date that was checked.
     """
     keep = ~result.bad.to_numpy()
-    valid = frame.reset_index(drop=True).loc[keep].copy()
+    valid = frame.reset_index(drop=True).loc[keep]  # a new frame (copy-on-write)
     typed = result.frame.loc[keep]
     for column in spec.parse.date_columns:
         days = typed[column]
