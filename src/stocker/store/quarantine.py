@@ -242,30 +242,9 @@ def quarantine(
     if driver is None:
         raise DataError("quarantine: the connection is closed; expected an open transaction")
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for start in range(0, len(records), _COPY_BLOCK):
-            copy.write("".join(map(_copy_line, records[start : start + _COPY_BLOCK])))
+        for record in records:
+            copy.write_row(record)
     return len(records)
-
-
-_COPY_BLOCK = 5_000
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def _copy_text(value: object) -> str:
-    """One field in COPY's text format (what `write_row` sends): NULL as `\\N`, and backslash,
-    newline, carriage return and tab escaped."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, list):
-        items = (item.replace("\\", "\\\\").replace('"', '\\"') for item in value)
-        value = "{" + ",".join(f'"{item}"' for item in items) + "}"
-    return str(value).translate(_COPY_ESCAPES)
-
-
-def _copy_line(record: tuple[object, ...]) -> str:
-    """A quarantine record as one line of COPY text, formatted in one pass (no per-row call
-    into the driver)."""
-    return "\t".join(map(_copy_text, record)) + "\n"
 
 
 def record_batch(
