@@ -179,7 +179,7 @@ def complete_adjusted_closes(
         bars["adj_close"] = None
     bars["adj_close"] = bars["adj_close"].astype(object)
     given = ~missing
-    actions = uow.bars.actions(sorted(set(bars.loc[given, "symbol"].astype(str))))
+    actions = uow.bars.actions(sorted(set(bars.loc[given, "symbol"].astype(str).unique())))
     overruled = _under_known_actions(bars, actions, given)
     needed = missing | overruled
     if not needed.any():

@@ -109,9 +109,9 @@ class _ChunkWriter(BatchWriter):
         one query per symbol, is left for the few symbols with actions."""
         if spec.derives_adj_close and len(vendor):
             symbols = vendor["symbol"].astype(str)
-            acted = set(self.uow.bars.actions(sorted(set(symbols)))["symbol"].astype(str))
+            acted = set(self.uow.bars.actions(sorted(set(symbols.unique())))["symbol"].astype(str))
             plain = ~symbols.isin(acted).to_numpy()
-            self._acted.update(symbols[~plain])
+            self._acted.update(symbols[~plain].unique())
             if plain.any():
                 self._compare_plain(landed, vendor.loc[plain], changed)
                 vendor = vendor.loc[~plain]
