@@ -8,20 +8,9 @@ are counted here once; reports that say more extend `WriteCounts` (see `trading_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import Self
 
-
-class Counted(Protocol):
-    """What an upsert reports (`stocker.store.bulk.UpsertResult` has these)."""
-
-    @property
-    def received(self) -> int: ...
-    @property
-    def inserted(self) -> int: ...
-    @property
-    def updated(self) -> int: ...
-    @property
-    def unchanged(self) -> int: ...
+from stocker.core.counts import Counted
 
 
 @dataclass(kw_only=True)

@@ -196,13 +196,24 @@ def compute_factors(
             rows = with_null_reasons(result.exposures, result.reasons)
             outcome, deleted = uow.factors.replace_exposures(date, rows)
             report.add(outcome, deleted=deleted)
-            reasons.append(long_reasons(date, result.reasons))
-            seen.update(known.columns)
+            record_date(reasons, seen, date, result.reasons, known.columns)
             if progress is not None:
                 progress(done, len(report.dates))
         uow.commit()
     summarize(report, reasons, seen, COLUMNS)
     return report
+
+
+def record_date(
+    reasons: list[pd.DataFrame],
+    seen: set[str],
+    day: dt.date,
+    null_reasons: pd.DataFrame,
+    symbols: Sequence[str] | pd.Index,
+) -> None:
+    """Keep one computed date's null reasons and symbols for the report's summary."""
+    reasons.append(long_reasons(day, null_reasons))
+    seen.update(str(symbol) for symbol in symbols)
 
 
 def summarize(

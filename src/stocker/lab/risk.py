@@ -23,8 +23,8 @@ from stocker.lab.factors import (
     Progress,
     ResearchReport,
     checked_range,
-    long_reasons,
     prices_known_on,
+    record_date,
     research_dates,
     research_symbols,
     summarize,
@@ -89,8 +89,7 @@ def compute_risk(
             rows = with_null_reasons(result.values, result.reasons)
             outcome, deleted = uow.factors.replace_risk(date, rows)
             report.add(outcome, deleted=deleted)
-            reasons.append(long_reasons(date, result.reasons))
-            seen.update(known.columns)
+            record_date(reasons, seen, date, result.reasons, known.columns)
             if progress is not None:
                 progress(done, len(report.dates))
         uow.commit()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from stocker.core.counts import Counted
 from stocker.core.errors import DataError
 from stocker.store.table_info import table_info
 
@@ -34,19 +35,6 @@ class Rejected(Protocol):
     def reasons(self) -> Sequence[object]: ...
     @property
     def row_number(self) -> int | None: ...
-
-
-class Counts(Protocol):
-    """What a batch did with its rows (`UpsertResult`, `stocker.data.reports.TableReport`)."""
-
-    @property
-    def received(self) -> int: ...
-    @property
-    def inserted(self) -> int: ...
-    @property
-    def updated(self) -> int: ...
-    @property
-    def unchanged(self) -> int: ...
 
 
 def json_safe(value: Any) -> Any:
@@ -253,7 +241,7 @@ def record_batch(
     batch_id: uuid.UUID,
     source: str,
     table: str,
-    result: Counts,
+    result: Counted,
     quarantined: int,
     source_hash: str | None = None,
     description: str | None = None,

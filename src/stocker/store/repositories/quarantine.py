@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from stocker.store.quarantine import Counts, Rejected, quarantine, record_batch
+from stocker.core.counts import Counted
+from stocker.store.quarantine import Rejected, quarantine, record_batch
 from stocker.store.table_info import table_info
 
 _COLUMNS = (
@@ -94,7 +95,7 @@ class QuarantineRepository:
 
     def record_batch(
         self,
-        counts: Counts,
+        counts: Counted,
         *,
         batch_id: uuid.UUID,
         source: str,
