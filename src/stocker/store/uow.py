@@ -20,6 +20,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from stocker.store.repositories.api_keys import ApiKeyRepository
 from stocker.store.repositories.backtests import BacktestRepository
 from stocker.store.repositories.bars import BarRepository
 from stocker.store.repositories.covariances import CovarianceRepository
@@ -28,6 +29,8 @@ from stocker.store.repositories.factors import FactorRepository
 from stocker.store.repositories.inbox import InboxRepository
 from stocker.store.repositories.instruments import InstrumentRepository
 from stocker.store.repositories.ledger import LedgerRepository
+from stocker.store.repositories.live_trading import LiveTradingRepository
+from stocker.store.repositories.news import NewsRepository
 from stocker.store.repositories.outbox import OutboxRepository
 from stocker.store.repositories.portfolios import PortfolioRepository
 from stocker.store.repositories.quarantine import QuarantineRepository
@@ -53,6 +56,9 @@ class SqlUnitOfWork:
     ledger: LedgerRepository
     trading: TradingRepository
     backtests: BacktestRepository
+    api_keys: ApiKeyRepository
+    live_trading: LiveTradingRepository
+    news: NewsRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -78,6 +84,9 @@ class SqlUnitOfWork:
         self.ledger = LedgerRepository(conn)
         self.trading = TradingRepository(conn)
         self.backtests = BacktestRepository(conn)
+        self.api_keys = ApiKeyRepository(conn)
+        self.live_trading = LiveTradingRepository(conn)
+        self.news = NewsRepository(conn)
         return self
 
     def __exit__(
