@@ -34,6 +34,7 @@ from stocker.store.repositories.news import NewsRepository
 from stocker.store.repositories.outbox import OutboxRepository
 from stocker.store.repositories.portfolios import PortfolioRepository
 from stocker.store.repositories.quarantine import QuarantineRepository
+from stocker.store.repositories.reads import ReadRepository
 from stocker.store.repositories.screens import ScreenRepository
 from stocker.store.repositories.trading import TradingRepository
 from stocker.store.repositories.universes import UniverseRepository
@@ -59,6 +60,7 @@ class SqlUnitOfWork:
     api_keys: ApiKeyRepository
     live_trading: LiveTradingRepository
     news: NewsRepository
+    reads: ReadRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -87,6 +89,7 @@ class SqlUnitOfWork:
         self.api_keys = ApiKeyRepository(conn)
         self.live_trading = LiveTradingRepository(conn)
         self.news = NewsRepository(conn)
+        self.reads = ReadRepository(conn)
         return self
 
     def __exit__(
