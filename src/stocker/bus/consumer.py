@@ -1,11 +1,13 @@
 """A consumer-group member with exactly-once effects over Redis' at-least-once delivery.
 
 For each message the handler runs as ``handler(message, uow)`` inside a PostgreSQL transaction
-(a savepoint of the poll's unit of work) that also inserts the `bus_inbox` row
-``(group, event_id)``; when that row already exists the handler is skipped, so a redelivered or
-republished event changes nothing. Messages are XACKed only after the transaction commits: a
-consumer that dies in between leaves them pending, and another member reclaims them with
-XAUTOCLAIM once they have been idle for `BusSettings.claim_idle_ms`.
+that also inserts the `bus_inbox` row ``(group, event_id)``; when that row already exists the
+handler is skipped, so a redelivered or republished event changes nothing. A poll's batch is one
+transaction with one inbox statement for all its messages; only when a handler raises is the
+batch redone with a savepoint per message, so the others still commit. Messages are XACKed
+only after the transaction commits: a consumer that dies in between leaves them pending, and
+another member reclaims them with XAUTOCLAIM once they have been idle for
+`BusSettings.claim_idle_ms`.
 
 Messages that cannot be read (bad JSON, schema violations, no event id) go straight to the
 stream's dead-letter stream with the validation error. A handler that raises rolls back and
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 """Makes a new unit of work (the App's `uow`); the consumer opens one per batch."""
 
+BATCH_SIZE = 500
+"""Entries read per poll (XREADGROUP / XAUTOCLAIM COUNT): one transaction and one XACK each."""
+
 DEAD_LETTER_FIELDS = ("error", "deliveries", "stream", "group", "consumer", "message_id", "dead_at")
 """Fields a dead-letter entry adds to the original message's fields."""
 
@@ -66,6 +71,14 @@ class _Entry:
     message_id: str
     fields: Mapping[bytes | str, bytes | str]
     reclaimed: bool
+
+
+_Readable = tuple[_Entry, uuid.UUID, BusMessage, int]
+"""A message read from an entry: the entry, its event id, the message, its delivery count."""
+_Done = tuple[_Entry, bool]
+"""An applied entry and whether it was new (False: a duplicate, skipped)."""
+_Failure = tuple[_Entry, str, int]
+"""An entry whose handler raised, the error and its delivery count."""
 
 
 class Consumer:
@@ -106,7 +119,7 @@ class Consumer:
             uow.commit()
         self._group_ready = True
 
-    def poll_once(self, count: int = 10, block_ms: int = 1000) -> PollReport:
+    def poll_once(self, count: int = BATCH_SIZE, block_ms: int = 1000) -> PollReport:
         """Reclaim stale pending messages and read new ones (blocking up to `block_ms`); apply."""
         if not self._group_ready:
             self.ensure_group()
@@ -133,7 +146,9 @@ class Consumer:
             self._apply(entries, report)
         return report
 
-    def run(self, stop_event: threading.Event, count: int = 10, block_ms: int = 1000) -> None:
+    def run(
+        self, stop_event: threading.Event, count: int = BATCH_SIZE, block_ms: int = 1000
+    ) -> None:
         """Poll until `stop_event` is set; outages of Redis or PostgreSQL are waited out, and so
         is a Redis out of memory (a dead letter cannot be written): the message stays pending."""
         backoff_s = 0.5
@@ -244,8 +259,8 @@ class Consumer:
     # ---------------------------------------------------------------- applying
 
     def _apply(self, entries: list[_Entry], report: PollReport) -> None:
-        """Apply a batch in one transaction, a savepoint per message; ack after the commit."""
-        readable: list[tuple[_Entry, uuid.UUID, BusMessage, int]] = []
+        """Apply a batch in one transaction (`_apply_batch`); ack after the commit."""
+        readable: list[_Readable] = []
         for entry in entries:
             deliveries = self._deliveries(entry.message_id) if entry.reclaimed else 1
             if deliveries > self._settings.max_deliveries:
@@ -267,22 +282,7 @@ class Consumer:
             readable.append((entry, event_id, message, deliveries))
         if not readable:
             return
-        done: list[tuple[_Entry, bool]] = []
-        failures: list[tuple[_Entry, str, int]] = []
-        # One commit for the batch (the commit's fsync dominates a message's cost); a savepoint
-        # per message keeps one failing handler from undoing the others.
-        with self._new_uow() as uow:
-            for entry, event_id, message, deliveries in readable:
-                try:
-                    with uow.savepoint():
-                        first_time = self._apply_one(uow, entry, event_id, message)
-                except (OperationalError, InterfaceError):
-                    raise  # the database is unreachable: not the message's fault; stays pending
-                except Exception as exc:
-                    failures.append((entry, f"{type(exc).__name__}: {exc}", deliveries))
-                    continue
-                done.append((entry, first_time))
-            uow.commit()
+        done, failures = self._apply_batch(readable)
         if done:
             self._redis.xack(self._key, self.group, *(entry.message_id for entry, _ in done))
         report.processed += sum(1 for _, first_time in done if first_time)
@@ -300,6 +300,62 @@ class Consumer:
             if deliveries >= self._settings.max_deliveries:
                 self._dead_letter(entry, error, deliveries)
                 report.dead_lettered += 1
+
+    def _apply_batch(self, readable: list[_Readable]) -> tuple[list[_Done], list[_Failure]]:
+        """The whole batch in one transaction with one inbox statement and no savepoints.
+
+        A commit's fsync and a round trip per savepoint dominate a message's cost, so the
+        common case (every handler succeeds) pays for neither. When a handler raises, the
+        transaction is rolled back and `_apply_each` redoes the batch with a savepoint per
+        message, taking the failure as already known so that no handler runs twice on the
+        same delivery."""
+        with self._new_uow() as uow:
+            claimed = uow.inbox.claim_many(
+                self.group,
+                self.stream,
+                [(event_id, entry.message_id) for entry, event_id, _, _ in readable],
+            )
+            done: list[_Done] = []
+            failure: _Failure | None = None
+            for entry, event_id, message, deliveries in readable:
+                first_time = event_id in claimed
+                claimed.discard(event_id)  # listed twice in the batch: a duplicate the 2nd time
+                if first_time:
+                    try:
+                        self._handler(message, uow)
+                    except (OperationalError, InterfaceError):
+                        raise  # the database is unreachable: not the message's fault
+                    except Exception as exc:
+                        failure = (entry, f"{type(exc).__name__}: {exc}", deliveries)
+                        break
+                done.append((entry, first_time))
+            if failure is None:
+                uow.commit()
+                return done, []
+        return self._apply_each(readable, len(done), failure)
+
+    def _apply_each(
+        self, readable: list[_Readable], failed_at: int, failure: _Failure
+    ) -> tuple[list[_Done], list[_Failure]]:
+        """The batch again, a savepoint per message so one failing handler undoes only its
+        own writes; the message at ``failed_at`` already failed and is not run again."""
+        done: list[_Done] = []
+        failures: list[_Failure] = [failure]
+        with self._new_uow() as uow:
+            for index, (entry, event_id, message, deliveries) in enumerate(readable):
+                if index == failed_at:
+                    continue
+                try:
+                    with uow.savepoint():
+                        first_time = self._apply_one(uow, entry, event_id, message)
+                except (OperationalError, InterfaceError):
+                    raise  # the database is unreachable: not the message's fault; stays pending
+                except Exception as exc:
+                    failures.append((entry, f"{type(exc).__name__}: {exc}", deliveries))
+                    continue
+                done.append((entry, first_time))
+            uow.commit()
+        return done, failures
 
     def _apply_one(
         self, uow: SqlUnitOfWork, entry: _Entry, event_id: uuid.UUID, message: BusMessage

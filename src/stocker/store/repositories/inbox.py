@@ -16,6 +16,13 @@ _CLAIM = text(
     "VALUES (:group, :event_id, :stream, :message_id) "
     "ON CONFLICT (consumer_group, event_id) DO NOTHING RETURNING 1"
 )
+_CLAIM_MANY = text(
+    "INSERT INTO bus_inbox (consumer_group, event_id, stream, stream_message_id) "
+    "SELECT :group, claimed.event_id, :stream, claimed.message_id "
+    "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:message_ids AS text[])) "
+    "AS claimed(event_id, message_id) "
+    "ON CONFLICT (consumer_group, event_id) DO NOTHING RETURNING event_id"
+)
 _REGISTER_GROUP = text(
     "INSERT INTO bus_consumer_groups (stream, consumer_group) VALUES (:stream, :group) "
     "ON CONFLICT DO NOTHING"
@@ -37,6 +44,24 @@ class InboxRepository:
             {"group": group, "event_id": event_id, "stream": stream, "message_id": message_id},
         ).first()
         return claimed is not None
+
+    def claim_many(
+        self, group: str, stream: str, events: list[tuple[uuid.UUID, str]]
+    ) -> set[uuid.UUID]:
+        """`claim` for a batch of ``(event_id, message_id)`` in one statement; returns the event
+        ids claimed now (an id listed twice is claimed once)."""
+        if not events:
+            return set()
+        rows = self._conn.execute(
+            _CLAIM_MANY,
+            {
+                "group": group,
+                "stream": stream,
+                "event_ids": [event_id for event_id, _ in events],
+                "message_ids": [message_id for _, message_id in events],
+            },
+        )
+        return {row.event_id for row in rows}
 
     def register_group(self, stream: str, group: str) -> None:
         """Remember that `group` consumes `stream` (so recovery republishes what it lacks)."""
