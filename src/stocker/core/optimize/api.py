@@ -82,6 +82,8 @@ _SUPPORTED = {
     "hrp": frozenset({"min_weight", "max_weight"}),
     "herc": frozenset({"min_weight", "max_weight"}),
 }
+# Methods whose weights need no n×n covariance (see `_without_covariance`).
+_NO_COVARIANCE = frozenset({"equal_weight", "inverse_volatility"})
 # Compiled problems per process (not thread-safe: a cached problem's parameters are shared).
 _CACHE_SIZE = 8
 _PROBLEMS: OrderedDict[tuple[object, ...], ConvexProblem] = OrderedDict()
@@ -167,6 +169,8 @@ def optimize_detailed(
     if len(set(symbols)) != len(symbols):
         raise DataError("returns: duplicate symbol columns")
     _refuse_unsupported(method, constraints)
+    if method in _NO_COVARIANCE:
+        return _without_covariance(method, returns, covariance, covariance_estimator, symbols)
     sigma, psd = _covariance(returns, covariance, covariance_estimator, symbols)
     notes = [psd.reason] if psd.repaired else []
     resolved = constraints.resolve(symbols)
@@ -207,6 +211,78 @@ def optimize_detailed(
         risk_contributions=contributions,
         notes=tuple(notes),
         max_violation=resolved.max_violation(weights, sigma),
+    )
+
+
+def _without_covariance(
+    method: str,
+    returns: pd.DataFrame,
+    covariance: pd.DataFrame | None,
+    estimator: CovarianceEstimator | None,
+    symbols: list[str],
+) -> OptimizationResult:
+    """Equal weight and inverse volatility, with no n×n covariance estimated or checked.
+
+    Equal weight needs nothing; inverse volatility needs only the variances (the sample
+    variances, the diagonal of a given `covariance`, or the estimator's when one is given).
+    The reported variance and risk contributions use a given `covariance`, else the sample
+    covariance implicitly: (Σw)ᵢ = cov(rᵢ, rₚ) in O(T·N), never the n×n matrix (at 2,000
+    symbols estimating and checking one costs about a second per rebalance).
+    """
+    n_assets = len(symbols)
+    matrix = None
+    if covariance is not None:
+        matrix = pd.DataFrame(covariance)
+        if matrix.shape != (n_assets, n_assets):
+            raise DataError(f"covariance: expected shape {(n_assets,) * 2}, got {matrix.shape}")
+        if isinstance(covariance, pd.DataFrame) and [str(s) for s in matrix.index] != symbols:
+            matrix = matrix.reindex(index=returns.columns, columns=returns.columns)
+            if matrix.isna().to_numpy().any():
+                raise DataError("covariance: its symbols differ from the returns' columns")
+    values = returns.to_numpy(dtype=np.float64)
+    if method == "equal_weight":
+        raw = np.full(n_assets, 1.0 / n_assets)
+    else:
+        if matrix is not None:
+            variances = np.diag(matrix.to_numpy(dtype=np.float64))
+        elif estimator is not None:
+            fitted = estimator.fit(returns).covariance_  # type: ignore[attr-defined]
+            variances = np.diag(np.asarray(fitted, dtype=np.float64))
+        else:
+            variances = values.var(axis=0, ddof=1)
+        if not (np.all(np.isfinite(variances)) and np.all(variances > 0)):
+            bad = [s for s, v in zip(symbols, variances, strict=True) if not v > 0]
+            raise DataError(f"returns: zero or undefined variance for {bad[:10]}")
+        raw = 1.0 / np.sqrt(variances)
+    total = float(raw.sum())
+    weights = raw / total
+    if matrix is not None:
+        marginal = matrix.to_numpy(dtype=np.float64) @ weights
+        source = "the given covariance"
+    else:
+        centred = values - values.mean(axis=0)
+        marginal = centred.T @ (centred @ weights) / max(len(values) - 1, 1)
+        source = "the sample covariance, never formed as a matrix"
+    variance = float(weights @ marginal)
+    contributions = weights * marginal / variance if variance > 0 else np.full(n_assets, np.nan)
+    psd = PsdReport(
+        is_psd=True,
+        min_eigenvalue=float("nan"),
+        n_negative=0,
+        tolerance=0.0,
+        asymmetry=0.0,
+        reason=f"not checked: {method} needs no covariance (risk figures from {source})",
+    )
+    return OptimizationResult(
+        weights=pd.Series(weights, index=returns.columns, name=method),
+        method=method,
+        solver="closed form",
+        objective=variance,
+        objective_name="variance",
+        sum_before_normalization=float(weights.sum()),
+        psd=psd,
+        risk_contributions=pd.Series(contributions, index=returns.columns),
+        max_violation=abs(float(weights.sum()) - 1.0),
     )
 
 
@@ -399,12 +475,6 @@ def _heuristic(
     optimal_ordering: bool,
     n_clusters: int | None,
 ) -> tuple[np.ndarray, str, Tree | None, str]:
-    n_assets = len(symbols)
-    if method == "equal_weight":
-        return np.full(n_assets, 1.0 / n_assets), "closed form", None, "variance"
-    if method == "inverse_volatility":
-        inverse = 1.0 / np.sqrt(np.diag(sigma))
-        return inverse / inverse.sum(), "closed form", None, "variance"
     if method == "risk_parity":
         budgets = None
         if risk_budgets is not None:
