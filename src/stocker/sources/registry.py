@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stocker.core.errors import SourceError
 from stocker.sources.base import LiveBarFeed, Source
+from stocker.sources.news import LiveNewsFeed, NewsSource
 
 if TYPE_CHECKING:
     from stocker.config import Credentials
@@ -36,6 +37,13 @@ SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
 SOURCE_NAMES = tuple(SOURCES)
 LIVE_FEEDS: dict[str, tuple[str, str]] = {
     "alpaca": ("stocker.sources.alpaca.stream", "AlpacaLiveFeed"),
+}
+NEWS_SOURCES: dict[str, tuple[str, str]] = {
+    "alpaca": ("stocker.sources.alpaca.news", "AlpacaNewsSource"),
+    "file": ("stocker.sources.files.news", "NewsFileSource"),
+}
+LIVE_NEWS_FEEDS: dict[str, tuple[str, str]] = {
+    "alpaca": ("stocker.sources.alpaca.news", "AlpacaNewsFeed"),
 }
 CREDENTIALS_PARAMETER = "credentials"
 ALIASES = {
@@ -78,6 +86,30 @@ def get_live_feed(
     if key not in LIVE_FEEDS:
         raise SourceError(f"no live feed {name!r}; valid names: {', '.join(LIVE_FEEDS)}")
     module_name, class_name = LIVE_FEEDS[key]
+    feed_class = getattr(importlib.import_module(module_name), class_name)
+    return _build(key, feed_class, {}, credentials, options)
+
+
+def get_news_source(
+    name: str, credentials: CredentialLookup | None = None, **options: Any
+) -> NewsSource:
+    """Build the news source called `name` (``alpaca``, or ``file`` with ``path``)."""
+    key = name.strip().lower()
+    if key not in NEWS_SOURCES:
+        raise SourceError(f"no news source {name!r}; valid names: {', '.join(NEWS_SOURCES)}")
+    module_name, class_name = NEWS_SOURCES[key]
+    source_class = getattr(importlib.import_module(module_name), class_name)
+    return _build(key, source_class, {}, credentials, options)
+
+
+def get_live_news_feed(
+    name: str = "alpaca", credentials: CredentialLookup | None = None, **options: Any
+) -> LiveNewsFeed:
+    """Build the live news feed called `name` (today only ``alpaca``)."""
+    key = name.strip().lower()
+    if key not in LIVE_NEWS_FEEDS:
+        raise SourceError(f"no live news feed {name!r}; valid names: {', '.join(LIVE_NEWS_FEEDS)}")
+    module_name, class_name = LIVE_NEWS_FEEDS[key]
     feed_class = getattr(importlib.import_module(module_name), class_name)
     return _build(key, feed_class, {}, credentials, options)
 

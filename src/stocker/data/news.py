@@ -1,0 +1,294 @@
+"""News use cases: ingest articles, score them offline, aggregate them point in time.
+
+1. `ingest_news(uow, batch)` stores a source's articles once each (`news_articles`); an article
+   already stored (same key) is left as it is, so re-ingesting the same news changes nothing.
+2. `score_news(uow, scorer)` scores every article the scorer's current version has not scored
+   and appends the scores (`news_scores`); another scorer or version adds rows, never replaces.
+3. `aggregate_news_sentiment(uow, scorer)` turns each article's latest score of that scorer into
+   `market_sentiment` rows per symbol and session and market-wide (source = the scorer's
+   source, e.g. ``lm_news``). An article counts for the first session of the symbol's exchange
+   calendar whose close is after its publication (so after-close news is the next session's),
+   which makes session D's row a function of articles published before D's close only.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from stocker.core.errors import DataError
+from stocker.core.sentiment import aggregate_article_scores, session_of
+from stocker.data.calendars import US_CALENDAR, calendar_for_exchange, get_calendar
+from stocker.data.news_scoring import Scorer, article_text, scorer_source
+from stocker.sources.base import FetchRequest, RawReject
+
+if TYPE_CHECKING:
+    from stocker.sources.news import NewsBatch, NewsSource
+    from stocker.sources.registry import CredentialLookup
+    from stocker.store.uow import SqlUnitOfWork
+
+SCORE_CHUNK = 2000
+PRE_START_MARGIN = timedelta(days=14)
+"""Articles up to this long before `start` may still count for a session on or after it."""
+
+
+@dataclass
+class NewsIngestReport:
+    """What an ingest did: articles received, new, already stored, stored with other content."""
+
+    source: str
+    received: int = 0
+    inserted: int = 0
+    unchanged: int = 0
+    differing: list[str] = field(default_factory=list)
+    rejected: list[RawReject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScoreReport:
+    """What a scoring run did: the scorer's identity, rows added and the rate."""
+
+    scorer: str
+    version: str
+    scored: int = 0
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.scored / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class AggregateReport:
+    """What an aggregation wrote to `market_sentiment`."""
+
+    source: str
+    articles: int = 0
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    first: date | None = None
+    last: date | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- sources and ingest --------------------------------------------------------------------------
+
+
+def open_news_source(
+    name: str, credentials: CredentialLookup | None = None, **options: Any
+) -> NewsSource:
+    """The news source called `name` (``alpaca`` or ``file`` with ``path``)."""
+    from stocker.sources.registry import get_news_source
+
+    return get_news_source(name, credentials=credentials, **options)
+
+
+def ingest_news(uow: SqlUnitOfWork, batch: NewsBatch) -> NewsIngestReport:
+    """Store the batch's articles once each, in one transaction."""
+    with uow:
+        written = uow.news.add_articles(batch.articles)
+        uow.commit()
+    return NewsIngestReport(
+        source=batch.source,
+        received=len(batch.articles) + len(batch.rejects),
+        inserted=written.inserted,
+        unchanged=written.unchanged,
+        differing=written.differing,
+        rejected=list(batch.rejects),
+        warnings=list(batch.warnings),
+    )
+
+
+def fetch_and_ingest_news(
+    uow: SqlUnitOfWork,
+    source: NewsSource,
+    *,
+    symbols: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+) -> NewsIngestReport:
+    """Fetch the articles about `symbols` (none: all) published from start through end, then
+    `ingest_news` them."""
+    request = FetchRequest(tuple(symbols), start=start, end=end)
+    return ingest_news(uow, source.fetch_news(request))
+
+
+def ingest_news_file(uow: SqlUnitOfWork, path: Path) -> NewsIngestReport:
+    """`ingest_news` over a CSV or JSON-lines news file."""
+    from stocker.sources.files.news import NewsFileSource
+
+    return ingest_news(uow, NewsFileSource(path).fetch_news())
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def score_news(
+    uow: SqlUnitOfWork,
+    scorer: Scorer,
+    *,
+    chunk: int = SCORE_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> ScoreReport:
+    """Score every article not yet scored by this scorer version; append the scores.
+
+    One transaction per chunk of articles, so a long run keeps what it finished.
+    """
+    report = ScoreReport(scorer=scorer.name, version=scorer.version)
+    after = 0
+    while True:
+        with uow:
+            articles = uow.news.unscored(scorer.name, scorer.version, after=after, limit=chunk)
+            if articles.empty:
+                break
+            texts = [
+                article_text(headline, summary)
+                for headline, summary in zip(articles["headline"], articles["summary"], strict=True)
+            ]
+            started = time.perf_counter()
+            scores = scorer.score(texts)
+            report.seconds += time.perf_counter() - started
+            scores.insert(0, "article_id", articles["id"].to_numpy())
+            report.scored += uow.news.add_scores(scorer.name, scorer.version, scores)
+            uow.commit()
+        after = int(articles["id"].max())
+        if progress is not None:
+            progress(report.scored)
+    return report
+
+
+# --- aggregation ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _closes(calendar: str) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    schedule = get_calendar(calendar).schedule
+    closes = pd.DatetimeIndex(schedule["close"])
+    sessions = pd.DatetimeIndex(schedule.index)
+    if sessions.tz is not None:
+        sessions = sessions.tz_localize(None)
+    return closes, sessions
+
+
+def sessions_for(calendar: str, published: pd.Series) -> pd.DatetimeIndex:
+    """The session of `calendar` each publication time counts for (see `session_of`)."""
+    closes, sessions = _closes(calendar)
+    return session_of(published, closes, sessions)
+
+
+def sentiment_rows(
+    articles: pd.DataFrame,
+    calendars: dict[str, str],
+    *,
+    market_calendar: str = US_CALENDAR,
+) -> pd.DataFrame:
+    """Daily rows per (symbol, session) and market-wide from scored articles.
+
+    `articles` has ``published_at`` (UTC), ``symbols`` (lists) and ``score``; `calendars` maps
+    a symbol to its exchange calendar (a symbol not in it uses `market_calendar`, as does the
+    market-wide series, which counts every article once).
+    """
+    if articles.empty:
+        return aggregate_article_scores([], [], [])
+    exploded = articles[["published_at", "symbols", "score"]].explode("symbols")
+    exploded = exploded[exploded["symbols"].notna()]
+    keys: list[np.ndarray] = []
+    dates: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    codes = exploded["symbols"].map(lambda symbol: calendars.get(symbol, market_calendar))
+    for calendar, part in exploded.groupby(codes, sort=True):
+        keys.append(part["symbols"].to_numpy(dtype=object))
+        dates.append(sessions_for(str(calendar), part["published_at"]).to_numpy())
+        scores.append(part["score"].to_numpy(dtype="float64"))
+    keys.append(np.full(len(articles), None, dtype=object))
+    dates.append(sessions_for(market_calendar, articles["published_at"]).to_numpy())
+    scores.append(articles["score"].to_numpy(dtype="float64"))
+    return aggregate_article_scores(
+        np.concatenate(keys), np.concatenate(dates), np.concatenate(scores)
+    )
+
+
+def _symbol_calendars(
+    uow: SqlUnitOfWork, symbols: Sequence[str], warnings: list[str]
+) -> dict[str, str]:
+    calendars: dict[str, str] = {}
+    for symbol, exchange in uow.instruments.exchanges(symbols).items():
+        try:
+            calendars[symbol] = calendar_for_exchange(exchange)
+        except DataError as error:
+            warnings.append(f"{symbol}: {error}; its news uses the market calendar")
+    return calendars
+
+
+def aggregate_news_sentiment(
+    uow: SqlUnitOfWork,
+    scorer: str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    market_calendar: str = US_CALENDAR,
+) -> AggregateReport:
+    """Write `market_sentiment` rows of `scorer`'s source for sessions in [start, end]."""
+    source = scorer_source(scorer)
+    report = AggregateReport(source=source)
+    since = datetime.combine(start, datetime.min.time(), UTC) - PRE_START_MARGIN if start else None
+    until = datetime.combine(end + timedelta(days=2), datetime.min.time(), UTC) if end else None
+    with uow:
+        articles = uow.news.latest_scores(scorer, since=since, until=until)
+        symbols = sorted({symbol for listed in articles["symbols"] for symbol in listed})
+        calendars = _symbol_calendars(uow, symbols, report.warnings)
+        rows = sentiment_rows(articles, calendars, market_calendar=market_calendar)
+        if start is not None:
+            rows = rows[rows["date"] >= start]
+        if end is not None:
+            rows = rows[rows["date"] <= end]
+        rows = rows.assign(source=source).reset_index(drop=True)
+        report.articles = len(articles)
+        report.rows = len(rows)
+        if not rows.empty:
+            result = uow.instruments.land(
+                "market_sentiment",
+                rows,
+                key=("symbol", "date", "source"),
+                return_changed=False,
+            )
+            if result.rejected:
+                raise DataError(
+                    f"market_sentiment: {len(result.rejected)} aggregated rows refused, e.g. "
+                    f"{result.rejected[0]}"
+                )
+            report.inserted, report.updated = result.inserted, result.updated
+            report.unchanged = result.unchanged
+            report.first, report.last = min(rows["date"]), max(rows["date"])
+        uow.commit()
+    return report
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def sentiment_series(
+    uow: SqlUnitOfWork,
+    scorer: str = "lm",
+    *,
+    symbols: Sequence[str] = (),
+    market: bool = True,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """The stored `market_sentiment` rows of a scorer's source (market-wide and/or symbols)."""
+    with uow:
+        return uow.news.sentiment_series(
+            scorer_source(scorer), symbols=symbols, market=market, start=start, end=end
+        )

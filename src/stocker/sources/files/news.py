@@ -1,0 +1,199 @@
+"""News files people made: CSV or JSON lines of articles.
+
+Columns (CSV headers or JSON keys, case-insensitive): ``published_at`` (aliases ``published``,
+``timestamp``, ``created_at``), ``headline`` (``title``), and optionally ``summary``,
+``symbols`` (a JSON list, or one cell with symbols separated by spaces, ``;``, ``|`` or commas),
+``source`` (the publisher), ``url`` and ``id``. The bytes go through the file sources' checked
+decoding (`stocker.sources.decoding`: encodings, binary files, over-long lines); then each row is
+checked and a bad row is refused with its reasons, never guessed at:
+
+- ``published_at`` must be ISO 8601 with a time and a zone (``2022-12-27T14:30:00Z``,
+  ``2022-12-27 09:30-05:00``): a date alone cannot be placed before or after a close, a time
+  without a zone could be any market's, and ``03/04/2022`` could be March or April;
+- a blank headline is refused;
+- a symbol with a character tickers do not use (a zero-width space, a non-breaking space …) is
+  refused, naming the character.
+
+Every article's `source_hash` is the file's SHA-256; its key is its ``id`` when the file has
+one (``file:<id>``), else the hash of its url.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stocker.core.errors import SourceError
+from stocker.core.symbols import normalize_symbol, symbol_problem
+from stocker.sources.base import FetchRequest, RawReject
+from stocker.sources.decoding import decode_text, read_csv_text, scan_file
+from stocker.sources.news import NEWS_TABLE, NewsBatch, article_row, articles_frame
+
+SOURCE_NAME = "file"
+ALIASES = {
+    "published_at": ("published_at", "published", "timestamp", "created_at", "time"),
+    "headline": ("headline", "title"),
+    "summary": ("summary", "description"),
+    "symbols": ("symbols", "symbol", "tickers"),
+    "source": ("source", "publisher"),
+    "url": ("url", "link"),
+    "id": ("id", "article_id"),
+}
+REQUIRED = ("published_at", "headline")
+JSON_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
+ISO_MOMENT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$",
+    re.IGNORECASE,
+)
+ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$")
+SYMBOL_SPLIT = re.compile(r"[\s;|,]+")
+
+
+def parse_moment(value: object) -> datetime:
+    """An ISO 8601 time with its zone; `ValueError` saying why anything else is refused."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        raise ValueError("published_at: missing")
+    if ISO_MOMENT.match(text):
+        return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    if ISO_NAIVE.match(text):
+        raise ValueError(
+            f"published_at {text!r}: no time zone (or no time); write it as "
+            "2022-12-27T14:30:00Z or with an offset such as -05:00"
+        )
+    raise ValueError(
+        f"published_at {text!r}: ambiguous or not ISO 8601 (03/04/2022 reads as March or "
+        "April); write it as 2022-12-27T14:30:00Z"
+    )
+
+
+def parse_symbols(value: object) -> list[str]:
+    """Symbols from a JSON list or a separated cell, normalized; `ValueError` naming a bad one."""
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    items = (
+        [str(item) for item in value] if isinstance(value, list) else SYMBOL_SPLIT.split(str(value))
+    )
+    symbols = [normalize_symbol(item) for item in items]
+    symbols = [symbol for symbol in symbols if symbol]
+    for symbol in symbols:
+        problem = symbol_problem(symbol)
+        if problem is not None:
+            raise ValueError(problem)
+    return list(dict.fromkeys(symbols))
+
+
+def _columns(name: str, headers: list[str]) -> dict[str, str]:
+    """Canonical column → the file's header for it."""
+    lowered = {str(header).strip().lower(): str(header) for header in headers}
+    found: dict[str, str] = {}
+    for canonical, aliases in ALIASES.items():
+        present = [lowered[alias] for alias in aliases if alias in lowered]
+        if present:
+            found[canonical] = present[0]
+    missing = [column for column in REQUIRED if column not in found]
+    if missing:
+        raise SourceError(
+            f"{name}: missing column(s) {', '.join(missing)}; a news file needs published_at "
+            f"and headline (got {', '.join(map(str, headers))})"
+        )
+    return found
+
+
+def _records(path: Path, text: str) -> list[dict[str, Any]]:
+    if path.suffix.lower() in JSON_SUFFIXES:
+        records: list[dict[str, Any]] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SourceError(f"{path.name}: line {number} is not JSON: {error.msg}") from error
+            if not isinstance(record, dict):
+                raise SourceError(f"{path.name}: line {number} is not a JSON object")
+            records.append(record)
+        if not records:
+            raise SourceError(f"{path.name}: the file is empty")
+        return records
+    frame = read_csv_text(path.name, text, lambda headers: set(headers))
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+
+
+class NewsFileSource:
+    """Articles from a CSV or JSON-lines file (see the module doc for the columns and checks)."""
+
+    name = SOURCE_NAME
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SourceError(f"path: {str(self.path)!r} is not a file; expected a news file")
+
+    def fetch_news(self, request: FetchRequest | None = None) -> NewsBatch:
+        """Every valid article of the file (limited to the request's symbols and dates if any)."""
+        source_hash = scan_file(self.path)
+        text = decode_text(self.path.name, self.path.read_bytes())
+        records = _records(self.path, text)
+        columns = _columns(self.path.name, sorted({key for record in records for key in record}))
+        rows: list[dict[str, Any]] = []
+        rejects: list[RawReject] = []
+        for number, record in enumerate(records):
+            cell = {canonical: record.get(header) for canonical, header in columns.items()}
+            reasons: list[str] = []
+            try:
+                published = parse_moment(cell.get("published_at"))
+            except ValueError as error:
+                reasons.append(str(error))
+            headline = str(cell.get("headline") or "").strip()
+            if not headline:
+                reasons.append("headline: missing")
+            try:
+                symbols = parse_symbols(cell.get("symbols"))
+            except ValueError as error:
+                reasons.append(f"symbols: {error}")
+            if reasons:
+                rejects.append(RawReject(NEWS_TABLE, dict(record), tuple(reasons), number))
+                continue
+            identifier = cell.get("id")
+            rows.append(
+                article_row(
+                    vendor=SOURCE_NAME,
+                    vendor_id=str(identifier).strip() if identifier not in (None, "") else None,
+                    published_at=published,
+                    headline=headline,
+                    summary=_optional(cell.get("summary")),
+                    symbols=symbols,
+                    publisher=_optional(cell.get("source")),
+                    url=_optional(cell.get("url")),
+                    source_hash=source_hash,
+                )
+            )
+        articles = articles_frame(rows)
+        if request is not None:
+            articles = _within(articles, request)
+        return NewsBatch(source=SOURCE_NAME, articles=articles, rejects=rejects)
+
+
+def _optional(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def _within(articles: pd.DataFrame, request: FetchRequest) -> pd.DataFrame:
+    keep = pd.Series(True, index=articles.index)
+    if request.symbols:
+        wanted = set(request.symbols)
+        keep &= articles["symbols"].map(lambda symbols: bool(wanted.intersection(symbols)))
+    days = articles["published_at"].dt.date
+    if request.start is not None:
+        keep &= days >= request.start
+    if request.end is not None:
+        keep &= days <= request.end
+    return articles[keep].reset_index(drop=True)

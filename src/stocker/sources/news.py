@@ -1,0 +1,135 @@
+"""What every news source hands over: a `NewsBatch` of articles in one frame shape.
+
+An article is keyed once: by the vendor's own id where it has one (``alpaca:24843171``), else
+by the SHA-256 of its url (``url:…``), else of its publication time and headline (``text:…``).
+`content_hash` digests the fields kept (time, headline, summary, symbols, publisher, url), so a
+re-sent copy is told from an edited one; `source_hash` digests the raw payload (page, message
+or file) the article came in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+from stocker.sources.base import FetchRequest, RawReject
+
+NEWS_TABLE = "news_articles"
+ARTICLE_COLUMNS = (
+    "article_key",
+    "vendor",
+    "vendor_id",
+    "published_at",
+    "headline",
+    "summary",
+    "symbols",
+    "publisher",
+    "url",
+    "content_hash",
+    "source_hash",
+)
+KEY_LIMIT = 100
+PUBLISHER_LIMIT = 100
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def article_key(
+    vendor: str, vendor_id: str | None, url: str | None, published: datetime, headline: str
+) -> str:
+    """The article's one key: vendor id, else url hash, else hash of time and headline."""
+    if vendor_id:
+        return f"{vendor}:{vendor_id}"[:KEY_LIMIT]
+    if url:
+        return f"url:{_sha256(url.strip())}"
+    return f"text:{_sha256(published.astimezone(UTC).isoformat() + '|' + headline.strip())}"
+
+
+def article_row(
+    *,
+    vendor: str,
+    vendor_id: str | None,
+    published_at: datetime,
+    headline: str,
+    summary: str | None,
+    symbols: Iterable[str],
+    publisher: str | None,
+    url: str | None,
+    source_hash: str,
+) -> dict[str, Any]:
+    """One row of `ARTICLE_COLUMNS`, with its key and content hash."""
+    published = published_at.astimezone(UTC)
+    listed = list(dict.fromkeys(symbols))
+    kept = {
+        "published_at": published.isoformat(),
+        "headline": headline.strip(),
+        "summary": (summary or "").strip(),
+        "symbols": listed,
+        "publisher": publisher or None,
+        "url": url or None,
+    }
+    return {
+        "article_key": article_key(vendor, vendor_id, url, published, headline),
+        "vendor": vendor,
+        "vendor_id": vendor_id,
+        **kept,
+        "published_at": published,
+        "publisher": (publisher or None) and str(publisher)[:PUBLISHER_LIMIT],
+        "content_hash": _sha256(json.dumps(kept, sort_keys=True, ensure_ascii=False)),
+        "source_hash": source_hash,
+    }
+
+
+def articles_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows of `ARTICLE_COLUMNS` as a frame (an empty frame keeps the columns)."""
+    frame = pd.DataFrame(list(rows), columns=list(ARTICLE_COLUMNS))
+    frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
+    return frame
+
+
+@dataclass
+class NewsBatch:
+    """Articles from one fetch or file, the rows refused with their reasons, and warnings."""
+
+    source: str
+    articles: pd.DataFrame
+    rejects: list[RawReject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class NewsSource(Protocol):
+    """Historical news: articles about `request.symbols` (none: every symbol) published from
+    `request.start` through `request.end` (inclusive dates)."""
+
+    name: str
+
+    def fetch_news(self, request: FetchRequest) -> NewsBatch:
+        """Articles in the request's range."""
+        ...
+
+
+@runtime_checkable
+class LiveNewsFeed(Protocol):
+    """News as a vendor streams it: `run` calls `sink(frame)` (`ARTICLE_COLUMNS`) per message
+    on the calling thread until `stop_event` is set."""
+
+    name: str
+
+    def run(
+        self,
+        symbols: Iterable[str],
+        sink: Callable[[pd.DataFrame], None],
+        stop_event: threading.Event,
+    ) -> None:
+        """Stream articles about `symbols` ("*" for all) into `sink` until stopped."""
+        ...
