@@ -54,10 +54,14 @@ class NewsDemoSummary:
             f"({self.aggregated.source})"
         )
         lines = [head, "market-wide sentiment by session (score, articles):"]
-        for row in self.market.itertuples(index=False):
-            score = float(row.sentiment_score)
+        for day, score, count in zip(
+            self.market["date"],
+            self.market["sentiment_score"].astype("float64"),
+            self.market["article_count"].astype("int64"),
+            strict=True,
+        ):
             bar = ("+" if score >= 0 else "-") * round(abs(score) * 10)
-            lines.append(f"  {row.date}  {score:+.3f}  {int(row.article_count):>2}  {bar}")
+            lines.append(f"  {day}  {score:+.3f}  {count:>2}  {bar}")
         return lines
 
 
