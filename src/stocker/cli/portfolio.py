@@ -29,6 +29,10 @@ METHODS_HELP = (
     "risk_parity, hrp, herc or min_cvar."
 )
 
+MODES_HELP = (
+    "historical, ewma, capm, black_litterman (with --view) or factor_implied (composite scores)."
+)
+
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, float]:
     """``NAME=NUMBER`` options as {name: number}."""
@@ -104,8 +108,30 @@ def create(
         float, typer.Option("--cost-bps", help="Transaction cost in the objective, bps.")
     ] = 0.0,
     expected_returns: Annotated[
-        str, typer.Option("--expected-returns", help="historical or ewma.")
+        str, typer.Option("--expected-returns", help=f"Expected returns: {MODES_HELP}")
     ] = "historical",
+    views: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--view",
+            help="SYMBOL=RETURN, repeatable: a Black–Litterman view, annual, e.g. 'AAPL=0.12'.",
+        ),
+    ] = None,
+    view_confidence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--view-confidence",
+            help="SYMBOL=C in [0, 1], repeatable: Idzorek confidence of each view.",
+        ),
+    ] = None,
+    tau: Annotated[float, typer.Option("--tau", help="Black–Litterman's τ.")] = 0.05,
+    score_spread: Annotated[
+        float,
+        typer.Option(
+            "--score-spread",
+            help="factor_implied: cross-sectional spread (std) of expected returns, annual.",
+        ),
+    ] = 0.05,
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
     capital: Annotated[float, typer.Option("--capital", help="Initial capital.")] = 1_000_000.0,
     as_json: AsJson = False,
@@ -127,6 +153,10 @@ def create(
         turnover_limit=turnover,
         per_asset_turnover_limit=asset_turnover,
         transaction_cost_bps=cost_bps,
+        views=_pairs(views, "--view"),
+        view_confidences=_pairs(view_confidence, "--view-confidence"),
+        tau=tau,
+        score_spread=score_spread,
     )
     view = create_portfolio(
         app_of(ctx).uow(),
@@ -159,7 +189,7 @@ def optimize(
     ] = 252,
     expected_returns: Annotated[
         str | None,
-        typer.Option("--expected-returns", help="historical or ewma (default: the portfolio's)."),
+        typer.Option("--expected-returns", help=f"{MODES_HELP} (default: the portfolio's)."),
     ] = None,
     covariance: Annotated[
         str | None,
@@ -226,6 +256,10 @@ def _constraints_line(constraints: StoredConstraints) -> str:
         parts.append(f"|Δw| ≤ {constraints.per_asset_turnover_limit:g}")
     if constraints.transaction_cost_bps:
         parts.append(f"costs {constraints.transaction_cost_bps:g} bps")
+    for symbol, annual in constraints.views.items():
+        confidence = constraints.view_confidences.get(symbol)
+        sure = "" if confidence is None else f" (confidence {confidence:g})"
+        parts.append(f"view {symbol} {annual:g}/yr{sure}")
     return ", ".join(parts)
 
 

@@ -35,7 +35,10 @@ import pandas as pd
 from stocker.core.errors import DataError
 from stocker.core.returns import simple_returns
 from stocker.lab.portfolio_constraints import (
+    EXPECTED_RETURN_MODES,
     check_constraints,
+    check_expected_returns,
+    expected_returns_for,
     rebalance_constraints,
     sector_notes,
 )
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
+    "EXPECTED_RETURN_MODES",
     "OptimizationReport",
     "Portfolio",
     "PortfolioView",
@@ -68,8 +72,6 @@ STALE_DAYS = 5
 """A window ending more calendar days than this before the rebalance date is noted as stale."""
 DEFAULT_INITIAL_CAPITAL = 1_000_000.0
 CODE_CHARACTERS = 50
-EXPECTED_RETURN_MODES = {"historical": "historical_mean", "ewma": "ewma_mean"}
-"""Stored mode → the optimizer's name (historical mean, or EWMA mean with a 63-day half-life)."""
 
 
 def create_portfolio(
@@ -96,14 +98,10 @@ def create_portfolio(
         raise DataError(f"code: got {code!r}, expected 1 to {CODE_CHARACTERS} characters")
     if method not in METHODS:
         raise DataError(f"method: got {method!r}, expected one of {', '.join(METHODS)}")
-    if expected_returns not in EXPECTED_RETURN_MODES:
-        raise DataError(
-            f"expected_returns: got {expected_returns!r}, expected one of "
-            f"{', '.join(EXPECTED_RETURN_MODES)}"
-        )
     if initial_capital is not None and not initial_capital > 0:
         raise DataError(f"initial_capital: got {initial_capital}, expected > 0")
     constraints = constraints or StoredConstraints()
+    check_expected_returns(constraints, expected_returns)
     check_constraints(constraints, method)
     with uow:
         if uow.portfolios.named(code) is not None:
@@ -142,7 +140,8 @@ def optimize_portfolio(
 ) -> OptimizationReport:
     """Optimize portfolio `code` as of `day` on data known then, store the weights, report.
 
-    `expected_returns` overrides the portfolio's stored mode ("historical" or "ewma");
+    `expected_returns` overrides the portfolio's stored mode (historical, ewma, capm,
+    black_litterman with the portfolio's views, factor_implied; see `expected_returns_for`);
     `risk_free_rate` is per day, like the returns. `covariance` names an estimator of the
     covariance cache (`stocker.lab.covariance`: "sample", "ledoit_wolf", "oas", …): the matrix
     over the same window, and for HRP and HERC the clustering tree, are read from the cache or
@@ -156,13 +155,9 @@ def optimize_portfolio(
     with uow:
         portfolio = _found(uow, code, for_update=True)
         mode = expected_returns or portfolio.expected_return_mode or "historical"
-        if mode not in EXPECTED_RETURN_MODES:
-            raise DataError(
-                f"expected_returns: got {mode!r}, expected one of "
-                f"{', '.join(EXPECTED_RETURN_MODES)}"
-            )
         symbols = _member_symbols(uow, portfolio)
         stored = uow.portfolios.constraints(portfolio.id) or StoredConstraints()
+        check_expected_returns(stored, mode)
         returns, notes = _returns(uow, symbols, day, lookback_days, portfolio.group or "")
         sectors = _sectors(uow, symbols)
         previous = uow.portfolios.latest_weights(portfolio.id, before=day)
@@ -177,12 +172,19 @@ def optimize_portfolio(
             )
         options: dict[str, object] = {}
         cache_repair = None
+        if covariance is not None and portfolio.optimizer_type == "equal_weight":
+            notes += (f"covariance: equal_weight needs none, so {covariance} was not read",)
+            covariance = None
         if covariance is not None:
             options, cache_note, cache_repair = _cached(
                 uow, str(portfolio.optimizer_type), day, symbols, covariance, lookback_days
             )
             notes += (cache_note,)
             returns = returns[sorted(symbols)]  # the cache's order, which a stored tree keeps
+        expected, expected_notes = expected_returns_for(
+            uow, mode, stored, list(returns.columns), day, risk_free_rate
+        )
+        notes += expected_notes
         with warnings.catch_warnings():
             # A PSD repair is reported in the result's notes (and so in this report).
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -190,7 +192,7 @@ def optimize_portfolio(
                 returns,
                 method=portfolio.optimizer_type,  # type: ignore[arg-type]
                 constraints=constraints,
-                expected_returns=EXPECTED_RETURN_MODES[mode],  # type: ignore[arg-type]
+                expected_returns=expected,  # type: ignore[arg-type]
                 risk_free_rate=risk_free_rate,
                 **options,
             )

@@ -3,6 +3,8 @@
 `check_constraints` applies the optimizer's own rules when a portfolio is created;
 `rebalance_constraints` adds what a rebalance on D needs: sectors, betas and factor exposures
 known on D (the latest rows at most `EXPOSURE_MAX_AGE_DAYS` old), and the previous weights.
+`expected_returns_for` builds the expected-return model of a stored mode from what was known
+on D (market capitalisations for Black–Litterman's prior, composite scores for factor-implied).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from stocker.core.errors import DataError, InfeasibleError
@@ -22,6 +25,17 @@ if TYPE_CHECKING:
 
 EXPOSURE_MAX_AGE_DAYS = 366
 """Factor exposures and betas older than this (before the rebalance date) are not used."""
+PERIODS_PER_YEAR = 252
+"""Annual settings (views, score spread) are divided by this: the returns are daily."""
+EXPECTED_RETURN_MODES = {
+    "historical": "historical_mean",
+    "ewma": "ewma_mean",
+    "capm": "capm",
+    "black_litterman": "black_litterman",
+    "factor_implied": "factor_implied",
+}
+"""Stored mode → the optimizer's name. The first three are the optimizer's own named modes;
+the last two need inputs from the store (`expected_returns_for`)."""
 
 
 def _latest_rows(
@@ -155,3 +169,93 @@ def sector_notes(stored: StoredConstraints, sectors: dict[str, str]) -> tuple[st
         f"sector cap(s) {', '.join(unmatched)} match no member's sector "
         f"(sectors here: {', '.join(sorted(present)) or 'none'})",
     )
+
+
+def check_expected_returns(stored: StoredConstraints, mode: str) -> None:
+    """A mode's settings, checked when a portfolio is created (views need a symbol each)."""
+    if mode not in EXPECTED_RETURN_MODES:
+        raise DataError(
+            f"expected_returns: got {mode!r}, expected one of {', '.join(EXPECTED_RETURN_MODES)}"
+        )
+    if mode == "black_litterman" and not stored.views:
+        raise DataError(
+            "views: black_litterman needs at least one view, e.g. --view AAPL=0.12 "
+            "(an annual expected return)"
+        )
+    unknown = sorted(set(stored.view_confidences) - set(stored.views))
+    if unknown:
+        raise DataError(f"view_confidences: {unknown} have no view")
+    unsure = sorted(set(stored.views) - set(stored.view_confidences))
+    if stored.view_confidences and unsure:
+        raise DataError(f"view_confidences: none for the view(s) {unsure}; give one per view")
+    for symbol, confidence in stored.view_confidences.items():
+        if not 0 <= confidence <= 1:
+            raise DataError(f"view_confidences[{symbol!r}]: got {confidence}, expected 0 to 1")
+    if not stored.tau > 0:
+        raise DataError(f"tau: got {stored.tau}, expected > 0")
+    if not stored.score_spread >= 0:
+        raise DataError(f"score_spread: got {stored.score_spread}, expected >= 0")
+
+
+def expected_returns_for(
+    uow: SqlUnitOfWork,
+    mode: str,
+    stored: StoredConstraints,
+    symbols: list[str],
+    day: dt.date,
+    risk_free_rate: float = 0.0,
+) -> tuple[object, tuple[str, ...]]:
+    """What to pass as `optimize(..., expected_returns=…)` for a stored mode on `day`, and notes.
+
+    - historical, ewma, capm: the optimizer's named modes (CAPM against the equal-weighted
+      group, with `risk_free_rate` per day);
+    - black_litterman: the portfolio's views (annual, ÷ 252) on the prior δ·Σ·w_mkt + r_f, with
+      w_mkt from each member's latest `market_cap` known on `day`; Idzorek's Ω when
+      confidences are set, He–Litterman's otherwise;
+    - factor_implied: each member's latest `composite_score` on or before `day` (at most
+      `EXPOSURE_MAX_AGE_DAYS` old), μ = mean historical return + spread·z, spread the stored
+      annual `score_spread` ÷ 252.
+    """
+    from stocker.core.optimize import CAPM, BlackLitterman, FactorImplied
+
+    check_expected_returns(stored, mode)
+    if mode == "capm":
+        return CAPM(risk_free_rate=risk_free_rate), ()
+    if mode == "black_litterman":
+        caps = uow.factors.fundamentals_as_of(day, symbols)
+        known: dict[str, float] = {}
+        if not caps.empty:
+            rows = caps.dropna(subset=["market_cap"])
+            values = rows["market_cap"].to_numpy(dtype=np.float64)
+            known = dict(zip(rows["symbol"].astype(str), values.tolist(), strict=True))
+        missing = [symbol for symbol in symbols if not known.get(symbol, 0.0) > 0]
+        if missing:
+            raise DataError(
+                f"market_cap: no positive market capitalisation known on {day} for "
+                f"{', '.join(missing[:10])}; Black–Litterman's prior needs one per member "
+                "(load fundamentals)"
+            )
+        confidences = None
+        if stored.view_confidences:
+            confidences = [stored.view_confidences[symbol] for symbol in stored.views]
+        model = BlackLitterman(
+            absolute_views={s: v / PERIODS_PER_YEAR for s, v in stored.views.items()},
+            market_caps={symbol: known[symbol] for symbol in symbols},
+            risk_free_rate=risk_free_rate,
+            tau=stored.tau,
+            omega="idzorek" if confidences is not None else "default",
+            view_confidences=confidences,
+        )
+        note = (
+            f"expected returns: Black–Litterman with {len(stored.views)} view(s), prior from "
+            f"market caps known on {day}"
+        )
+        return model, (note,)
+    if mode == "factor_implied":
+        since = day - dt.timedelta(days=EXPOSURE_MAX_AGE_DAYS)
+        frame = uow.factors.exposures(since, day, symbols)
+        scores = _latest_rows(frame, "composite_score", symbols, day)
+        spread = stored.score_spread / PERIODS_PER_YEAR
+        note = f"expected returns: implied by composite scores, spread {stored.score_spread:g}/yr"
+        return FactorImplied(scores=scores, spread=spread), (note,)
+    return EXPECTED_RETURN_MODES[mode], ()

@@ -4,8 +4,10 @@
 target volatility, max beta) and two JSON objects. What it has no column for is kept in
 `factor_constraints_json` under the reserved key ``"_settings"`` (factor names never start with
 an underscore): long-only or long-short, the gross limit, the per-asset turnover limit,
-transaction costs, and a negative minimum weight, which the column's CHECK (``min_weight >= 0``)
-cannot hold (the column then keeps 0 and ``_settings.min_weight`` the real bound).
+transaction costs, the expected-return settings (Black–Litterman views, their confidences and τ;
+the factor-implied score spread), and a negative minimum weight, which the column's CHECK
+(``min_weight >= 0``) cannot hold (the column then keeps 0 and ``_settings.min_weight`` the
+real bound).
 
 Weights of a (portfolio, date) are replaced as a whole: delete, then insert, in the caller's
 transaction; the deferred trigger checks at commit that they sum to 1 within 1e-6 (rule 11.10.6).
@@ -45,6 +47,14 @@ class StoredConstraints:
     turnover_limit: float | None = None
     per_asset_turnover_limit: float | None = None
     transaction_cost_bps: float = 0.0
+    views: Mapping[str, float] = field(default_factory=dict)
+    """Black–Litterman absolute views: symbol → expected return, annual (e.g. 0.12)."""
+    view_confidences: Mapping[str, float] = field(default_factory=dict)
+    """Idzorek confidences in [0, 1] for some views (none: He–Litterman's Ω)."""
+    tau: float = 0.05
+    """Black–Litterman's τ (uncertainty of the equilibrium prior)."""
+    score_spread: float = 0.05
+    """factor_implied: the cross-sectional standard deviation of μ, annual."""
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -60,6 +70,10 @@ class StoredConstraints:
             "turnover_limit": self.turnover_limit,
             "per_asset_turnover_limit": self.per_asset_turnover_limit,
             "transaction_cost_bps": self.transaction_cost_bps,
+            "views": dict(self.views),
+            "view_confidences": dict(self.view_confidences),
+            "tau": self.tau,
+            "score_spread": self.score_spread,
         }
 
 
@@ -198,6 +212,10 @@ class PortfolioRepository:
             "gross_limit": constraints.gross_limit,
             "per_asset_turnover_limit": constraints.per_asset_turnover_limit,
             "transaction_cost_bps": constraints.transaction_cost_bps,
+            "views": {str(k): float(v) for k, v in constraints.views.items()},
+            "view_confidences": {str(k): float(v) for k, v in constraints.view_confidences.items()},
+            "tau": constraints.tau,
+            "score_spread": constraints.score_spread,
         }
         column_min = constraints.min_weight
         if column_min < 0:
@@ -245,6 +263,12 @@ class PortfolioRepository:
             turnover_limit=_optional(row.turnover_limit),
             per_asset_turnover_limit=_optional(settings.get("per_asset_turnover_limit")),
             transaction_cost_bps=float(settings.get("transaction_cost_bps") or 0.0),
+            views={str(k): float(v) for k, v in (settings.get("views") or {}).items()},
+            view_confidences={
+                str(k): float(v) for k, v in (settings.get("view_confidences") or {}).items()
+            },
+            tau=float(settings.get("tau", 0.05)),
+            score_spread=float(settings.get("score_spread", 0.05)),
         )
 
     # --- weights ---------------------------------------------------------------------------------
