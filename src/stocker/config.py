@@ -71,6 +71,26 @@ class Settings(BaseSettings):
         description="Kite Connect access token of the day.",
     )
 
+    api_anonymous_reads: bool = Field(
+        default=False,
+        description="Serve GET endpoints of the API without a key (STOCKER_API_ANONYMOUS_READS).",
+    )
+    api_cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed by CORS; empty (the default) means CORS off.",
+    )
+    api_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 secret of the broker's fill webhook; unset refuses deliveries.",
+    )
+    api_strategies: Path = Field(
+        default=Path("strategies"),
+        description="Strategy file or directory the API's `run a day` uses.",
+    )
+    api_backtest_workers: int = Field(
+        default=2, ge=1, description="Backtests the API runs at the same time (background)."
+    )
+
     def bus(self) -> BusSettings:
         """The narrow part of the settings the bus adapter needs."""
         return BusSettings(

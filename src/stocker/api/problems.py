@@ -1,0 +1,174 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`): a title, the status, a
+detail naming the field and the reason, and for request validation every field at fault.
+
+No stack trace reaches a client: Stocker's own errors become 4xx with their message, an
+infrastructure failure is described by the composition root (503), and anything else is a bug,
+answered with a generic 500 and logged here with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from stocker.core.errors import (
+    BrokerError,
+    ConfigError,
+    DataError,
+    InfeasibleError,
+    ServiceError,
+    SourceError,
+    StockerError,
+)
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from stocker.bootstrap import App
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("stocker.api")
+
+
+class FieldError(BaseModel):
+    """One field at fault and why."""
+
+    field: str = Field(examples=["query.limit"])
+    reason: str = Field(examples=["Input should be less than or equal to 1000"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(default="about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Bad Request"])
+    status: int = Field(examples=[400])
+    detail: str = Field(examples=["end: 2024-01-01 is before start 2024-06-30"])
+    instance: str | None = Field(default=None, examples=["/api/v1/backtests"])
+    field: str | None = Field(default=None, examples=["end"])
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class NotFoundError(StockerError):
+    """The resource a path names does not exist."""
+
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    500: "Internal Server Error",
+}
+_FIELD = re.compile(r"^([A-Za-z_][\w.\-]*)\s*:")
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The problem+json response for `status`; `field` is the message's leading `name:`."""
+    found = _FIELD.match(detail)
+    body = Problem(
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        field=found.group(1) if found else (errors[0]["field"] if errors else None),
+        errors=[FieldError(**error) for error in errors or []],
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=status, media_type=PROBLEM, headers=headers
+    )
+
+
+def status_of(exc: StockerError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, InfeasibleError):
+        return 422
+    if isinstance(exc, ServiceError):
+        return 503
+    if isinstance(exc, SourceError | BrokerError):
+        return 502
+    if isinstance(exc, DataError | ConfigError):
+        return 400
+    return 400
+
+
+def _location(parts: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in parts if part not in ("body",) or len(parts) == 1)
+
+
+def install(api: FastAPI, app: App) -> None:
+    """Register the handlers on `api`: validation, HTTP errors, Stocker errors, anything else."""
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _location(tuple(error.get("loc", ()))), "reason": str(error.get("msg"))}
+            for error in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "request", "reason": "invalid"}
+        detail = f"{first['field']}: {first['reason']}"
+        return problem(request, 422, detail, errors=errors)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(request, exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    @api.exception_handler(StockerError)
+    async def stocker_error(request: Request, exc: StockerError) -> JSONResponse:
+        return problem(request, status_of(exc), str(exc))
+
+    @api.exception_handler(Exception)
+    async def anything_else(request: Request, exc: Exception) -> JSONResponse:
+        described = app.describe_failure(exc)
+        if described:
+            return problem(request, 503, described)
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(request, 500, "unexpected error; the server log has the details")
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every operation's error responses `application/problem+json` of `Problem`, and
+    document 401/403 on operations that need a key."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = components["Problem"].pop("$defs", {})
+    components.update(defs)
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    reference = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            codes = {"400", "422", "500", "503"}
+            if operation.get("security"):
+                codes |= {"401", "403"}
+            if "{" in str(operation.get("operationId", "")) or any(
+                parameter.get("in") == "path" for parameter in operation.get("parameters", [])
+            ):
+                codes.add("404")
+            codes |= {code for code in responses if code[0] in "45"}
+            for code in codes:
+                title = TITLES.get(int(code), "Error")
+                responses[code] = {"description": title, "content": reference}
+    return schema
