@@ -93,6 +93,9 @@ def articles_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Rows of `ARTICLE_COLUMNS` as a frame (an empty frame keeps the columns)."""
     frame = pd.DataFrame(list(rows), columns=list(ARTICLE_COLUMNS))
     frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
+    for column in ("vendor_id", "publisher", "url"):
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
     return frame
 
 
