@@ -7,7 +7,8 @@ here), then stored through the use case's own writer:
 
   compute   the engine over the whole schedule + every output frame (holdings, timeseries,
             sector and factor exposures, trades), `stocker.lab.backtest_outputs.outputs`
-  save      `stocker.lab.backtests.save_outputs` (COPY into every backtest_* table) + commit
+  save      `stocker.lab.backtests.save_outputs` (COPY into every backtest_* table: holdings
+            as periods of unchanged shares, migration 0009) + commit
   query     the SigmaQLab 11.11 analytics query, unchanged, for one date (best of 5), and the
             same restricted to the run (`BacktestRepository.sector_totals`)
 
@@ -117,7 +118,9 @@ def main() -> None:
                 uow.commit()
             save_s = time.perf_counter() - started
             with engine.connect() as conn:
-                conn.execute(text("ANALYZE backtest_holdings"))
+                conn.execute(text("ANALYZE backtest_holding_periods"))
+                conn.execute(text("ANALYZE backtest_symbols"))
+                conn.execute(text("ANALYZE backtest_dates"))
             day: dt.date = schedule.index[len(schedule) // 2].date()
             spec_s, run_s = [], []
             for _ in range(5):
@@ -132,16 +135,22 @@ def main() -> None:
             assert len(found) == len(SECTORS) and abs(sum(totals.values()) - 1.0) < 1e-9
             with engine.connect() as conn:
                 size = conn.execute(
-                    text("SELECT pg_size_pretty(pg_total_relation_size('backtest_holdings'))")
+                    text(
+                        "SELECT pg_size_pretty(pg_total_relation_size('backtest_holding_periods'))"
+                    )
                 ).scalar_one()
         finally:
             engine.dispose()
     print(f"engine                   {engine_s:8.3f} s")
     print(f"compute (engine+outputs) {compute_s:8.3f} s")
-    print(f"save (COPY, commit)      {save_s:8.3f} s  ({rows.counts()['holdings']:,} holdings)")
+    counts = rows.counts()
+    print(
+        f"save (COPY, commit)      {save_s:8.3f} s  ({counts['holdings']:,} daily holdings as "
+        f"{counts['holding_periods']:,} periods)"
+    )
     print(f"11.11 query, spec text   {min(spec_s):8.3f} s  (first {spec_s[0]:.3f} s)")
     print(f"11.11 query, one run     {min(run_s):8.3f} s  (first {run_s[0]:.3f} s)")
-    print(f"backtest_holdings size   {size}")
+    print(f"holding periods size      {size}")
 
 
 if __name__ == "__main__":

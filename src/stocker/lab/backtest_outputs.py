@@ -25,7 +25,7 @@ FACTORS = ("value", "quality", "momentum", "low_vol", "size")
 class Outputs:
     """One frame per backtest_* output table (without backtest_id)."""
 
-    holdings: pd.DataFrame
+    holdings: HoldingPeriods
     timeseries: pd.DataFrame
     sector_exposures: pd.DataFrame
     factor_exposures: pd.DataFrame
@@ -34,6 +34,7 @@ class Outputs:
     def counts(self) -> dict[str, int]:
         return {
             "holdings": len(self.holdings),
+            "holding_periods": len(self.holdings.starts),
             "timeseries": len(self.timeseries),
             "sector_exposures": len(self.sector_exposures),
             "factor_exposures": len(self.factor_exposures),
@@ -61,26 +62,86 @@ def timeseries(nav: pd.Series, initial_capital: float) -> pd.DataFrame:
     )
 
 
-def holdings(result: BacktestResult, sectors: dict[str, str]) -> pd.DataFrame:
-    """One row per day and symbol held (shares ≠ 0): shares, end-of-day weight, sector."""
+@dataclass(frozen=True)
+class HoldingPeriods:
+    """Holdings stored when they change: one period per stretch of sessions over which no
+    share count changes, each with the names held, their shares and daily weights.
+
+    `symbols` / `sectors` are the run's names (position i + 1 in the arrays' numbering);
+    period p covers sessions `starts[p]` to `ends[p]` (row numbers of `sessions`) and holds
+    the names `names[p]` (0-based into `symbols`) with `shares[p]` and `weights[p]`
+    (names × sessions). `rows` counts the daily (session, name) holdings they stand for.
+    """
+
+    symbols: list[str]
+    sectors: list[str | None]
+    sessions: pd.DatetimeIndex
+    starts: np.ndarray
+    ends: np.ndarray
+    names: list[np.ndarray]
+    shares: list[np.ndarray]
+    weights: list[np.ndarray]
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def daily(self) -> pd.DataFrame:
+        """The daily rows (date, symbol, shares, weight, sector) the periods stand for."""
+        parts = []
+        symbols = np.array(self.symbols, dtype=object)
+        sectors = np.array(self.sectors, dtype=object)
+        for start, end, names, shares, weights in zip(
+            self.starts, self.ends, self.names, self.shares, self.weights, strict=True
+        ):
+            days = self.sessions[start : end + 1]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "date": np.repeat(days.to_numpy()[None, :], len(names), 0).T.ravel(),
+                        "symbol": np.tile(symbols[names], len(days)),
+                        "shares": np.tile(shares, len(days)),
+                        "weight": weights.T.ravel(),
+                        "sector": np.tile(sectors[names], len(days)),
+                    }
+                )
+            )
+        columns = ["date", "symbol", "shares", "weight", "sector"]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
+    """The held positions (shares ≠ 0) as periods of unchanged shares with daily weights."""
     shares = result.holdings.to_numpy(dtype=np.float64)
     weights = result.weights.to_numpy(dtype=np.float64)
-    rows, columns = np.nonzero(shares)
-    symbols = [str(symbol) for symbol in result.holdings.columns]
-    labels = [sectors.get(symbol) for symbol in symbols]
-    names = sorted({label for label in labels if label})
-    codes = np.array([names.index(label) if label else -1 for label in labels], dtype=np.int32)
-    # Categoricals, not 10 million strings: the writer decodes them in Arrow.
-    return pd.DataFrame(
-        {
-            "date": pd.DatetimeIndex(result.holdings.index).to_numpy()[rows],
-            "symbol": pd.Categorical.from_codes(
-                columns.astype(np.int32), dtype=pd.CategoricalDtype(symbols)
-            ),
-            "shares": shares[rows, columns],
-            "weight": weights[rows, columns],
-            "sector": pd.Categorical.from_codes(codes[columns], dtype=pd.CategoricalDtype(names)),
-        }
+    sessions = pd.DatetimeIndex(result.holdings.index)
+    held_ever = np.flatnonzero((shares != 0.0).any(axis=0))
+    shares, weights = shares[:, held_ever], weights[:, held_ever]
+    symbols = [str(result.holdings.columns[int(i)]) for i in held_ever]
+    changes = np.r_[0, 1 + np.flatnonzero((shares[1:] != shares[:-1]).any(axis=1))]
+    ends = np.r_[changes[1:], len(sessions)] - 1
+    starts_kept, ends_kept, names, held_shares, held_weights = [], [], [], [], []
+    rows = 0
+    for start, end in zip(changes, ends, strict=True):
+        held = np.flatnonzero(shares[start] != 0.0)
+        if not len(held):
+            continue
+        starts_kept.append(start)
+        ends_kept.append(end)
+        names.append(held)
+        held_shares.append(shares[start, held])
+        held_weights.append(np.ascontiguousarray(weights[start : end + 1, held].T))
+        rows += len(held) * (end - start + 1)
+    return HoldingPeriods(
+        symbols=symbols,
+        sectors=[sectors.get(symbol) or None for symbol in symbols],
+        sessions=sessions,
+        starts=np.asarray(starts_kept, dtype=np.int64),
+        ends=np.asarray(ends_kept, dtype=np.int64),
+        names=names,
+        shares=held_shares,
+        weights=held_weights,
+        rows=rows,
     )
 
 

@@ -1,13 +1,18 @@
 """Research backtest runs and everything they produce (SigmaQLab 11.7).
 
 The outputs of a run are new rows under a new run id, so they are written with a plain COPY
-(no staging, no merge: nothing can conflict); holdings are one row per day and held symbol.
+(no staging, no merge: nothing can conflict). Holdings are stored when they change (migration
+0009): the run's symbols once (`backtest_symbols`, where the symbol foreign key is checked) and
+one `backtest_holding_periods` row per stretch of unchanged shares, with the names' shares and
+daily weights as arrays, written in PostgreSQL's binary COPY format straight from numpy; the
+`backtest_holdings` view gives the SigmaQLab daily rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +26,8 @@ from sqlalchemy import Connection, text
 from stocker.store.bulk_copy import copy_arrow, driver_connection
 
 OUTPUT_TABLES = (
-    "backtest_holdings",
+    "backtest_symbols",
+    "backtest_holding_periods",
     "backtest_timeseries",
     "backtest_factor_exposures",
     "backtest_sector_exposures",
@@ -54,6 +60,33 @@ _RUN_COLUMNS = (
     "r.transaction_cost, r.initial_capital, r.status, r.created_at, r.finished_at, r.error, "
     "r.config FROM backtest_runs r LEFT JOIN portfolios p ON p.id = r.portfolio_id"
 )
+
+
+# PostgreSQL's binary COPY format: header, per row a field count and (length, bytes) per field,
+# a -1 trailer; arrays as ndim, has-null flag, element type, (size, lower bound) per dimension,
+# then (length, value) per element, all big-endian.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_FIELDS = struct.Struct(">h")
+_LENGTH = struct.Struct(">i")
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+_DATE_OID, _INT4_OID, _FLOAT8_OID = 1082, 23, 701
+
+
+def _field(payload: bytes) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def _array(values: np.ndarray, oid: int, dtype: str) -> bytes:
+    """A whole numeric array (1-D or 2-D, no NULLs) in the binary format, built by numpy."""
+    values = np.asarray(values)
+    size = np.dtype(dtype).itemsize
+    elements = np.empty(values.size, dtype=[("length", ">i4"), ("value", dtype)])
+    elements["length"] = size
+    elements["value"] = values.ravel()
+    header = struct.pack(">iii", values.ndim, 0, oid)
+    for extent in values.shape:
+        header += struct.pack(">ii", extent, 1)
+    return header + elements.tobytes()
 
 
 def _run(row: Any) -> StoredRun:
@@ -154,7 +187,14 @@ class BacktestRepository:
 
     # --- outputs: COPY ---------------------------------------------------------------------------
 
-    def _copy(self, table: str, run_id: int, frame: pd.DataFrame) -> int:
+    def _copy(
+        self,
+        table: str,
+        run_id: int,
+        frame: pd.DataFrame,
+        *,
+        extra: dict[str, pa.Array] | None = None,
+    ) -> int:
         if frame.empty:
             return 0
         columns = {"backtest_id": pa.array(np.full(len(frame), run_id, dtype=np.int64))}
@@ -168,13 +208,65 @@ class BacktestRepository:
                 columns[name] = pa.DictionaryArray.from_arrays(codes, categories).cast(pa.string())
             else:
                 columns[name] = pa.array(values.to_numpy(), from_pandas=True)
+        columns.update(extra or {})
         arrow = pa.table(columns)
         with driver_connection(self._conn).cursor() as cursor:
             return copy_arrow(cursor, sql.Identifier(table), arrow)
 
-    def write_holdings(self, run_id: int, frame: pd.DataFrame) -> int:
-        """Columns date, symbol, shares, weight, sector: one row per day and held symbol."""
-        return self._copy("backtest_holdings", run_id, frame)
+    def write_holdings(
+        self,
+        run_id: int,
+        *,
+        symbols: Sequence[str],
+        sectors: Sequence[str | None],
+        sessions: pd.DatetimeIndex,
+        periods: Sequence[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
+    ) -> int:
+        """The run's holdings: `symbols` (with `sectors`) numbered from 1, and per period
+        (first session row, last session row, 0-based name numbers, shares, weights as
+        names × sessions) one `backtest_holding_periods` row. `sessions` (the run's dates)
+        are added to `backtest_dates`, which the view starts from. Returns the periods."""
+        days = pd.DatetimeIndex(sessions)
+        self._conn.execute(
+            text(
+                "INSERT INTO backtest_dates (date) SELECT unnest(CAST(:d AS DATE[])) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"d": days.date.tolist()},
+        )
+        if not symbols:
+            return 0
+        self._copy(
+            "backtest_symbols",
+            run_id,
+            pd.DataFrame(
+                {
+                    "position": np.arange(1, len(symbols) + 1, dtype=np.int32),
+                    "symbol": list(symbols),
+                    "sector": list(sectors),
+                }
+            ),
+        )
+        day_numbers = (days.to_numpy().astype("datetime64[D]") - _PG_EPOCH).astype(np.int32)
+        buffer = bytearray(_COPY_HEADER)
+        for start, end, names, shares, weights in periods:
+            dates = day_numbers[start : end + 1]
+            buffer += _FIELDS.pack(7)
+            buffer += _field(np.array([run_id], dtype=">i8").tobytes())
+            buffer += _field(dates[:1].astype(">i4").tobytes())
+            buffer += _field(dates[-1:].astype(">i4").tobytes())
+            buffer += _field(_array(dates, _DATE_OID, ">i4"))
+            buffer += _field(_array(np.asarray(names) + 1, _INT4_OID, ">i4"))
+            buffer += _field(_array(shares, _FLOAT8_OID, ">f8"))
+            buffer += _field(_array(weights, _FLOAT8_OID, ">f8"))
+        buffer += _FIELDS.pack(-1)
+        statement = (
+            "COPY backtest_holding_periods (backtest_id, valid_from, valid_to, dates, positions, "
+            "shares, weights) FROM STDIN (FORMAT binary)"
+        )
+        with driver_connection(self._conn).cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(bytes(buffer))
+        return len(periods)
 
     def write_timeseries(self, run_id: int, frame: pd.DataFrame) -> int:
         """Columns date, nav, return, cumulative_return, drawdown, volatility_rolling."""
@@ -209,7 +301,7 @@ class BacktestRepository:
         return frame.set_index("date")
 
     def holdings(self, run_id: int, *, day: dt.date | None = None) -> pd.DataFrame:
-        """Rows date, symbol, shares, weight, sector (of one day if given)."""
+        """Rows date, symbol, shares, weight, sector (of one day if given), from the view."""
         return self._frame(
             "SELECT date, symbol, shares, weight, sector FROM backtest_holdings "
             "WHERE backtest_id = :b AND (CAST(:d AS DATE) IS NULL OR date = :d) "

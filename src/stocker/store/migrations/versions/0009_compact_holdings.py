@@ -1,5 +1,16 @@
 """Backtest holdings stored when they change; daily rows derived by a view.
 
+A 2,000-symbol, 20-year monthly run holds 10 million (day, symbol) positions, but its shares
+change only at the 232 rebalances. `backtest_holding_periods` keeps one row per stretch of
+sessions over which no share count changes: the sessions (`dates`), the names held (as
+positions in the run's `backtest_symbols`, which carries the symbol foreign key and the
+sector), their shares, and their end-of-day weights as a names × sessions array.
+`backtest_holdings` becomes a view with the SigmaQLab 11.7.2 columns (plus `sector`), one row
+per session and name held, so the 11.11 queries run unchanged. `backtest_dates` lists every
+session of any stored run: the view starts from it, so `WHERE date = d` looks up one date, the
+period covering it, and one column of its weights. Rows inserted into the view by hand are
+added to a one-day period of their run and date (an INSTEAD OF trigger).
+
 Revision ID: 0009_compact_holdings
 Revises: 0008_news
 Create Date: 2026-11-28
@@ -12,10 +23,159 @@ down_revision = "0008_news"
 branch_labels = None
 depends_on = None
 
+UPGRADE = """
+CREATE TABLE backtest_symbols (
+    backtest_id BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL CONSTRAINT ck_backtest_symbols_position CHECK (position >= 1),
+    symbol      VARCHAR(20) NOT NULL REFERENCES instrument_info (symbol) ON UPDATE CASCADE,
+    sector      VARCHAR(100),
+    PRIMARY KEY (backtest_id, position),
+    CONSTRAINT uq_backtest_symbols_symbol UNIQUE (backtest_id, symbol)
+);
+COMMENT ON TABLE backtest_symbols IS
+    'Every symbol a backtest held, numbered for the arrays of backtest_holding_periods.';
+COMMENT ON COLUMN backtest_symbols.sector IS
+    'Sector of the symbol during the run (the 11.11 analytics query groups by it).';
+
+CREATE TABLE backtest_holding_periods (
+    id          BIGSERIAL PRIMARY KEY,
+    backtest_id BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    valid_from  DATE NOT NULL,
+    valid_to    DATE NOT NULL,
+    dates       DATE[] NOT NULL,
+    positions   INTEGER[] NOT NULL,
+    shares      DOUBLE PRECISION[] NOT NULL,
+    weights     DOUBLE PRECISION[] NOT NULL,
+    CONSTRAINT uq_backtest_holding_periods UNIQUE (backtest_id, valid_from),
+    CONSTRAINT ck_backtest_holding_periods_days CHECK (valid_to >= valid_from),
+    CONSTRAINT ck_backtest_holding_periods_dates CHECK (
+        dates[1] = valid_from AND dates[cardinality(dates)] = valid_to),
+    CONSTRAINT ck_backtest_holding_periods_names
+        CHECK (cardinality(positions) = cardinality(shares)),
+    CONSTRAINT ck_backtest_holding_periods_weights
+        CHECK (cardinality(weights) = cardinality(positions) * cardinality(dates))
+);
+COMMENT ON TABLE backtest_holding_periods IS
+    'Backtest holdings while no share count changes; the backtest_holdings view gives daily rows.';
+COMMENT ON COLUMN backtest_holding_periods.positions IS
+    'backtest_symbols.position of each name held in the period.';
+COMMENT ON COLUMN backtest_holding_periods.weights IS
+    'End-of-day weights, names x sessions: weights[k][j] is name k on dates[j].';
+ALTER TABLE backtest_holding_periods
+    ALTER COLUMN dates SET STORAGE EXTERNAL,
+    ALTER COLUMN positions SET STORAGE EXTERNAL,
+    ALTER COLUMN shares SET STORAGE EXTERNAL,
+    ALTER COLUMN weights SET STORAGE EXTERNAL;
+CREATE INDEX ix_backtest_holding_periods_days
+    ON backtest_holding_periods (valid_to, valid_from);
+
+CREATE TABLE backtest_dates (date DATE PRIMARY KEY);
+COMMENT ON TABLE backtest_dates IS
+    'Every session of a stored backtest: the days the backtest_holdings view can return.';
+
+CREATE FUNCTION backtest_holdings_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    found_position INTEGER;
+    period backtest_holding_periods%ROWTYPE;
+BEGIN
+    INSERT INTO backtest_dates (date) VALUES (NEW.date) ON CONFLICT DO NOTHING;
+    SELECT position INTO found_position FROM backtest_symbols
+     WHERE backtest_id = NEW.backtest_id AND symbol = NEW.symbol;
+    IF found_position IS NULL THEN
+        SELECT COALESCE(MAX(position), 0) + 1 INTO found_position FROM backtest_symbols
+         WHERE backtest_id = NEW.backtest_id;
+        INSERT INTO backtest_symbols (backtest_id, position, symbol, sector)
+        VALUES (NEW.backtest_id, found_position, NEW.symbol, NEW.sector);
+    END IF;
+    SELECT * INTO period FROM backtest_holding_periods
+     WHERE backtest_id = NEW.backtest_id AND valid_from <= NEW.date AND valid_to >= NEW.date
+     FOR UPDATE;
+    IF period.id IS NULL THEN
+        INSERT INTO backtest_holding_periods (backtest_id, valid_from, valid_to, dates,
+                                              positions, shares, weights)
+        VALUES (NEW.backtest_id, NEW.date, NEW.date, ARRAY[NEW.date], ARRAY[found_position],
+                ARRAY[NEW.shares], ARRAY[[NEW.weight]]);
+    ELSIF period.valid_from <> period.valid_to THEN
+        RAISE EXCEPTION 'backtest_holdings: run % already has holdings over % to %; '
+            'a stored run is not edited day by day', NEW.backtest_id, period.valid_from,
+            period.valid_to USING ERRCODE = 'unique_violation';
+    ELSIF found_position = ANY(period.positions) THEN
+        RAISE EXCEPTION 'backtest_holdings: run % already holds % on %', NEW.backtest_id,
+            NEW.symbol, NEW.date USING ERRCODE = 'unique_violation';
+    ELSE
+        UPDATE backtest_holding_periods
+           SET positions = positions || found_position,
+               shares = shares || NEW.shares,
+               weights = weights || ARRAY[[NEW.weight]]
+         WHERE id = period.id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+INSERT INTO backtest_dates (date) SELECT DISTINCT date FROM backtest_holdings;
+CREATE TABLE backtest_holdings_rows AS
+SELECT backtest_id, date, symbol, shares, weight, sector FROM backtest_holdings;
+DROP TABLE backtest_holdings;
+
+CREATE VIEW backtest_holdings AS
+SELECT (p.id * 10000 + j.n) * 100000 + h.k AS id,
+       p.backtest_id,
+       d.date,
+       s.symbol,
+       h.shares,
+       h.weight,
+       s.sector
+FROM backtest_dates d
+JOIN backtest_holding_periods p ON d.date >= p.valid_from AND d.date <= p.valid_to
+CROSS JOIN LATERAL (SELECT array_position(p.dates, d.date) AS n) j
+CROSS JOIN LATERAL unnest(p.positions, p.shares, p.weights[:][j.n:j.n])
+    WITH ORDINALITY AS h(position, shares, weight, k)
+JOIN backtest_symbols s ON s.backtest_id = p.backtest_id AND s.position = h.position
+WHERE j.n IS NOT NULL;
+COMMENT ON VIEW backtest_holdings IS
+    'Shares and weight per backtest day and symbol (SigmaQLab 11.7.2), from holding periods.';
+CREATE TRIGGER backtest_holdings_insert INSTEAD OF INSERT ON backtest_holdings
+    FOR EACH ROW EXECUTE FUNCTION backtest_holdings_insert();
+
+INSERT INTO backtest_holdings (backtest_id, date, symbol, shares, weight, sector)
+SELECT backtest_id, date, symbol, shares, weight, sector FROM backtest_holdings_rows
+ORDER BY backtest_id, date, symbol;
+DROP TABLE backtest_holdings_rows;
+"""
+
+DOWNGRADE = """
+CREATE TABLE backtest_holdings_rows AS SELECT backtest_id, date, symbol, shares, weight, sector
+FROM backtest_holdings;
+DROP VIEW backtest_holdings;
+DROP FUNCTION backtest_holdings_insert();
+
+CREATE TABLE backtest_holdings (
+    id          BIGSERIAL PRIMARY KEY,
+    backtest_id BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    date        DATE NOT NULL,
+    symbol      VARCHAR(20) NOT NULL REFERENCES instrument_info (symbol) ON UPDATE CASCADE,
+    shares      DOUBLE PRECISION NOT NULL,
+    weight      DOUBLE PRECISION NOT NULL,
+    sector      VARCHAR(100),
+    UNIQUE (backtest_id, date, symbol)
+);
+COMMENT ON TABLE backtest_holdings IS 'Shares and weight per backtest day and symbol.';
+COMMENT ON COLUMN backtest_holdings.sector IS
+    'Sector of the symbol on that date, so sector sums need no join (11.11 analytics query).';
+INSERT INTO backtest_holdings (backtest_id, date, symbol, shares, weight, sector)
+SELECT backtest_id, date, symbol, shares, weight, sector FROM backtest_holdings_rows
+ORDER BY backtest_id, date, symbol;
+DROP TABLE backtest_holdings_rows;
+DROP TABLE backtest_holding_periods;
+DROP TABLE backtest_symbols;
+DROP TABLE backtest_dates;
+"""
+
 
 def upgrade() -> None:
-    op.execute("SELECT 1")
+    op.execute(UPGRADE)
 
 
 def downgrade() -> None:
-    op.execute("SELECT 1")
+    op.execute(DOWNGRADE)
