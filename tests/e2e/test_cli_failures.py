@@ -16,7 +16,7 @@ from stocker.cli.errors import EXIT_BUG
 
 CLOSED_PORT_DB = "postgresql://postgres@127.0.0.1:1/postgres"
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
-NOT_RUN = {"data live", "trade workers"}
+NOT_RUN = {"data live", "trade workers", "serve"}
 """Commands that need a vendor's network feed (they stop at the missing credentials first),
 and the pipeline's workers, which run until Ctrl-C."""
 
@@ -151,6 +151,9 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
             "--json",
         ],
         "trade explain": ["trade", "explain", "00000000-0000-0000-0000-000000000000", "--json"],
+        "api-key create": ["api-key", "create", "ci", "--scope", "read"],
+        "api-key list": ["api-key", "list", "--json"],
+        "api-key revoke": ["api-key", "revoke", "0123456789ab"],
     }
 
 

@@ -86,6 +86,15 @@ class Compute(BaseModel):
         return self
 
 
+class RiskCompute(Compute):
+    benchmark: str = Field(
+        default="SP500",
+        max_length=20,
+        examples=["SP500"],
+        description="Symbol betas are measured against, or 'equal-weight' (the cross-section).",
+    )
+
+
 Json = dict[str, Any]
 
 listing_route(
@@ -224,7 +233,8 @@ def compute_factors(request: Request, body: Compute) -> Json:
     dependencies=RESEARCH,
     tags=["factors and risk"],
 )
-def compute_risk(request: Request, body: Compute) -> Json:
+def compute_risk(request: Request, body: RiskCompute) -> Json:
+    from stocker.lab.risk import EQUAL_WEIGHT
     from stocker.lab.risk import compute_risk as compute
 
     report = compute(
@@ -233,6 +243,7 @@ def compute_risk(request: Request, body: Compute) -> Json:
         start=body.start,
         end=body.end,
         universe=body.universe,
+        benchmark=None if body.benchmark == EQUAL_WEIGHT else body.benchmark,
     )
     return report.as_json()
 
