@@ -7,6 +7,7 @@ from stocker.core.optimize.api import METHODS, OptimizationResult, optimize, opt
 from stocker.core.optimize.constraints import ConflictingConstraintsError, Constraints
 from stocker.core.optimize.convex import DEFAULT_SOLVERS, ConvexProblem, SolverFailedError
 from stocker.core.optimize.expected_returns import CAPM, BlackLitterman, FactorImplied
+from stocker.core.optimize.factor_risk import FactorCovariance
 from stocker.core.optimize.hrp import Tree, build_tree, hrp_weights
 from stocker.core.optimize.risk_parity import risk_budget_weights, risk_contributions
 
@@ -18,6 +19,7 @@ __all__ = [
     "ConflictingConstraintsError",
     "Constraints",
     "ConvexProblem",
+    "FactorCovariance",
     "FactorImplied",
     "OptimizationResult",
     "SolverFailedError",

@@ -42,6 +42,7 @@ from stocker.core.optimize.expected_returns import (
     ExpectedReturnModel,
     FactorImplied,
 )
+from stocker.core.optimize.factor_risk import FactorCovariance
 from stocker.core.optimize.herc import herc_weights, optimal_cluster_count
 from stocker.core.optimize.hrp import Convention, Tree, build_tree, hrp_weights
 from stocker.core.optimize.risk_parity import risk_budget_weights, risk_contributions
@@ -137,7 +138,7 @@ def optimize_detailed(
     constraints: Constraints | None = None,
     expected_returns: ExpectedReturns = None,
     *,
-    covariance: pd.DataFrame | None = None,
+    covariance: pd.DataFrame | FactorCovariance | None = None,
     covariance_estimator: CovarianceEstimator | None = None,
     risk_free_rate: float = 0.0,
     risk_aversion: float = 1.0,
@@ -171,14 +172,18 @@ def optimize_detailed(
     _refuse_unsupported(method, constraints)
     if method in _NO_COVARIANCE:
         return _without_covariance(method, returns, covariance, covariance_estimator, symbols)
-    sigma, psd = _covariance(returns, covariance, covariance_estimator, symbols)
+    factor = covariance if isinstance(covariance, FactorCovariance) else None
+    if factor is not None:
+        sigma, psd = _factor_matrix(factor, symbols)
+    else:
+        sigma, psd = _covariance(returns, covariance, covariance_estimator, symbols)  # type: ignore[arg-type]
     notes = [psd.reason] if psd.repaired else []
     resolved = constraints.resolve(symbols)
     if method in CONVEX_METHODS:
         mu = _expected_returns(returns, expected_returns, sigma, method)
         raw, solver, attempts, objective_name = _convex(
             method, resolved, sigma, mu, returns, risk_free_rate, risk_aversion,
-            cvar_confidence, solvers, solver_options,
+            cvar_confidence, solvers, solver_options, factor,
         )  # fmt: skip
         weights = _finish(raw, resolved, sigma, constraints.long_only, method)
         objective = _objective(
@@ -214,10 +219,28 @@ def optimize_detailed(
     )
 
 
+def _factor_matrix(factor: FactorCovariance, symbols: list[str]) -> tuple[np.ndarray, PsdReport]:
+    """The dense Σ of a factor covariance (for reports and checks) and its PSD report."""
+    if factor.n_assets != len(symbols):
+        raise DataError(
+            f"covariance: the factor covariance has {factor.n_assets} assets, the returns "
+            f"{len(symbols)}"
+        )
+    report = PsdReport(
+        is_psd=True,
+        min_eigenvalue=float("nan"),
+        n_negative=0,
+        tolerance=0.0,
+        asymmetry=0.0,
+        reason=f"positive semi-definite by construction ({factor.n_factors}-factor model)",
+    )
+    return factor.matrix(), report
+
+
 def _without_covariance(
     method: str,
     returns: pd.DataFrame,
-    covariance: pd.DataFrame | None,
+    covariance: pd.DataFrame | FactorCovariance | None,
     estimator: CovarianceEstimator | None,
     symbols: list[str],
 ) -> OptimizationResult:
@@ -231,7 +254,10 @@ def _without_covariance(
     """
     n_assets = len(symbols)
     matrix = None
-    if covariance is not None:
+    factor = covariance if isinstance(covariance, FactorCovariance) else None
+    if factor is not None and factor.n_assets != n_assets:
+        raise DataError(f"covariance: the factor covariance has {factor.n_assets} assets")
+    if covariance is not None and not isinstance(covariance, FactorCovariance):
         matrix = pd.DataFrame(covariance)
         if matrix.shape != (n_assets, n_assets):
             raise DataError(f"covariance: expected shape {(n_assets,) * 2}, got {matrix.shape}")
@@ -243,7 +269,9 @@ def _without_covariance(
     if method == "equal_weight":
         raw = np.full(n_assets, 1.0 / n_assets)
     else:
-        if matrix is not None:
+        if factor is not None:
+            variances = factor.diagonal()
+        elif matrix is not None:
             variances = np.diag(matrix.to_numpy(dtype=np.float64))
         elif estimator is not None:
             fitted = estimator.fit(returns).covariance_  # type: ignore[attr-defined]
@@ -256,7 +284,11 @@ def _without_covariance(
         raw = 1.0 / np.sqrt(variances)
     total = float(raw.sum())
     weights = raw / total
-    if matrix is not None:
+    if factor is not None:
+        marginal = factor.loadings.T @ (factor.loadings @ weights)
+        marginal += factor.specific_variance * weights
+        source = "the given factor covariance"
+    elif matrix is not None:
         marginal = matrix.to_numpy(dtype=np.float64) @ weights
         source = "the given covariance"
     else:
@@ -364,13 +396,17 @@ def _aligned(expected: pd.Series, returns: pd.DataFrame) -> np.ndarray:
 
 
 def _problem(
-    method: str, resolved: ResolvedConstraints, n_scenarios: int, confidence: float
+    method: str,
+    resolved: ResolvedConstraints,
+    n_scenarios: int,
+    confidence: float,
+    risk_factors: int | None = None,
 ) -> ConvexProblem:
     """The compiled problem for this structure, built on first use and then reused."""
-    key = (method, resolved.structure(), n_scenarios, confidence)
+    key = (method, resolved.structure(), n_scenarios, confidence, risk_factors)
     problem = _PROBLEMS.get(key)
     if problem is None:
-        problem = ConvexProblem(method, resolved, n_scenarios, confidence)
+        problem = ConvexProblem(method, resolved, n_scenarios, confidence, risk_factors)
         _PROBLEMS[key] = problem
         while len(_PROBLEMS) > _CACHE_SIZE:
             _PROBLEMS.popitem(last=False)
@@ -389,6 +425,7 @@ def _convex(
     confidence: float,
     solvers: Sequence[str] | None,
     solver_options: Mapping[str, Mapping[str, object]] | None,
+    factor: FactorCovariance | None = None,
 ) -> tuple[np.ndarray, str, list[tuple[str, str]], str]:
     if method == "max_sharpe" and mu is not None and resolved.lower.min() >= 0:
         best = int(np.argmax(mu))
@@ -401,8 +438,14 @@ def _convex(
             )
     scenarios = returns.to_numpy(dtype=np.float64) if method == "min_cvar" else None
     n_scenarios = 0 if scenarios is None else scenarios.shape[0]
-    problem = _problem(method, resolved, n_scenarios, confidence)
-    problem.set_values(sigma, resolved, mu, risk_free_rate, risk_aversion, scenarios)
+    if method == "min_cvar":
+        factor = None  # CVaR reads the scenarios, not the covariance
+    problem = _problem(
+        method, resolved, n_scenarios, confidence, None if factor is None else factor.n_factors
+    )
+    problem.set_values(
+        sigma if factor is None else factor, resolved, mu, risk_free_rate, risk_aversion, scenarios
+    )
     try:
         outcome = problem.solve(solvers, solver_options)
     except InfeasibleError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from stocker.core.errors import DataError, InfeasibleError
+from stocker.core.optimize.factor_risk import FactorCovariance, portfolio_variance
 
 # The names an InfeasibleError uses for the groups in conflict; "budget" (Σw = 1) never relaxes.
 GROUPS = (
@@ -229,7 +230,9 @@ class ResolvedConstraints:
             self.has_trades,
         )
 
-    def max_violation(self, weights: np.ndarray, covariance: np.ndarray) -> float:
+    def max_violation(
+        self, weights: np.ndarray, covariance: np.ndarray | FactorCovariance
+    ) -> float:
         """The largest amount by which `weights` break any constraint (0.0 when none is broken).
 
         In each constraint's own units (weight, exposure, per-period volatility); the budget
@@ -252,7 +255,7 @@ class ResolvedConstraints:
         if self.betas is not None and self.max_beta is not None:
             amounts.append(float(self.betas @ weights) - self.max_beta)
         if self.volatility_per_period is not None:
-            volatility = math.sqrt(max(float(weights @ covariance @ weights), 0.0))
+            volatility = math.sqrt(max(float(portfolio_variance(weights, covariance)), 0.0))
             amounts.append(volatility - self.volatility_per_period)
         if self.turnover_limit is not None:
             amounts.append(0.5 * float(np.abs(trades).sum()) - self.turnover_limit)
@@ -260,7 +263,9 @@ class ResolvedConstraints:
             amounts.append(float(np.abs(trades).max()) - self.per_asset_turnover_limit)
         return max(0.0, *amounts)
 
-    def violations(self, weights: np.ndarray, covariance: np.ndarray, tol: float) -> list[str]:
+    def violations(
+        self, weights: np.ndarray, covariance: np.ndarray | FactorCovariance, tol: float
+    ) -> list[str]:
         """Every constraint `weights` break by more than `tol` (used by tests and as a guard)."""
         found = []
         if abs(weights.sum() - 1.0) > tol:
@@ -287,7 +292,7 @@ class ResolvedConstraints:
         ):
             found.append("max_beta")
         if self.volatility_per_period is not None:
-            volatility = math.sqrt(max(float(weights @ covariance @ weights), 0.0))
+            volatility = math.sqrt(max(float(portfolio_variance(weights, covariance)), 0.0))
             if volatility > self.volatility_per_period * (1 + tol) + tol:
                 found.append("target_volatility_annual")
         trades = weights - self.previous

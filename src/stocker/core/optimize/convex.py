@@ -29,6 +29,7 @@ from scipy import linalg, sparse
 
 from stocker.core.errors import DataError, InfeasibleError, StockerError
 from stocker.core.optimize.constraints import ResolvedConstraints
+from stocker.core.optimize.factor_risk import FactorCovariance
 
 DEFAULT_SOLVERS = ("CLARABEL", "SCS", "ECOS", "OSQP")
 # QPs without a volatility cone: OSQP (ADMM, factorises once, warm-starts, polished) first.
@@ -104,17 +105,26 @@ class ConvexProblem:
         constraints: ResolvedConstraints,
         n_scenarios: int = 0,
         cvar_confidence: float = 0.95,
+        risk_factors: int | None = None,
     ) -> None:
+        """`risk_factors=k` builds the risk as ‖B·w‖² + ‖√d ∘ w‖² for a `FactorCovariance`
+        with k factors (B a k × N parameter); None takes a dense covariance."""
         if method not in CONVEX_METHODS:
             raise DataError(f"method: got {method!r}, expected one of {CONVEX_METHODS}")
         if method == "max_return" and constraints.volatility_per_period is None:
             raise DataError("target_volatility_annual: method 'max_return' needs a volatility cap")
         if method == "min_cvar" and n_scenarios < 2:
             raise DataError(f"returns: min_cvar needs >= 2 scenarios, got {n_scenarios}")
+        if risk_factors is not None and not risk_factors > 0:
+            raise DataError(f"risk_factors: got {risk_factors}, expected a positive count")
         self.method = method
         self.structure = constraints.structure()
         n_assets = len(constraints.symbols)
         self.n_assets = n_assets
+        self.risk_factors = risk_factors
+        # The factor form of the covariance (used when risk_factors is set): B and √d, scaled.
+        self.loadings = cp.Parameter((risk_factors or 1, n_assets), name="factor_loadings")
+        self.specific = cp.Parameter(n_assets, nonneg=True, name="specific_volatility")
         self._upper = np.triu_indices(n_assets)
         self.factor = cp.Parameter(
             (n_assets, n_assets), name="covariance_factor", sparsity=self._upper
@@ -154,10 +164,23 @@ class ConvexProblem:
         # The risk term is ‖w‖² here and Σ is written into the solver's P at solve time
         # (`_run`): a dense n×n P factorises ~4× cheaper than the factor form's KKT system,
         # and cvxpy has no DPP form of quad_form with a parameter matrix. Solvers without a
-        # quadratic objective get the factor form ‖F·w‖² (`_factor_problem`).
-        self.quadratic = self.method in ("min_variance", "mean_variance", "max_sharpe")
+        # quadratic objective get the factor form ‖F·w‖² (`_factor_problem`). A factor
+        # covariance needs neither: its risk is already sparse, ‖B·w‖² + ‖√d ∘ w‖².
+        self.quadratic = self.risk_factors is None and self.method in (
+            "min_variance",
+            "mean_variance",
+            "max_sharpe",
+        )
         self._factor: cp.Problem | None = None
+        if self.risk_factors is not None:
+            return self._with_risk(cp.sum_squares(self.risk_root(self.weights)))
         return self._with_risk(cp.sum_squares(self.weights))
+
+    def risk_root(self, weights: cp.Expression) -> cp.Expression:
+        """An expression whose squared norm is wᵀΣw (scaled): F·w, or [B·w; √d ∘ w]."""
+        if self.risk_factors is None:
+            return self.factor @ weights
+        return cp.hstack([self.loadings @ weights, cp.multiply(self.specific, weights)])
 
     def _with_risk(self, risk: cp.Expression) -> cp.Problem:
         weights, trade_cost = self.weights, self._trade_cost
@@ -188,14 +211,25 @@ class ConvexProblem:
 
     def set_values(
         self,
-        covariance: np.ndarray,
+        covariance: np.ndarray | FactorCovariance,
         constraints: ResolvedConstraints,
         expected_returns: np.ndarray | None = None,
         risk_free_rate: float = 0.0,
         risk_aversion: float = 1.0,
         scenarios: np.ndarray | None = None,
     ) -> None:
-        """Write this rebalance's numbers into the parameters (scaled so objectives are O(1))."""
+        """Write this rebalance's numbers into the parameters (scaled so objectives are O(1)).
+
+        `covariance` is a dense matrix, or a `FactorCovariance` when built with `risk_factors`.
+        """
+        factored = isinstance(covariance, FactorCovariance)
+        if factored != (self.risk_factors is not None) or (
+            isinstance(covariance, FactorCovariance) and covariance.n_factors != self.risk_factors
+        ):
+            built = (
+                "a dense matrix" if self.risk_factors is None else f"{self.risk_factors} factors"
+            )
+            raise DataError(f"covariance: this problem was built for {built}")
         if constraints.structure() != self.structure:
             raise DataError(
                 "constraints: structure differs from the one this problem was built for"
@@ -205,6 +239,8 @@ class ConvexProblem:
                 raise DataError(f"scenarios: expected shape {(self.n_scenarios, self.n_assets)}")
             unit = float(np.sqrt(np.mean(scenarios**2))) or 1.0
             self.scenarios.value = scenarios / unit
+        elif isinstance(covariance, FactorCovariance):
+            unit = float(np.mean(covariance.diagonal())) or 1.0
         else:
             unit = float(np.mean(np.diag(covariance))) or 1.0
         self.unit = unit
@@ -215,10 +251,15 @@ class ConvexProblem:
             if not risk_aversion > 0:
                 raise DataError(f"risk_aversion: got {risk_aversion}, expected > 0")
             risk_unit /= risk_aversion / 2.0
-        self._risk_matrix = covariance / risk_unit
-        self._factor_stale = True
-        if constraints.volatility_per_period is not None or not self.quadratic:
-            self._set_factor()
+        if isinstance(covariance, FactorCovariance):
+            root = math.sqrt(risk_unit)
+            self.loadings.value = covariance.loadings / root
+            self.specific.value = np.sqrt(covariance.specific_variance) / root
+        else:
+            self._risk_matrix = covariance / risk_unit
+            self._factor_stale = True
+            if constraints.volatility_per_period is not None or not self.quadratic:
+                self._set_factor()
         mu = np.zeros(self.n_assets) if expected_returns is None else expected_returns
         self.mu.value = (mu - risk_free_rate) / unit
         self.cost.value = constraints.cost / unit
@@ -251,7 +292,7 @@ class ConvexProblem:
 
     def _set_factor(self) -> None:
         """F (FᵀF = Σ scaled) into its parameter; only the factor form and the cone need it."""
-        if self._factor_stale:
+        if self.risk_factors is None and self._factor_stale:
             factor = covariance_factor(self._risk_matrix)
             rows, columns = self._upper
             self.factor.value_sparse = sparse.coo_array(
@@ -384,7 +425,7 @@ def build_groups(
         groups["max_beta"] = [problem.betas @ weights <= times(problem.max_beta)]
     if constraints.volatility_per_period is not None and "target_volatility_annual" not in skip:
         groups["target_volatility_annual"] = [
-            cp.norm(problem.factor @ weights, 2) <= times(problem.volatility)
+            cp.norm(problem.risk_root(weights), 2) <= times(problem.volatility)
         ]
     trade_cost: cp.Expression = cp.Constant(0.0)
     if constraints.has_trades:
