@@ -31,7 +31,7 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stocker.bus import streams
-from stocker.bus.handlers import Handler
+from stocker.bus.handlers import BatchHandler, Handler
 from stocker.config import BusSettings
 from stocker.core.errors import ValidationError
 from stocker.core.messages import BusMessage, model_for, parse
@@ -93,6 +93,7 @@ class Consumer:
         group: str,
         name: str,
         handler: Handler,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         model_for(stream)  # an unknown stream is an error now, not at the first message
         self.stream = stream
@@ -102,6 +103,7 @@ class Consumer:
         self._redis = redis_client
         self._settings = settings
         self._handler = handler
+        self._batch_handler = batch_handler
         self._key = streams.stream_key(settings, stream)
         self._dead_key = streams.dead_letter_key(settings, stream)
         self._group_ready = False
@@ -317,10 +319,14 @@ class Consumer:
             )
             done: list[_Done] = []
             failure: _Failure | None = None
+            fresh: list[BusMessage] = []
+            batch_failed = False
             for entry, event_id, message, deliveries in readable:
                 first_time = event_id in claimed
                 claimed.discard(event_id)  # listed twice in the batch: a duplicate the 2nd time
-                if first_time:
+                if first_time and self._batch_handler is not None:
+                    fresh.append(message)
+                elif first_time:
                     try:
                         self._handler(message, uow)
                     except (OperationalError, InterfaceError):
@@ -329,18 +335,30 @@ class Consumer:
                         failure = (entry, f"{type(exc).__name__}: {exc}", deliveries)
                         break
                 done.append((entry, first_time))
-            if failure is None:
+            if self._batch_handler is not None and fresh:
+                try:
+                    self._batch_handler(fresh, uow)
+                except (OperationalError, InterfaceError):
+                    raise
+                except Exception as exc:
+                    # Which message failed is unknown: each is redone on its own below.
+                    log.info("batch handler of %s failed (%s); one by one", self.group, exc)
+                    batch_failed = True
+            if failure is None and not batch_failed:
                 uow.commit()
                 return done, []
+        # Rolled back (the unit of work closed without a commit): redo one by one.
+        if batch_failed:
+            return self._apply_each(readable, -1, None)
         return self._apply_each(readable, len(done), failure)
 
     def _apply_each(
-        self, readable: list[_Readable], failed_at: int, failure: _Failure
+        self, readable: list[_Readable], failed_at: int, failure: _Failure | None
     ) -> tuple[list[_Done], list[_Failure]]:
         """The batch again, a savepoint per message so one failing handler undoes only its
         own writes; the message at ``failed_at`` already failed and is not run again."""
         done: list[_Done] = []
-        failures: list[_Failure] = [failure]
+        failures: list[_Failure] = [] if failure is None else [failure]
         with self._new_uow() as uow:
             for index, (entry, event_id, message, deliveries) in enumerate(readable):
                 if index == failed_at:

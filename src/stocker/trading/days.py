@@ -2,9 +2,9 @@
 
 `run_day` builds the session's `MarketBar` messages from the stored bars and hands them, batch by
 batch as a consumer reads them, to every handler registered for their type (registration order):
-one unit of work per handler and batch, a savepoint per message, one commit. It follows the
-messages the handlers emit until none is left, then closes the session (the cut-off of a bar that
-never arrived). Each handler's events also go to the outbox, so workers
+one unit of work per handler and batch (its batch handler when it has one), one commit. It
+follows the messages the handlers emit until none is left, then closes the session (the cut-off
+of a bar that never arrived). Each handler's events also go to the outbox, so workers
 that later receive them find the rows already written and change nothing.
 """
 
@@ -26,7 +26,7 @@ from stocker.trading.brokers.base import Broker
 from stocker.trading.stages import Stages
 
 if TYPE_CHECKING:
-    from stocker.bus.handlers import HandlerRegistry
+    from stocker.bus.handlers import HandlerRegistry, Registration
     from stocker.store.uow import SqlUnitOfWork
 
 UowFactory = Callable[[], "SqlUnitOfWork"]
@@ -59,16 +59,19 @@ class DayReport:
 
 
 def _apply(
-    uow_factory: UowFactory, handler: Callable[..., None], messages: list[BusMessage]
+    uow_factory: UowFactory, registration: Registration, messages: list[BusMessage]
 ) -> list[BusMessage]:
-    """Apply a handler to a batch as a consumer does: one transaction, a savepoint each."""
+    """Apply a handler to a batch as a consumer does: one transaction, the batch handler when
+    the stage has one. A failure is not retried here: it propagates to the caller."""
     emitted: list[BusMessage] = []
     uow = uow_factory()
     with uow:
         uow.outbox = _Recording(uow.outbox, emitted)
-        for message in messages:
-            with uow.savepoint():
-                handler(message, uow)
+        if registration.batch is not None:
+            registration.batch(messages, uow)
+        else:
+            for message in messages:
+                registration.handler(message, uow)
         uow.commit()
     return emitted
 
@@ -132,7 +135,7 @@ def run_day(
             for registration in registrations:
                 mine = [m for m in batch if type(m) is registration.message_type]
                 if mine:
-                    queue.extend(_apply(uow_factory, registration.handler, mine))
+                    queue.extend(_apply(uow_factory, registration, mine))
 
     drain()
     closed: list[BusMessage] = []

@@ -41,13 +41,13 @@ from stocker.core.messages import (
 )
 from stocker.core.strategy import (
     compute_signals,
-    drawdown_from_nav,
+    drawdown_rule,
     orders_for_day,
     portfolio_targets,
     predicted_vol,
 )
 from stocker.data.calendars import calendar_for_exchange, next_session, session_times
-from stocker.store.repositories.trading import FillRow, OrderRow
+from stocker.store.repositories.trading import FillRow, OrderRow, SignalValues
 from stocker.trading.brokers.base import Broker
 from stocker.trading.ledger import mark_to_market_in, post_fills_in
 from stocker.trading.strategy_files import PortfolioSetup
@@ -84,15 +84,24 @@ class Stages:
 
     def register(self, registry: HandlerRegistry) -> None:
         """Register every stage's handlers, in the order a session flows through them."""
-        registry.register(MarketBar, "signal-engine", self.signal_engine)
-        registry.register(MarketBar, "portfolio-engine", self.portfolio_on_bar)
-        registry.register(SignalGenerated, "portfolio-engine", self.portfolio_on_signal)
+        registry.register(
+            MarketBar, "signal-engine", self.signal_engine, batch=self.signal_engine_batch
+        )
+        registry.register(
+            MarketBar, "portfolio-engine", self.portfolio_on_bar, batch=self.portfolio_on_bars
+        )
+        registry.register(
+            SignalGenerated,
+            "portfolio-engine",
+            self.portfolio_on_signal,
+            batch=self.portfolio_on_signals,
+        )
         registry.register(StateUpdate, "portfolio-engine", self.portfolio_on_state)
         registry.register(PortfolioTargets, "order-manager", self.order_manager)
-        registry.register(MarketBar, "broker", self.broker_on_bar)
+        registry.register(MarketBar, "broker", self.broker_on_bar, batch=self.broker_on_bars)
         registry.register(OrderCreated, "broker", self.broker_on_order)
         registry.register(OrderFilled, "ledger", self.ledger_on_fill)
-        registry.register(MarketBar, "ledger", self.ledger_on_bar)
+        registry.register(MarketBar, "ledger", self.ledger_on_bar, batch=self.ledger_on_bars)
 
     def _portfolio(self, portfolio_id: str) -> PortfolioSetup | None:
         return next((p for p in self.portfolios if p.portfolio_id == portfolio_id), None)
@@ -144,7 +153,58 @@ class Stages:
                     )
                 )
 
+    def signal_engine_batch(self, messages: Sequence[MarketBar], uow: SqlUnitOfWork) -> None:
+        """`signal_engine` for a batch of bars: per strategy version and date, one history
+        query, `compute_signals` over the panel and one insert. A symbol whose stored history
+        has a gap inside the panel's dates is computed alone (the lookback counts its own
+        sessions), so every value equals what `signal_engine` stores."""
+        days: dict[dt.date, list[str]] = {}
+        for message in messages:
+            days.setdefault(message.date, [])
+            if message.symbol not in days[message.date]:
+                days[message.date].append(message.symbol)
+        for day, symbols in days.items():
+            versions: dict[str, tuple[PortfolioSetup, list[str]]] = {}
+            for symbol in symbols:
+                for setup in self._holding(symbol):
+                    entry = versions.setdefault(setup.strategy_version, (setup, []))
+                    if symbol not in entry[1]:
+                        entry[1].append(symbol)
+            for version, (setup, held) in versions.items():
+                _signals_for_day(uow, setup, version, held, day)
+
     # -- portfolio engine --------------------------------------------------------------------
+
+    def portfolio_on_signals(self, messages: Sequence[SignalGenerated], uow: SqlUnitOfWork) -> None:
+        """`portfolio_on_signal` once per portfolio and day of the batch (the later calls of
+        the same day would find it decided)."""
+        seen: set[tuple[str, dt.date]] = set()
+        for message in messages:
+            for setup in self.portfolios:
+                key = (setup.portfolio_id, message.date)
+                if (
+                    key not in seen
+                    and setup.strategy_version == message.strategy
+                    and message.symbol in setup.symbols
+                ):
+                    seen.add(key)
+                    decide_targets(uow, setup, message.date, cutoff=False)
+
+    def portfolio_on_bars(self, messages: Sequence[MarketBar], uow: SqlUnitOfWork) -> None:
+        """`portfolio_on_bar` once per portfolio and date of the batch."""
+        for setup, day in self._portfolio_days(messages):
+            for undecided in uow.trading.undecided_days(setup.portfolio_id, day):
+                decide_targets(uow, setup, undecided, cutoff=True)
+
+    def _portfolio_days(
+        self, messages: Sequence[MarketBar]
+    ) -> list[tuple[PortfolioSetup, dt.date]]:
+        """Each (portfolio holding a bar's symbol, the bar's date) once, in message order."""
+        pairs: dict[tuple[str, dt.date], tuple[PortfolioSetup, dt.date]] = {}
+        for message in messages:
+            for setup in self._holding(message.symbol):
+                pairs.setdefault((setup.portfolio_id, message.date), (setup, message.date))
+        return list(pairs.values())
 
     def portfolio_on_signal(self, message: SignalGenerated, uow: SqlUnitOfWork) -> None:
         for setup in self.portfolios:
@@ -184,6 +244,21 @@ class Stages:
             if order.status == "PENDING" and self._portfolio(order.portfolio_id) is not None:
                 execute_order(uow, self.broker, order, message.open)
 
+    def broker_on_bars(self, messages: Sequence[MarketBar], uow: SqlUnitOfWork) -> None:
+        """`broker_on_bar` with one order query per date of the batch."""
+        by_day: dict[dt.date, dict[str, MarketBar]] = {}
+        for message in messages:
+            by_day.setdefault(message.date, {}).setdefault(message.symbol, message)
+        for day, bars in by_day.items():
+            for order in uow.trading.orders_on(day):
+                bar = bars.get(order.symbol)
+                if (
+                    bar is not None
+                    and order.status == "PENDING"
+                    and self._portfolio(order.portfolio_id) is not None
+                ):
+                    execute_order(uow, self.broker, order, bar.open)
+
     # -- ledger ------------------------------------------------------------------------------
 
     def ledger_on_fill(self, message: OrderFilled, uow: SqlUnitOfWork) -> None:
@@ -199,20 +274,97 @@ class Stages:
         """Mark the bar's session when it is complete; a later session's bar is the cut-off of
         earlier sessions still unmarked (a bar that never came, an order that never filled)."""
         for setup in self._holding(message.symbol):
-            last = uow.trading.last_state_date(setup.portfolio_id)
-            if last is not None and (message.date - last).days > 1:
-                late = uow.trading.sessions_with_bars(
-                    setup.symbols, last + dt.timedelta(days=1), message.date - dt.timedelta(days=1)
-                )
-                for day in late:
-                    mark_session(uow, setup, day, cutoff=True)
-            mark_session(uow, setup, message.date, cutoff=False)
+            self._ledger_mark(uow, setup, message.date)
+
+    def ledger_on_bars(self, messages: Sequence[MarketBar], uow: SqlUnitOfWork) -> None:
+        """`ledger_on_bar` once per portfolio and date of the batch."""
+        for setup, day in self._portfolio_days(messages):
+            self._ledger_mark(uow, setup, day)
+
+    def _ledger_mark(self, uow: SqlUnitOfWork, setup: PortfolioSetup, day: dt.date) -> None:
+        last = uow.trading.last_state_date(setup.portfolio_id)
+        if last is not None and (day - last).days > 1:
+            late = uow.trading.sessions_with_bars(
+                setup.symbols, last + dt.timedelta(days=1), day - dt.timedelta(days=1)
+            )
+            for earlier in late:
+                mark_session(uow, setup, earlier, cutoff=True)
+        mark_session(uow, setup, day, cutoff=False)
 
     def close_session(self, uow: SqlUnitOfWork, day: dt.date) -> None:
         """The cut-off of ``day``: mark and decide it with whatever arrived (see module doc)."""
         for setup in self.portfolios:
             mark_session(uow, setup, day, cutoff=True)
             decide_targets(uow, setup, day, cutoff=True)
+
+
+def _signals_for_day(
+    uow: SqlUnitOfWork, setup: PortfolioSetup, version: str, symbols: list[str], day: dt.date
+) -> None:
+    """The day's signals of ``symbols`` for one strategy version, written in one statement."""
+    bar_ids = uow.trading.bar_ids_on(symbols, day)
+    symbols = [symbol for symbol in symbols if symbol in bar_ids]
+    if not symbols:
+        return
+    history = uow.trading.adj_close_history(symbols, day)
+    values = history.to_numpy()
+    started = np.argmax(~np.isnan(values), axis=0)
+    gaps = [
+        symbol
+        for column, symbol in enumerate(symbols)
+        if np.isnan(values[started[column] :, column]).any()
+    ]
+    computed = compute_signals(history, setup.config)
+    lookbacks = computed.lookback_return.to_numpy()[-1]
+    vols = computed.vol_annual.to_numpy()[-1]
+    directions = computed.direction.to_numpy()[-1]
+    rows: list[SignalValues] = []
+    for column, symbol in enumerate(symbols):
+        if symbol in gaps:  # its own sessions only, as `signal_engine` computes it
+            own, _ = uow.trading.symbol_history(symbol, day)
+            alone = compute_signals(own, setup.config)
+            lookback = float(alone.lookback_return.to_numpy()[-1, 0])
+            vol = float(alone.vol_annual.to_numpy()[-1, 0])
+            direction = float(alone.direction.to_numpy()[-1, 0])
+        else:
+            lookback, vol = float(lookbacks[column]), float(vols[column])
+            direction = float(directions[column])
+        rows.append(_signal_values(symbol, lookback, vol, direction, bar_ids[symbol]))
+    new = uow.trading.add_signals(version, day, rows)
+    uow.outbox.add_many(
+        SignalGenerated(
+            strategy=version,
+            symbol=row.symbol,
+            date=day,
+            metrics=SignalMetrics(
+                lookback_return=float(row.lookback_return),  # type: ignore[arg-type]
+                ewma_vol=float(row.ewma_vol),  # type: ignore[arg-type]
+                direction=row.direction,
+            ),
+            raw_weight=float(row.target_weight),  # type: ignore[arg-type]
+        )
+        for row in rows
+        if row.symbol in new and row.direction is not None
+    )
+
+
+def _signal_values(
+    symbol: str, lookback: float, vol: float, direction: float, bar_id: int
+) -> SignalValues:
+    """A signal row as `signal_engine` writes it: nulls where there is no signal."""
+    has_signal = np.isfinite(direction)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = float(np.float64(direction) / np.float64(vol))
+    if has_signal and not np.isfinite(weight):
+        weight = 0.0  # as `raw_weights` counts it (a zero volatility)
+    return SignalValues(
+        symbol=symbol,
+        lookback_return=_number(lookback),
+        ewma_vol=_number(vol),
+        direction=int(direction) if has_signal else None,
+        target_weight=_number(weight),
+        price_bar_id=bar_id,
+    )
 
 
 def mark_session(uow: SqlUnitOfWork, setup: PortfolioSetup, day: dt.date, *, cutoff: bool) -> None:
@@ -251,13 +403,15 @@ def decide_targets(
 ) -> None:
     """The day's target exposures, once its signals and state are in (or at the cut-off)."""
     portfolio, symbols = setup.portfolio_id, list(setup.symbols)
-    if uow.trading.targets_on(portfolio, day):
+    if uow.trading.has_targets(portfolio, day):
         return
+    if not cutoff and (
+        not uow.trading.has_state(portfolio, day)
+        or uow.trading.signal_count(setup.strategy_version, day, symbols) < len(symbols)
+    ):
+        return  # cheap checks first: most calls come before the day is complete
     signals = uow.trading.signals_on(setup.strategy_version, day, symbols)
     navs = uow.trading.state_dates(portfolio, day)
-    has_state = bool(navs) and navs[-1][0] == day
-    if not cutoff and (len(signals) < len(symbols) or not has_state):
-        return
     if not navs:
         return  # an unfunded portfolio has nothing to size
     history = uow.trading.adj_close_history(symbols, day)
@@ -266,16 +420,18 @@ def decide_targets(
     config = setup.config
     computed = compute_signals(history, config)
     predicted = predicted_vol(computed.raw_weight, history, config)
-    drawdown = drawdown_from_nav(np.array([float(nav) for _, nav in navs]))[-1:]
+    drawdown = drawdown_rule(np.array([float(nav) for _, nav in navs]), config)[0][-1:]
     targets = portfolio_targets(
         computed.raw_weight.iloc[-1:], predicted.iloc[-1:], drawdown, config
     )
     date = targets.exposure.index[-1]
     reasons = targets.reasons(date)
     k = float(targets.k.iloc[-1])
+    exposure_row = targets.exposure.to_numpy()[-1]
+    capped_row = targets.is_capped.to_numpy()[-1]
     rows, exposures = [], []
-    for symbol in symbols:
-        exposure = _f(targets.exposure.at[date, symbol])
+    for column, symbol in enumerate(symbols):
+        exposure = float(exposure_row[column])
         reason = reasons.get(symbol, "")
         if symbol not in signals:
             late = "No bar or signal by the cut-off: no signal, position kept"
@@ -287,7 +443,7 @@ def decide_targets(
                 "symbol": symbol,
                 "target_exposure": exposure,
                 "scaling_factor": k,
-                "is_capped": bool(targets.is_capped.at[date, symbol]),
+                "is_capped": bool(capped_row[column]),
                 "reason": reason or None,
                 "signal_id": signals[symbol].id if symbol in signals else None,
             }

@@ -39,6 +39,7 @@ def run_workers(
             registration.group,
             f"{name}-{registration.group}-{registration.stream}",
             registration.handler,
+            registration.batch,
         )
         for registration in registry.registrations()
         if stage is None or registration.group == stage

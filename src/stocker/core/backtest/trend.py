@@ -1,6 +1,7 @@
 """The trend strategy's backtest: the strategy functions make a weights schedule for `backtest`.
 
-The drawdown rule makes the schedule depend on the NAV it produces. The NAV marked at day t's
+The drawdown rule (`drawdown_rule`, with its re-entry after a cool-off) makes the schedule
+depend on the NAV it produces. The NAV marked at day t's
 close (before any trade at that close) depends only on decisions made before t, so the schedule
 is found by a forward fixed point: run the engine, find the first date whose drawdown multiplier
 differs from the one assumed, adopt the new multipliers from there, run again. Each pass fixes
@@ -21,8 +22,8 @@ from stocker.core.backtest.engine import BacktestResult, Execution, ShareMode, b
 from stocker.core.strategy.config import StrategyConfig
 from stocker.core.strategy.portfolio import (
     Targets,
-    drawdown_from_nav,
     drawdown_multiplier,
+    drawdown_rule,
     portfolio_targets,
     predicted_vol,
 )
@@ -84,8 +85,7 @@ def trend_backtest(
         marked = result.nav.to_numpy()
         if execution == "close":
             marked = marked + result.costs.to_numpy()
-        realized_drawdown = drawdown_from_nav(marked, initial=initial_capital)
-        realized = drawdown_multiplier(realized_drawdown, cfg)
+        realized_drawdown, realized = drawdown_rule(marked, cfg, initial=initial_capital)
         if np.array_equal(realized, assumed):
             # Same multipliers, so the same exposures; rebuilt to quote the realized drawdown.
             targets = portfolio_targets(signals.raw_weight, predicted, realized_drawdown, cfg)
@@ -134,10 +134,16 @@ def _replay_drawdown(
     drawdown = np.zeros(n_dates)
     nav = peak = 1.0
     halve, zero = config.drawdown_halve, config.drawdown_zero
+    cooloff = config.drawdown_cooloff if config.drawdown_reentry == "cooloff" else None
+    at_zero = 0
     for row in range(n_dates):
         if row >= lag:
             nav *= 1.0 + lanes[float(decided[row - lag])][row]
         peak = max(peak, nav)
-        drawdown[row] = level = 1.0 - nav / peak
+        level = 1.0 - nav / peak
+        at_zero = at_zero + 1 if level > zero else 0
+        if cooloff is not None and at_zero > cooloff:  # as `drawdown_rule` resets the mark
+            peak, level, at_zero = nav, 0.0, 0
+        drawdown[row] = level
         decided[row] = 0.0 if level > zero else 0.5 if level > halve else 1.0
     return drawdown

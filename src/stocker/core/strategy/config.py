@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -40,6 +40,15 @@ class StrategyConfig(BaseModel):
     )
     drawdown_halve: float = Field(default=0.10, gt=0.0, lt=1.0, description="k halved beyond this")
     drawdown_zero: float = Field(default=0.20, gt=0.0, le=1.0, description="k zero beyond this")
+    drawdown_reentry: Literal["cooloff", "never"] = Field(
+        default="cooloff",
+        description="after a cut to zero: re-enter after a cool-off, or never (the spec's rule)",
+    )
+    drawdown_cooloff: int = Field(
+        default=63,
+        ge=1,
+        description="sessions at zero before the high-water mark resets to the NAV (cooloff)",
+    )
     asset_cap: float = Field(default=0.35, gt=0.0, description="|exposure| allowed per asset")
     min_trade_fraction: float = Field(
         default=0.005, ge=0.0, lt=1.0, description="smallest trade / NAV"

@@ -6,7 +6,8 @@ Order of the rules, on every date:
    annualization as `ewma_vol`, so its diagonal is exactly that variance);
 2. ``k = min(target_vol / predicted_vol, gross_limit / gross)``;
 3. drawdown from the NAV's high-water mark: ``k`` halved beyond ``drawdown_halve``, zero beyond
-   ``drawdown_zero``;
+   ``drawdown_zero``; with ``drawdown_reentry = "cooloff"`` the mark resets to the NAV after
+   ``drawdown_cooloff`` sessions at zero, so the strategy re-enters (`drawdown_rule`);
 4. exposure ``= k × raw weight``, then clipped to ``±asset_cap`` (``is_capped``; the clipped
    part stays in cash, it is not handed to other assets).
 
@@ -114,6 +115,38 @@ def drawdown_from_nav(nav: pd.Series | np.ndarray, initial: float | None = None)
     return 1.0 - values / peak
 
 
+def drawdown_rule(
+    nav: pd.Series | np.ndarray, config: StrategyConfig, initial: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The drawdown each date's decision sees and its multiplier, under the re-entry rule.
+
+    ``never`` (the spec's rule): ``1 − NAV / high-water mark``; beyond ``drawdown_zero`` the
+    multiplier is 0 for good, since a portfolio in cash cannot recover its mark. ``cooloff``:
+    the same, except that after ``drawdown_cooloff`` consecutive decisions at zero the
+    high-water mark resets to that day's NAV (drawdown 0), so the strategy re-enters with the
+    drawdown measured afresh from there. A function of the NAV path alone, so the backtest (on
+    its marked NAV) and the live engine (on the stored states) decide identically.
+    """
+    values = np.asarray(nav, dtype=np.float64)
+    if config.drawdown_reentry == "never":
+        drawdown = drawdown_from_nav(values, initial)
+        return drawdown, drawdown_multiplier(drawdown, config)
+    drawdown = np.zeros(len(values))
+    peak = -np.inf if initial is None else float(initial)
+    zero, cooloff, at_zero = config.drawdown_zero, config.drawdown_cooloff, 0
+    for row, value in enumerate(values.tolist()):
+        peak = max(peak, value)
+        level = 1.0 - value / peak
+        if level > zero:
+            at_zero += 1
+            if at_zero > cooloff:  # `cooloff` decisions in cash: a new mark, re-enter
+                peak, level, at_zero = value, 0.0, 0
+        else:
+            at_zero = 0
+        drawdown[row] = level
+    return drawdown, drawdown_multiplier(drawdown, config)
+
+
 @dataclass(frozen=True)
 class Targets:
     """Target exposures (fractions of NAV) and every number that explains them."""
@@ -147,13 +180,16 @@ class Targets:
         elif multiplier < 1.0:
             parts.append(f"Halved: drawdown {drawdown:.1%} beyond {cfg.drawdown_halve:.0%}")
         shared = "; ".join(parts)
+        row = self.raw_weight.index.get_loc(date)
+        raw = self.raw_weight.to_numpy()[row]
+        capped = self.is_capped.to_numpy()[row]
         result: dict[str, str] = {}
-        for symbol in self.exposure.columns:
-            if self.raw_weight.at[date, symbol] == 0.0:
+        for column, symbol in enumerate(self.exposure.columns):
+            if raw[column] == 0.0:
                 result[symbol] = ""
                 continue
             own = [shared] if shared else []
-            if self.is_capped.at[date, symbol]:
+            if capped[column]:
                 own.append(f"Capped at {cfg.asset_cap:.0%}")
             result[symbol] = "; ".join(own)
         return result

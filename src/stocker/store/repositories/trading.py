@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, RowMapping, text
 
@@ -92,6 +93,18 @@ class FillRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalValues:
+    """One symbol's signal values for `add_signals` (None where there is no signal)."""
+
+    symbol: str
+    lookback_return: float | None
+    ewma_vol: float | None
+    direction: int | None
+    target_weight: float | None
+    price_bar_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class BarRow:
     """A stored daily bar with its provenance (what a decision was computed from)."""
 
@@ -153,17 +166,32 @@ class TradingRepository:
 
     def adj_close_history(self, symbols: Sequence[str], through: dt.date) -> pd.DataFrame:
         """Dates × symbols adjusted closes of every stored bar up to ``through`` (floats)."""
-        rows = self._conn.execute(
+        # Three arrays in one row (days since the epoch, symbols, values): far fewer Python
+        # objects than a row per bar, which matters at 500 symbols × years of sessions.
+        row = self._conn.execute(
             text(
-                "SELECT date, symbol, adj_close::float8 FROM prices_daily "
-                "WHERE symbol = ANY(:symbols) AND date <= :through ORDER BY date, symbol"
+                "SELECT array_agg(date - DATE '1970-01-01' ORDER BY date, symbol), "
+                "array_agg(symbol ORDER BY date, symbol), "
+                "array_agg(adj_close::float8 ORDER BY date, symbol) FROM prices_daily "
+                "WHERE symbol = ANY(:symbols) AND date <= :through"
             ),
             {"symbols": list(symbols), "through": through},
-        ).all()
-        frame = pd.DataFrame([tuple(row) for row in rows], columns=["date", "symbol", "value"])
-        panel = frame.pivot(index="date", columns="symbol", values="value")
-        panel.index = pd.DatetimeIndex(pd.to_datetime(panel.index), name="date")
-        return panel.reindex(columns=list(symbols)).astype(float)
+        ).one()
+        columns = list(symbols)
+        if row[0] is None:
+            empty = pd.DataFrame(columns=columns, index=pd.DatetimeIndex([], name="date"))
+            return empty.astype(float)
+        days = np.asarray(row[0], dtype=np.int64)
+        dates, date_codes = np.unique(days, return_inverse=True)
+        position = {symbol: column for column, symbol in enumerate(columns)}
+        symbol_codes = np.fromiter((position[s] for s in row[1]), dtype=np.int64, count=len(days))
+        values = np.array([np.nan if v is None else v for v in row[2]], dtype=np.float64)
+        panel = np.full((len(dates), len(columns)), np.nan)
+        panel[date_codes, symbol_codes] = values
+        index = pd.DatetimeIndex(
+            dates.astype("datetime64[D]").astype("datetime64[ns]"), name="date"
+        )
+        return pd.DataFrame(panel, index=index, columns=pd.Index(columns, name="symbol"))
 
     def symbol_history(self, symbol: str, through: dt.date) -> tuple[pd.DataFrame, int | None]:
         """One symbol's adjusted closes up to ``through`` (a one-column frame) and the id of
@@ -310,6 +338,55 @@ class TradingRepository:
         ).first()
         return result is not None
 
+    def add_signals(
+        self, strategy_version: str, day: dt.date, rows: Sequence[SignalValues]
+    ) -> set[str]:
+        """Insert a day's signals in one statement (``add_signal`` for many symbols); returns
+        the symbols whose row was new."""
+        if not rows:
+            return set()
+        result = self._conn.execute(
+            text(
+                "INSERT INTO signals (strategy_version, symbol, date, lookback_return, ewma_vol, "
+                "direction, target_weight, price_bar_id) "
+                "SELECT :v, s.symbol, :d, s.lr, s.vol, s.dir, s.w, s.bar FROM unnest("
+                "CAST(:symbols AS varchar[]), CAST(:lr AS float8[]), CAST(:vol AS float8[]), "
+                "CAST(:dir AS int[]), CAST(:w AS float8[]), CAST(:bar AS bigint[])"
+                ") AS s(symbol, lr, vol, dir, w, bar) ON CONFLICT DO NOTHING RETURNING symbol"
+            ),
+            {
+                "v": strategy_version,
+                "d": day,
+                "symbols": [row.symbol for row in rows],
+                "lr": [row.lookback_return for row in rows],
+                "vol": [row.ewma_vol for row in rows],
+                "dir": [row.direction for row in rows],
+                "w": [row.target_weight for row in rows],
+                "bar": [row.price_bar_id for row in rows],
+            },
+        ).scalars()
+        return set(result)
+
+    def signal_count(self, strategy_version: str, day: dt.date, symbols: Sequence[str]) -> int:
+        """How many of ``symbols`` have a stored signal of the version on ``day``."""
+        return int(
+            self._conn.execute(
+                text(
+                    "SELECT count(*) FROM signals WHERE strategy_version = :v AND date = :d "
+                    "AND symbol = ANY(CAST(:symbols AS varchar[]))"
+                ),
+                {"v": strategy_version, "d": day, "symbols": list(symbols)},
+            ).scalar_one()
+        )
+
+    def bar_ids_on(self, symbols: Sequence[str], day: dt.date) -> dict[str, int]:
+        """The id of each symbol's stored bar on ``day``."""
+        rows = self._conn.execute(
+            text("SELECT symbol, id FROM prices_daily WHERE symbol = ANY(:symbols) AND date = :d"),
+            {"symbols": list(symbols), "d": day},
+        ).all()
+        return {symbol: int(bar_id) for symbol, bar_id in rows}
+
     def signals_on(
         self, strategy_version: str, day: dt.date, symbols: Sequence[str] | None = None
     ) -> dict[str, SignalRow]:
@@ -332,16 +409,39 @@ class TradingRepository:
         """Insert target rows (keys as the table's columns); returns how many were new."""
         if not rows:
             return 0
-        columns = (
-            "portfolio_id, date, symbol, target_exposure, scaling_factor, is_capped, reason, "
-            "signal_id"
-        )
-        names = [name.strip() for name in columns.split(",")]
         statement = text(
-            f"INSERT INTO target_exposures ({columns}) VALUES "
-            f"({', '.join(':' + name for name in names)}) ON CONFLICT DO NOTHING RETURNING id"
+            "INSERT INTO target_exposures (portfolio_id, date, symbol, target_exposure, "
+            "scaling_factor, is_capped, reason, signal_id) "
+            "SELECT * FROM unnest(CAST(:portfolio_id AS varchar[]), CAST(:date AS date[]), "
+            "CAST(:symbol AS varchar[]), CAST(:target_exposure AS float8[]), "
+            "CAST(:scaling_factor AS float8[]), CAST(:is_capped AS boolean[]), "
+            "CAST(:reason AS text[]), CAST(:signal_id AS bigint[])) "
+            "ON CONFLICT DO NOTHING RETURNING id"
         )
-        return sum(self._conn.execute(statement, dict(row)).first() is not None for row in rows)
+        names = (
+            "portfolio_id",
+            "date",
+            "symbol",
+            "target_exposure",
+            "scaling_factor",
+            "is_capped",
+            "reason",
+            "signal_id",
+        )
+        columns = {name: [row.get(name) for row in rows] for name in names}
+        return len(self._conn.execute(statement, columns).all())
+
+    def has_targets(self, portfolio_id: str, day: dt.date) -> bool:
+        """Whether the portfolio's targets of ``day`` are decided (stored)."""
+        return bool(
+            self._conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM target_exposures WHERE portfolio_id = :p "
+                    "AND date = :d)"
+                ),
+                {"p": portfolio_id, "d": day},
+            ).scalar()
+        )
 
     def targets_on(self, portfolio_id: str, day: dt.date) -> dict[str, TargetRow]:
         rows = self._rows(
