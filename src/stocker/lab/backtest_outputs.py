@@ -6,6 +6,7 @@ and `bench/backtest_persist.py` times them.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,11 +112,13 @@ class HoldingPeriods:
 
 
 def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
-    """The held positions (shares ≠ 0) as periods of unchanged shares with daily weights."""
+    """The held positions (shares ≠ 0) as periods of unchanged shares with daily weights;
+    `symbols` are every name held or traded (the trades are numbered by them too)."""
     shares = result.holdings.to_numpy(dtype=np.float64)
     weights = result.weights.to_numpy(dtype=np.float64)
     sessions = pd.DatetimeIndex(result.holdings.index)
-    held_ever = np.flatnonzero((shares != 0.0).any(axis=0))
+    traded = result.holdings.columns.isin(result.trades["symbol"].astype(str).unique())
+    held_ever = np.flatnonzero((shares != 0.0).any(axis=0) | traded)
     shares, weights = shares[:, held_ever], weights[:, held_ever]
     symbols = [str(result.holdings.columns[int(i)]) for i in held_ever]
     changes = np.r_[0, 1 + np.flatnonzero((shares[1:] != shares[:-1]).any(axis=1))]
@@ -204,6 +207,37 @@ def trades(result: BacktestResult, decided_on: dict[pd.Timestamp, pd.Timestamp])
             "transaction_cost": table["cost"].to_numpy(),
         }
     )
+
+
+def trade_sets(
+    trades: pd.DataFrame, symbols: list[str]
+) -> list[tuple[dt.date, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The trades grouped by rebalance date: (date, 0-based numbers of the names in
+    `symbols`, shares delta, signed value, cost), names in `symbols`' order."""
+    if trades.empty:
+        return []
+    codes = pd.Categorical(trades["symbol"], categories=symbols).codes.astype(np.int64)
+    if (codes < 0).any():
+        raise ValueError("trades name symbols the holdings do not number")
+    days = pd.DatetimeIndex(pd.to_datetime(trades["rebalance_date"])).to_numpy()
+    order = np.lexsort((codes, days))
+    days, codes = days[order], codes[order]
+    columns = [
+        trades[name].to_numpy(dtype=np.float64)[order]
+        for name in ("shares_delta", "trade_value", "transaction_cost")
+    ]
+    starts = np.r_[0, np.flatnonzero(days[1:] != days[:-1]) + 1]
+    ends = np.r_[starts[1:], len(days)]
+    return [
+        (
+            pd.Timestamp(days[a]).date(),
+            codes[a:b],
+            columns[0][a:b],
+            columns[1][a:b],
+            columns[2][a:b],
+        )
+        for a, b in zip(starts, ends, strict=True)
+    ]
 
 
 def outputs(

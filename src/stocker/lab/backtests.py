@@ -283,20 +283,19 @@ def run_backtest(
 
 def save_outputs(uow: SqlUnitOfWork, run_id: int, rows: Any) -> None:
     """Write every output table of run `run_id` (inside the caller's unit of work)."""
-    uow.backtests.write_timeseries(run_id, rows.timeseries)
+    from stocker.lab.backtest_outputs import trade_sets
+
     held = rows.holdings
+    uow.backtests.write_symbols(run_id, held.symbols, held.sectors)
+    uow.backtests.write_timeseries(run_id, rows.timeseries)
     uow.backtests.write_holdings(
         run_id,
-        symbols=held.symbols,
-        sectors=held.sectors,
-        sessions=held.sessions,
-        periods=list(
-            zip(held.starts, held.ends, held.names, held.shares, held.weights, strict=True)
-        ),
+        held.sessions,
+        list(zip(held.starts, held.ends, held.names, held.shares, held.weights, strict=True)),
     )
     uow.backtests.write_sector_exposures(run_id, rows.sector_exposures)
     uow.backtests.write_factor_exposures(run_id, rows.factor_exposures)
-    uow.backtests.write_trades(run_id, rows.trades)
+    uow.backtests.write_trades(run_id, trade_sets(rows.trades, held.symbols))
 
 
 def read_run(uow: SqlUnitOfWork, run_id: int) -> BacktestRun:

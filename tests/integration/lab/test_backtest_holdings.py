@@ -1,7 +1,10 @@
-"""Holdings stored when they change (migration 0009): the `backtest_holdings` view gives back
-every daily (date, symbol) row the engine produced, bit for bit, and still takes hand inserts."""
+"""Holdings stored when they change and trades per rebalance (migration 0009): the
+`backtest_holdings` and `backtest_trades` views give back every row the engine produced (the
+holdings bit for bit), and still take hand inserts."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -124,6 +127,18 @@ def test_view_when_run_is_stored_as_periods_returns_every_engine_holding_bit_for
     on_day = expected[expected["date"] == day]
     sums = on_day.groupby(on_day["symbol"].map(SECTORS).fillna("none"))["weight"].sum()
     assert {k or "none": v for k, v in spec.items()} == pytest.approx(sums.to_dict(), abs=1e-15)
+    with uow:
+        trades = uow.backtests.trades(run_id)
+    engine_trades = rows.trades.sort_values(["rebalance_date", "symbol"], ignore_index=True)
+    assert len(trades) == len(engine_trades) == len(result.trades) > 0
+    assert list(trades["symbol"]) == list(engine_trades["symbol"])
+    assert list(trades["rebalance_date"]) == list(engine_trades["rebalance_date"])
+    assert np.array_equal(trades["shares_delta"], engine_trades["shares_delta"])
+    # trade_value and transaction_cost are NUMERIC(18, 4) in the view, as in the spec's table
+    np.testing.assert_allclose(trades["trade_value"], engine_trades["trade_value"], atol=5e-5)
+    np.testing.assert_allclose(
+        trades["transaction_cost"], engine_trades["transaction_cost"], atol=5e-5
+    )
     daily = rows.holdings.daily().sort_values(["date", "symbol"], ignore_index=True)
     assert np.array_equal(daily["weight"].to_numpy(float), expected["weight"].to_numpy())
 
@@ -164,6 +179,27 @@ def test_view_when_rows_are_inserted_by_hand_stores_them_and_refuses_duplicates(
         (first, "AAA", 10.0, 0.25, "Technology"),
         (first, "CCC", 10.0, 0.75, "Energy"),
         (second, "AAA", 10.0, 1.0, "Technology"),
+    ]
+    trade = text(
+        "INSERT INTO backtest_trades (backtest_id, rebalance_date, symbol, shares_delta, "
+        "trade_value, transaction_cost) VALUES (:b, :d, :s, 10, :v, 0.5)"
+    )
+    with engine.begin() as conn:
+        conn.execute(trade, {"b": run_id, "d": first, "s": "EEE", "v": 123.45678})
+        conn.execute(trade, {"b": run_id, "d": first, "s": "AAA", "v": -5})
+    with pytest.raises(DBAPIError, match="already trades EEE"), engine.begin() as conn:
+        conn.execute(trade, {"b": run_id, "d": first, "s": "EEE", "v": 1})
+    with engine.connect() as conn:
+        traded = conn.execute(
+            text(
+                "SELECT symbol, trade_value, transaction_cost FROM backtest_trades "
+                "WHERE backtest_id = :b ORDER BY symbol"
+            ),
+            {"b": run_id},
+        ).all()
+    assert [tuple(row) for row in traded] == [
+        ("AAA", Decimal("-5.0000"), Decimal("0.5000")),
+        ("EEE", Decimal("123.4568"), Decimal("0.5000")),
     ]
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM backtest_runs WHERE id = :b"), {"b": run_id})

@@ -5,7 +5,8 @@ The outputs of a run are new rows under a new run id, so they are written with a
 0009): the run's symbols once (`backtest_symbols`, where the symbol foreign key is checked) and
 one `backtest_holding_periods` row per stretch of unchanged shares, with the names' shares and
 daily weights as arrays, written in PostgreSQL's binary COPY format straight from numpy; the
-`backtest_holdings` view gives the SigmaQLab daily rows.
+`backtest_holdings` view gives the SigmaQLab daily rows. Trades alike: one `backtest_trade_sets`
+row per rebalance, the `backtest_trades` view.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ OUTPUT_TABLES = (
     "backtest_timeseries",
     "backtest_factor_exposures",
     "backtest_sector_exposures",
-    "backtest_trades",
+    "backtest_trade_sets",
 )
 FACTOR_COLUMNS = ("value", "quality", "momentum", "low_vol", "size")
 
@@ -72,8 +73,13 @@ _PG_EPOCH = np.datetime64("2000-01-01", "D")
 _DATE_OID, _INT4_OID, _FLOAT8_OID = 1082, 23, 701
 
 
-def _field(payload: bytes) -> bytes:
-    return _LENGTH.pack(len(payload)) + payload
+def _day_numbers(days: pd.DatetimeIndex) -> np.ndarray:
+    """Days since PostgreSQL's epoch (2000-01-01), its binary DATE."""
+    return (days.to_numpy().astype("datetime64[D]") - _PG_EPOCH).astype(np.int32)
+
+
+def _scalar(value: object, dtype: str) -> bytes:
+    return np.array([value], dtype=dtype).tobytes()
 
 
 def _array(values: np.ndarray, oid: int, dtype: str) -> bytes:
@@ -109,7 +115,8 @@ def _run(row: Any) -> StoredRun:
 
 class BacktestRepository:
     """backtest_runs, backtest_holdings, backtest_timeseries, backtest_factor_exposures,
-    backtest_sector_exposures and backtest_trades."""
+    backtest_sector_exposures and backtest_trades (holdings and trades through their storage
+    tables, migration 0009)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -213,30 +220,12 @@ class BacktestRepository:
         with driver_connection(self._conn).cursor() as cursor:
             return copy_arrow(cursor, sql.Identifier(table), arrow)
 
-    def write_holdings(
-        self,
-        run_id: int,
-        *,
-        symbols: Sequence[str],
-        sectors: Sequence[str | None],
-        sessions: pd.DatetimeIndex,
-        periods: Sequence[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
+    def write_symbols(
+        self, run_id: int, symbols: Sequence[str], sectors: Sequence[str | None]
     ) -> int:
-        """The run's holdings: `symbols` (with `sectors`) numbered from 1, and per period
-        (first session row, last session row, 0-based name numbers, shares, weights as
-        names × sessions) one `backtest_holding_periods` row. `sessions` (the run's dates)
-        are added to `backtest_dates`, which the view starts from. Returns the periods."""
-        days = pd.DatetimeIndex(sessions)
-        self._conn.execute(
-            text(
-                "INSERT INTO backtest_dates (date) SELECT unnest(CAST(:d AS DATE[])) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {"d": days.date.tolist()},
-        )
-        if not symbols:
-            return 0
-        self._copy(
+        """Every symbol the run held or traded, numbered from 1 for the holding and trade
+        arrays, with its sector (the symbol foreign key is checked here, once per symbol)."""
+        return self._copy(
             "backtest_symbols",
             run_id,
             pd.DataFrame(
@@ -247,26 +236,46 @@ class BacktestRepository:
                 }
             ),
         )
-        day_numbers = (days.to_numpy().astype("datetime64[D]") - _PG_EPOCH).astype(np.int32)
-        buffer = bytearray(_COPY_HEADER)
+
+    def write_holdings(
+        self,
+        run_id: int,
+        sessions: pd.DatetimeIndex,
+        periods: Sequence[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
+    ) -> int:
+        """Per period (first and last session row of `sessions`, 0-based numbers of the names
+        held in `write_symbols`' order, their shares, their weights as names × sessions) one
+        `backtest_holding_periods` row. `sessions` (the run's dates) are added to
+        `backtest_dates`, which the view starts from. Returns the number of periods."""
+        days = pd.DatetimeIndex(sessions)
+        self._conn.execute(
+            text(
+                "INSERT INTO backtest_dates (date) SELECT unnest(CAST(:d AS DATE[])) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"d": days.date.tolist()},
+        )
+        day_numbers = _day_numbers(days)
+        rows = []
         for start, end, names, shares, weights in periods:
             dates = day_numbers[start : end + 1]
-            buffer += _FIELDS.pack(7)
-            buffer += _field(np.array([run_id], dtype=">i8").tobytes())
-            buffer += _field(dates[:1].astype(">i4").tobytes())
-            buffer += _field(dates[-1:].astype(">i4").tobytes())
-            buffer += _field(_array(dates, _DATE_OID, ">i4"))
-            buffer += _field(_array(np.asarray(names) + 1, _INT4_OID, ">i4"))
-            buffer += _field(_array(shares, _FLOAT8_OID, ">f8"))
-            buffer += _field(_array(weights, _FLOAT8_OID, ">f8"))
-        buffer += _FIELDS.pack(-1)
-        statement = (
-            "COPY backtest_holding_periods (backtest_id, valid_from, valid_to, dates, positions, "
-            "shares, weights) FROM STDIN (FORMAT binary)"
+            rows.append(
+                [
+                    _scalar(run_id, ">i8"),
+                    _scalar(dates[0], ">i4"),
+                    _scalar(dates[-1], ">i4"),
+                    _array(dates, _DATE_OID, ">i4"),
+                    _array(np.asarray(names) + 1, _INT4_OID, ">i4"),
+                    _array(shares, _FLOAT8_OID, ">f8"),
+                    _array(weights, _FLOAT8_OID, ">f8"),
+                ]
+            )
+        self._copy_binary(
+            "backtest_holding_periods",
+            ["backtest_id", "valid_from", "valid_to", "dates", "positions", "shares", "weights"],
+            rows,
         )
-        with driver_connection(self._conn).cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(bytes(buffer))
-        return len(periods)
+        return len(rows)
 
     def write_timeseries(self, run_id: int, frame: pd.DataFrame) -> int:
         """Columns date, nav, return, cumulative_return, drawdown, volatility_rolling."""
@@ -280,9 +289,54 @@ class BacktestRepository:
         """Columns date and the five factors (nulls where no exposure is known)."""
         return self._copy("backtest_factor_exposures", run_id, frame)
 
-    def write_trades(self, run_id: int, frame: pd.DataFrame) -> int:
-        """Columns rebalance_date, symbol, shares_delta, trade_value, transaction_cost."""
-        return self._copy("backtest_trades", run_id, frame)
+    def write_trades(
+        self,
+        run_id: int,
+        sets: Sequence[tuple[dt.date, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    ) -> int:
+        """Per rebalance (decision date, 0-based numbers of the names traded in
+        `write_symbols`' order, shares delta, signed value, cost) one `backtest_trade_sets`
+        row. Returns the number of trades."""
+        rows = [
+            [
+                _scalar(run_id, ">i8"),
+                _scalar(_day_numbers(pd.DatetimeIndex([day]))[0], ">i4"),
+                _array(np.asarray(names) + 1, _INT4_OID, ">i4"),
+                _array(delta, _FLOAT8_OID, ">f8"),
+                _array(value, _FLOAT8_OID, ">f8"),
+                _array(cost, _FLOAT8_OID, ">f8"),
+            ]
+            for day, names, delta, value, cost in sets
+        ]
+        self._copy_binary(
+            "backtest_trade_sets",
+            [
+                "backtest_id",
+                "rebalance_date",
+                "positions",
+                "shares_delta",
+                "trade_value",
+                "transaction_cost",
+            ],
+            rows,
+        )
+        return sum(len(names) for _, names, *_ in sets)
+
+    def _copy_binary(self, table: str, columns: Sequence[str], rows: list[list[bytes]]) -> None:
+        if not rows:
+            return
+        buffer = bytearray(_COPY_HEADER)
+        for fields in rows:
+            buffer += _FIELDS.pack(len(fields))
+            for payload in fields:
+                buffer += _LENGTH.pack(len(payload))
+                buffer += payload
+        buffer += _FIELDS.pack(-1)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with driver_connection(self._conn).cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(bytes(buffer))
 
     # --- outputs: reads --------------------------------------------------------------------------
 

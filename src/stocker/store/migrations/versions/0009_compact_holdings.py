@@ -11,6 +11,9 @@ session of any stored run: the view starts from it, so `WHERE date = d` looks up
 period covering it, and one column of its weights. Rows inserted into the view by hand are
 added to a one-day period of their run and date (an INSTEAD OF trigger).
 
+Trades likewise: one `backtest_trade_sets` row per run and rebalance with the names traded and
+their deltas, values and costs as arrays; `backtest_trades` is the view of its 11.7.6 rows.
+
 Revision ID: 0009_compact_holdings
 Revises: 0008_news
 Create Date: 2026-11-28
@@ -73,20 +76,30 @@ CREATE TABLE backtest_dates (date DATE PRIMARY KEY);
 COMMENT ON TABLE backtest_dates IS
     'Every session of a stored backtest: the days the backtest_holdings view can return.';
 
+CREATE FUNCTION backtest_symbol_position(run BIGINT, wanted VARCHAR, wanted_sector VARCHAR)
+RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE
+    found_position INTEGER;
+BEGIN
+    SELECT position INTO found_position FROM backtest_symbols
+     WHERE backtest_id = run AND symbol = wanted;
+    IF found_position IS NULL THEN
+        SELECT COALESCE(MAX(position), 0) + 1 INTO found_position FROM backtest_symbols
+         WHERE backtest_id = run;
+        INSERT INTO backtest_symbols (backtest_id, position, symbol, sector)
+        VALUES (run, found_position, wanted, wanted_sector);
+    END IF;
+    RETURN found_position;
+END
+$$;
+
 CREATE FUNCTION backtest_holdings_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     found_position INTEGER;
     period backtest_holding_periods%ROWTYPE;
 BEGIN
     INSERT INTO backtest_dates (date) VALUES (NEW.date) ON CONFLICT DO NOTHING;
-    SELECT position INTO found_position FROM backtest_symbols
-     WHERE backtest_id = NEW.backtest_id AND symbol = NEW.symbol;
-    IF found_position IS NULL THEN
-        SELECT COALESCE(MAX(position), 0) + 1 INTO found_position FROM backtest_symbols
-         WHERE backtest_id = NEW.backtest_id;
-        INSERT INTO backtest_symbols (backtest_id, position, symbol, sector)
-        VALUES (NEW.backtest_id, found_position, NEW.symbol, NEW.sector);
-    END IF;
+    found_position := backtest_symbol_position(NEW.backtest_id, NEW.symbol, NEW.sector);
     SELECT * INTO period FROM backtest_holding_periods
      WHERE backtest_id = NEW.backtest_id AND valid_from <= NEW.date AND valid_to >= NEW.date
      FOR UPDATE;
@@ -142,9 +155,112 @@ INSERT INTO backtest_holdings (backtest_id, date, symbol, shares, weight, sector
 SELECT backtest_id, date, symbol, shares, weight, sector FROM backtest_holdings_rows
 ORDER BY backtest_id, date, symbol;
 DROP TABLE backtest_holdings_rows;
+
+CREATE TABLE backtest_trade_sets (
+    id               BIGSERIAL PRIMARY KEY,
+    backtest_id      BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    rebalance_date   DATE NOT NULL,
+    positions        INTEGER[] NOT NULL,
+    shares_delta     DOUBLE PRECISION[] NOT NULL,
+    trade_value      DOUBLE PRECISION[] NOT NULL,
+    transaction_cost DOUBLE PRECISION[] NOT NULL,
+    CONSTRAINT uq_backtest_trade_sets UNIQUE (backtest_id, rebalance_date),
+    CONSTRAINT ck_backtest_trade_sets_names CHECK (
+        cardinality(shares_delta) = cardinality(positions)
+        AND cardinality(trade_value) = cardinality(positions)
+        AND cardinality(transaction_cost) = cardinality(positions)),
+    CONSTRAINT ck_backtest_trade_sets_transaction_cost CHECK (0 <= ALL (transaction_cost))
+);
+COMMENT ON TABLE backtest_trade_sets IS
+    'Trades of one backtest rebalance as arrays; the backtest_trades view gives one row each.';
+ALTER TABLE backtest_trade_sets
+    ALTER COLUMN positions SET STORAGE EXTERNAL,
+    ALTER COLUMN shares_delta SET STORAGE EXTERNAL,
+    ALTER COLUMN trade_value SET STORAGE EXTERNAL,
+    ALTER COLUMN transaction_cost SET STORAGE EXTERNAL;
+
+CREATE FUNCTION backtest_trades_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    found_position INTEGER;
+    trade_set backtest_trade_sets%ROWTYPE;
+BEGIN
+    found_position := backtest_symbol_position(NEW.backtest_id, NEW.symbol, NULL);
+    SELECT * INTO trade_set FROM backtest_trade_sets
+     WHERE backtest_id = NEW.backtest_id AND rebalance_date = NEW.rebalance_date FOR UPDATE;
+    IF trade_set.id IS NULL THEN
+        INSERT INTO backtest_trade_sets (backtest_id, rebalance_date, positions, shares_delta,
+                                         trade_value, transaction_cost)
+        VALUES (NEW.backtest_id, NEW.rebalance_date, ARRAY[found_position],
+                ARRAY[NEW.shares_delta], ARRAY[NEW.trade_value],
+                ARRAY[COALESCE(NEW.transaction_cost, 0)]);
+    ELSIF found_position = ANY(trade_set.positions) THEN
+        RAISE EXCEPTION 'backtest_trades: run % already trades % on %', NEW.backtest_id,
+            NEW.symbol, NEW.rebalance_date USING ERRCODE = 'unique_violation';
+    ELSE
+        UPDATE backtest_trade_sets
+           SET positions = positions || found_position,
+               shares_delta = shares_delta || NEW.shares_delta,
+               trade_value = trade_value || CAST(NEW.trade_value AS DOUBLE PRECISION),
+               transaction_cost = transaction_cost
+                   || CAST(COALESCE(NEW.transaction_cost, 0) AS DOUBLE PRECISION)
+         WHERE id = trade_set.id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TABLE backtest_trades_rows AS
+SELECT backtest_id, rebalance_date, symbol, shares_delta, trade_value, transaction_cost
+FROM backtest_trades;
+DROP TABLE backtest_trades;
+CREATE VIEW backtest_trades AS
+SELECT t.id * 100000 + h.k AS id,
+       t.backtest_id,
+       t.rebalance_date,
+       s.symbol,
+       h.shares_delta,
+       CAST(h.trade_value AS NUMERIC(18, 4)) AS trade_value,
+       CAST(h.transaction_cost AS NUMERIC(18, 4)) AS transaction_cost
+FROM backtest_trade_sets t
+CROSS JOIN LATERAL unnest(t.positions, t.shares_delta, t.trade_value, t.transaction_cost)
+    WITH ORDINALITY AS h(position, shares_delta, trade_value, transaction_cost, k)
+JOIN backtest_symbols s ON s.backtest_id = t.backtest_id AND s.position = h.position;
+COMMENT ON VIEW backtest_trades IS
+    'Trades executed at each rebalance of a backtest (SigmaQLab 11.7.6), from trade sets.';
+CREATE TRIGGER backtest_trades_insert INSTEAD OF INSERT ON backtest_trades
+    FOR EACH ROW EXECUTE FUNCTION backtest_trades_insert();
+INSERT INTO backtest_trades (backtest_id, rebalance_date, symbol, shares_delta, trade_value,
+                             transaction_cost)
+SELECT backtest_id, rebalance_date, symbol, shares_delta, trade_value, transaction_cost
+FROM backtest_trades_rows ORDER BY backtest_id, rebalance_date, symbol;
+DROP TABLE backtest_trades_rows;
 """
 
 DOWNGRADE = """
+CREATE TABLE backtest_trades_rows AS SELECT backtest_id, rebalance_date, symbol, shares_delta,
+    trade_value, transaction_cost FROM backtest_trades;
+DROP VIEW backtest_trades;
+DROP FUNCTION backtest_trades_insert();
+CREATE TABLE backtest_trades (
+    id               BIGSERIAL PRIMARY KEY,
+    backtest_id      BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    rebalance_date   DATE NOT NULL,
+    symbol           VARCHAR(20) NOT NULL REFERENCES instrument_info (symbol) ON UPDATE CASCADE,
+    shares_delta     DOUBLE PRECISION NOT NULL,
+    trade_value      NUMERIC(18, 4) NOT NULL,
+    transaction_cost NUMERIC(18, 4) NOT NULL DEFAULT 0
+                     CONSTRAINT ck_backtest_trades_transaction_cost CHECK (transaction_cost >= 0),
+    UNIQUE (backtest_id, rebalance_date, symbol)
+);
+COMMENT ON TABLE backtest_trades IS 'Trades executed at each rebalance of a backtest.';
+COMMENT ON COLUMN backtest_trades.trade_value IS 'Signed value traded (positive = bought).';
+INSERT INTO backtest_trades (backtest_id, rebalance_date, symbol, shares_delta, trade_value,
+                             transaction_cost)
+SELECT backtest_id, rebalance_date, symbol, shares_delta, trade_value, transaction_cost
+FROM backtest_trades_rows ORDER BY backtest_id, rebalance_date, symbol;
+DROP TABLE backtest_trades_rows;
+DROP TABLE backtest_trade_sets;
+
 CREATE TABLE backtest_holdings_rows AS SELECT backtest_id, date, symbol, shares, weight, sector
 FROM backtest_holdings;
 DROP VIEW backtest_holdings;
@@ -169,6 +285,7 @@ ORDER BY backtest_id, date, symbol;
 DROP TABLE backtest_holdings_rows;
 DROP TABLE backtest_holding_periods;
 DROP TABLE backtest_symbols;
+DROP FUNCTION backtest_symbol_position(BIGINT, VARCHAR, VARCHAR);
 DROP TABLE backtest_dates;
 """
 
