@@ -70,7 +70,7 @@ class FactorCovariance:
         eigenpairs as factors, the rest of each asset's sample variance as specific variance.
 
         Each asset's variance equals its sample variance exactly; correlations are those of
-        the k strongest components. Computed from the thin SVD of the demeaned returns.
+        the k strongest components. Only the top k eigenpairs are computed.
         """
         values = np.asarray(returns, dtype=np.float64)
         n_obs, n_assets = values.shape
@@ -79,9 +79,12 @@ class FactorCovariance:
                 f"n_factors: got {n_factors}, expected 1 to {min(n_obs - 1, n_assets) - 1}"
             )
         centred = (values - values.mean(axis=0)) / np.sqrt(n_obs - 1)
-        _, singular, vectors = linalg.svd(centred, full_matrices=False, check_finite=False)
-        loadings = singular[:n_factors, None] * vectors[:n_factors]
-        total = np.einsum("ij,ij->j", centred, centred)
+        sample = centred.T @ centred
+        eigenvalues, vectors = linalg.eigh(
+            sample, subset_by_index=[n_assets - n_factors, n_assets - 1], check_finite=False
+        )
+        loadings = (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))).T[::-1]
+        total = np.diag(sample).copy()
         specific = np.clip(total - np.einsum("ij,ij->j", loadings, loadings), 0.0, None)
         return cls(loadings=loadings, specific_variance=specific)
 
