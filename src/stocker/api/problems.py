@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stocker.core.errors import (
     BrokerError,
@@ -114,7 +116,7 @@ def status_of(exc: StockerError) -> int:
 
 
 def _location(parts: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in parts if part not in ("body",) or len(parts) == 1)
+    return ".".join(str(part) for part in parts) or "request"
 
 
 def install(api: FastAPI, app: App) -> None:
@@ -138,13 +140,58 @@ def install(api: FastAPI, app: App) -> None:
     async def stocker_error(request: Request, exc: StockerError) -> JSONResponse:
         return problem(request, status_of(exc), str(exc))
 
-    @api.exception_handler(Exception)
-    async def anything_else(request: Request, exc: Exception) -> JSONResponse:
+    def anything_else(request: Request, exc: Exception) -> JSONResponse:
         described = app.describe_failure(exc)
         if described:
             return problem(request, 503, described)
+        refused = _database_refusal(exc)
+        if refused:
+            return problem(request, *refused)
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(request, 500, "unexpected error; the server log has the details")
+
+    api.add_middleware(CatchAll, handler=anything_else)
+
+
+def _database_refusal(exc: BaseException) -> tuple[int, str] | None:
+    """A value the database refused (too long, out of range, a NUL character: 400) or a write
+    that lost a race to a unique key (409), without importing the database driver here."""
+    names = {(kind.__module__, kind.__name__) for kind in type(exc).__mro__}
+    original = getattr(exc, "orig", None)
+    reason = str(getattr(getattr(original, "diag", None), "message_primary", "") or original)
+    reason = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+    if ("sqlalchemy.exc", "DataError") in names or isinstance(original, ValueError):
+        return 400, f"request: a value the database cannot hold ({reason})"
+    if ("sqlalchemy.exc", "IntegrityError") in names:
+        return 409, f"request: conflicts with stored data ({reason})"
+    return None
+
+
+class CatchAll:
+    """ASGI middleware: an exception no handler took becomes a problem response here, so it
+    never reaches the server's error page (and no traceback reaches a client)."""
+
+    def __init__(self, app: ASGIApp, handler: Callable[[Request, Exception], JSONResponse]) -> None:
+        self._app = app
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            await self._handler(Request(scope), exc)(scope, receive, send)
 
 
 def document(schema: dict[str, Any]) -> dict[str, Any]:
