@@ -36,7 +36,7 @@ from typing import Literal, NoReturn
 from stocker.core.errors import DataError
 
 FieldType = Literal["number", "text"]
-Source = Literal["fundamentals", "factors", "risk", "instrument"]
+Source = Literal["fundamentals", "factors", "risk", "sentiment", "instrument"]
 
 MAX_EXPRESSION_CHARACTERS = 4000
 MAX_DEPTH = 40
@@ -83,6 +83,10 @@ beta               risk         number beta to the benchmark
 tail_beta          risk         number tail beta
 skew               risk         number skewness of daily returns
 kurtosis           risk         number kurtosis of daily returns
+sentiment_1d       sentiment    number news sentiment of the latest news session up to the date
+sentiment_5d       sentiment    number mean daily news sentiment over the last 5 news sessions
+sentiment_20d      sentiment    number mean daily news sentiment over the last 20 news sessions
+news_count_5d      sentiment    number articles about the symbol over the last 5 news sessions
 symbol             instrument   text   ticker
 name               instrument   text   company name
 exchange           instrument   text   listing exchange

@@ -120,6 +120,8 @@ def _expected_frame(dataset: dict[str, list[dict[str, Any]]], day: dt.date) -> p
         source = frames.get(info.source)
         if info.source == "instrument":
             out[name] = instruments[name].reindex(present) if name != "symbol" else present
+        elif info.source == "sentiment":
+            out[name] = np.nan  # this dataset has no news
         elif name in ("sector", "industry"):
             own = fundamentals[name] if name in fundamentals else pd.Series(dtype=object)
             out[name] = own.reindex(present).combine_first(instruments[name].reindex(present))

@@ -7,11 +7,19 @@ before D:
   date a figure became known, so a later restatement never changes what D saw);
 - factors and risk: the rows of the latest ``as_of_date <= D`` of `factor_exposures` and of
   `risk_model` (one cross-section each: z-scores of different dates are not comparable);
+- news sentiment (`sentiment_1d`, `sentiment_5d`, `sentiment_20d`, `news_count_5d`): the
+  symbol's `market_sentiment` rows of one source (default ``lm_news``) over the last 1, 5 or 20
+  news sessions on or before D, a news session being a date with a market-wide row of that
+  source (with a live feed, every exchange session); ``sentiment_Nd`` is the plain mean of the
+  symbol's daily scores in the window (sessions without its news do not count), NULL when it
+  had none; rows are dated by the session an article counted for, so D sees only news published
+  before D's close;
 - sector and industry: the snapshot's own classification, else `instrument_info`'s (current);
 - the universe: the live members of the group. Membership history is not stored (members are
   soft-deleted and revived in place), so a universe filter uses today's members on any D.
 
-A symbol is in `screened` when it has a fundamentals snapshot, factor row or risk row as of D.
+A symbol is in `screened` when it has a fundamentals snapshot, factor row, risk row or news
+sentiment as of D.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ _FUNDAMENTALS = ", ".join(f'"{name}"::float8 AS "{name}"' for name in _NUMBERS["
 _FACTORS = ", ".join(f'fe."{name}"' for name in _NUMBERS["factors"])
 _RISK = ", ".join(f'rm."{name}"' for name in _NUMBERS["risk"])
 _FUNDAMENTAL_COLUMNS = ", ".join(f'fs."{name}"' for name in _NUMBERS["fundamentals"])
+_SENTIMENT = ", ".join(f'ms."{name}"' for name in FIELDS if FIELDS[name].source == "sentiment")
+DEFAULT_SENTIMENT_SOURCE = "lm_news"
+"""The `market_sentiment` source the sentiment fields read (Loughran–McDonald news scores)."""
 
 SCREENED_SQL = f"""
 WITH fs AS (
@@ -48,19 +59,37 @@ WITH fs AS (
 ), rm AS (
     SELECT * FROM risk_model
     WHERE as_of_date = (SELECT max(as_of_date) FROM risk_model WHERE as_of_date <= :as_of)
+), news_days AS (
+    SELECT date, row_number() OVER (ORDER BY date DESC) AS back
+    FROM market_sentiment
+    WHERE source = :sentiment_source AND symbol IS NULL AND date <= :as_of
+    ORDER BY date DESC
+    LIMIT 20
+), ms AS (
+    SELECT m.symbol,
+        (avg(m.sentiment_score) FILTER (WHERE d.back = 1))::float8 AS "sentiment_1d",
+        (avg(m.sentiment_score) FILTER (WHERE d.back <= 5))::float8 AS "sentiment_5d",
+        avg(m.sentiment_score)::float8 AS "sentiment_20d",
+        (sum(m.article_count) FILTER (WHERE d.back <= 5))::float8 AS "news_count_5d"
+    FROM market_sentiment AS m
+    JOIN news_days AS d ON d.date = m.date
+    WHERE m.source = :sentiment_source AND m.symbol IS NOT NULL
+    GROUP BY m.symbol
 ), screened AS (
     SELECT
         i.symbol AS "symbol", i.name AS "name", i.exchange AS "exchange",
         COALESCE(fs.sector, i.sector) AS "sector",
         COALESCE(fs.industry, i.industry) AS "industry",
-        {_FUNDAMENTAL_COLUMNS}, {_FACTORS}, {_RISK},
+        {_FUNDAMENTAL_COLUMNS}, {_FACTORS}, {_RISK}, {_SENTIMENT},
         fs.as_of_date AS fundamentals_date, fe.as_of_date AS factors_date,
         rm.as_of_date AS risk_date
     FROM instrument_info AS i
     LEFT JOIN fs ON fs.symbol = i.symbol
     LEFT JOIN fe ON fe.symbol = i.symbol
     LEFT JOIN rm ON rm.symbol = i.symbol
-    WHERE (fs.symbol IS NOT NULL OR fe.symbol IS NOT NULL OR rm.symbol IS NOT NULL)
+    LEFT JOIN ms ON ms.symbol = i.symbol
+    WHERE (fs.symbol IS NOT NULL OR fe.symbol IS NOT NULL OR rm.symbol IS NOT NULL
+           OR ms.symbol IS NOT NULL)
       AND {{universe}}
 )
 SELECT * FROM screened
@@ -81,14 +110,23 @@ class ScreenRepository:
         self._conn = conn
 
     def run(
-        self, compiled: CompiledScreen, as_of: dt.date, *, universe_id: int | None = None
+        self,
+        compiled: CompiledScreen,
+        as_of: dt.date,
+        *,
+        universe_id: int | None = None,
+        sentiment_source: str = DEFAULT_SENTIMENT_SOURCE,
     ) -> pd.DataFrame:
         """The rows passing the screen as of `as_of`, in screen order (ties by symbol).
 
         Columns: every catalogue field, then ``fundamentals_date, factors_date, risk_date``
         (the as-of dates the row's values come from). Numbers are float64.
         """
-        parameters: dict[str, Any] = {**compiled.parameters, "as_of": as_of}
+        parameters: dict[str, Any] = {
+            **compiled.parameters,
+            "as_of": as_of,
+            "sentiment_source": sentiment_source,
+        }
         if universe_id is not None:
             parameters["universe_id"] = universe_id
         statement = SCREENED_SQL.format(
