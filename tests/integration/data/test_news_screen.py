@@ -1,4 +1,4 @@
-"""Sentiment fields in the screener: `sentiment_5d > 0.2` as of D sees only news before D's close."""
+"""Sentiment fields in the screener: as of D they see only news published before D's close."""
 
 from __future__ import annotations
 
