@@ -36,7 +36,7 @@ def timestamp(value: Any) -> dt.datetime:
     text = str(value).replace("Z", "+00:00")
     head, _, rest = text.partition(".")
     if rest:  # nanoseconds: Python keeps six digits
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         zone = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     return dt.datetime.fromisoformat(text)
