@@ -537,12 +537,13 @@ class WebReads:
         return _web_rows(
             self._conn,
             "SELECT o.order_id, o.portfolio_id, o.date, o.symbol, o.side, o.qty, o.type, "
-            "o.status, coalesce(sum(f.qty), 0) AS filled_qty, "
-            "CASE WHEN sum(f.qty) > 0 THEN sum(f.qty * f.price) / sum(f.qty) END AS avg_price, "
-            "coalesce(sum(f.commission), 0) AS commission "
-            "FROM orders o LEFT JOIN fills f ON f.order_id = o.order_id "
+            "o.status, coalesce(f.filled, 0) AS filled_qty, f.avg_price, "
+            "coalesce(f.commission, 0) AS commission FROM orders o LEFT JOIN ("
+            "SELECT order_id, sum(qty) AS filled, sum(qty * price) / nullif(sum(qty), 0) "
+            "AS avg_price, sum(commission) AS commission FROM fills GROUP BY order_id) f "
+            "ON f.order_id = o.order_id "
             "WHERE CAST(:p AS varchar) IS NULL OR o.portfolio_id = CAST(:p AS varchar) "
-            "GROUP BY o.order_id ORDER BY o.date DESC, o.portfolio_id, o.symbol LIMIT :n",
+            "ORDER BY o.date DESC, o.portfolio_id, o.symbol LIMIT :n",
             {"p": portfolio_id, "n": limit},
         )
 

@@ -1,0 +1,186 @@
+"""The web app served by a real uvicorn on loopback, over a database with the sample loaded,
+driven by Debian's Chromium through Playwright.
+
+One server for the session (starting one and loading the sample takes seconds; every browser
+test is in the xdist group "browser", so one worker runs them all): its own database
+cloned from the migrated template, the 20-stock sample, the demo's research (factors, a
+screened group, a sector-capped portfolio), two stored backtests and a few weeks of paper
+trading, so every page has something to show. Chromium must be installed (`.ci/run` installs
+it with apt-get): without it these tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from stocker.bootstrap import App, build
+from stocker.config import Settings
+
+CHROMIUM = Path(os.environ.get("STOCKER_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("STOCKER_SCREENSHOTS", REPO / "test-results" / "screenshots"))
+"""Where every page's screenshot is written (a folder the tests name; CI keeps test-results/)."""
+DAY = dt.date(2022, 12, 28)
+"""The sample's last session: the research is as of this day."""
+BACKTEST_START = dt.date(2021, 1, 4)
+TRADING = (dt.date(1990, 1, 2), dt.date(1990, 3, 30))
+"""The paper-trading sessions replayed for the dashboard and the Trade page: the sample's first
+quarter, where a session takes milliseconds (each reads the symbols' history up to it)."""
+SCREEN = "sector is not null and momentum is not null order by composite_score desc limit 15"
+STRATEGY = (
+    '[portfolio]\nid = "trend"\nsymbols = ["AAPL", "KO", "MSFT", "XOM", "JPM", "PG"]\n'
+    "[strategy]\nlookback_days = 20\nvol_seed_returns = 10\n"
+)
+
+
+@dataclass(frozen=True)
+class Served:
+    """The running web app: its URL, the App behind it and an all-scopes API key."""
+
+    url: str
+    app: App
+    key: str
+    runs: tuple[int, int]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _seed(app: App, tmp: Path) -> tuple[int, int]:
+    from stocker.data.sample import load_sample
+    from stocker.lab.backtests import run_backtest
+    from stocker.lab.demo_research import DEMO_PORTFOLIO, demo_research
+    from stocker.trading.days import replay_from_files
+
+    load_sample(app.uow())
+    demo_research(app.uow(), day=DAY)
+    first = run_backtest(app.uow(), DEMO_PORTFOLIO, start=BACKTEST_START, end=DAY, cost_bps=10)
+    second = run_backtest(
+        app.uow(), DEMO_PORTFOLIO, start=BACKTEST_START, end=DAY, rebalance="quarterly"
+    )
+    strategy = tmp / "trend.toml"
+    strategy.write_text(STRATEGY)
+    replay_from_files(app.uow, [strategy], *TRADING, app.broker)
+    return first.id, second.id
+
+
+@pytest.fixture(scope="session")
+def served(
+    server_url: str,
+    template_database: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    from stocker.api.app import create_app
+    from stocker.api.auth import create_key
+
+    name = f"stocker_w_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+    tmp = tmp_path_factory.mktemp("web")
+    settings = Settings(
+        database_url=make_url(server_url).set(database=name).render_as_string(hide_password=False),
+        redis_url=redis_url,
+        home=tmp / "home",
+        stream_prefix=f"w{uuid.uuid4().hex[:10]}:",
+    )
+    app = build(settings)
+    runs = _seed(app, tmp)
+    key, _ = create_key(app, "browser tests", ["read", "research", "trade", "admin"])
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield Served(f"http://127.0.0.1:{port}", app, key, runs)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), (
+        f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
+        ".ci/run does) or point STOCKER_TEST_CHROMIUM at a Chromium binary"
+    )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def publish(screenshot: Path) -> None:
+    """Copy a screenshot into docs/screenshots (what the README shows) when asked to."""
+    if os.environ.get("STOCKER_UPDATE_DOCS_SCREENSHOTS"):
+        target = REPO / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot, target / screenshot.name)
+
+
+@pytest.fixture(scope="session")
+def page_paths(served: Served) -> dict[str, str]:
+    """Screenshot name → path of every page of the web app, each with something to show."""
+    with served.app.uow() as uow:
+        orders = uow.reads.web.orders(limit=1)
+    assert orders, "the fixture's paper trading made no order"
+    first, second = served.runs
+    return {
+        "dashboard": "/",
+        "data": "/data",
+        "screener": "/screener?" + urlencode({"expression": SCREEN, "date": DAY.isoformat()}),
+        "groups": "/groups",
+        "group": "/groups/demo_top_composite",
+        "builder": "/builder",
+        "portfolio": "/builder/demo_screened_minvar",
+        "backtests": "/backtests",
+        "backtest-report": f"/backtests/{first}",
+        "compare": f"/backtests/compare?ids={first}&ids={second}",
+        "trade": "/trade",
+        "explain": f"/trade/orders/{orders[0]['order_id']}",
+        "login": "/login",
+    }
