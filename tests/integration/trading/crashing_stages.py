@@ -263,6 +263,9 @@ class Run:
     feed: bool = True
     claim_idle_ms: int = 150
     quiet_s: float = 0.45
+    ack_first: bool = False
+    """Acknowledge each batch as soon as it is read, before its effects commit (at-most-once:
+    the shortcut `bench/faults.py` compares with)."""
 
 
 Kills = Kill | Sequence[Kill] | None
@@ -270,7 +273,8 @@ Kills = Kill | Sequence[Kill] | None
 
 def run_stages(run: Run, kill: Kills = None, *, counts: Path | None = None) -> int:
     """Run the stage process to the end (0), or to its kill (-SIGKILL). With ``counts``, the
-    process writes there how many calls each stage had (JSON)."""
+    process writes there (JSON) how many handler calls and acknowledgements each stage had
+    (``calls``, ``acks``) and how many orders it sent the broker (``submits``)."""
     pid = os.fork()
     if pid == 0:  # the child never returns, and never touches the parent's connections
         code = 1
@@ -365,8 +369,9 @@ def _serve(run: Run, kill: Kills, counts_path: Path | None) -> int:
     pipeline = Stages(portfolios(), KillingVenue(run.venue))
     registry = HandlerRegistry()
     pipeline.register(registry)
+    kind = AckFirstConsumer if run.ack_first else Consumer
     consumers = [
-        Consumer(
+        kind(
             factory,
             client,
             bus,
@@ -386,9 +391,18 @@ def _serve(run: Run, kill: Kills, counts_path: Path | None) -> int:
             _feed(factory, pipeline, day)
         _pump(relay, consumers, run.quiet_s)
     if counts_path is not None:
-        counts_path.write_text(json.dumps(calls))
+        counts_path.write_text(json.dumps({"calls": calls, "acks": acks, "submits": submits}))
     engine.dispose()
     return 0
+
+
+class AckFirstConsumer(Consumer):
+    """A consumer that acknowledges what it reads before applying it."""
+
+    def _apply(self, entries: list[Any], report: Any) -> None:
+        if entries:
+            self._redis.xack(self._key, self.group, *(entry.message_id for entry in entries))
+        super()._apply(entries, report)
 
 
 def _feed(factory: Callable[[], Any], pipeline: Stages, day: dt.date) -> None:
