@@ -38,6 +38,8 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
     bars.write_text("date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n")
     sentiment = tmp / "news.csv"
     sentiment.write_text("symbol,date,sentiment_score\nAAPL,2024-01-02,0.5\n")
+    articles = tmp / "articles.csv"
+    articles.write_text("published_at,headline,symbols\n2024-01-02T15:00:00Z,Gains,AAPL\n")
     window = ["--start", "2024-01-02", "--end", "2024-01-31"]
     strategy = tmp / "trend.toml"
     strategy.write_text('[portfolio]\nid = "main"\nsymbols = ["AAPL"]\n')
@@ -90,6 +92,9 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
         "data returns": ["data", "returns"],
         "data sentiment": ["data", "sentiment", str(sentiment), "--source", "news"],
         "data synth": ["data", "synth", "--symbols", "3", "--years", "1", "--seed", "1"],
+        "sentiment ingest": ["sentiment", "ingest", "--file", str(tmp / "articles.csv")],
+        "sentiment score": ["sentiment", "score", "--scorer", "vader", "--json"],
+        "sentiment show": ["sentiment", "show", "--json"],
         "data trading-universe": ["data", "trading-universe", *window, "--top", "5"],
         "db current": ["db", "current"],
         "db downgrade": ["db", "downgrade", "base", "--yes"],

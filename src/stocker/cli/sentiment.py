@@ -243,7 +243,7 @@ def sentiment_table(rows: pd.DataFrame, *, title: str) -> Table:
     for record in rows.to_dict("records"):
         magnitude = record["sentiment_magnitude"]
         table.add_row(
-            str(record["symbol"] or "(market)"),
+            "(market)" if record["symbol"] is None else str(record["symbol"]),
             str(record["date"]),
             f"{float(record['sentiment_score']):+.3f}",
             score_bar(float(record["sentiment_score"])),

@@ -267,7 +267,10 @@ class NewsRepository:
                 "end": end,
             },
         )
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        named = frame["symbol"].astype(object)
+        frame["symbol"] = named.where(named.notna(), None)
+        return frame
 
     def sentiment_sources(self) -> list[str]:
         """The sources present in `market_sentiment`."""
