@@ -160,7 +160,7 @@ class LiveTrading:
     def _record_submission(self, uow: SqlUnitOfWork, order: OrderRow, sent: BrokerOrder) -> None:
         repo = uow.live_trading
         repo.lock_order(order.order_id)
-        repo.set_broker_order_id(order.order_id, sent.broker_order_id)
+        repo.mark_submitted(order.order_id, sent.broker_order_id)
         if repo.add_broker_event(
             self.broker.name, sent.broker_order_id, order.order_id, "submitted"
         ):
@@ -170,9 +170,6 @@ class LiveTrading:
                 broker_order_id=sent.broker_order_id,
                 detail={"client_order_id": sent.client_order_id, "broker": self.broker.name},
             )
-        current = uow.trading.order(order.order_id)
-        if current is not None and current.status == "PENDING":
-            uow.trading.set_order_status(order.order_id, "SHIPPED")
 
     def cancel_open(self, portfolio_id: str) -> list[str]:
         """Cancel every open broker order of the portfolio (the kill switch)."""
@@ -242,7 +239,7 @@ class LiveTrading:
         with self.uow_factory() as uow:
             return uow.trading.order(order_id)
 
-    def _record_fill(self, uow: SqlUnitOfWork, order: OrderRow, fill: BrokerFill) -> None:
+    def _record_fill(self, uow: SqlUnitOfWork, order: OrderRow, fill: BrokerFill) -> bool:
         new = uow.trading.add_fill(
             FillRow(
                 fill_id=fill.execution_id,
@@ -256,7 +253,7 @@ class LiveTrading:
             )
         )
         if not new:
-            return
+            return False
         repo = uow.live_trading
         total = repo.filled_qty(order.order_id)
         uow.trading.add_order_event(
@@ -291,16 +288,14 @@ class LiveTrading:
                 order_id=order.order_id,
                 broker_order_id=fill.broker_order_id,
             )
-            return
+            return True
         post_ledger_fill(uow, order, fill)
+        return True
 
     def _settle(self, uow: SqlUnitOfWork, order: OrderRow) -> None:
-        repo = uow.live_trading
-        filled = repo.filled_qty(order.order_id)
-        ended = repo.terminal_filled_qty(order.order_id) is not None
-        status = local_status(order.qty, filled, ended)
-        current = uow.trading.order(order.order_id)
-        if current is not None and current.status != status:
+        filled, ended_at, current = uow.live_trading.order_facts(order.order_id)
+        status = local_status(order.qty, filled, ended_at is not None)
+        if current != status:
             uow.trading.set_order_status(order.order_id, status)
 
     # -- backfill --------------------------------------------------------------------------
@@ -315,20 +310,19 @@ class LiveTrading:
         fills = self.broker.fills(after)
         with self.uow_factory() as uow:
             known = uow.live_trading.known_fill_ids([fill.execution_id for fill in fills])
-        for fill in fills:
-            if fill.execution_id in known:
-                continue
+        fresh = [fill for fill in fills if fill.execution_id not in known]
+        for fill in fresh:
             if fill.broker_order_id not in by_broker_id:
                 by_broker_id[fill.broker_order_id] = self._order_of(fill.broker_order_id)
-            order = by_broker_id[fill.broker_order_id]
-            if order is None:
-                continue  # not ours: reconciliation reports it
+        if fresh:
             with self.uow_factory() as uow:
-                uow.live_trading.lock_order(order.order_id)
-                before = len(uow.trading.fills_of(order.order_id))
-                self._record_fill(uow, order, fill)
-                new_fills += len(uow.trading.fills_of(order.order_id)) - before
-                self._settle(uow, order)
+                for fill in fresh:
+                    order = by_broker_id[fill.broker_order_id]
+                    if order is None:
+                        continue  # not ours: reconciliation reports it
+                    uow.live_trading.lock_order(order.order_id)
+                    new_fills += self._record_fill(uow, order, fill)
+                    self._settle(uow, order)
                 uow.commit()
         self._refresh_in_flight()
         # the next backfill starts here (less a margin for the broker's clock): whatever was

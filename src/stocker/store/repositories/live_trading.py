@@ -89,6 +89,30 @@ class LiveTradingRepository:
             {"b": broker_order_id, "o": order_id},
         )
 
+    def mark_submitted(self, order_id: uuid.UUID, broker_order_id: str) -> None:
+        """Store the broker's order id; a PENDING order becomes SHIPPED."""
+        self._conn.execute(
+            text(
+                "UPDATE orders SET broker_order_id = :b, updated_at = now(), status = CASE "
+                "WHEN status = 'PENDING' THEN 'SHIPPED' ELSE status END WHERE order_id = :o"
+            ),
+            {"b": broker_order_id, "o": order_id},
+        )
+
+    def order_facts(self, order_id: uuid.UUID) -> tuple[Decimal, Decimal | None, str]:
+        """What settles an order's status: its filled quantity, the filled quantity the
+        broker reported when it ended it (None while it has not), its stored status."""
+        row = self._conn.execute(
+            text(
+                "SELECT (SELECT COALESCE(SUM(qty), 0) FROM fills f WHERE f.order_id = o.order_id),"
+                " (SELECT MIN(COALESCE(filled_qty, 0)) FROM broker_events e "
+                "  WHERE e.order_id = o.order_id AND e.event = ANY(:t)), o.status "
+                "FROM orders o WHERE o.order_id = :o"
+            ),
+            {"o": order_id, "t": list(TERMINAL_EVENTS)},
+        ).one()
+        return Decimal(row[0]), (Decimal(row[1]) if row[1] is not None else None), str(row[2])
+
     def broker_order_id(self, order_id: uuid.UUID) -> str | None:
         value = self._conn.execute(
             text("SELECT broker_order_id FROM orders WHERE order_id = :o"), {"o": order_id}
