@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         default=Path("strategies"),
         description="Strategy file or directory the API's `run a day` uses.",
     )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the API trusts a verified key before looking it up again "
+        "(a revocation takes effect within it); 0 looks it up on every request.",
+    )
     api_backtest_workers: int = Field(
         default=2, ge=1, description="Backtests the API runs at the same time (background)."
     )

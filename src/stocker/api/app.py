@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 import stocker
 from stocker.api import problems
+from stocker.api.auth import KeyCache
 from stocker.api.deps import SafeJSONResponse
 from stocker.api.jobs import Jobs
 from stocker.api.routes import backtests, data, market, research, trading, universes, webhook
@@ -52,6 +53,7 @@ def create_app(app: App) -> FastAPI:
     )
     api.state.stocker = app
     api.state.jobs = jobs
+    api.state.key_cache = KeyCache(app.settings.api_key_cache_seconds)
     problems.install(api, app)
     for module in (market, universes, research, backtests, trading, data, webhook):
         api.include_router(module.router, prefix=PREFIX)

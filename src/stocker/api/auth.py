@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
@@ -142,6 +144,32 @@ def application(request: Request) -> App:
     return request.app.state.stocker
 
 
+class KeyCache:
+    """Keys verified in the last `seconds`, by the sha256 of the presented key, so a burst of
+    requests costs one database lookup. A key revoked elsewhere (`stocker api-key revoke`) is
+    refused by this process at most `seconds` later; 0 turns the cache off."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._found: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        if self._seconds <= 0:
+            return None
+        with self._lock:
+            found = self._found.get(_hash(token))
+        return found[1] if found and found[0] > time.monotonic() else None
+
+    def put(self, token: str, principal: Principal) -> None:
+        if self._seconds <= 0:
+            return
+        with self._lock:
+            if len(self._found) > 10_000:
+                self._found.clear()
+            self._found[_hash(token)] = (time.monotonic() + self._seconds, principal)
+
+
 class ScopeGuard:
     """The dependency `require_scope(scope)` returns; `scope` is kept for introspection."""
 
@@ -158,6 +186,7 @@ class ScopeGuard:
         cookie: Annotated[str | None, Depends(_cookie)],
     ) -> Principal:
         app = application(request)
+        cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
         token = (bearer.credentials if bearer else None) or header or cookie
         if token is None:
             if self.scope == "read" and app.settings.api_anonymous_reads:
@@ -167,7 +196,11 @@ class ScopeGuard:
                 "authorization: no API key; send `Authorization: Bearer <key>` or `X-API-Key`",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        principal = authenticate(app, token)
+        principal = cache.get(token) if cache else None
+        if principal is None:
+            principal = authenticate(app, token)
+            if principal is not None and cache is not None:
+                cache.put(token, principal)
         if principal is None:
             raise HTTPException(
                 401,

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from stocker.api.app import create_app
 from stocker.api.auth import SCOPES, ScopeGuard, create_key, list_keys, revoke_key
 from stocker.bootstrap import App
 
@@ -108,8 +109,11 @@ def test_reads_without_a_key_are_401_unless_anonymous_reads_are_enabled(
 
 
 def test_a_key_is_accepted_as_bearer_header_and_cookie_and_refused_once_revoked(
-    app: App, client: TestClient
+    app: App,
 ) -> None:
+    app.settings.api_key_cache_seconds = 0
+    api = create_app(app)
+    client = TestClient(api)
     key, info = create_key(app, "reader", ["read"])
 
     answers = [
