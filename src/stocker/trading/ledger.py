@@ -45,9 +45,11 @@ __all__ = [
     "Problem",
     "RebuildReport",
     "VerifyReport",
+    "close_day_in",
     "journal",
     "mark_to_market",
     "mark_to_market_in",
+    "post_actions_on_in",
     "post_contribution",
     "post_corporate_action",
     "post_corporate_action_in",
@@ -217,6 +219,37 @@ def post_corporate_action(
         )
         uow.commit()
     return posted
+
+
+def post_actions_on_in(
+    uow: SqlUnitOfWork, portfolio_id: str, day: dt.date, *, currency: str = "USD"
+) -> list[Posted]:
+    """Post the stored corporate actions with ex-date ``day`` on the positions held before it
+    (dividends before splits), inside an open unit of work: what the ledger service does at a
+    session's close. Idempotent: each action's entry id is derived from it."""
+    posted = []
+    for symbol, kind, value in uow.ledger.actions_on(day):
+        done = post_corporate_action_in(
+            uow,
+            portfolio_id,
+            symbol,
+            day,
+            kind,
+            value,
+            currency=currency,  # type: ignore[arg-type]
+        )
+        if done is not None:
+            posted.append(done)
+    return posted
+
+
+def close_day_in(
+    uow: SqlUnitOfWork, portfolio_id: str, day: dt.date, *, currency: str = "USD"
+) -> PortfolioState:
+    """The ledger service's close of ``day`` inside an open unit of work: post the day's
+    dividends and splits (`post_actions_on_in`), then mark to market (`mark_to_market_in`)."""
+    post_actions_on_in(uow, portfolio_id, day, currency=currency)
+    return mark_to_market_in(uow, portfolio_id, day)
 
 
 def reverse(

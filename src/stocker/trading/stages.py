@@ -49,7 +49,7 @@ from stocker.core.strategy import (
 from stocker.data.calendars import calendar_for_exchange, next_session, session_times
 from stocker.store.repositories.trading import FillRow, OrderRow, SignalValues
 from stocker.trading.brokers.base import Broker
-from stocker.trading.ledger import mark_to_market_in, post_fills_in
+from stocker.trading.ledger import close_day_in, post_fills_in
 from stocker.trading.strategy_files import PortfolioSetup
 
 if TYPE_CHECKING:
@@ -394,7 +394,7 @@ def mark_session(uow: SqlUnitOfWork, setup: PortfolioSetup, day: dt.date, *, cut
     if uow.trading.has_state(portfolio, day):
         return
     previous = uow.ledger.state_before(portfolio, day)
-    state = mark_to_market_in(uow, portfolio, day)
+    state = close_day_in(uow, portfolio, day, currency=setup.currency)  # dividends, splits
     uow.outbox.add(state_update(state, previous))
 
 

@@ -343,6 +343,19 @@ class LedgerRepository:
         rows = self._conn.execute(_CLOSES, {"symbols": names, "day": day}).all()
         return {symbol: Decimal(close) for symbol, close in rows}
 
+    def actions_on(self, day: dt.date) -> list[tuple[str, str, Decimal]]:
+        """The stored corporate actions with ex-date `day`: (symbol, SPLIT | DIVIDEND, value),
+        dividends before splits (a same-day dividend is paid per share as held before the
+        split)."""
+        rows = self._conn.execute(
+            text(
+                "SELECT symbol, action_type, value FROM corporate_actions WHERE date = :day "
+                "ORDER BY symbol, action_type = 'SPLIT', action_type"
+            ),
+            {"day": day},
+        ).all()
+        return [(symbol, kind, Decimal(value)) for symbol, kind, value in rows]
+
     # -- derived state -----------------------------------------------------------------------
 
     def write_state(self, holdings: Sequence[Holding], state: PortfolioState) -> None:
