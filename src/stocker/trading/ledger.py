@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from stocker.core import ledger as rules
 from stocker.core.errors import DataError
@@ -229,14 +229,9 @@ def post_actions_on_in(
     session's close. Idempotent: each action's entry id is derived from it."""
     posted = []
     for symbol, kind, value in uow.ledger.actions_on(day):
+        action = cast(ActionType, kind)  # the table's CHECK allows only these two
         done = post_corporate_action_in(
-            uow,
-            portfolio_id,
-            symbol,
-            day,
-            kind,
-            value,
-            currency=currency,  # type: ignore[arg-type]
+            uow, portfolio_id, symbol, day, action, value, currency=currency
         )
         if done is not None:
             posted.append(done)
