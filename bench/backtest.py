@@ -30,9 +30,11 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 from skfolio.datasets import load_sp500_dataset
@@ -156,11 +158,258 @@ def panel(size: str) -> pd.DataFrame:
     return synthetic_prices(n_symbols, n_days)
 
 
+# ---------------------------------------------------------------------------- end to end
+
+E2E_DATABASE = "stocker_bench_backtest_e2e"
+E2E_DAYS = 5040
+E2E_SYMBOLS = 2000
+E2E_METHODS = {"ew": "equal_weight", "iv": "inverse_volatility"}
+E2E_SECTORS = [
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+]
+
+
+def unfloor(engine: Any) -> None:
+    """Redraw the bars of the few symbols whose walk hit bench/panel's price floor (a flat
+    stretch has no volatility, which inverse volatility rightly refuses)."""
+    from psycopg import sql
+    from sqlalchemy import text
+
+    from panel import synthetic_bars
+    from stocker.store.bulk_copy import copy_arrow
+
+    with engine.begin() as conn:
+        floored = conn.execute(
+            text("SELECT DISTINCT symbol FROM prices_daily WHERE close <= 1.0001")
+        ).scalars()
+        for number, symbol in enumerate(sorted(floored)):
+            seed = 10_000 + 100 * number
+            bars = synthetic_bars([symbol], E2E_DAYS, seed)
+            while pc.min(bars["close"]).as_py() <= 1.0001:
+                seed += 1
+                bars = synthetic_bars([symbol], E2E_DAYS, seed)
+            conn.execute(text("DELETE FROM prices_daily WHERE symbol = :s"), {"s": symbol})
+            with conn.connection.driver_connection.cursor() as cursor:
+                copy_arrow(cursor, sql.Identifier("prices_daily"), bars)
+
+
+def e2e_database(server: str, sizes: list[int], *, fresh: bool = False) -> str:
+    """The URL of a kept database with `E2E_SYMBOLS` × `E2E_DAYS` synthetic bars (bench/panel's
+    generator), a group of the first N symbols and an equal-weight and an inverse-volatility
+    portfolio on it for each N in `sizes`. Loaded once (minutes), then reused by later runs."""
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
+
+    from panel import fill
+    from stocker.data.universes import create_universe
+    from stocker.lab.construction import create_portfolio
+    from stocker.store import migrate
+    from stocker.store.db import make_engine
+    from stocker.store.uow import SqlUnitOfWork
+
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": E2E_DATABASE}
+        ).scalar()
+        if exists and fresh:
+            conn.execute(text(f'DROP DATABASE "{E2E_DATABASE}" WITH (FORCE)'))
+            exists = None
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{E2E_DATABASE}"'))
+    admin.dispose()
+    url = make_url(server).set(database=E2E_DATABASE).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            loaded = conn.execute(text("SELECT count(*) FROM instrument_info")).scalar_one()
+        if loaded == 0:
+            started = time.perf_counter()
+            fill(engine, E2E_SYMBOLS, E2E_DAYS)
+            unfloor(engine)
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE instrument_info SET sector = (CAST(:s AS TEXT[]))"
+                        "[1 + CAST(substr(symbol, 2) AS INTEGER) % 11]"
+                    ),
+                    {"s": E2E_SECTORS},
+                )
+            console.print(
+                f"loaded {E2E_SYMBOLS} × {E2E_DAYS} bars into {E2E_DATABASE} "
+                f"in {time.perf_counter() - started:.0f} s"
+            )
+        uow = SqlUnitOfWork(engine)
+        for size in sizes:
+            with uow:
+                known = uow.portfolios.named(f"e2e_iv{size}") is not None
+            if known:
+                continue
+            symbols = [f"S{index:05d}" for index in range(size)]
+            create_universe(uow, f"e2e{size}", symbols=symbols)
+            for prefix, method in E2E_METHODS.items():
+                create_portfolio(uow, f"e2e_{prefix}{size}", group=f"e2e{size}", method=method)
+    finally:
+        engine.dispose()
+    return url
+
+
+@dataclass
+class EndToEnd:
+    size: str
+    method: str
+    seconds: float
+    nav: np.ndarray
+    detail: str = ""
+
+
+def inverse_volatility_weights(
+    prices: pd.DataFrame, dates: pd.DatetimeIndex, lookback: int
+) -> pd.DataFrame:
+    """Inverse volatility (sample std of the last `lookback` daily returns) at each date."""
+    returns = prices.pct_change()
+    std = returns.rolling(lookback).std(ddof=1).loc[dates]
+    inverse = 1.0 / std
+    return inverse.div(inverse.sum(axis=1), axis=0)
+
+
+def peer_weights(
+    method: str, prices: pd.DataFrame, dates: pd.DatetimeIndex, lookback: int
+) -> pd.DataFrame:
+    """The peers' schedule, computed in memory the way stocker decides it."""
+    if method == "equal_weight":
+        return pd.DataFrame(1.0 / prices.shape[1], index=dates, columns=prices.columns)
+    return inverse_volatility_weights(prices, dates, lookback)
+
+
+def e2e_rows(server: str, sizes: list[int], peers: list[str], fresh: bool) -> list[EndToEnd]:
+    """`run_backtest` (what `stocker backtest run` calls) cold and warm, against the peers'
+    in-memory runs of the same schedule, per size and method."""
+    import tempfile
+
+    from stocker.lab.backtests import run_backtest
+    from stocker.store.db import make_engine
+    from stocker.store.panel_cache import PanelCache
+    from stocker.store.uow import SqlUnitOfWork
+
+    url = e2e_database(server, sizes, fresh=fresh)
+    engine = make_engine(url)
+    uow = SqlUnitOfWork(engine)
+    sessions = pd.bdate_range("2000-01-03", periods=E2E_DAYS)
+    lookback = 252
+    start, end = sessions[lookback].date(), sessions[-1].date()
+    rows: list[EndToEnd] = []
+    try:
+        for size in sizes:
+            with uow:
+                prices = uow.derived.panels(
+                    ["adj_close"],
+                    symbols=[f"S{index:05d}" for index in range(size)],
+                    start=sessions[0].date(),
+                    end=end,
+                )["adj_close"]
+            prices.index = pd.DatetimeIndex(prices.index)
+            label = f"{size} × {E2E_DAYS}"
+            for prefix, method in E2E_METHODS.items():
+                code = f"e2e_{prefix}{size}"
+                with tempfile.TemporaryDirectory() as home:
+                    cache = PanelCache(home)
+                    for kind in ("cold", "warm"):
+                        began = time.perf_counter()
+                        run = run_backtest(
+                            uow, code, start=start, end=end, cost_bps=COST_BPS, cache=cache
+                        )
+                        seconds = time.perf_counter() - began
+                        timings = " ".join(f"{k} {v:.2f}" for k, v in run.timings.items())
+                        rows.append(
+                            EndToEnd(
+                                label,
+                                f"{method}: stocker backtest run, {kind}",
+                                seconds,
+                                run.result.nav.to_numpy()
+                                if run.result is not None
+                                else np.empty(0),
+                                f"{timings}; {len(run.schedule)} rebalances"
+                                if run.schedule is not None
+                                else timings,
+                            )
+                        )
+                        schedule = run.schedule
+                        with engine.begin() as conn:  # keep the kept database small
+                            conn.exec_driver_sql(f"DELETE FROM backtest_runs WHERE id = {run.id}")
+                assert schedule is not None
+                panel = prices.loc[pd.Timestamp(start) :]
+                dates = pd.DatetimeIndex(schedule.index)
+
+                mine = peer_weights(method, prices, dates, lookback)
+                same = float(np.nanmax(np.abs(mine.to_numpy() - schedule.to_numpy())))
+                for peer, runner in (("vectorbt", run_vectorbt), ("bt", run_bt)):
+                    if peer not in peers:
+                        continue
+                    began = time.perf_counter()
+                    nav = runner(panel, peer_weights(method, prices, dates, lookback))
+                    seconds = time.perf_counter() - began
+                    rows.append(
+                        EndToEnd(
+                            label,
+                            f"{method}: {peer} (in memory)",
+                            seconds,
+                            nav,
+                            f"weights as stocker's to {same:.0e}",
+                        )
+                    )
+                console.print(f"done: {label} {method}")
+    finally:
+        engine.dispose()
+    return rows
+
+
+def render_e2e(rows: list[EndToEnd]) -> None:
+    table = Table(
+        title=f"End to end: monthly portfolios from the database, {COST_BPS:g} bps "
+        "(stocker: read, decide, engine, analytics, every output stored)"
+    )
+    for column in ("panel", "run", "seconds", "NAV diff", "detail"):
+        table.add_column(column, justify="right" if column in ("seconds", "NAV diff") else "left")
+    for row in rows:
+        method = row.method.split(":")[0]
+        ours = next(
+            r
+            for r in rows
+            if r.size == row.size and r.method == f"{method}: stocker backtest run, warm"
+        )
+        difference = float(np.max(np.abs(row.nav / ours.nav - 1.0)))
+        table.add_row(row.size, row.method, f"{row.seconds:.2f}", f"{difference:.1e}", row.detail)
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["sample", "500x5040", "2000x5040"])
     parser.add_argument("--peers", nargs="*", default=["vectorbt", "bt"])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--end-to-end",
+        nargs="*",
+        type=int,
+        metavar="SYMBOLS",
+        help="Also run `stocker backtest run` from the database at these sizes "
+        "(default 500 2000) in the kept database " + E2E_DATABASE,
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="Reload the kept end-to-end database first."
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -210,6 +459,11 @@ def main() -> None:
             f"{difference:.1e}",
         )
     console.print(table)
+    if args.end_to_end is not None:
+        from _scratch import server_url
+
+        sizes = args.end_to_end or [500, 2000]
+        render_e2e(e2e_rows(server_url(), sizes, args.peers, args.fresh))
 
 
 if __name__ == "__main__":

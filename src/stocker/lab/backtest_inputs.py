@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from stocker.core.errors import DataError
 
 if TYPE_CHECKING:
     from stocker.lab.backtests import Progress
+    from stocker.store.panel_cache import PanelCache
     from stocker.store.repositories.portfolios import Portfolio, StoredConstraints
     from stocker.store.uow import SqlUnitOfWork
 
@@ -39,14 +41,46 @@ class Inputs:
     execution: str
     version: dict[str, Any]
 
-    def members_on(self, day: pd.Timestamp) -> list[str]:
-        """The group's members on `day`: the founding members and those that joined by then,
-        less those removed by then (the group keeps no earlier history than its founding)."""
-        on = day.date()
+    @cached_property
+    def _membership(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per column of `close`: joined, left (NaT while a member), founding; and the column
+        of each history row."""
         history = self.history
-        joined = history["founding"].astype(bool) | (history["joined"] <= on)
-        left = history["left"].map(lambda value: value is not None and value <= on)
-        return [str(symbol) for symbol in history.loc[joined & ~left, "symbol"]]
+        joined = pd.to_datetime(history["joined"]).to_numpy().astype("datetime64[D]")
+        left = pd.to_datetime(history["left"]).to_numpy().astype("datetime64[D]")
+        founding = history["founding"].to_numpy(dtype=bool)
+        columns = self.close.columns.get_indexer(pd.Index(history["symbol"].astype(str)))
+        return joined, left, founding, columns
+
+    @cached_property
+    def _values(self) -> np.ndarray:
+        return self.close.to_numpy(dtype=np.float64)
+
+    @cached_property
+    def _open_values(self) -> np.ndarray | None:
+        return None if self.opens is None else self.opens.to_numpy(dtype=np.float64)
+
+    @cached_property
+    def _known(self) -> np.ndarray:
+        """Running count of closes per column: row t + 1 counts the closes up to row t."""
+        counts = np.zeros((len(self.close) + 1, self.close.shape[1]), dtype=np.int64)
+        np.cumsum(~np.isnan(self._values), axis=0, out=counts[1:])
+        return counts
+
+    def member_mask(self, day: pd.Timestamp) -> np.ndarray:
+        """Which columns of `close` are members on `day`: the founding members and those that
+        joined by then, less those removed by then (the group keeps no earlier history than its
+        founding)."""
+        on = np.datetime64(day.date(), "D")
+        joined, left, founding, columns = self._membership
+        member = (founding | (joined <= on)) & ~(~np.isnat(left) & (left <= on))
+        mask = np.zeros(self.close.shape[1], dtype=bool)
+        mask[columns[member]] = True
+        return mask
+
+    def members_on(self, day: pd.Timestamp) -> list[str]:
+        """The group's members on `day` (see `member_mask`)."""
+        return [str(symbol) for symbol in self.close.columns[self.member_mask(day)]]
 
     def window(self, day: pd.Timestamp) -> pd.DataFrame:
         """The last `lookback` + 1 adjusted closes up to and including `day`."""
@@ -59,24 +93,24 @@ class Inputs:
 
         found: list[str] = []
         index = self.close.index
-        for symbol in self.history["symbol"]:
-            if not self.close[symbol].notna().any():
-                found.append(f"{symbol} (no prices up to {index[-1].date()})")
+        symbols = np.asarray([str(symbol) for symbol in self.close.columns], dtype=object)
+        known = self._known
+        for symbol in symbols[known[-1] == 0]:
+            found.append(f"{symbol} (no prices up to {index[-1].date()})")
+        values = self._values
         for day in dates:
-            members = self.members_on(day)
-            window = self.window(day)
-            if len(window) < MIN_RETURNS + 1:
-                found.append(f"{day.date()} (only {len(window) - 1} daily returns before it)")
-                continue
-            traded = window[members].notna().any()
-            listed = [symbol for symbol in members if traded[symbol]]
-            needed = [day]
             position = _position(index, day)
+            first = max(0, position - self.lookback)
+            if position - first < MIN_RETURNS:
+                found.append(f"{day.date()} (only {position - first} daily returns before it)")
+                continue
+            traded = self.member_mask(day) & (known[position + 1] - known[first] > 0)
+            needed = [position]
             if self.execution == "next_open" and position + 1 < len(index):
-                needed.append(index[position + 1])
-            for need in needed:
-                absent = self.close.loc[need, listed].isna()
-                found += [f"{symbol} {need.date()}" for symbol in absent.index[absent.to_numpy()]]
+                needed.append(position + 1)
+            for row in needed:
+                absent = traded & np.isnan(values[row])
+                found += [f"{symbol} {index[row].date()}" for symbol in symbols[absent]]
         return list(dict.fromkeys(found))
 
     def refuse_incomplete(self, dates: pd.DatetimeIndex) -> None:
@@ -101,9 +135,18 @@ def _position(index: pd.Index, day: pd.Timestamp) -> int:
 
 
 def read_inputs(
-    uow: SqlUnitOfWork, code: str, start: dt.date, end: dt.date, lookback: int, execution: str
+    uow: SqlUnitOfWork,
+    code: str,
+    start: dt.date,
+    end: dt.date,
+    lookback: int,
+    execution: str,
+    cache: PanelCache | None = None,
 ) -> Inputs:
-    """Read the portfolio, its group's history, prices and sectors (inside `uow`)."""
+    """Read the portfolio, its group's history, prices and sectors (inside `uow`); the price
+    panels through `cache` when given (kept under the home directory, re-read only after an
+    ingest changed them)."""
+    from stocker.store.panel_cache import data_version
     from stocker.store.repositories.portfolios import StoredConstraints
 
     portfolio = uow.portfolios.named(code)
@@ -117,9 +160,14 @@ def read_inputs(
         raise DataError(f"group {portfolio.group!r}: has no members; add some first")
     symbols = [str(symbol) for symbol in history["symbol"]]
     window_start = uow.derived.lookback_start(start, lookback + 1) or start
-    panels = uow.derived.panels(
-        ["adj_close", "open", "close"], symbols=symbols, start=window_start, end=end
-    )
+    fields = ["adj_close", "open", "close"] if execution == "next_open" else ["adj_close"]
+    if cache is not None:
+        panels, prices_version = cache.read(
+            uow, fields, symbols=symbols, start=window_start, end=end
+        )
+    else:
+        prices_version = data_version(uow, symbols=symbols, start=window_start, end=end)
+        panels = uow.derived.panels(fields, symbols=symbols, start=window_start, end=end)
     close = panels["adj_close"].reindex(columns=symbols)
     close.index = pd.DatetimeIndex(close.index)
     opens = None
@@ -133,7 +181,7 @@ def read_inputs(
         raise DataError(f"prices: group {portfolio.group!r} has no prices from {start} to {end}")
     sectors = {s: sector for s, sector in uow.derived.sectors(symbols).items() if sector}
     constraints = uow.portfolios.constraints(portfolio.id) or StoredConstraints()
-    version = uow.backtests.data_version(symbols, window_start, end)
+    version: dict[str, Any] = {"prices": prices_version, "from": str(window_start), "to": str(end)}
     version["members"] = [
         [str(row.symbol), str(row.joined), str(row.left)] for row in history.itertuples()
     ]
@@ -152,20 +200,26 @@ def read_inputs(
 
 
 def _drifted(
-    inputs: Inputs, weights: pd.Series, decided: pd.Timestamp, day: pd.Timestamp
-) -> pd.Series:
-    """Target weights decided on `decided`, moved by the prices from their fill to `day`'s
-    close (cash stays put), as fractions of the NAV on `day`."""
+    inputs: Inputs, weights: np.ndarray, held: np.ndarray, decided: pd.Timestamp, day: pd.Timestamp
+) -> np.ndarray:
+    """Target weights `weights` of columns `held`, decided on `decided`, moved by the prices
+    from their fill to `day`'s close (cash stays put), as fractions of the NAV on `day`."""
     index = inputs.close.index
+    values = inputs._values
     position = _position(index, decided) + (1 if inputs.execution == "next_open" else 0)
-    symbols = list(weights.index)
-    fill = inputs.close.iloc[position][symbols]
-    if inputs.opens is not None:
-        fill = inputs.opens.iloc[position][symbols].fillna(fill)
-    marks = inputs.close.loc[:day, symbols].ffill().iloc[-1]
-    ratio = (marks / fill).replace([np.inf, -np.inf], np.nan).fillna(1.0)
-    values = weights * ratio
-    return values / (1.0 - float(weights.sum()) + float(values.sum()))
+    fill = values[position, held]
+    if inputs._open_values is not None:
+        opens = inputs._open_values[position, held]
+        fill = np.where(np.isnan(opens), fill, opens)
+    end = _position(index, day)
+    marks = values[end, held]
+    if np.isnan(marks).any():  # the last close before `day` of names without one on it
+        marks = inputs.close.iloc[: end + 1, held].ffill().to_numpy(dtype=np.float64)[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = marks / fill
+    ratio[~np.isfinite(ratio)] = 1.0
+    moved = weights * ratio
+    return moved / (1.0 - float(weights.sum()) + float(moved.sum()))
 
 
 def decide_weights(
@@ -184,23 +238,26 @@ def decide_weights(
 
     portfolio = inputs.portfolio
     mode = EXPECTED_RETURN_MODES[portfolio.expected_return_mode or "historical"]
-    rows: list[pd.Series] = []
-    previous: tuple[pd.Timestamp, pd.Series] | None = None
+    columns = inputs.close.columns
+    index = inputs.close.index
+    values = inputs._values
+    schedule = np.zeros((len(dates), len(columns)))
+    previous: tuple[pd.Timestamp, np.ndarray, np.ndarray] | None = None
     for count, day in enumerate(dates, start=1):
-        window = inputs.window(day)
-        members = inputs.members_on(day)
-        eligible = [
-            symbol
-            for symbol in members
-            if pd.notna(window[symbol].iloc[0]) and pd.notna(window[symbol].iloc[-1])
-        ]
-        if not eligible:
+        position = _position(index, day)
+        first = max(0, position - inputs.lookback)
+        bounds = ~np.isnan(values[first]) & ~np.isnan(values[position])
+        chosen = np.flatnonzero(inputs.member_mask(day) & bounds)
+        if not len(chosen):
             raise DataError(f"{day.date()}: no member of group {portfolio.group!r} has prices")
-        returns = simple_returns(window[eligible], across_gaps=True).iloc[1:].fillna(0.0)
+        eligible = [str(symbol) for symbol in columns[chosen]]
+        window = pd.DataFrame(values[first : position + 1, chosen], columns=eligible)
+        returns = simple_returns(window, across_gaps=True).iloc[1:].fillna(0.0)
         before = None
         if previous is not None:
-            drifted = _drifted(inputs, previous[1], previous[0], day)
-            before = (previous[0].date(), drifted.reindex(eligible, fill_value=0.0))
+            decided, held, targets = previous
+            drifted = pd.Series(_drifted(inputs, targets, held, decided, day), index=columns[held])
+            before = (decided.date(), drifted.reindex(eligible, fill_value=0.0))
         sectors = {
             symbol: inputs.sectors[symbol] for symbol in eligible if symbol in inputs.sectors
         }
@@ -213,11 +270,10 @@ def decide_weights(
             constraints=constraints,
             expected_returns=mode,  # type: ignore[arg-type]
         )
-        weights = found.reindex(eligible).fillna(0.0).astype(np.float64)
-        rows.append(weights.rename(day))
-        previous = (day, weights[weights != 0.0])
+        weights = found.reindex(eligible).fillna(0.0).to_numpy(dtype=np.float64)
+        schedule[count - 1, chosen] = weights
+        nonzero = weights != 0.0
+        previous = (day, chosen[nonzero], weights[nonzero])
         if progress is not None:
             progress(count, len(dates))
-    schedule = pd.DataFrame(rows).reindex(columns=inputs.close.columns).fillna(0.0)
-    schedule.index = pd.DatetimeIndex(dates)
-    return schedule
+    return pd.DataFrame(schedule, index=pd.DatetimeIndex(dates), columns=columns)

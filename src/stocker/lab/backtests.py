@@ -37,6 +37,7 @@ from stocker.core.errors import DataError
 
 if TYPE_CHECKING:
     from stocker.core.backtest import BacktestResult
+    from stocker.store.panel_cache import PanelCache
     from stocker.store.repositories.backtests import StoredRun
     from stocker.store.uow import SqlUnitOfWork
 
@@ -143,12 +144,14 @@ def run_backtest(
     initial_capital: float | None = None,
     lookback_days: int | None = None,
     progress: Progress | None = None,
+    cache: PanelCache | None = None,
 ) -> BacktestRun:
     """Backtest portfolio `portfolio_code` walk-forward from `start` to `end` and store it.
 
     Costs: `cost_bps + slippage_bps` of the traded value plus `cost_per_share` per share.
     `initial_capital` defaults to the portfolio's (else 1,000,000); `lookback_days` to the
-    construction's 252 sessions. See the module docstring for the steps.
+    construction's 252 sessions. `cache` (a `stocker.store.panel_cache.PanelCache` under the
+    home directory) keeps the price panels between runs. See the module docstring for the steps.
     """
     import stocker
     from stocker.core.backtest import backtest
@@ -173,7 +176,9 @@ def run_backtest(
     clock = time.perf_counter()
     timings: dict[str, float] = {}
     with uow:
-        inputs: Inputs = read_inputs(uow, portfolio_code, start, end, lookback, execution)
+        inputs: Inputs = read_inputs(
+            uow, portfolio_code, start, end, lookback, execution, cache=cache
+        )
         dates = rebalance_dates(inputs.sessions, rebalance)
         if len(dates) == 0:
             raise DataError(f"rebalance: no rebalance date between {start} and {end}")
@@ -268,13 +273,23 @@ def run_backtest(
             uow.backtests.set_status(run_id, "FAILED", error=f"{type(error).__name__}: {error}")
             uow.commit()
         raise
-    stored = read_run(uow, run_id)
+    with uow:
+        stored = uow.backtests.run(run_id)
+    assert stored is not None
+    # What was just stored, as `read_run` reads it back (NUMERIC(18, 4) columns to 4 decimals),
+    # without reading it back.
+    series = rows.timeseries.assign(nav=rows.timeseries["nav"].round(4))
+    series.index = pd.DatetimeIndex(series.pop("date"), name="date")
+    trades = rows.trades.assign(
+        trade_value=rows.trades["trade_value"].round(4),
+        transaction_cost=rows.trades["transaction_cost"].round(4),
+    ).sort_values(["rebalance_date", "symbol"], ignore_index=True)
     return BacktestRun(
-        run=stored.run,
-        timeseries=stored.timeseries,
-        trades=stored.trades,
-        sector_exposures=stored.sector_exposures,
-        factor_exposures=stored.factor_exposures,
+        run=stored,
+        timeseries=series,
+        trades=trades,
+        sector_exposures=rows.sector_exposures,
+        factor_exposures=rows.factor_exposures,
         schedule=schedule,
         result=result,
         timings=timings,

@@ -78,6 +78,31 @@ class PanelCache:
         date_column: str = "date",
     ) -> dict[str, pd.DataFrame]:
         """(dates × symbols) float64 panels of `fields`, from the cache when still current."""
+        return self.read(
+            uow,
+            fields,
+            symbols=symbols,
+            universe=universe,
+            start=start,
+            end=end,
+            table=table,
+            date_column=date_column,
+        )[0]
+
+    def read(
+        self,
+        uow: SqlUnitOfWork,
+        fields: Sequence[str],
+        *,
+        symbols: Sequence[str] | None = None,
+        universe: str | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        table: str = "prices_daily",
+        date_column: str = "date",
+    ) -> tuple[dict[str, pd.DataFrame], str | None]:
+        """`panels(...)` and the data version they were read at (`data_version`; None for a
+        view), which a caller can record as what its result was computed from."""
         arguments = {
             "symbols": symbols,
             "universe": universe,
@@ -97,17 +122,17 @@ class PanelCache:
         )
         if version is None:
             self.stats.bypassed += 1
-            return uow.derived.panels(fields, **arguments)  # type: ignore[arg-type]
+            return uow.derived.panels(fields, **arguments), None  # type: ignore[arg-type]
         path = self.directory / f"{self._key(fields, arguments, version)}.arrow"
         if path.exists():
             cached = _read(path, fields)
             if cached is not None:
                 self.stats.hits += 1
-                return cached
+                return cached, version
         self.stats.misses += 1
         result = uow.derived.panels(fields, **arguments)  # type: ignore[arg-type]
         _write(path, result, fields)
-        return result
+        return result, version
 
     def clear(self) -> int:
         """Delete every cached file; returns how many."""

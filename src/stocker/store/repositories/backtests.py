@@ -342,7 +342,9 @@ class BacktestRepository:
 
     def _frame(self, query: str, params: dict[str, Any]) -> pd.DataFrame:
         result = self._conn.execute(text(query), params)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        columns = list(result.keys())
+        rows = [tuple(row) for row in result.fetchall()]  # plain tuples: no per-cell lookups
+        return pd.DataFrame.from_records(rows, columns=columns)
 
     def timeseries(self, run_id: int) -> pd.DataFrame:
         """Index date; nav (float), return, cumulative_return, drawdown, volatility_rolling."""
@@ -412,23 +414,3 @@ class BacktestRepository:
             {"u": universe_id},
         )
         return frame.rename(columns={"left_on": "left"})
-
-    def data_version(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> dict[str, Any]:
-        """What the price inputs were: row count, latest write and id, and the exact sums of
-        the adjusted closes and opens (a correction in place changes them)."""
-        row = self._conn.execute(
-            text(
-                "SELECT COUNT(*) AS n, MAX(created_at) AS latest, MAX(id) AS last_id, "
-                "SUM(adj_close)::text AS total, SUM(open)::text AS opens FROM prices_daily "
-                "WHERE symbol = ANY(:s) AND date BETWEEN :a AND :b"
-            ),
-            {"s": list(symbols), "a": start, "b": end},
-        ).one()
-        latest = row.latest.isoformat() if row.latest is not None else None
-        return {
-            "price_rows": int(row.n),
-            "prices_written_at": latest,
-            "prices_last_id": row.last_id,
-            "adj_close_sum": row.total,
-            "open_sum": row.opens,
-        }
