@@ -34,14 +34,16 @@ from stocker.config import Settings
 CHROMIUM = Path(os.environ.get("STOCKER_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(os.environ.get("STOCKER_SCREENSHOTS", REPO / "test-results" / "screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get("STOCKER_TEST_SCREENSHOTS", REPO / "test-results" / "screenshots")
+)
 """Where every page's screenshot is written (a folder the tests name; CI keeps test-results/)."""
 DAY = dt.date(2022, 12, 28)
 """The sample's last session: the research is as of this day."""
 BACKTEST_START = dt.date(2021, 1, 4)
-TRADING = (dt.date(1990, 1, 2), dt.date(1990, 3, 30))
+TRADING = (dt.date(1990, 1, 2), dt.date(1990, 2, 28))
 """The paper-trading sessions replayed for the dashboard and the Trade page: the sample's first
-quarter, where a session takes milliseconds (each reads the symbols' history up to it)."""
+two months, where a session takes milliseconds (each reads the symbols' history up to it)."""
 SCREEN = "sector is not null and momentum is not null order by composite_score desc limit 15"
 STRATEGY = (
     '[portfolio]\nid = "trend"\nsymbols = ["AAPL", "KO", "MSFT", "XOM", "JPM", "PG"]\n'
@@ -65,10 +67,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+REFUSED_BARS = (
+    "symbol,date,open,high,low,close,adj_close,volume\n"
+    "AAPL,2022-12-29,127,125,129,128,128,1000\n"  # high below low: to discard
+    "KO,2022-12-29,100,101,99,100,100,1000\n"  # +57% over the 28th's close: a jump to accept
+)
+
+
 def _seed(app: App, tmp: Path) -> tuple[int, int]:
+    from stocker.data.ingest import fetch_and_ingest
     from stocker.data.sample import load_sample
     from stocker.lab.backtests import run_backtest
     from stocker.lab.demo_research import DEMO_PORTFOLIO, demo_research
+    from stocker.sources.base import FetchRequest
     from stocker.trading.days import replay_from_files
 
     load_sample(app.uow())
@@ -80,6 +91,12 @@ def _seed(app: App, tmp: Path) -> tuple[int, int]:
     strategy = tmp / "trend.toml"
     strategy.write_text(STRATEGY)
     replay_from_files(app.uow, [strategy], *TRADING, app.broker)
+    refused = tmp / "refused.csv"
+    refused.write_text(REFUSED_BARS)
+    report = fetch_and_ingest(
+        app.uow(), app.source("csv", path=refused), FetchRequest(()), today=app.clock.today()
+    )
+    assert report.table("prices_daily").quarantined == 2
     return first.id, second.id
 
 
@@ -156,7 +173,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def publish(screenshot: Path) -> None:
     """Copy a screenshot into docs/screenshots (what the README shows) when asked to."""
-    if os.environ.get("STOCKER_UPDATE_DOCS_SCREENSHOTS"):
+    if os.environ.get("STOCKER_TEST_UPDATE_SCREENSHOTS"):
         target = REPO / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(screenshot, target / screenshot.name)

@@ -70,9 +70,9 @@ def desktop(browser: Any, served: Served) -> Iterator[Watched]:
     context.close()
 
 
-def _shoot(watched: Watched, folder: Path, name: str) -> Path:
+def _shoot(watched: Watched, folder: Path, name: str, *, full_page: bool = True) -> Path:
     path = folder / f"{name}.png"
-    watched.page.screenshot(path=str(path), full_page=True)
+    watched.page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -89,7 +89,7 @@ def test_every_page_renders_without_console_errors_on_a_desktop_and_a_phone(
                 "() => document.documentElement.scrollWidth - window.innerWidth"
             )
             assert overflow <= 1, f"{name}{suffix} scrolls sideways by {overflow}px"
-            shot = _shoot(watched, screenshots, name + suffix)
+            shot = _shoot(watched, screenshots, name + suffix, full_page=not suffix)
             if not suffix and name in ("dashboard", "backtest-report"):
                 publish(shot)
         context.close()
@@ -213,4 +213,35 @@ def test_a_sweep_started_from_the_page_shows_a_heatmap(desktop: Watched, screens
     assert page.locator("#sweep-chart .heatmaplayer").count() == 1
     assert page.locator("#sweep-table tbody tr").count() == 4
     _shoot(desktop, screenshots, "sweep")
+    assert desktop.errors == []
+
+
+def test_quarantined_rows_are_discarded_and_released_by_clicks(
+    desktop: Watched, screenshots: Path
+) -> None:
+    page = desktop.page
+    desktop.visit("/data")
+    rows = page.locator("form[action='/data/quarantine'] tbody tr")
+    bad = rows.filter(has_text="high_below_low")
+    jump = rows.filter(has_text="price_jump")
+    assert bad.count() == 1 and jump.count() == 1
+    _shoot(desktop, screenshots, "data-quarantine")
+
+    bad.get_by_role("checkbox").check()
+    page.get_by_label("note (required to discard)").fill("bad feed: high below low")
+    page.get_by_role("button", name="Discard").click()
+    assert page.get_by_role("status").inner_text() == "discarded 1 row(s)"
+
+    rows.filter(has_text="price_jump").get_by_role("checkbox").check()
+    page.get_by_role("button", name="Release").click()
+    assert "still quarantined" in page.get_by_role("status").inner_text()
+    rows.filter(has_text="price_jump").get_by_role("checkbox").check()
+    page.get_by_label("accept a price jump").check()
+    page.get_by_role("button", name="Release").click()
+    assert page.get_by_role("status").inner_text() == "released 1 row(s)"
+    assert rows.filter(has_text="price_jump").count() == 0
+
+    desktop.visit("/data?status=ALL")
+    assert rows.filter(has_text="DISCARDED").count() == 1
+    assert rows.filter(has_text="RELEASED").count() == 1
     assert desktop.errors == []
