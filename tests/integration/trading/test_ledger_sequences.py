@@ -1,19 +1,24 @@
-"""Seeded random days of contributions, fills (batches with redeliveries), splits and dividends
-through the database: the stored state equals the pure derivation, rebuild reproduces it exactly
-and verify finds nothing."""
+"""Seeded random and hypothesis-generated days of contributions, fills (batches with
+redeliveries), splits and dividends through the database: the stored state equals the pure
+derivation, NAV = cash + Σ qty × close to the cent, rebuild reproduces it exactly and verify
+finds nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from stocker.core.ledger import Fill, derive_states
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.ledger import (
+    close_day_in,
     mark_to_market,
     post_contribution,
     post_corporate_action,
@@ -123,3 +128,96 @@ def test_a_random_run_is_reproduced_by_rebuild(
         Decimal(0),
     )
     assert last.realized_pnl + last.unrealized_pnl == last.nav - contributions
+
+
+# -- hypothesis: generated days through the database ------------------------------------------
+
+_quantities = st.integers(min_value=1, max_value=40_000).map(lambda n: Decimal(n) / 100)
+_events = st.one_of(
+    st.tuples(st.just("contribute"), st.integers(-3_000, 50_000).filter(bool).map(Decimal)),
+    st.tuples(
+        st.just("fill"),
+        st.sampled_from(SYMBOLS),
+        st.sampled_from(("BUY", "BUY", "SELL")),
+        _quantities,
+        st.integers(0, 300).map(lambda n: Decimal(n) / 100),
+    ),
+    st.tuples(st.just("split"), st.sampled_from(SYMBOLS), st.sampled_from(("2", "3", "0.5"))),
+    st.tuples(st.just("dividend"), st.sampled_from(SYMBOLS), st.sampled_from(("0.37", "1.05"))),
+)
+_days = st.lists(st.lists(_events, max_size=5), min_size=2, max_size=6)
+
+
+@pytest.fixture
+def market(engine: Engine) -> dict[dt.date, dict[str, Decimal]]:
+    return _prices(engine, random.Random(99))
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(days=_days)
+def test_generated_fills_splits_and_dividends_keep_every_invariant(
+    engine: Engine,
+    uow: SqlUnitOfWork,
+    market: dict[dt.date, dict[str, Decimal]],
+    days: list[list[tuple[object, ...]]],
+) -> None:
+    """Each example is a new portfolio; splits and dividends are stored corporate actions that
+    the ledger service's close of the day posts (`close_day_in`), as in the live pipeline."""
+    portfolio = f"h{uuid.uuid4().hex[:10]}"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM corporate_actions"))
+    post_contribution(uow, portfolio, START, Decimal(100_000))
+    sessions = sorted(market)
+    fills_posted = 0
+    for number, events in enumerate(days):
+        day = sessions[number]
+        at = dt.datetime.combine(day, dt.time(14, 30), tzinfo=dt.UTC)
+        fills = []
+        for k, event in enumerate(events):
+            if event[0] == "contribute":
+                post_contribution(uow, portfolio, day, event[1])  # type: ignore[arg-type]
+            elif event[0] == "fill":
+                _, symbol, side, quantity, commission = event
+                fills.append(
+                    Fill(f"{portfolio}-{number}-{k}", symbol, side, quantity,  # type: ignore[arg-type]
+                         market[day][symbol], commission, at)  # type: ignore[index]
+                )  # fmt: skip
+            else:
+                kind = "SPLIT" if event[0] == "split" else "DIVIDEND"
+                with engine.begin() as conn:
+                    conn.execute(
+                        text(
+                            "INSERT INTO corporate_actions (symbol, date, action_type, value) "
+                            "VALUES (:s, :d, :k, :v) ON CONFLICT DO NOTHING"
+                        ),
+                        {"s": event[1], "d": day, "k": kind, "v": Decimal(str(event[2]))},
+                    )
+        _store_fills(engine, fills)
+        with uow:
+            post_fills_in(uow, portfolio, fills + fills[:1])  # one redelivered
+            state = close_day_in(uow, portfolio, day)
+            uow.commit()
+        fills_posted += len(fills)
+        with uow:
+            holdings = uow.ledger.holdings(portfolio).get(day, ())
+        marked = sum((h.qty * market[day][h.symbol] for h in holdings), Decimal(0))
+        # NAV = cash + Σ qty × close, to the cent, in Decimal
+        assert abs(state.nav - (state.cash + marked)) < Decimal("0.01")
+        assert state.nav == state.cash + sum((h.market_value for h in holdings), Decimal(0))
+
+    with uow:
+        entries = uow.ledger.entries(portfolio)
+        stored = [
+            (uow.ledger.holdings(portfolio).get(s.date, ()), s)
+            for s in uow.ledger.states(portfolio)
+        ]
+    assert sum(e.kind == "FILL" for e in entries) == fills_posted
+    assert stored == derive_states(entries, market, portfolio_id=portfolio)[: len(stored)]
+    assert rebuild(uow, portfolio).differences == ()
+    report = verify(uow, portfolio)
+    assert report.ok, report
