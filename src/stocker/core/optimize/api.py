@@ -75,6 +75,11 @@ ExpectedReturns = (
     pd.Series | Literal["historical_mean", "ewma_mean", "capm"] | ExpectedReturnModel | None
 )
 EXPECTED_RETURN_MODES = ("historical_mean", "ewma_mean", "capm")
+# Modes that cannot be named alone: the model object carries what they need.
+_MODELS_WITH_INPUTS = {
+    "black_litterman": "views and market caps or a prior: BlackLitterman(...)",
+    "factor_implied": "a score per symbol and a spread: FactorImplied(...)",
+}
 # Constraint fields each non-convex method honours; anything else set is refused, not ignored.
 _SUPPORTED = {
     "equal_weight": frozenset[str](),
@@ -372,6 +377,11 @@ def _expected_returns(
             return np.asarray(EWMACovariance(halflife_days=63).fit(returns).location_)
         if expected == "capm":
             return _finite(CAPM().estimate(returns, sigma))
+        if expected in _MODELS_WITH_INPUTS:
+            raise DataError(
+                f"expected_returns: {expected!r} needs its inputs "
+                f"({_MODELS_WITH_INPUTS[expected]}): pass a model object instead of the name"
+            )
         raise DataError(
             f"expected_returns: got {expected!r}, expected a Series, one of "
             f"{EXPECTED_RETURN_MODES}, or CAPM / FactorImplied / BlackLitterman"

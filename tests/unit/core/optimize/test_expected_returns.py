@@ -127,3 +127,10 @@ def test_optimize_accepts_the_models_and_the_capm_mode(returns: pd.DataFrame) ->
     assert weights.sum() == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(DataError, match="expected_returns"):
         optimize(returns, "max_sharpe", expected_returns="nope")  # type: ignore[arg-type]
+
+
+def test_models_needing_inputs_cannot_be_named_alone(returns: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match=r"'black_litterman' needs its inputs .*BlackLitterman"):
+        optimize(returns, "max_sharpe", expected_returns="black_litterman")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"'factor_implied' needs its inputs .*FactorImplied"):
+        optimize(returns, "max_sharpe", expected_returns="factor_implied")  # type: ignore[arg-type]
