@@ -108,6 +108,8 @@ class Consumer:
         self._dead_key = streams.dead_letter_key(settings, stream)
         self._group_ready = False
         self._claim_cursor = "0-0"
+        self.totals = PollReport()
+        """What `run` did so far, summed over its polls."""
 
     def ensure_group(self) -> None:
         """Create the group from the stream's start (if missing) and register it for recovery."""
@@ -156,7 +158,7 @@ class Consumer:
         backoff_s = 0.5
         while not stop_event.is_set():
             try:
-                self.poll_once(count=count, block_ms=block_ms)
+                report = self.poll_once(count=count, block_ms=block_ms)
             except (
                 redis.ConnectionError,
                 redis.TimeoutError,
@@ -169,6 +171,11 @@ class Consumer:
                 backoff_s = min(backoff_s * 2, 30.0)
                 continue
             backoff_s = 0.5
+            self.totals.processed += report.processed
+            self.totals.duplicates += report.duplicates
+            self.totals.failed += report.failed
+            self.totals.dead_lettered += report.dead_lettered
+            self.totals.deleted += report.deleted
 
     # ---------------------------------------------------------------- reading
 

@@ -141,26 +141,87 @@ def explain_command(
 def workers_command(
     ctx: typer.Context,
     stage: str | None = typer.Option(None, "--stage", help="Run one stage's group only."),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="Worker processes, each a member of every stage's group."
+    ),
+    batch: int = typer.Option(500, "--batch", min=1, help="Entries read per poll."),
     strategy: Strategies = None,
 ) -> None:
-    """Run the stages as bus consumers until Ctrl-C."""
+    """Run the stages as bus consumers until Ctrl-C (or SIGTERM); run `stocker bus relay` too."""
+    import signal
     import threading
 
+    from stocker.core.errors import ConfigError
     from stocker.trading.days import load_pipeline
-    from stocker.trading.workers import run_workers
+    from stocker.trading.stages import GROUPS
+    from stocker.trading.workers import process_name, run_processes, run_workers
 
+    if stage is not None and stage not in GROUPS:
+        raise ConfigError(f"--stage: unknown stage {stage!r}; expected one of {', '.join(GROUPS)}")
     application = app_of(ctx)
-    _, registry = load_pipeline(application.uow, _paths(strategy), _broker(application))
+    paths = _paths(strategy)
+    _, registry = load_pipeline(application.uow, paths, _broker(application))  # checks the files
     stop = threading.Event()
-    console.print("stages running; Ctrl-C stops them")
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    console.print(
+        f"{processes} worker process(es) running {stage or 'every stage'}; Ctrl-C stops them"
+    )
     try:
-        run_workers(
-            application.uow,
-            application.redis,
-            application.settings.bus(),
-            registry,
-            stop,
-            stage=stage,
-        )
+        if processes == 1:
+            totals = run_workers(
+                application.uow,
+                application.redis,
+                application.settings.bus(),
+                registry,
+                stop,
+                stage=stage,
+                name=process_name(0),
+                batch=batch,
+            )
+            _print_totals(totals)
+        else:
+            arguments = (application.settings, [str(path) for path in paths], stage, batch)
+            run_processes(_worker_process, arguments, processes, stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+def _worker_process(
+    settings: Any, paths: list[str], stage: str | None, batch: int, index: int
+) -> None:
+    """One worker process of `stocker trade workers --processes N` (spawned: builds its own
+    App, so no connection is shared with the parent)."""
+    from stocker.bootstrap import build
+    from stocker.trading.days import load_pipeline
+    from stocker.trading.workers import process_name, run_workers, serve_until_signalled
+
+    application = build(settings)
+    try:
+        _, registry = load_pipeline(
+            application.uow, [Path(path) for path in paths], _broker(application)
+        )
+        serve_until_signalled(
+            lambda stop: _print_totals(
+                run_workers(
+                    application.uow,
+                    application.redis,
+                    application.settings.bus(),
+                    registry,
+                    stop,
+                    stage=stage,
+                    name=process_name(index),
+                    batch=batch,
+                )
+            )
+        )
+    finally:
+        application.close()
+
+
+def _print_totals(totals: list[Any]) -> None:
+    """One line per consumer when a worker stops: what it applied and skipped."""
+    for total in totals:
+        typer.echo(
+            f"stopped {total.name}: {total.processed} applied, {total.duplicates} already "
+            f"done, {total.failed} failed",
+        )
