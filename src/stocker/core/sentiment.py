@@ -28,6 +28,9 @@ from stocker.core.errors import DataError
 
 SCORE_DECIMALS = 4
 """`market_sentiment.sentiment_score` is NUMERIC(5, 4)."""
+DENSE_GROUPS_PER_ROW = 8
+DENSE_GROUPS_MIN = 1_000_000
+"""Up to this many possible (key, session) groups the sums go into a dense array."""
 AGGREGATE_COLUMNS = ("symbol", "date", "sentiment_score", "sentiment_magnitude", "article_count")
 
 
@@ -99,28 +102,35 @@ def aggregate_article_scores(
         return pd.DataFrame(columns=list(AGGREGATE_COLUMNS))
     if not np.isfinite(score).all() or (np.abs(score) > 1).any():
         raise DataError("score: every article score must be a finite value in [-1, 1]")
-    key_codes, key_values = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
-    session_codes, session_values = pd.factorize(pd.to_datetime(pd.Series(sessions)))
+    # Sorted codes: symbols in order, then the market (None) last; sessions in order. The group
+    # number key * width + session then sorts rows exactly as the result is ordered.
+    key_codes, key_values = pd.factorize(pd.Series(keys, dtype=object), sort=True)
+    key_codes = np.where(key_codes < 0, len(key_values), key_codes).astype("int64")
+    session_codes, session_values = pd.factorize(pd.to_datetime(pd.Series(sessions)), sort=True)
     if (session_codes < 0).any():
         raise DataError("session: every article needs a session date")
     width = len(session_values)
-    group = key_codes.astype("int64") * width + session_codes
-    present, group_codes = np.unique(group, return_inverse=True)
-    count = np.bincount(group_codes, minlength=len(present)).astype("int64")
-    total = np.bincount(group_codes, weights=score, minlength=len(present))
-    magnitude = np.bincount(group_codes, weights=np.abs(score), minlength=len(present))
-    key_of = np.asarray(key_values, dtype=object)[present // width]
-    session_of_group = pd.DatetimeIndex(session_values)[present % width]
-    frame = pd.DataFrame(
+    group = key_codes * width + session_codes
+    groups = (len(key_values) + 1) * width
+    if groups <= DENSE_GROUPS_PER_ROW * len(score) + DENSE_GROUPS_MIN:
+        # Few enough possible groups: count straight into a dense array, no sort needed.
+        every = np.bincount(group, minlength=groups)
+        present = np.flatnonzero(every)
+        count = every[present].astype("int64")
+        total = np.bincount(group, weights=score, minlength=groups)[present]
+        magnitude = np.bincount(group, weights=np.abs(score), minlength=groups)[present]
+    else:
+        present, group_codes = np.unique(group, return_inverse=True)
+        count = np.bincount(group_codes, minlength=len(present)).astype("int64")
+        total = np.bincount(group_codes, weights=score, minlength=len(present))
+        magnitude = np.bincount(group_codes, weights=np.abs(score), minlength=len(present))
+    labels = np.append(np.asarray(key_values, dtype=object), None)
+    return pd.DataFrame(
         {
-            "symbol": key_of,
-            "date": session_of_group.date,
+            "symbol": pd.Series(labels[present // width], dtype=object),
+            "date": pd.DatetimeIndex(session_values)[present % width].date,
             "sentiment_score": np.clip(np.round(total / count, SCORE_DECIMALS), -1.0, 1.0),
             "sentiment_magnitude": np.round(magnitude / count, SCORE_DECIMALS),
             "article_count": count,
         }
     )
-    market = frame["symbol"].isna()
-    frame["symbol"] = frame["symbol"].astype(object).where(~market, None)
-    order = np.lexsort((frame["date"].to_numpy(), frame["symbol"].fillna("").to_numpy(), market))
-    return frame.iloc[order].reset_index(drop=True)
