@@ -124,7 +124,7 @@ def aggregate_article_scores(
         count = np.bincount(group_codes, minlength=len(present)).astype("int64")
         total = np.bincount(group_codes, weights=score, minlength=len(present))
         magnitude = np.bincount(group_codes, weights=np.abs(score), minlength=len(present))
-    labels = np.append(np.asarray(key_values, dtype=object), None)
+    labels = np.array([*np.asarray(key_values, dtype=object), None], dtype=object)
     return pd.DataFrame(
         {
             "symbol": pd.Series(labels[present // width], dtype=object),
