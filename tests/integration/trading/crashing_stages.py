@@ -203,10 +203,13 @@ def cloned(server_url: str, template: str) -> Iterator[str]:
         drop_database(server_url, name)
 
 
-def warm_up(engine: Engine, live: int, *, end: dt.date = dt.date(1990, 1, 25)) -> list[dt.date]:
+def warm_up(
+    engine: Engine, live: int, *, end: dt.date = dt.date(1990, 1, 25), actions: bool = False
+) -> list[dt.date]:
     """Load the sample, replay the portfolios' sessions of 1990 before the ``live`` last ones
     through ``end`` with `run_day` (the first trades come after 11 sessions), and prune the
-    outbox (that history was delivered). Returns the live sessions."""
+    outbox (that history was delivered). With ``actions``, store a dividend of every stock and
+    a 2-for-1 split of CVX on the last live session. Returns the live sessions."""
     import pandas as pd
 
     from stocker.data.sample import sample_frames
@@ -230,6 +233,15 @@ def warm_up(engine: Engine, live: int, *, end: dt.date = dt.date(1990, 1, 25)) -
     replay(lambda: SqlUnitOfWork(engine), registry, pipeline, days[0], days[-live - 1])
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM outbox"))
+        if actions:  # a dividend of every stock and a split of one in the last live session
+            conn.execute(
+                text(
+                    "INSERT INTO corporate_actions (symbol, date, action_type, value, source) "
+                    "SELECT s, :d, 'DIVIDEND', 0.25, 'test' FROM unnest(CAST(:s AS text[])) s "
+                    "UNION ALL SELECT 'CVX', :d, 'SPLIT', 2, 'test'"
+                ),
+                {"d": days[-1], "s": list(STOCKS)},
+            )
     return days[-live:]
 
 

@@ -7,7 +7,8 @@ broker and its fills not recorded — and is restarted; Redis is flushed mid-day
 backend is terminated mid-transaction; every message is delivered twice; the same days run
 again; two ledger workers share a group. Every scenario must end with exactly the rows of an
 uninterrupted run: every row of signals, target_exposures, orders, order_events, fills, the
-ledger, holdings and portfolio_state, and the outbox's events (none emitted twice).
+ledger (fills, and a dividend and a split on the last session), holdings and portfolio_state,
+and the outbox's events (none emitted twice).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from stocker.core.messages import parse
 from stocker.store.db import make_engine
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.days import run_day
-from stocker.trading.ledger import verify
+from stocker.trading.ledger import rebuild, verify
 from stocker.trading.stages import Stages
 
 HERE = Path(__file__).parent
@@ -66,7 +67,7 @@ def warm(server_url: str, template_database: str) -> Iterator[tuple[str, tuple[A
     """A database with the sample and the portfolios' history before the live sessions."""
     name = create_database(server_url, template_database)
     engine = make_engine(url_for(server_url, name))
-    days = tuple(warm_up(engine, 2))
+    days = tuple(warm_up(engine, 2, actions=True))
     engine.dispose()
     yield name, days
     drop_database(server_url, name)
@@ -88,6 +89,13 @@ def reference(
         assert run_stages(run, counts=directory / "counts.json") == 0
         rows = snapshot(url)
         sent = Venue(run.venue).sent()
+        engine = make_engine(url)
+        for setup in portfolios():  # the journal explains the stored state
+            assert rebuild(SqlUnitOfWork(engine), setup.portfolio_id).differences == ()
+        assert verify(SqlUnitOfWork(engine)).ok
+        engine.dispose()
+    kinds = {row[3] for row in rows["ledger_entries"]}
+    assert {"FILL", "DIVIDEND", "SPLIT"} <= kinds
     assert rows["fills"] and rows["portfolio_state"] and rows["holdings"] and sent
     return rows, {**json.loads((directory / "counts.json").read_text())["calls"], "sent": sent}
 
