@@ -100,7 +100,12 @@ class App:
 
     @cached_property
     def broker(self) -> Broker:
-        """The broker orders go to: the paper broker (fills at the session's open)."""
+        """The broker orders go to: the paper broker (fills at the session's open), or Alpaca
+        when STOCKER_BROKER=alpaca (orders then go out through `stocker.trading.live_broker`)."""
+        if self.settings.broker == "alpaca":
+            from stocker.brokers.alpaca import alpaca_broker
+
+            return alpaca_broker(self.credentials("alpaca"), self.settings)
         from stocker.trading.brokers.paper import PaperBroker
 
         return PaperBroker()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,21 @@ class Settings(BaseSettings):
     )
     api_backtest_workers: int = Field(
         default=2, ge=1, description="Backtests the API runs at the same time (background)."
+    )
+    broker: Literal["paper", "alpaca"] = Field(
+        default="paper",
+        description="Where live orders go: `paper` (simulated) or `alpaca` (STOCKER_BROKER).",
+    )
+    alpaca_paper: bool = Field(
+        default=True, description="Alpaca's paper endpoint (true) or the live one (false)."
+    )
+    alpaca_trading_url: str | None = Field(
+        default=None,
+        description="Override of Alpaca's trading REST URL (e.g. the stand-in's).",
+    )
+    alpaca_stream_url: str | None = Field(
+        default=None,
+        description="Override of Alpaca's trade_updates stream URL (e.g. the stand-in's).",
     )
 
     def bus(self) -> BusSettings:

@@ -551,6 +551,8 @@ def execute_order(uow: SqlUnitOfWork, broker: Broker, order: OrderRow, open_pric
     executions = broker.execute(
         order.order_id, order.side, order.qty, open_price, _open_time(order.date)
     )
+    if not executions and getattr(broker, "live", False):
+        return  # a live broker's orders are sent and filled by stocker.trading.live_broker
     filled = Decimal(0)
     for execution in executions:
         filled += execution.qty

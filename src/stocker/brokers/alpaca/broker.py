@@ -60,6 +60,7 @@ class AlpacaBroker:
     """The Alpaca account orders go to (paper or live, or any URL speaking its API)."""
 
     name = "alpaca"
+    live = True  # the pipeline's broker stage leaves its orders to the live stage
 
     def __init__(
         self,
@@ -207,6 +208,11 @@ class AlpacaBroker:
 
     def _activities(self, params: dict[str, Any]) -> Any:
         return self._client.get("/account/activities/FILL", params)
+
+    def execute(self, order_id: Any, side: str, qty: Any, open_price: Any, at: Any) -> list[Any]:
+        """The pipeline's broker stage asks a paper broker to fill at the open; a live broker
+        executes nothing there (`stocker.trading.live_broker` sends and records)."""
+        return []
 
     # -- the stream ------------------------------------------------------------------------
 
