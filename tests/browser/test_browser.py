@@ -245,3 +245,18 @@ def test_quarantined_rows_are_discarded_and_released_by_clicks(
     assert rows.filter(has_text="DISCARDED").count() == 1
     assert rows.filter(has_text="RELEASED").count() == 1
     assert desktop.errors == []
+
+
+def test_the_halt_switch_stops_and_resumes_a_portfolio(desktop: Watched, served: Served) -> None:
+    page = desktop.page
+    desktop.visit("/")
+    page.get_by_label("why halt trend").fill("broker outage")
+    page.get_by_role("button", name="Halt trend").click()
+    assert page.get_by_role("status").inner_text() == "trend halted"
+    with served.app.uow() as uow:
+        assert uow.live_trading.halt_reason("trend") == "broker outage"
+    page.get_by_role("button", name="Resume trading trend").click()
+    assert page.get_by_role("status").inner_text() == "trend may trade again"
+    with served.app.uow() as uow:
+        assert uow.live_trading.halt_reason("trend") is None
+    assert desktop.errors == []

@@ -15,7 +15,8 @@ UnitOfWork = Any
 """The store's unit of work (`App.uow()`); the web app does not import the store."""
 
 RECONCILIATION_TABLE = "reconciliation_breaks"
-"""Open breaks are shown when live trading's table exists in the schema."""
+HALTS_TABLE = "trading_halts"
+"""Open breaks and the halt switch are shown when live trading's tables exist in the schema."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TradingPortfolio:
     target_day: dt.date | None
     targets: list[dict[str, Any]]
     holdings: list[dict[str, Any]]
+    halt: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Dashboard:
     orders: list[dict[str, Any]]
     breaks: list[dict[str, Any]] | None = None
     sources: list[Any] = field(default_factory=list)
+    can_halt: bool = False
 
 
 def dashboard(units: Callable[[], UnitOfWork]) -> Dashboard:
@@ -48,6 +51,8 @@ def dashboard(units: Callable[[], UnitOfWork]) -> Dashboard:
     sources = stored_inventory(units()).sources
     with units() as uow:
         reads = uow.reads.web
+        can_halt = reads.table_exists(HALTS_TABLE)
+        halts = reads.halts() if can_halt else {}
         portfolios = []
         for portfolio_id in reads.trading_portfolios():
             history = reads.state_history(portfolio_id)
@@ -61,6 +66,7 @@ def dashboard(units: Callable[[], UnitOfWork]) -> Dashboard:
                     target_day=target_day,
                     targets=reads.targets_on(portfolio_id, target_day) if target_day else [],
                     holdings=reads.holdings_on(portfolio_id, latest["date"]) if latest else [],
+                    halt=halts.get(portfolio_id),
                 )
             )
         signal_day = reads.latest_signal_date()
@@ -68,7 +74,7 @@ def dashboard(units: Callable[[], UnitOfWork]) -> Dashboard:
         orders = reads.orders(limit=50)
         breaks = None
         if reads.table_exists(RECONCILIATION_TABLE):
-            breaks = reads.open_breaks() if hasattr(reads, "open_breaks") else []
+            breaks = reads.open_breaks()
     return Dashboard(
         portfolios=portfolios,
         signal_day=signal_day,
@@ -76,6 +82,7 @@ def dashboard(units: Callable[[], UnitOfWork]) -> Dashboard:
         orders=orders,
         breaks=breaks,
         sources=sources,
+        can_halt=can_halt,
     )
 
 

@@ -584,3 +584,17 @@ class WebReads:
             "ON u.id = p.group_id ORDER BY p.code",
             {},
         )
+
+    def open_breaks(self, limit: int = 200) -> list[dict[str, object]]:
+        """Unresolved reconciliation breaks with the broker, newest first."""
+        return _web_rows(
+            self._conn,
+            "SELECT id, portfolio_id, kind, symbol, reason, found_at FROM reconciliation_breaks "
+            "WHERE resolved_at IS NULL ORDER BY found_at DESC, id DESC LIMIT :n",
+            {"n": limit},
+        )
+
+    def halts(self) -> dict[str, dict[str, object]]:
+        """Halted portfolios (the kill switch) with why and since when."""
+        rows = _web_rows(self._conn, "SELECT portfolio_id, reason, halted_at FROM trading_halts", {})
+        return {str(row["portfolio_id"]): row for row in rows}

@@ -3,11 +3,13 @@ targets, orders and fills, and how fresh each source's data is."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from stocker.core.errors import StockerError
 from stocker.web import charts
 from stocker.web.queries import dashboard
 from stocker.web.site import table
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from stocker.web.queries import TradingPortfolio
     from stocker.web.site import Site
 
+NOTICE_CHARACTERS = 120
 ORDER_COLUMNS = (
     "date", "portfolio_id", "symbol", "side", "qty", "status", "filled_qty", "avg_price",
     "commission",
@@ -49,9 +52,35 @@ def _charts(portfolio: TradingPortfolio) -> dict[str, Any]:
 
 def routes(site: Site) -> APIRouter:
     router = APIRouter(include_in_schema=False, dependencies=site.guard("read"))
+    trader = APIRouter(include_in_schema=False, dependencies=site.guard("trade"))
+
+    @trader.post("/trade/halt")
+    def halt_switch(
+        request: Request,
+        portfolio: Annotated[str, Form()],
+        action: Annotated[str, Form()],
+        reason: Annotated[str, Form()] = "",
+    ) -> Response:
+        from stocker.web.halts import halt, resume
+
+        try:
+            if action == "halt":
+                changed = halt(site.app.uow(), portfolio, reason)
+                done = f"{portfolio} halted" if changed else f"{portfolio} was already halted"
+            elif action == "resume":
+                changed = resume(site.app.uow(), portfolio)
+                done = f"{portfolio} may trade again" if changed else f"{portfolio} was not halted"
+            else:
+                raise StockerError(f"action: got {action!r}, expected halt or resume")
+        except StockerError as failure:
+            return _home(request, None, str(failure))
+        return RedirectResponse(f"/?{urlencode({'done': done})}", status_code=303)
 
     @router.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
+    def home(request: Request, done: str | None = None) -> HTMLResponse:
+        return _home(request, done, None)
+
+    def _home(request: Request, done: str | None, error: str | None) -> HTMLResponse:
         found = dashboard(site.app.uow)
         sources = [
             {
@@ -66,6 +95,9 @@ def routes(site: Site) -> APIRouter:
         return site.render(
             request,
             "dashboard.html",
+            status_code=422 if error else 200,
+            notice=done[:NOTICE_CHARACTERS] if done else None,
+            error=error,
             board=found,
             portfolios=[
                 {
@@ -82,4 +114,7 @@ def routes(site: Site) -> APIRouter:
             breaks=None if found.breaks is None else table(found.breaks),
         )
 
-    return router
+    merged = APIRouter()
+    merged.include_router(router)
+    merged.include_router(trader)
+    return merged
