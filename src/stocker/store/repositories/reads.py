@@ -596,5 +596,7 @@ class WebReads:
 
     def halts(self) -> dict[str, dict[str, object]]:
         """Halted portfolios (the kill switch) with why and since when."""
-        rows = _web_rows(self._conn, "SELECT portfolio_id, reason, halted_at FROM trading_halts", {})
+        rows = _web_rows(
+            self._conn, "SELECT portfolio_id, reason, halted_at FROM trading_halts", {}
+        )
         return {str(row["portfolio_id"]): row for row in rows}
