@@ -57,6 +57,19 @@ class Inputs:
         return self.close.to_numpy(dtype=np.float64)
 
     @cached_property
+    def _returns(self) -> np.ndarray:
+        """Daily returns of the whole panel across gaps: a window's returns after its first
+        row are these rows (the first row of an eligible name is a close, so no gap crosses
+        the window's start)."""
+        from stocker.core.returns import simple_returns
+
+        return simple_returns(self.close, across_gaps=True).to_numpy(dtype=np.float64)
+
+    @cached_property
+    def _symbols(self) -> np.ndarray:
+        return np.asarray([str(symbol) for symbol in self.close.columns], dtype=object)
+
+    @cached_property
     def _open_values(self) -> np.ndarray | None:
         return None if self.opens is None else self.opens.to_numpy(dtype=np.float64)
 
@@ -131,7 +144,11 @@ class Inputs:
 
 
 def _position(index: pd.Index, day: pd.Timestamp) -> int:
-    return int(index.get_indexer(pd.DatetimeIndex([day]))[0])
+    """Row of session `day` in `index` (-1 when it is not one)."""
+    values = pd.DatetimeIndex(index).asi8
+    wanted = pd.Timestamp(day).as_unit(pd.DatetimeIndex(index).unit).value
+    position = int(np.searchsorted(values, wanted))
+    return position if position < len(values) and values[position] == wanted else -1
 
 
 def read_inputs(
@@ -232,7 +249,6 @@ def decide_weights(
     """The target weights of every rebalance date (dates × symbols, 0 for names not held),
     each decided from the members, prices and exposures known on that date."""
     from stocker.core.optimize import optimize
-    from stocker.core.returns import simple_returns
     from stocker.lab.construction import EXPECTED_RETURN_MODES
     from stocker.lab.portfolio_constraints import rebalance_constraints
 
@@ -250,9 +266,9 @@ def decide_weights(
         chosen = np.flatnonzero(inputs.member_mask(day) & bounds)
         if not len(chosen):
             raise DataError(f"{day.date()}: no member of group {portfolio.group!r} has prices")
-        eligible = [str(symbol) for symbol in columns[chosen]]
-        window = pd.DataFrame(values[first : position + 1, chosen], columns=eligible)
-        returns = simple_returns(window, across_gaps=True).iloc[1:].fillna(0.0)
+        eligible = list(inputs._symbols[chosen])
+        window = inputs._returns[first + 1 : position + 1, chosen]
+        returns = pd.DataFrame(np.where(np.isnan(window), 0.0, window), columns=eligible)
         before = None
         if previous is not None:
             decided, held, targets = previous

@@ -12,6 +12,12 @@ selected rows' headers only (no decoding, no aggregation of values), a fraction 
 
 Views have no ``xmin``: a panel of a view is read straight through (never cached).
 
+Tables that log their writes in ``data_changes`` (``prices_daily``, migration 0009: one row per
+writing statement, by a statement trigger) are versioned by that log instead — its row count
+and last id for the table, two index lookups rather than a scan of the selected rows. Any
+committed write to the table changes it (whichever symbols it touched), and the log is read
+before the panel, so a file never holds data older than its key.
+
 Files: ``<home>/cache/panels/<sha256>.arrow``, one float64 column per field holding the
 (dates × symbols) matrix row-major, dates and symbols in the schema metadata; written to a
 temporary name and renamed, so a crashed writer leaves no half file behind.
@@ -111,7 +117,7 @@ class PanelCache:
             "table": table,
             "date_column": date_column,
         }
-        version = data_version(
+        version = logged_version(uow, table) or data_version(
             uow,
             symbols=symbols,
             universe=universe,
@@ -156,6 +162,23 @@ class PanelCache:
         described["fields"] = list(fields)
         described["version"] = version
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+LOGGED_TABLES = frozenset({"prices_daily"})
+"""Tables whose writing statements are logged in ``data_changes`` (migration 0009)."""
+
+
+def logged_version(uow: SqlUnitOfWork, table: str) -> str | None:
+    """``log:count:last id`` of `table`'s rows in ``data_changes``; None when not logged."""
+    if table not in LOGGED_TABLES:
+        return None
+    with driver_connection(uow.connection).cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), COALESCE(max(id), 0) FROM data_changes WHERE table_name = %s",
+            (table,),
+        )
+        count, last = cursor.fetchone() or (0, 0)
+    return f"log:{count}:{last}"
 
 
 def data_version(

@@ -14,6 +14,10 @@ added to a one-day period of their run and date (an INSTEAD OF trigger).
 Trades likewise: one `backtest_trade_sets` row per run and rebalance with the names traded and
 their deltas, values and costs as arrays; `backtest_trades` is the view of its 11.7.6 rows.
 
+`data_changes` gets one row per statement that writes `prices_daily` (a statement trigger): the
+panel cache keys its files by that log's count and last id, which any committed ingest changes,
+instead of scanning the selected rows' versions on every read.
+
 Revision ID: 0009_compact_holdings
 Revises: 0008_news
 Create Date: 2026-11-28
@@ -27,6 +31,24 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
+CREATE TABLE data_changes (
+    id         BIGSERIAL PRIMARY KEY,
+    table_name VARCHAR(63) NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+);
+COMMENT ON TABLE data_changes IS
+    'One row per statement that wrote a logged table: what research caches are keyed by.';
+CREATE INDEX ix_data_changes_table_name ON data_changes (table_name, id);
+CREATE FUNCTION data_changes_record() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO data_changes (table_name) VALUES (TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER prices_daily_data_changes
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON prices_daily
+    FOR EACH STATEMENT EXECUTE FUNCTION data_changes_record();
+
 CREATE TABLE backtest_symbols (
     backtest_id BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
     position    INTEGER NOT NULL CONSTRAINT ck_backtest_symbols_position CHECK (position >= 1),
@@ -287,6 +309,9 @@ DROP TABLE backtest_holding_periods;
 DROP TABLE backtest_symbols;
 DROP FUNCTION backtest_symbol_position(BIGINT, VARCHAR, VARCHAR);
 DROP TABLE backtest_dates;
+DROP TRIGGER prices_daily_data_changes ON prices_daily;
+DROP FUNCTION data_changes_record();
+DROP TABLE data_changes;
 """
 
 
