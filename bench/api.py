@@ -303,7 +303,7 @@ def render(rows: list[tuple[str, str, Result | None]], clients: int, symbols: in
         if result is None:
             table.add_row(endpoint, client, "not available", "", "", "", "", "")
             continue
-        wrk = client.startswith("wrk")
+        wrk = "wrk" in client
         table.add_row(
             endpoint,
             client,

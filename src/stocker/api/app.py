@@ -77,6 +77,9 @@ def create_app(app: App) -> FastAPI:
                 description=api.description,
                 routes=api.routes,
             )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                webhook.components()
+            )
             api.openapi_schema = problems.document(schema)
         return api.openapi_schema
 
