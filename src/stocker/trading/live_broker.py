@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stocker.core.broker import (
     EVENT_STATUS,
@@ -84,10 +84,16 @@ class LiveTrading:
     """One live broker account and the orders Stocker sends it."""
 
     def __init__(
-        self, uow_factory: UowFactory, broker: LiveBroker, *, slack_s: float = 300.0
+        self,
+        uow_factory: UowFactory,
+        broker: LiveBroker,
+        *,
+        slack_s: float = 300.0,
+        record_every: int = 50,
     ) -> None:
         self.uow_factory = uow_factory
         self.broker = broker
+        self.record_every = record_every
         self.slack = dt.timedelta(seconds=slack_s)
         self._connections = -1
         self._synced_from: dt.datetime | None = None
@@ -110,6 +116,7 @@ class LiveTrading:
             reasons = {p: halt_reason(uow, p) for p in {o.portfolio_id for o in pending}}
         if not pending:
             return report
+        sent_now: list[tuple[OrderRow, BrokerOrder]] = []
         try:
             open_orders = self.broker.open_orders()
             for order in pending:
@@ -122,11 +129,30 @@ class LiveTrading:
                     report.canceled_opposite.append(other.broker_order_id)
                     open_orders = [o for o in open_orders if o is not other]
                 sent = self._send(order, report)
-                if sent is not None and sent.is_open:
-                    open_orders.append(sent)
+                if sent is not None:
+                    sent_now.append((order, sent))
+                    if sent.is_open:
+                        open_orders.append(sent)
+                if len(sent_now) >= self.record_every:
+                    self._record_submissions(sent_now)
         except BrokerError as error:
             report.unreachable = str(error)
+        finally:
+            self._record_submissions(sent_now)
         return report
+
+    def _record_submissions(self, sent: list[tuple[OrderRow, BrokerOrder]]) -> None:
+        """Record sent orders in one transaction. Recording after sending is safe: an order
+        sent but not recorded (the process died) is PENDING here, and sending it again finds
+        Alpaca's (same client order id) instead of placing a second one."""
+        if not sent:
+            return
+        with self.uow_factory() as uow:
+            uow.live_trading.lock(f"broker:{self.broker.name}")
+            for order, broker_order in sent:
+                self._record_submission(uow, order, broker_order)
+            uow.commit()
+        sent.clear()
 
     def _cancel_and_wait(self, other: BrokerOrder, attempts: int = 20) -> None:
         self.broker.cancel(other.broker_order_id)
@@ -143,7 +169,6 @@ class LiveTrading:
             sent = self.broker.submit(intent)
         except BrokerRefusal as refusal:
             with self.uow_factory() as uow:
-                uow.live_trading.lock_order(order.order_id)
                 uow.trading.add_order_event(
                     order.order_id, "REJECTED", detail={"reason": str(refusal)}
                 )
@@ -151,15 +176,11 @@ class LiveTrading:
                 uow.commit()
             report.refused[str(order.order_id)] = str(refusal)
             return None
-        with self.uow_factory() as uow:
-            self._record_submission(uow, order, sent)
-            uow.commit()
         report.submitted.append(str(order.order_id))
         return sent
 
     def _record_submission(self, uow: SqlUnitOfWork, order: OrderRow, sent: BrokerOrder) -> None:
         repo = uow.live_trading
-        repo.lock_order(order.order_id)
         repo.mark_submitted(order.order_id, sent.broker_order_id)
         if repo.add_broker_event(
             self.broker.name, sent.broker_order_id, order.order_id, "submitted"
@@ -198,37 +219,28 @@ class LiveTrading:
         events = self.broker.events(timeout)
         if not events:
             return 0
+        ids = [i for i in (_order_uuid(e.order.client_order_id) for e in events) if i]
         with self.uow_factory() as uow:  # one transaction for the batch: the stream is fast
             repo = uow.live_trading
+            repo.lock(f"broker:{self.broker.name}")
+            known = repo.orders_by_ids(ids)
+            batch = _Batch(uow, self.broker.name)
             for event in events:
                 order_id = _order_uuid(event.order.client_order_id)
-                order = uow.trading.order(order_id) if order_id is not None else None
-                if order is None:
+                if order_id is None or order_id not in known:
                     continue  # not ours: reconciliation reports it
-                repo.lock_order(order.order_id)
-                if repo.broker_order_id(order.order_id) is None:
+                order, broker_id = known[order_id]
+                if broker_id is None:
                     self._record_submission(uow, order, event.order)
-                new = repo.add_broker_event(
-                    self.broker.name,
-                    event.order.broker_order_id,
-                    order.order_id,
+                    known[order_id] = (order, event.order.broker_order_id)
+                batch.event(
+                    order,
                     event.event,
-                    execution_id=event.fill.execution_id if event.fill else "",
-                    filled_qty=event.order.filled_qty,
-                    payload={"status": event.order.status, "at": event.timestamp.isoformat()},
+                    event.order,
+                    event.fill,
+                    {"status": event.order.status, "at": event.timestamp.isoformat()},
                 )
-                if not new:
-                    continue  # a duplicate delivery changes nothing
-                if event.fill is not None:
-                    self._record_fill(uow, order, event.fill)
-                elif event.event in EVENT_STATUS:
-                    uow.trading.add_order_event(
-                        order.order_id,
-                        EVENT_STATUS[event.event],
-                        broker_order_id=event.order.broker_order_id,
-                        detail={"filled_qty": str(event.order.filled_qty)},
-                    )
-                self._settle(uow, order)
+            batch.flush()
             uow.commit()
         return len(events)
 
@@ -238,65 +250,6 @@ class LiveTrading:
             return None
         with self.uow_factory() as uow:
             return uow.trading.order(order_id)
-
-    def _record_fill(self, uow: SqlUnitOfWork, order: OrderRow, fill: BrokerFill) -> bool:
-        new = uow.trading.add_fill(
-            FillRow(
-                fill_id=fill.execution_id,
-                order_id=order.order_id,
-                date=fill.timestamp,
-                symbol=order.symbol,
-                side=order.side,
-                qty=fill.qty,
-                price=fill.price,
-                commission=Decimal(0),
-            )
-        )
-        if not new:
-            return False
-        repo = uow.live_trading
-        total = repo.filled_qty(order.order_id)
-        uow.trading.add_order_event(
-            order.order_id,
-            "FILLED" if total >= order.qty else "PARTIALLY_FILLED",
-            broker_order_id=fill.broker_order_id,
-            detail={
-                "execution_id": fill.execution_id,
-                "qty": str(fill.qty),
-                "price": str(fill.price),
-                "filled": str(total),
-            },
-        )
-        ended_at = repo.terminal_filled_qty(order.order_id)
-        if ended_at is not None and total > ended_at:
-            repo.add_break(
-                order.portfolio_id,
-                "FILL_AFTER_CANCEL",
-                f"fill:{fill.execution_id}",
-                ours={"status": "CANCELED", "filled_qty": str(total - fill.qty)},
-                broker={
-                    "execution_id": fill.execution_id,
-                    "qty": str(fill.qty),
-                    "price": str(fill.price),
-                    "filled_qty": str(total),
-                },
-                reason=(
-                    f"{fill.qty} {order.symbol} filled after the broker ended the order "
-                    f"with {ended_at} filled; not posted until resolved"
-                ),
-                symbol=order.symbol,
-                order_id=order.order_id,
-                broker_order_id=fill.broker_order_id,
-            )
-            return True
-        post_ledger_fill(uow, order, fill)
-        return True
-
-    def _settle(self, uow: SqlUnitOfWork, order: OrderRow) -> None:
-        filled, ended_at, current = uow.live_trading.order_facts(order.order_id)
-        status = local_status(order.qty, filled, ended_at is not None)
-        if current != status:
-            uow.trading.set_order_status(order.order_id, status)
 
     # -- backfill --------------------------------------------------------------------------
 
@@ -316,13 +269,13 @@ class LiveTrading:
                 by_broker_id[fill.broker_order_id] = self._order_of(fill.broker_order_id)
         if fresh:
             with self.uow_factory() as uow:
+                uow.live_trading.lock(f"broker:{self.broker.name}")
+                batch = _Batch(uow, self.broker.name)
                 for fill in fresh:
                     order = by_broker_id[fill.broker_order_id]
-                    if order is None:
-                        continue  # not ours: reconciliation reports it
-                    uow.live_trading.lock_order(order.order_id)
-                    new_fills += self._record_fill(uow, order, fill)
-                    self._settle(uow, order)
+                    if order is not None:  # not ours: reconciliation reports it
+                        new_fills += batch.fill(order, fill)
+                batch.flush()
                 uow.commit()
         self._refresh_in_flight()
         # the next backfill starts here (less a margin for the broker's clock): whatever was
@@ -341,6 +294,7 @@ class LiveTrading:
         order = self._ours(found)
         if order is not None:
             with self.uow_factory() as uow:
+                uow.live_trading.lock(f"broker:{self.broker.name}")
                 self._record_submission(uow, order, found)
                 uow.commit()
         return order
@@ -363,9 +317,9 @@ class LiveTrading:
         it, the end (fills come from the activities, never from a snapshot)."""
         with self.uow_factory() as uow:
             repo = uow.live_trading
-            repo.lock_order(order.order_id)
             if repo.broker_order_id(order.order_id) is None:
                 self._record_submission(uow, order, found)
+            repo.lock(f"broker:{self.broker.name}")
             if found.status in TERMINAL_EVENTS and repo.add_broker_event(
                 self.broker.name,
                 found.broker_order_id,
@@ -380,7 +334,9 @@ class LiveTrading:
                     broker_order_id=found.broker_order_id,
                     detail={"filled_qty": str(found.filled_qty), "from": "lookup"},
                 )
-            self._settle(uow, order)
+            batch = _Batch(uow, self.broker.name)
+            batch.facts_of(order)
+            batch.flush()
             uow.commit()
 
     def recover_unrecorded(self, portfolio_id: str | None = None) -> list[str]:
@@ -395,6 +351,164 @@ class LiveTrading:
                 self.apply_snapshot(order, found)
                 found_ids.append(str(order.order_id))
         return found_ids
+
+
+class _Batch:
+    """Broker facts applied in one transaction: each order's facts read once, its events,
+    its status and the ledger's fills (one `post_fills_in` per portfolio) written together.
+    Status follows the facts, so the order updates arrived in does not matter."""
+
+    def __init__(self, uow: SqlUnitOfWork, broker: str) -> None:
+        self.uow, self.broker = uow, broker
+        self.facts: dict[uuid.UUID, list[Any]] = {}  # filled, filled when ended, stored status
+        self.orders: dict[uuid.UUID, OrderRow] = {}
+        self.events: list[dict[str, Any]] = []
+        self.to_post: dict[str, list[tuple[OrderRow, BrokerFill]]] = {}
+
+    def facts_of(self, order: OrderRow) -> list[Any]:
+        if order.order_id not in self.facts:
+            self.facts[order.order_id] = list(self.uow.live_trading.order_facts(order.order_id))
+            self.orders[order.order_id] = order
+        return self.facts[order.order_id]
+
+    def event(
+        self,
+        order: OrderRow,
+        event: str,
+        snapshot: BrokerOrder,
+        fill: BrokerFill | None,
+        payload: dict[str, Any],
+    ) -> None:
+        facts = self.facts_of(order)
+        new = self.uow.live_trading.add_broker_event(
+            self.broker,
+            snapshot.broker_order_id,
+            order.order_id,
+            event,
+            execution_id=fill.execution_id if fill else "",
+            filled_qty=snapshot.filled_qty,
+            payload=payload,
+        )
+        if not new:
+            return  # a duplicate delivery changes nothing
+        if fill is not None:
+            self.fill(order, fill)
+            return
+        if event in TERMINAL_EVENTS:
+            ended = facts[1]
+            facts[1] = snapshot.filled_qty if ended is None else min(ended, snapshot.filled_qty)
+        if event in EVENT_STATUS:
+            self.events.append(
+                {
+                    "order_id": order.order_id,
+                    "status": EVENT_STATUS[event],
+                    "broker_order_id": snapshot.broker_order_id,
+                    "detail": {"filled_qty": str(snapshot.filled_qty)},
+                }
+            )
+
+    def fill(self, order: OrderRow, fill: BrokerFill) -> bool:
+        """Record a fill once (by execution id); post it unless it came after the end."""
+        facts = self.facts_of(order)
+        new = self.uow.trading.add_fill(
+            FillRow(
+                fill_id=fill.execution_id,
+                order_id=order.order_id,
+                date=fill.timestamp,
+                symbol=order.symbol,
+                side=order.side,
+                qty=fill.qty,
+                price=fill.price,
+                commission=Decimal(0),
+            )
+        )
+        if not new:
+            return False
+        facts[0] += fill.qty
+        total, ended_at = facts[0], facts[1]
+        self.events.append(
+            {
+                "order_id": order.order_id,
+                "status": "FILLED" if total >= order.qty else "PARTIALLY_FILLED",
+                "broker_order_id": fill.broker_order_id,
+                "detail": {
+                    "execution_id": fill.execution_id,
+                    "qty": str(fill.qty),
+                    "price": str(fill.price),
+                    "filled": str(total),
+                },
+            }
+        )
+        if ended_at is not None and total > ended_at:
+            self.uow.live_trading.add_break(
+                order.portfolio_id,
+                "FILL_AFTER_CANCEL",
+                f"fill:{fill.execution_id}",
+                ours={"status": "CANCELED", "filled_qty": str(total - fill.qty)},
+                broker={
+                    "execution_id": fill.execution_id,
+                    "qty": str(fill.qty),
+                    "price": str(fill.price),
+                    "filled_qty": str(total),
+                },
+                reason=(
+                    f"{fill.qty} {order.symbol} filled after the broker ended the order "
+                    f"with {ended_at} filled; not posted until resolved"
+                ),
+                symbol=order.symbol,
+                order_id=order.order_id,
+                broker_order_id=fill.broker_order_id,
+            )
+            return True
+        self.to_post.setdefault(order.portfolio_id, []).append((order, fill))
+        return True
+
+    def flush(self) -> None:
+        uow = self.uow
+        uow.live_trading.add_order_events(self.events)
+        for portfolio_id, items in self.to_post.items():
+            post_ledger_fills(uow, portfolio_id, items)
+        statuses = {}
+        for order_id, (filled, ended_at, stored) in self.facts.items():
+            status = local_status(self.orders[order_id].qty, filled, ended_at is not None)
+            if status != stored:
+                statuses[order_id] = status
+        uow.live_trading.set_statuses(statuses)
+
+
+def post_ledger_fills(
+    uow: SqlUnitOfWork, portfolio_id: str, items: Sequence[tuple[OrderRow, BrokerFill]]
+) -> None:
+    """Post broker fills to a portfolio's ledger in one batch and announce the new ones."""
+    posted = post_fills_in(
+        uow,
+        portfolio_id,
+        [
+            Fill(
+                fill_id=fill.execution_id,
+                symbol=order.symbol,
+                side=order.side,  # type: ignore[arg-type]
+                qty=fill.qty,
+                price=fill.price,
+                timestamp=fill.timestamp,
+                currency=CURRENCY,
+            )
+            for order, fill in items
+        ],
+    )
+    uow.outbox.add_many(
+        OrderFilled(
+            order_uuid=order.order_id,
+            broker_id=fill.execution_id,
+            symbol=order.symbol,
+            qty=fill.qty,
+            price=fill.price,
+            commission=Decimal(0),
+            timestamp=fill.timestamp,
+        )
+        for (order, fill), result in zip(items, posted, strict=True)
+        if result.new
+    )
 
 
 def post_ledger_fill(uow: SqlUnitOfWork, order: OrderRow, fill: BrokerFill) -> None:
