@@ -213,6 +213,13 @@ def test_a_sweep_started_from_the_page_shows_a_heatmap(desktop: Watched, screens
     assert page.locator("#sweep-chart .heatmaplayer").count() == 1
     assert page.locator("#sweep-table tbody tr").count() == 4
     _shoot(desktop, screenshots, "sweep")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(rows) == 4 and {row["status"] for row in rows} == {"COMPLETED"}
+    assert {(row["cost_bps"], row["rebalance"]) for row in rows} == {
+        ("0.0", "monthly"), ("0.0", "quarterly"), ("25.0", "monthly"), ("25.0", "quarterly"),
+    }  # fmt: skip
     assert desktop.errors == []
 
 

@@ -213,11 +213,32 @@ def routes(site: Site) -> APIRouter:
             return _job(request, job)
         return RedirectResponse(f"/backtests/jobs/{job.id}", status_code=303)
 
+    def _sweep_rows(job: Job) -> list[dict[str, Any]]:
+        return [
+            {
+                **result.parameters,
+                "run": result.run_id,
+                "status": result.status,
+                **{name: result.metrics.get(name) for name in SWEEP_METRICS},
+                "error": result.error or "",
+            }
+            for result in job.result.results
+        ]
+
+    @reader.get("/backtests/sweeps/{job_id}.csv")
+    def sweep_csv(job_id: str) -> Response:
+        job = site.jobs.get(job_id)
+        if job is None or job.kind != "sweep" or job.result is None:
+            return Response(f"no finished sweep {job_id!r} here", status_code=404)
+        return table_csv(table(_sweep_rows(job)), "sweep.csv")
+
     @reader.get("/backtests/sweeps/{job_id}", response_class=HTMLResponse)
     def sweep_page(request: Request, job_id: str, metric: str = "sharpe") -> HTMLResponse:
         job = site.jobs.get(job_id)
         if job is None or job.kind != "sweep" or job.result is None:
             return site.render(request, "job_page.html", status_code=404, job=job)
+        if metric not in SWEEP_METRICS:
+            metric = SWEEP_METRICS[0]
         results = job.result.results
         names = list(results[0].parameters) if results else []
         x_name, y_name = [*names, "", ""][:2]
@@ -228,16 +249,6 @@ def routes(site: Site) -> APIRouter:
             for r in results
         }
         z = [[cells.get((x, y)) for x in xs] for y in ys]
-        rows = [
-            {
-                **result.parameters,
-                "run": result.run_id,
-                "status": result.status,
-                metric: result.metrics.get(metric),
-                "error": result.error or "",
-            }
-            for result in results
-        ]
         return site.render(
             request,
             "sweep.html",
@@ -250,7 +261,7 @@ def routes(site: Site) -> APIRouter:
                 xaxis={"title": {"text": x_name}, "type": "category"},
                 yaxis={"title": {"text": y_name}, "type": "category"},
             ),
-            results=table(rows),
+            results=table(_sweep_rows(job)),
         )
 
     @reader.get("/backtests/{run_id}", response_class=HTMLResponse)
