@@ -206,7 +206,7 @@ def sentiment_rows(
     keys: list[np.ndarray] = []
     dates: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    codes = exploded["symbols"].map(calendars).fillna(market_calendar)
+    codes = exploded["symbols"].map(calendars).astype(object).fillna(market_calendar)
     for calendar, part in exploded.groupby(codes, sort=True):
         keys.append(part["symbols"].to_numpy(dtype=object))
         dates.append(sessions_for(str(calendar), part["published_at"]).to_numpy())
