@@ -239,3 +239,53 @@ def _correct(u: SqlUnitOfWork, row: BreakRow, day: dt.date) -> uuid.UUID | None:
         )
         return posted[0].entry.entry_id
     return None
+
+
+def halt(
+    uow_factory: UowFactory, portfolio_id: str, reason: str, broker: LiveBroker | None = None
+) -> list[str]:
+    """The kill switch: no new orders for the portfolio, and its open broker orders canceled
+    (when a live broker is given). Returns the canceled broker order ids."""
+    if not portfolio_id:
+        raise DataError("portfolio: must not be empty")
+    with uow_factory() as uow:
+        uow.live_trading.halt(portfolio_id, reason or "halted by the operator")
+        uow.commit()
+    if broker is None:
+        return []
+    return LiveTrading(uow_factory, broker).cancel_open(portfolio_id)
+
+
+def resume(uow_factory: UowFactory, portfolio_id: str) -> tuple[bool, int]:
+    """Lift the kill switch; returns whether it was on and how many breaks still halt."""
+    with uow_factory() as uow:
+        was = uow.live_trading.resume(portfolio_id)
+        uow.commit()
+        return was, len(uow.live_trading.breaks(portfolio_id))
+
+
+def list_breaks(
+    uow_factory: UowFactory, portfolio_id: str | None = None, *, include_resolved: bool = False
+) -> list[BreakRow]:
+    with uow_factory() as uow:
+        return uow.live_trading.breaks(portfolio_id, open_only=not include_resolved)
+
+
+def break_json(row: BreakRow) -> dict[str, object]:
+    """A break as plain JSON values."""
+    return {
+        "id": row.id,
+        "portfolio_id": row.portfolio_id,
+        "kind": row.kind,
+        "symbol": row.symbol,
+        "order_id": str(row.order_id) if row.order_id else None,
+        "broker_order_id": row.broker_order_id,
+        "ours": row.ours,
+        "broker": row.broker,
+        "reason": row.reason,
+        "found_at": row.found_at.isoformat(),
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "resolution": row.resolution,
+        "note": row.note,
+        "correcting_entry_id": str(row.correcting_entry_id) if row.correcting_entry_id else None,
+    }
