@@ -164,7 +164,7 @@ def test_screen_save_optimize_backtest_report_compare_and_export_by_clicks(
         row.locator("td").nth(0).inner_text(): row.locator("td").nth(1).inner_text()
         for row in page.locator("#sector-table tbody tr").all()
     }
-    assert float(sectors.get("Health Care", "0")) <= 0.15 + 1e-6
+    assert float(sectors["Health Care"].rstrip("%")) <= 15.0  # shown as a percent, 2 decimals
     _shoot(desktop, screenshots, "flow-portfolio")
 
     page.get_by_role("link", name="Backtest it").click()

@@ -65,7 +65,14 @@ def bars(
 
 
 def markers(
-    x: Iterable[Any], y: Iterable[Any], name: str, symbol: str, color: str, text: Iterable[Any]
+    x: Iterable[Any],
+    y: Iterable[Any],
+    name: str,
+    symbol: str,
+    color: str,
+    text: Iterable[Any],
+    *,
+    size: int = 10,
 ) -> dict[str, Any]:
     return {
         "type": "scatter",
@@ -74,7 +81,12 @@ def markers(
         "y": _list(y),
         "name": name,
         "text": _list(text),
-        "marker": {"symbol": symbol, "color": color, "size": 10},
+        "marker": {
+            "symbol": symbol,
+            "color": color,
+            "size": size,
+            "line": {"color": color, "width": 3},
+        },
     }
 
 

@@ -50,17 +50,20 @@ def _report_charts(report: OptimizationReport) -> dict[str, Any]:
     order = report.weights.sort_values(ascending=False).index
     labels = [str(symbol) for symbol in order]
     caps = dict(report.constraints.sector_caps)
-    sectors_shown = [str(name) for name in report.sector_totals.index]
-    sector_traces = [charts.bars(sectors_shown, report.sector_totals.to_list(), "weight")]
+    sectors_shown = [str(name) for name in report.sector_totals.index][::-1]
+    totals = [float(report.sector_totals[name]) for name in sectors_shown]
+    sector_traces = [charts.bars(sectors_shown, totals, "weight", horizontal=True)]
     if caps:
+        capped = [name for name in sectors_shown if name in caps]
         sector_traces.append(
             charts.markers(
-                sectors_shown,
-                [caps.get(name) for name in sectors_shown],
+                [caps[name] for name in capped],
+                capped,
                 "cap",
-                "line-ew-open",
+                "line-ns",
                 "#b3261e",
-                ["cap" for _ in sectors_shown],
+                [f"cap {caps[name]:.0%}" for name in capped],
+                size=22,
             )
         )
     return {
@@ -75,7 +78,10 @@ def _report_charts(report: OptimizationReport) -> dict[str, Any]:
             yaxis={"tickformat": ".0%"},
         ),
         "sectors": charts.figure(
-            sector_traces, "Sector totals and caps", yaxis={"tickformat": ".0%"}
+            sector_traces,
+            "Sector totals and caps",
+            xaxis={"tickformat": ".0%"},
+            yaxis={"automargin": True},
         ),
     }
 
