@@ -163,6 +163,7 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
         "trade reconcile": ["trade", "reconcile", "main", "--json"],
         "trade send": ["trade", "send", "--wait", "0", "--json"],
         "trade daemon": ["trade", "daemon", "--from", "2024-01-02", "--once", "--json"],
+        "backtest trend": ["backtest", "trend", "--from", "2020-01-02", "--json"],
         "api-key create": ["api-key", "create", "ci", "--scope", "read"],
         "api-key list": ["api-key", "list", "--json"],
         "api-key revoke": ["api-key", "revoke", "0123456789ab"],
