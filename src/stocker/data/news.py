@@ -2,6 +2,7 @@
 
 1. `ingest_news(uow, batch)` stores a source's articles once each (`news_articles`); an article
    already stored (same key) is left as it is, so re-ingesting the same news changes nothing.
+   `ingest_live_news` does the same for each message of a live feed (Alpaca's news stream).
 2. `score_news(uow, scorer)` scores every article the scorer's current version has not scored
    and appends the scores (`news_scores`); another scorer or version adds rows, never replaces.
 3. `aggregate_news_sentiment(uow, scorer)` turns each article's latest score of that scorer into
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from stocker.data.news_scoring import Scorer, article_text, scorer_source
 from stocker.sources.base import FetchRequest, RawReject
 
 if TYPE_CHECKING:
-    from stocker.sources.news import NewsBatch, NewsSource
+    from stocker.sources.news import LiveNewsFeed, NewsBatch, NewsSource
     from stocker.sources.registry import CredentialLookup
     from stocker.store.uow import SqlUnitOfWork
 
@@ -94,6 +96,15 @@ def open_news_source(
     return get_news_source(name, credentials=credentials, **options)
 
 
+def open_live_news_feed(
+    name: str = "alpaca", credentials: CredentialLookup | None = None, **options: Any
+) -> LiveNewsFeed:
+    """The live news feed called `name` (``alpaca``: Alpaca's news stream)."""
+    from stocker.sources.registry import get_live_news_feed
+
+    return get_live_news_feed(name, credentials=credentials, **options)
+
+
 def ingest_news(uow: SqlUnitOfWork, batch: NewsBatch) -> NewsIngestReport:
     """Store the batch's articles once each, in one transaction."""
     with uow:
@@ -122,6 +133,33 @@ def fetch_and_ingest_news(
     `ingest_news` them."""
     request = FetchRequest(tuple(symbols), start=start, end=end)
     return ingest_news(uow, source.fetch_news(request))
+
+
+def ingest_live_news(
+    uow_factory: Callable[[], SqlUnitOfWork],
+    feed: LiveNewsFeed,
+    symbols: Sequence[str],
+    stop_event: threading.Event,
+    *,
+    on_batch: Callable[[NewsIngestReport], None] | None = None,
+) -> NewsIngestReport:
+    """Store articles from a live feed as they arrive (one transaction per message) until
+    `stop_event` is set; returns the running totals."""
+    from stocker.sources.news import NewsBatch
+
+    totals = NewsIngestReport(source=feed.name)
+
+    def sink(frame: pd.DataFrame) -> None:
+        report = ingest_news(uow_factory(), NewsBatch(source=feed.name, articles=frame))
+        totals.received += report.received
+        totals.inserted += report.inserted
+        totals.unchanged += report.unchanged
+        totals.differing += report.differing
+        if on_batch is not None:
+            on_batch(report)
+
+    feed.run(symbols, sink, stop_event)
+    return totals
 
 
 def ingest_news_file(uow: SqlUnitOfWork, path: Path) -> NewsIngestReport:
