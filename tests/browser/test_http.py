@@ -66,6 +66,9 @@ def test_tables_export_as_csv(served: Served) -> None:
             assert response.headers["content-type"].startswith("text/csv")
             rows = list(csv.DictReader(io.StringIO(response.text)))
             assert rows and column in rows[0], path
+        orders = list(csv.DictReader(io.StringIO(client.get("/trade/orders.csv").text)))
+        filled = [row for row in orders if row["status"] == "FILLED"]
+        assert filled and all(row["lifecycle"].endswith("→ FILLED") for row in filled)
 
 
 def test_scripts_are_served_from_this_site_not_a_cdn(served: Served) -> None:

@@ -379,6 +379,24 @@ LISTINGS: dict[str, Listing] = {
             {"portfolio": "e.portfolio_id = :value", "kind": "e.kind = :value"},
         ),
         Listing(
+            "breaks",
+            "reconciliation_breaks",
+            "id, portfolio_id AS portfolio, kind, symbol, order_id::text AS order_id, "
+            "broker_order_id, ours, broker, reason, found_at, resolved_at, resolution, note",
+            (("id", "id", "int"),),
+            {
+                "portfolio": "portfolio_id = :value",
+                "open": "(resolved_at IS NULL) = CAST(:value AS boolean)",
+            },
+        ),
+        Listing(
+            "halts",
+            "trading_halts",
+            "portfolio_id AS portfolio, reason, halted_at",
+            (("portfolio_id", "portfolio", "text"),),
+            {"portfolio": "portfolio_id = :value"},
+        ),
+        Listing(
             "quarantine",
             "ingest_quarantine",
             "id, batch_id::text AS batch_id, target_table AS table, source, row_number, symbol, "
@@ -533,12 +551,15 @@ class WebReads:
         return rows[0]["day"] if rows else None
 
     def orders(self, portfolio_id: str | None = None, limit: int = 200) -> list[dict[str, object]]:
-        """The latest orders (newest session first) with their filled quantity and average price."""
+        """The latest orders (newest session first): filled quantity, average price, and the
+        statuses the order went through in order (its lifecycle)."""
         return _web_rows(
             self._conn,
             "SELECT o.order_id, o.portfolio_id, o.date, o.symbol, o.side, o.qty, o.type, "
             "o.status, coalesce(f.filled, 0) AS filled_qty, f.avg_price, "
-            "coalesce(f.commission, 0) AS commission FROM orders o LEFT JOIN ("
+            "coalesce(f.commission, 0) AS commission, (SELECT string_agg(e.status, ' → ' "
+            "ORDER BY e.created_at) FROM order_events e WHERE e.order_id = o.order_id) "
+            "AS lifecycle FROM orders o LEFT JOIN ("
             "SELECT order_id, sum(qty) AS filled, sum(qty * price) / nullif(sum(qty), 0) "
             "AS avg_price, sum(commission) AS commission FROM fills GROUP BY order_id) f "
             "ON f.order_id = o.order_id "

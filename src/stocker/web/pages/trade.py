@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 ORDER_COLUMNS = (
     "order_id", "date", "portfolio_id", "symbol", "side", "qty", "type", "status", "filled_qty",
-    "avg_price", "commission",
+    "avg_price", "commission", "lifecycle",
 )  # fmt: skip
 
 
