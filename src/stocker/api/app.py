@@ -19,7 +19,16 @@ from stocker.api import problems
 from stocker.api.auth import KeyCache
 from stocker.api.deps import SafeJSONResponse
 from stocker.api.jobs import Jobs
-from stocker.api.routes import backtests, data, market, research, trading, universes, webhook
+from stocker.api.routes import (
+    backtests,
+    data,
+    live,
+    market,
+    research,
+    trading,
+    universes,
+    webhook,
+)
 
 if TYPE_CHECKING:
     from stocker.bootstrap import App
@@ -55,7 +64,7 @@ def create_app(app: App) -> FastAPI:
     api.state.jobs = jobs
     api.state.key_cache = KeyCache(app.settings.api_key_cache_seconds)
     problems.install(api, app)
-    for module in (market, universes, research, backtests, trading, data, webhook):
+    for module in (market, universes, research, backtests, trading, live, data, webhook):
         api.include_router(module.router, prefix=PREFIX)
     origins = [origin.strip() for origin in app.settings.api_cors_origins.split(",")]
     if any(origins):

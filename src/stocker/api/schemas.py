@@ -363,3 +363,25 @@ class QuarantineRow(Row):
     created_at: dt.datetime = ex(AT)
     resolved_at: dt.datetime | None = ex(None)
     resolution_note: str | None = ex(None)
+
+
+class Break(Row):
+    id: int = ex(3)
+    portfolio: str = ex("live")
+    kind: str = ex("position", "position, outside_order, in_flight or late_fill")
+    symbol: str | None = ex("AAPL")
+    order_id: str | None = ex(None)
+    broker_order_id: str | None = ex(None)
+    ours: dict[str, Any] = ex({"qty": "25"})
+    broker: dict[str, Any] = ex({"qty": "20"})
+    reason: str = ex("position AAPL: ours 25, broker 20")
+    found_at: dt.datetime = ex(AT)
+    resolved_at: dt.datetime | None = ex(None)
+    resolution: str | None = ex(None, "broker or ours, once resolved")
+    note: str | None = ex(None)
+
+
+class Halt(Row):
+    portfolio: str = ex("live")
+    reason: str = ex("halted by the operator")
+    halted_at: dt.datetime = ex(AT)

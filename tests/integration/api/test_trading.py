@@ -213,3 +213,31 @@ def test_quarantined_rows_are_listed_released_with_a_correction_and_discarded(
     assert released.json()["outcomes"] == [{"id": rows[0]["id"], "released": True, "reasons": []}]
     assert discarded.json() == {"discarded": 1}
     assert left.json()["items"] == []
+
+
+def test_halt_and_resume_a_portfolio_and_list_its_breaks(
+    client: TestClient, keys: dict[str, str], engine: Engine
+) -> None:
+    trade, read = bearer(keys["trade"]), bearer(keys["read"])
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO reconciliation_breaks (portfolio_id, kind, key, symbol, ours, broker, "
+                "reason) VALUES ('live', 'position', 'position:AAPL', 'AAPL', '{\"qty\": \"25\"}', "
+                "'{\"qty\": \"20\"}', 'position AAPL: ours 25, broker 20')"
+            )
+        )
+
+    halted = client.post(
+        "/api/v1/trading/portfolios/live/halt", json={"reason": "check AAPL"}, headers=trade
+    )
+    halts = client.get("/api/v1/trading/halts", headers=read).json()["items"]
+    breaks = client.get("/api/v1/trading/breaks", params={"open": True}, headers=read).json()
+    resumed = client.post("/api/v1/trading/portfolios/live/resume", headers=trade)
+    after = client.get("/api/v1/trading/halts", headers=read).json()["items"]
+
+    assert halted.status_code == 200 and halted.json()["halted"] is True
+    assert [(row["portfolio"], row["reason"]) for row in halts] == [("live", "check AAPL")]
+    assert [row["symbol"] for row in breaks["items"]] == ["AAPL"]
+    assert resumed.json() == {"portfolio": "live", "was_halted": True, "open_breaks": 1}
+    assert after == []
