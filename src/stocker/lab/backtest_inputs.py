@@ -254,7 +254,8 @@ def decide_weights(
 
     portfolio = inputs.portfolio
     mode = EXPECTED_RETURN_MODES[portfolio.expected_return_mode or "historical"]
-    columns = inputs.close.columns
+    # Object-dtype labels: pandas' default Arrow strings are slow to iterate name by name.
+    columns = pd.Index(inputs._symbols, dtype=object)
     index = inputs.close.index
     values = inputs._values
     schedule = np.zeros((len(dates), len(columns)))
@@ -266,7 +267,7 @@ def decide_weights(
         chosen = np.flatnonzero(inputs.member_mask(day) & bounds)
         if not len(chosen):
             raise DataError(f"{day.date()}: no member of group {portfolio.group!r} has prices")
-        eligible = list(inputs._symbols[chosen])
+        eligible = pd.Index(inputs._symbols[chosen], dtype=object)
         window = inputs._returns[first + 1 : position + 1, chosen]
         returns = pd.DataFrame(np.where(np.isnan(window), 0.0, window), columns=eligible)
         before = None
@@ -274,11 +275,10 @@ def decide_weights(
             decided, held, targets = previous
             drifted = pd.Series(_drifted(inputs, targets, held, decided, day), index=columns[held])
             before = (decided.date(), drifted.reindex(eligible, fill_value=0.0))
-        sectors = {
-            symbol: inputs.sectors[symbol] for symbol in eligible if symbol in inputs.sectors
-        }
+        names = list(inputs._symbols[chosen])
+        sectors = {symbol: inputs.sectors[symbol] for symbol in names if symbol in inputs.sectors}
         constraints = rebalance_constraints(
-            uow, inputs.constraints, eligible, sectors, before, day.date()
+            uow, inputs.constraints, names, sectors, before, day.date()
         )
         found = optimize(
             returns,

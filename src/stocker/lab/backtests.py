@@ -29,6 +29,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -145,13 +146,15 @@ def run_backtest(
     lookback_days: int | None = None,
     progress: Progress | None = None,
     cache: PanelCache | None = None,
+    cache_home: Path | str | None = None,
 ) -> BacktestRun:
     """Backtest portfolio `portfolio_code` walk-forward from `start` to `end` and store it.
 
     Costs: `cost_bps + slippage_bps` of the traded value plus `cost_per_share` per share.
     `initial_capital` defaults to the portfolio's (else 1,000,000); `lookback_days` to the
-    construction's 252 sessions. `cache` (a `stocker.store.panel_cache.PanelCache` under the
-    home directory) keeps the price panels between runs. See the module docstring for the steps.
+    construction's 252 sessions. `cache` (a `stocker.store.panel_cache.PanelCache`), or one
+    under `cache_home` (the home directory), keeps the price panels between runs, so a rerun
+    reads no prices from PostgreSQL until an ingest changes them. See the module docstring.
     """
     import stocker
     from stocker.core.backtest import backtest
@@ -173,6 +176,10 @@ def run_backtest(
     if shares not in ("fractional", "whole"):
         raise DataError(f"shares: got {shares!r}, expected fractional or whole")
     lookback = lookback_days or DEFAULT_LOOKBACK_DAYS
+    if cache is None and cache_home is not None:
+        from stocker.store.panel_cache import PanelCache
+
+        cache = PanelCache(cache_home)
     clock = time.perf_counter()
     timings: dict[str, float] = {}
     with uow:
