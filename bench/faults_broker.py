@@ -1,0 +1,395 @@
+"""Broker fault campaign: every misbehaviour of the Alpaca stand-in combined with SIGKILL of the
+broker worker at a seeded point, over replayed days.
+
+Each run is one fault kind and one seed: a fresh stand-in whose orders get that fault (half of
+them, seeded), and a broker worker (a forked process: the live stage over the Alpaca adapter)
+that trades `--days` sessions of `--symbols` orders each. The worker kills itself with SIGKILL
+right after its N-th call to the broker returned (N seeded: after an order was accepted and
+before it was recorded, after fills were fetched and before they were posted, ...); a new
+worker then resumes until every session is done. The end state is then compared with the
+broker's: no order twice at the broker, every fill once in `fills` and the ledger, every
+order's final state the broker's, the ledger's positions the broker's. A run whose end state
+matches on all four is "identical".
+
+Next to it, the same orders through what a user would write without this stage (a submit with
+no client order id, retried on any error) count the duplicate orders that produces.
+
+    .venv/bin/python bench/faults_broker.py                    # 28 runs per kind (252 runs)
+    .venv/bin/python bench/faults_broker.py --runs 3 --days 2  # a quick look
+
+PostgreSQL: `STOCKER_DATABASE_URL` (else `STOCKER_TEST_DATABASE_URL`, else the embedded server);
+a scratch database `stocker_bench_broker_<random>` is created, migrated and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import random
+import signal
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from stocker.brokers.alpaca import AlpacaBroker
+from stocker.brokers.alpaca_standin import FAULTS, Book, FaultPlan, StandIn
+from stocker.config import Settings
+from stocker.core.broker import BrokerError
+from stocker.store import migrate
+from stocker.store.db import make_engine, normalize_url
+from stocker.store.repositories.trading import OrderRow
+from stocker.store.uow import SqlUnitOfWork
+from stocker.trading.live_broker import LiveTrading
+
+START = dt.date(2024, 1, 2)
+
+
+def _server_url() -> str:
+    url = os.environ.get("STOCKER_DATABASE_URL") or os.environ.get("STOCKER_TEST_DATABASE_URL")
+    if url:
+        return normalize_url(url)
+    from stocker.bootstrap import build
+
+    return build(Settings()).database_url
+
+
+@contextmanager
+def _scratch_database() -> Iterator[str]:
+    server = _server_url()
+    name = f"stocker_bench_broker_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class KillingBroker:
+    """The adapter, killing its process with SIGKILL right after its `kill_at`-th call."""
+
+    def __init__(self, broker: AlpacaBroker, kill_at: int | None) -> None:
+        self._broker = broker
+        self.name = broker.name
+        self.kill_at = kill_at
+        self.calls = 0
+
+    def _after_call(self) -> None:
+        self.calls += 1
+        if self.kill_at is not None and self.calls >= self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._broker, name)
+        if name in ("connections", "events", "close") or not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            self._after_call()
+            return result
+
+        return call
+
+
+def _orders(portfolio: str, seed: int, day: dt.date, symbols: int) -> list[OrderRow]:
+    rng = random.Random(f"{seed}:{day}")
+    return [
+        OrderRow(
+            order_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{portfolio}|S{n:02d}|{day}"),
+            portfolio_id=portfolio,
+            date=day,
+            symbol=f"S{n:02d}",
+            side=rng.choice(["BUY", "SELL"]),
+            qty=Decimal(rng.randint(1, 40)),
+            type="MOO",
+            status="PENDING",
+            target_exposure_id=None,
+        )
+        for n in range(symbols)
+    ]
+
+
+def _control(rest: str, path: str) -> None:
+    request = urllib.request.Request(rest + path, data=b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        reply.read()
+
+
+def _settle(live: LiveTrading, rounds: int = 2) -> None:
+    quiet = 0
+    while quiet < rounds:
+        quiet = quiet + 1 if live.pump(0.03) == 0 else 0
+
+
+def _worker(
+    url: str,
+    rest: str,
+    stream: str,
+    portfolio: str,
+    seed: int,
+    days: int,
+    symbols: int,
+    kill_at: int | None,
+) -> None:
+    """One broker worker: every session not done yet, in order (runs in a forked child)."""
+    logging.disable(logging.CRITICAL)
+    engine = make_engine(url)
+    broker = AlpacaBroker(
+        "k",
+        "s",
+        trading_url=rest,
+        stream_url=stream,
+        timeout_s=2,
+        backoff_s=0.01,
+        reconnect_s=0.05,
+    )
+    deadline = time.monotonic() + 5
+    while broker.connections() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killing = KillingBroker(broker, kill_at)
+    live = LiveTrading(lambda: SqlUnitOfWork(engine), killing, slack_s=2)  # type: ignore[arg-type]
+    live.pump()  # started: backfill
+    live.recover_unrecorded(portfolio)
+    for number in range(days):
+        day = START + dt.timedelta(days=number)
+        with SqlUnitOfWork(engine) as uow:
+            session = uow.live_trading.claim_session(portfolio, day)
+            if session.status == "done":
+                continue
+            for order in _orders(portfolio, seed, day, symbols):
+                if uow.trading.add_order(order):
+                    uow.trading.add_order_event(order.order_id, "PENDING")
+            uow.commit()
+        live.submit(portfolio_id=portfolio)
+        _settle(live, 1)
+        _control(rest, "/_standin/open")
+        _settle(live)
+        with SqlUnitOfWork(engine) as uow:
+            uow.live_trading.finish_session(portfolio, day, {})
+            uow.commit()
+    live.sync()
+    _settle(live)
+
+
+def _fork(target: Any, *args: Any) -> int:
+    """Run `target(*args)` in a child; its exit status (negative: killed by that signal)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            target(*args)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+@dataclass
+class RunResult:
+    kind: str
+    seed: int
+    kill_at: int
+    killed: bool
+    identical: bool
+    duplicate_orders: int
+    fills: int
+    missing_fills: int
+    double_posted: int
+    state_mismatches: int
+    position_mismatches: int
+    naive_duplicates: int
+
+
+def _compare(url: str, book: Book, portfolio: str) -> tuple[int, int, int, int, int]:
+    engine = make_engine(url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            rows = uow.connection.execute(
+                text(
+                    "SELECT o.order_id, o.status, f.fill_id, f.qty FROM orders o "
+                    "LEFT JOIN fills f USING (order_id) WHERE o.portfolio_id = :p"
+                ),
+                {"p": portfolio},
+            ).all()
+            posted = uow.ledger.fill_counts(portfolio)
+            symbols = sorted({o.symbol for o in book.orders.values()} | set(book.positions))
+            positions = uow.ledger.positions(portfolio, symbols)
+    finally:
+        engine.dispose()
+    statuses = {row[0]: row[1] for row in rows}
+    local_fills: dict[str, Decimal] = {row[2]: row[3] for row in rows if row[2]}
+    broker_fills = {a["id"].split("::")[1] for a in book.activities}
+    missing = len(broker_fills - set(local_fills))
+    double = sum(1 for n in posted.values() if n != 1) + len(broker_fills - set(posted))
+    mismatches = 0
+    for order_id, status in statuses.items():
+        at_broker = book.by_client(str(order_id))
+        want = (
+            "PENDING"
+            if at_broker is None
+            else "FILLED"
+            if at_broker.status == "filled"
+            else "SHIPPED"
+            if at_broker.open
+            else "CANCELED"
+        )
+        if status != want:
+            mismatches += 1
+    theirs = {s: q for s, (q, _) in book.positions.items() if q != 0}
+    ours = {s: p.quantity for s, p in positions.items() if p.quantity != 0}
+    position_mismatches = len(set(theirs.items()) ^ set(ours.items()))
+    return missing, double, mismatches, position_mismatches, len(broker_fills)
+
+
+def _naive_duplicates(kind: str, seed: int, days: int, symbols: int) -> int:
+    """Duplicate orders from a submit with no client order id, retried on any error."""
+    book = Book(FaultPlan(seed=seed, rates={kind: 0.5}))
+    stand_in = StandIn(book).start()
+    broker = AlpacaBroker(
+        "k", "s", trading_url=stand_in.url, stream=False, timeout_s=2, backoff_s=0.01
+    )
+    try:
+        for number in range(days):
+            for order in _orders("naive", seed, START + dt.timedelta(days=number), symbols):
+                # the fault plan draws by client order id: give each attempt the order's draw
+                fault = FaultPlan(seed=seed, rates={kind: 0.5}).kind_for(str(order.order_id))
+                for attempt in range(3):
+                    client_id = f"{order.order_id}-{attempt}"
+                    book.plan.scripted[client_id] = (
+                        fault if fault in ("timeout", "http_5xx", "http_429") else "none"
+                    )
+                    try:
+                        broker._client.submit_order(  # what a naive integration calls
+                            _request(order, client_id)
+                        )
+                        break
+                    except Exception:
+                        continue
+            _control(stand_in.url, "/_standin/open")
+        placed = Counter(o.client_order_id.rsplit("-", 1)[0] for o in book.orders.values())
+        return sum(n - 1 for n in placed.values())
+    finally:
+        broker.close()
+        stand_in.stop()
+
+
+def _request(order: OrderRow, client_id: str) -> Any:
+    from alpaca.trading.enums import OrderSide, TimeInForce
+    from alpaca.trading.requests import MarketOrderRequest
+
+    return MarketOrderRequest(
+        symbol=order.symbol,
+        qty=float(order.qty),
+        side=OrderSide.BUY if order.side == "BUY" else OrderSide.SELL,
+        time_in_force=TimeInForce.OPG,
+        client_order_id=client_id,
+    )
+
+
+def run_one(url: str, kind: str, seed: int, days: int, symbols: int) -> RunResult:
+    book = Book(FaultPlan(seed=seed, rates={kind: 0.5}))
+    stand_in = StandIn(book).start()
+    portfolio = f"b-{kind}-{seed}"[:50]
+    kill_at = random.Random(f"kill:{kind}:{seed}").randint(1, days * (symbols + 2))
+    try:
+        args = (url, stand_in.url, stand_in.stream_url, portfolio, seed, days, symbols)
+        first = _fork(_worker, *args, kill_at)
+        second = _fork(_worker, *args, None)
+        if second != 0:
+            raise BrokerError(f"the resumed worker ended with {second}")
+        missing, double, states, positions, fills = _compare(url, book, portfolio)
+    finally:
+        stand_in.stop()
+    summary = book.summary()
+    duplicates = summary["duplicate_orders"] + summary["duplicate_submissions"]
+    identical = not (missing or double or states or positions or duplicates)
+    return RunResult(
+        kind,
+        seed,
+        kill_at,
+        first == -signal.SIGKILL,
+        identical,
+        duplicates,
+        fills,
+        missing,
+        double,
+        states,
+        positions,
+        0,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=28, help="runs per fault kind")
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--symbols", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    logging.disable(logging.CRITICAL)
+    results: list[RunResult] = []
+    started = time.perf_counter()
+    with _scratch_database() as url:
+        for kind in FAULTS:
+            naive = 0
+            for run in range(args.runs):
+                seed = args.seed * 1000 + run
+                result = run_one(url, kind, seed, args.days, args.symbols)
+                if run < 3:
+                    naive += _naive_duplicates(kind, seed, args.days, args.symbols)
+                results.append(result)
+            results[-1].naive_duplicates = naive
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=2))
+        return
+    print(
+        f"{len(results)} runs, {args.days} days x {args.symbols} orders each, "
+        f"SIGKILL of the broker worker once per run at a seeded call; {elapsed:.0f} s\n"
+    )
+    header = (
+        f"{'fault':<14}{'runs':>6}{'killed':>8}{'identical':>11}{'dup orders':>12}"
+        f"{'fills':>8}{'missing':>9}{'posted≠1':>10}{'state≠':>8}{'pos≠':>6}"
+        f"{'naive dup (3 runs)':>20}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind in FAULTS:
+        rows = [r for r in results if r.kind == kind]
+        print(
+            f"{kind:<14}{len(rows):>6}{sum(r.killed for r in rows):>8}"
+            f"{sum(r.identical for r in rows):>11}{sum(r.duplicate_orders for r in rows):>12}"
+            f"{sum(r.fills for r in rows):>8}{sum(r.missing_fills for r in rows):>9}"
+            f"{sum(r.double_posted for r in rows):>10}{sum(r.state_mismatches for r in rows):>8}"
+            f"{sum(r.position_mismatches for r in rows):>6}"
+            f"{sum(r.naive_duplicates for r in rows):>20}"
+        )
+    total = len(results)
+    print(f"\nidentical end states: {sum(r.identical for r in results)} / {total}")
+
+
+if __name__ == "__main__":
+    main()
