@@ -168,7 +168,7 @@ def _worker(
     while broker.connections() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     killing = KillingBroker(broker, kill_at)
-    live = LiveTrading(lambda: SqlUnitOfWork(engine), killing, slack_s=2)  # type: ignore[arg-type]
+    live = LiveTrading(lambda: SqlUnitOfWork(engine), killing, slack_s=2)
     live.pump()  # started: backfill
     live.recover_unrecorded(portfolio)
     for number in range(days):
