@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -171,12 +171,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-def publish(screenshot: Path) -> None:
+def _publish(screenshot: Path) -> None:
     """Copy a screenshot into docs/screenshots (what the README shows) when asked to."""
     if os.environ.get("STOCKER_TEST_UPDATE_SCREENSHOTS"):
         target = REPO / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(screenshot, target / screenshot.name)
+
+
+@pytest.fixture(scope="session")
+def publish() -> Callable[[Path], None]:
+    """`publish(png)`: copy a screenshot to docs/screenshots with STOCKER_TEST_UPDATE_SCREENSHOTS=1
+    (read before the tests clear STOCKER_* variables)."""
+    return _publish
+
+
+@pytest.fixture(scope="session")
+def screen_expression() -> str:
+    """The screen the pages and the flow run (15 of the sample's 20 stocks on DAY)."""
+    return SCREEN
+
+
+@pytest.fixture(scope="session")
+def research_day() -> dt.date:
+    return DAY
 
 
 @pytest.fixture(scope="session")

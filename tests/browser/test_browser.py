@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from tests.browser.conftest import SCREEN, publish
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Served
@@ -77,7 +76,11 @@ def _shoot(watched: Watched, folder: Path, name: str, *, full_page: bool = True)
 
 
 def test_every_page_renders_without_console_errors_on_a_desktop_and_a_phone(
-    browser: Any, served: Served, page_paths: dict[str, str], screenshots: Path
+    browser: Any,
+    served: Served,
+    page_paths: dict[str, str],
+    screenshots: Path,
+    publish: Callable[[Path], None],
 ) -> None:
     for viewport, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
         context = _context(browser, served, viewport)
@@ -128,7 +131,7 @@ def _wait_for_run(page: Any) -> int:
 
 
 def test_screen_save_optimize_backtest_report_compare_and_export_by_clicks(
-    desktop: Watched, screenshots: Path
+    desktop: Watched, screenshots: Path, screen_expression: str
 ) -> None:
     page = desktop.page
     desktop.visit("/screener")
@@ -137,7 +140,7 @@ def test_screen_save_optimize_backtest_report_compare_and_export_by_clicks(
     box.press_sequentially("mom")
     page.locator("#field-suggestions").get_by_role("button", name="momentum").click()
     assert box.input_value() == "momentum "
-    box.fill(SCREEN)
+    box.fill(screen_expression)
     page.get_by_role("button", name="Screen", exact=True).click()
     results = page.locator("#screen-results")
     results.wait_for()
