@@ -7,9 +7,9 @@ directly against PostgreSQL.
 
 Steps: a scratch database with a synthetic market of `--symbols` stocks over one year (prices
 and fundamentals), factor exposures and the risk model computed on the last day, an API key with
-the read scope. `stocker serve`'s application then runs in its own process (uvicorn, one worker,
-access log off), and a load process runs `--clients` concurrent keep-alive clients for
-`--seconds` per endpoint, each request authenticated with the key:
+the read scope. `stocker serve`'s application then runs in its own process (uvicorn, `--workers`
+server processes, 1 by default, access log off), and a load process runs `--clients` concurrent
+keep-alive clients for `--seconds` per endpoint, each request authenticated with the key:
 
   GET  /api/v1/instruments?limit=100                 first page of the instrument master
   GET  /api/v1/prices?symbol=S&limit=250             one symbol's year of daily bars
@@ -160,14 +160,10 @@ def run_load(spec: dict[str, Any]) -> Result:
 # -- the server process -------------------------------------------------------------------------
 
 SERVER = """
-import sys, uvicorn
-from pathlib import Path
-from stocker.api.app import create_app
-from stocker.bootstrap import build
-from stocker.config import Settings
-settings = Settings(database_url=sys.argv[1], home=Path(sys.argv[3]))
-uvicorn.run(create_app(build(settings)), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False)
+import os, sys, uvicorn
+os.environ["STOCKER_DATABASE_URL"], os.environ["STOCKER_HOME"] = sys.argv[1], sys.argv[3]
+uvicorn.run("stocker.api.app:from_environment", factory=True, workers=int(sys.argv[4]),
+            host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
 
 
@@ -178,13 +174,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(url: str) -> Any:
+def serving(url: str, workers: int) -> Any:
     """The API in its own process on a free loopback port; yields its base URL."""
     import httpx
 
     port = _free_port()
     home = tempfile.mkdtemp(prefix="stocker-bench-api-")
-    process = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), home])
+    process = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), home, str(workers)])
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -292,10 +288,12 @@ def prepare(url: str, symbols: int) -> tuple[date, str, str, dict[str, tuple[str
     return day, symbol, key, statements
 
 
-def render(rows: list[tuple[str, str, Result | None]], clients: int, symbols: int) -> None:
+def render(
+    rows: list[tuple[str, str, Result | None]], clients: int, symbols: int, workers: int
+) -> None:
     table = Table(
-        title=f"API vs direct SQL, {symbols:,} symbols, {clients} concurrent clients "
-        "(latency ms; rate requests/s)"
+        title=f"API ({workers} server process{'es' if workers > 1 else ''}) vs direct SQL, "
+        f"{symbols:,} symbols, {clients} concurrent clients (latency ms; rate requests/s)"
     )
     for column in ("endpoint", "client", "p50", "p95", "p99", "req/s", "errors", "requests"):
         table.add_column(column, justify="left" if column in ("endpoint", "client") else "right")
@@ -328,6 +326,7 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--seconds", type=float, default=8.0, help="load per row")
+    parser.add_argument("--workers", type=int, default=1, help="API server processes")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.load:
@@ -348,7 +347,7 @@ def main() -> int:
         }
         common = {"clients": arguments.clients, "seconds": arguments.seconds}
         rows: list[tuple[str, str, Result | None]] = []
-        with serving(url) as base:
+        with serving(url, arguments.workers) as base:
             for name, (method, path, body) in endpoints.items():
                 label = f"{method} {path.split('?')[0]}"
                 console.print(f"  loading {label} ...")
@@ -361,7 +360,7 @@ def main() -> int:
                 if method == "GET":
                     rows.append(("", "HTTP (wrk)", run_wrk(
                         base, path, key, arguments.clients, arguments.seconds)))  # fmt: skip
-    render(rows, arguments.clients, arguments.symbols)
+    render(rows, arguments.clients, arguments.symbols, arguments.workers)
     ratios = [
         f"{rows[i][0]}: {_median_ratio(rows[i][2], rows[i + 1][2])}"
         for i in range(len(rows))

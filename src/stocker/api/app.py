@@ -97,3 +97,11 @@ def create_app(app: App) -> FastAPI:
 
     mount(api, app)
     return api
+
+
+def from_environment() -> FastAPI:
+    """The application on an App built from the environment (`stocker serve --workers N`
+    starts one per server process)."""
+    from stocker.bootstrap import build
+
+    return create_app(build())

@@ -17,6 +17,15 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes (each builds its application from the environment).",
+        ),
+    ] = 1,
     check: Annotated[
         bool, typer.Option("--check", help="Build the application and exit (no server).")
     ] = False,
@@ -38,4 +47,14 @@ def serve(
         console.print(f"application ready: {len(api.openapi()['paths'])} API paths")
         return
     console.print(f"serving on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops")
+    if workers > 1:
+        uvicorn.run(
+            "stocker.api.app:from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+        )
+        return
     uvicorn.run(api, host=host, port=port, log_level="info", access_log=True)

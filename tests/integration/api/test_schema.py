@@ -51,5 +51,6 @@ def test_generated_requests_over_every_operation_get_no_5xx_and_conform_to_the_s
 
         check()
 
+    print(f"schemathesis: {len(sent)} requests over {len(operations)} operations")
     assert len(operations) > 50
     assert len(sent) >= MINIMUM_REQUESTS, f"{len(sent)} requests over {len(operations)} operations"
