@@ -273,8 +273,8 @@ class Run:
     groups: tuple[str, ...] = GROUPS
     name: str = "c"
     feed: bool = True
-    claim_idle_ms: int = 150
-    quiet_s: float = 0.45
+    claim_idle_ms: int = 100
+    quiet_s: float = 0.3
     ack_first: bool = False
     """Acknowledge each batch as soon as it is read, before its effects commit (at-most-once:
     the shortcut `bench/faults.py` compares with)."""

@@ -168,7 +168,7 @@ def _seeded_kills(seed: int, counts: dict[str, int]) -> list[Kill]:
     return kills
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(5))
 def test_killed_stages_resume_to_the_rows_of_an_uninterrupted_run(
     scenario: Run, reference: tuple[Rows, dict[str, int]], seed: int
 ) -> None:
@@ -176,7 +176,8 @@ def test_killed_stages_resume_to_the_rows_of_an_uninterrupted_run(
     statuses = [run_stages(scenario, kill) for kill in kills]
     assert run_stages(scenario) == 0
     _assert_same(reference, scenario)
-    # Each seeded point was reached: the process died there (24 kills over the six seeds).
+    # Each seeded point was reached: the process died there (20 kills over the five seeds, 24
+    # with the broker and FLUSHALL scenarios below).
     assert statuses == [SIGKILLED] * len(kills), list(zip(kills, statuses, strict=True))
 
 
@@ -284,8 +285,8 @@ def test_the_same_days_run_again_create_no_new_order_or_fill(
 def test_two_ledger_workers_never_post_a_fill_twice(
     scenario: Run, reference: tuple[Rows, dict[str, int]], tmp_path: Path
 ) -> None:
-    """Two processes in the ledger group, reclaiming each other's pending messages quickly;
-    one of them dies half-way."""
+    """Two processes in the ledger group beside the upstream stages' process, each taking over
+    the other's pending messages once idle for 60 ms (so both may handle one fill)."""
     upstream = tuple(g for g in reference[1] if g not in ("ledger", "sent"))
     ledger = {"claim_idle_ms": 60, "quiet_s": 1.5, "groups": ("ledger",), "feed": False}
     counts = [tmp_path / "l1.json", tmp_path / "l2.json"]
