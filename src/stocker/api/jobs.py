@@ -49,7 +49,18 @@ class Jobs:
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backtest")
         self._jobs: dict[str, Job] = {}
+        self._claimed: set[int] = set()
         self._lock = threading.Lock()
+
+    def claim(self, run_ids: list[int]) -> int | None:
+        """The newest of `run_ids` no job has claimed yet (the run a job just started), if any;
+        two jobs on one portfolio never take the same run."""
+        with self._lock:
+            for run_id in sorted(run_ids, reverse=True):
+                if run_id not in self._claimed:
+                    self._claimed.add(run_id)
+                    return run_id
+        return None
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

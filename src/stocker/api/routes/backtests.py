@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import threading
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -26,8 +25,6 @@ Day = Annotated[dt.date | None, Query()]
 READ = [Depends(require_scope("read"))]
 STARTED_WAIT_S = 10.0
 """How long a POST waits for the run's row (so it can answer with the run id)."""
-_claimed: set[int] = set()
-_claimed_lock = threading.Lock()
 
 
 class NewBacktest(BaseModel):
@@ -63,16 +60,11 @@ def _jobs(request: Request) -> Jobs:
     return request.app.state.jobs
 
 
-def _claim(app: Any, portfolio: str) -> int | None:
+def _claim(app: Any, jobs: Jobs, portfolio: str) -> int | None:
     from stocker.lab.backtests import list_runs
 
     runs = list_runs(app.uow(), portfolio_code=portfolio)
-    with _claimed_lock:
-        for run in sorted(runs, key=lambda stored: -stored.id):
-            if run.status == "RUNNING" and run.id not in _claimed:
-                _claimed.add(run.id)
-                return int(run.id)
-    return None
+    return jobs.claim([int(run.id) for run in runs if run.status == "RUNNING"])
 
 
 @router.post(
@@ -86,12 +78,13 @@ def start(request: Request, body: NewBacktest) -> JSONResponse:
     from stocker.lab.backtests import run_backtest
 
     app = application(request)
+    jobs = _jobs(request)
 
     def work(job: Job) -> int:
         def progress(done: int, total: int) -> None:
             job.done, job.total = done, total
             if job.run_id is None:
-                job.run_id = _claim(app, body.portfolio)
+                job.run_id = _claim(app, jobs, body.portfolio)
                 job.started.set()
 
         run = run_backtest(
@@ -111,7 +104,7 @@ def start(request: Request, body: NewBacktest) -> JSONResponse:
         )
         return run.id
 
-    job = _jobs(request).submit(body.portfolio, work)
+    job = jobs.submit(body.portfolio, work)
     job.started.wait(STARTED_WAIT_S)
     if job.status == "FAILED" and job.run_id is None and job.error_status == 400:
         raise DataError(job.error or "backtest: refused")
