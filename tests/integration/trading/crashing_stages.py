@@ -338,6 +338,7 @@ def _serve(run: Run, kill: Kills, counts_path: Path | None) -> int:
     calls = dict.fromkeys(GROUPS, 0)
     acks = dict.fromkeys(GROUPS, 0)
     submits = 0
+    terminated: list[bool] = []
 
     kills = [] if kill is None else [kill] if isinstance(kill, Kill) else list(kill)
 
@@ -364,8 +365,11 @@ def _serve(run: Run, kill: Kills, counts_path: Path | None) -> int:
             if armed(group, "backend", calls[group]):
                 pid = uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
                 with engine.connect() as other:
-                    other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                    done = other.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+                    ).scalar_one()
                     other.commit()
+                terminated.append(bool(done))
 
         return handle
 
@@ -403,7 +407,9 @@ def _serve(run: Run, kill: Kills, counts_path: Path | None) -> int:
             _feed(factory, pipeline, day)
         _pump(relay, consumers, run.quiet_s)
     if counts_path is not None:
-        counts_path.write_text(json.dumps({"calls": calls, "acks": acks, "submits": submits}))
+        counts_path.write_text(
+            json.dumps({"calls": calls, "acks": acks, "submits": submits, "terminated": terminated})
+        )
     engine.dispose()
     return 0
 

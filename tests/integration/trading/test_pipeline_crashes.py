@@ -209,7 +209,7 @@ def test_flushall_mid_day_then_a_restart_loses_nothing(
 
 
 def test_a_postgres_backend_killed_mid_transaction_loses_nothing(
-    scenario: Run, reference: tuple[Rows, dict[str, int]]
+    scenario: Run, reference: tuple[Rows, dict[str, int]], tmp_path: Path
 ) -> None:
     terminated = [
         Kill("signal-engine", "backend", 3),
@@ -217,7 +217,8 @@ def test_a_postgres_backend_killed_mid_transaction_loses_nothing(
         Kill("broker", "backend", 4),
         Kill("ledger", "backend", 6),
     ]
-    assert run_stages(scenario, terminated) == 0
+    assert run_stages(scenario, terminated, counts=tmp_path / "counts.json") == 0
+    assert json.loads((tmp_path / "counts.json").read_text())["terminated"] == [True] * 4
     assert run_stages(scenario) == 0  # nothing left to do
     _assert_same(reference, scenario)
 
