@@ -89,15 +89,12 @@ def test_a_wash_trade_is_avoided_by_canceling_the_open_opposite_order(
         assert uow.trading.order(buy.order_id).status == "CANCELED"  # type: ignore[union-attr]
 
 
-def test_a_refused_order_is_recorded_as_rejected(app: App, stand_in: StandIn) -> None:
-    from live_helpers import connect
-
-    broker = connect(stand_in)
-    try:
-        with pytest.raises(BrokerRefusal, match="invalid"):
-            broker.submit(OrderIntent("not-a-uuid", "AAPL", "BUY", Decimal(-1)))
-    finally:
-        broker.close()
+def test_a_definite_refusal_is_raised_and_not_retried(
+    stand_in: StandIn, broker: AlpacaBroker
+) -> None:
+    with pytest.raises(BrokerRefusal, match="invalid"):
+        broker.submit(OrderIntent("not-a-uuid", "AAPL", "BUY", Decimal(-1)))
+    assert stand_in.requests.count(("POST", "/v2/orders")) == 1
 
 
 def test_a_halted_portfolio_sends_nothing(app: App, stand_in: StandIn, live: LiveTrading) -> None:
