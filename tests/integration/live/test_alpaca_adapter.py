@@ -85,6 +85,7 @@ def test_a_wash_trade_is_avoided_by_canceling_the_open_opposite_order(
     assert len(report.canceled_opposite) == 1
     assert stand_in.book.wash_trade_refusals == 0
     settle(live)
+    live.sync()
     with app.uow() as uow:
         assert uow.trading.order(buy.order_id).status == "CANCELED"  # type: ignore[union-attr]
 
