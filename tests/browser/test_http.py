@@ -79,3 +79,22 @@ def test_scripts_are_served_from_this_site_not_a_cdn(served: Served) -> None:
         htmx = client.get("/static/htmx.min.js")
     assert plotly.status_code == 200 and b"plotly" in plotly.content[:2000].lower()
     assert htmx.status_code == 200 and b"htmx 2.0.11" in htmx.content[:300]
+
+
+def test_bad_input_comes_back_as_the_page_with_the_reason(served: Served) -> None:
+    with httpx.Client(base_url=served.url, cookies={"stocker_key": served.key}) as client:
+        screen = client.get("/screener", params={"expression": "momentom > 0"})
+        assert screen.status_code == 422 and "momentum" in screen.text
+        built = client.post(
+            "/builder",
+            data={
+                "code": "too_tight",
+                "group": "demo_top_composite",
+                "method": "min_variance",
+                "max_weight": "0.01",  # twelve members cannot sum to 1 at 1% each
+            },
+        )
+        assert built.status_code == 422 and 'role="alert"' in built.text
+        assert "Traceback" not in built.text
+        missing = client.get("/backtests/999999")
+        assert missing.status_code == 404 and "no run 999999" in missing.text

@@ -259,9 +259,11 @@ def routes(site: Site) -> APIRouter:
                 value = _optional_float(str(cap), f"sector cap of {sector}")
                 if str(sector).strip() and value is not None:
                     caps[str(sector)] = value
+            min_weight = _optional_float(form.get("min_weight"), "min weight")
+            max_weight = _optional_float(form.get("max_weight"), "max weight")
             constraints = StoredConstraints(
-                min_weight=_optional_float(form.get("min_weight"), "min weight") or 0.0,
-                max_weight=_optional_float(form.get("max_weight"), "max weight") or 1.0,
+                min_weight=0.0 if min_weight is None else min_weight,
+                max_weight=1.0 if max_weight is None else max_weight,
                 sector_caps=caps,
                 max_beta=_optional_float(form.get("max_beta"), "max beta"),
                 target_volatility=_optional_float(form.get("target_vol"), "target volatility"),
