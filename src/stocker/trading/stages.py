@@ -42,6 +42,7 @@ from stocker.core.messages import (
 from stocker.core.strategy import (
     compute_signals,
     drawdown_rule,
+    history_sessions,
     orders_for_day,
     portfolio_targets,
     predicted_vol,
@@ -118,7 +119,9 @@ class Stages:
             if setup.strategy_version in seen:
                 continue
             seen.add(setup.strategy_version)
-            history, bar_id = uow.trading.symbol_history(message.symbol, message.date)
+            history, bar_id = uow.trading.symbol_history(
+                message.symbol, message.date, history_sessions(setup.config)
+            )
             if bar_id is None:
                 continue
             signals = compute_signals(history, setup.config)
@@ -306,7 +309,8 @@ def _signals_for_day(
     symbols = [symbol for symbol in symbols if symbol in bar_ids]
     if not symbols:
         return
-    history = uow.trading.adj_close_history(symbols, day)
+    window = history_sessions(setup.config)
+    history = uow.trading.adj_close_history(symbols, day, window)
     values = history.to_numpy()
     started = np.argmax(~np.isnan(values), axis=0)
     gaps = [
@@ -321,7 +325,7 @@ def _signals_for_day(
     rows: list[SignalValues] = []
     for column, symbol in enumerate(symbols):
         if symbol in gaps:  # its own sessions only, as `signal_engine` computes it
-            own, _ = uow.trading.symbol_history(symbol, day)
+            own, _ = uow.trading.symbol_history(symbol, day, window)
             alone = compute_signals(own, setup.config)
             lookback = float(alone.lookback_return.to_numpy()[-1, 0])
             vol = float(alone.vol_annual.to_numpy()[-1, 0])
@@ -414,7 +418,7 @@ def decide_targets(
     navs = uow.trading.state_dates(portfolio, day)
     if not navs:
         return  # an unfunded portfolio has nothing to size
-    history = uow.trading.adj_close_history(symbols, day)
+    history = uow.trading.adj_close_history(symbols, day, history_sessions(setup.config))
     if history.empty or history.index[-1] != pd.Timestamp(day):
         return
     config = setup.config

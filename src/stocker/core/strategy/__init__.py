@@ -20,6 +20,7 @@ from stocker.core.strategy.signals import (
     compute_signals,
     direction,
     ewma_vol,
+    history_sessions,
     lookback_return,
     raw_weights,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "drawdown_rule",
     "ewma_covariance",
     "ewma_vol",
+    "history_sessions",
     "lookback_return",
     "orders_for_day",
     "portfolio_targets",

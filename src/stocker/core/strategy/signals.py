@@ -14,6 +14,7 @@ counts towards the seed nor updates the variance, and that day has no volatility
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,24 @@ import pandas as pd
 from stocker.core.errors import DataError
 from stocker.core.returns import simple_returns
 from stocker.core.strategy.config import StrategyConfig
+
+FORGOTTEN_WEIGHT = 1e-24
+"""Weight below which an EWMA has forgotten a value (see `history_sessions`)."""
+
+
+def history_sessions(config: StrategyConfig) -> int:
+    """Sessions of history the live engine reads to decide a day exactly as the whole history.
+
+    The lookback needs ``lookback_days + 1`` prices; the EWMA variance and covariance weigh a
+    value ``n`` sessions old by ``λⁿ``, so a window seeded ``n`` sessions back differs from the
+    recursion over the whole history by ``λⁿ`` times the ratio of the two seeds. With ``n``
+    past ``log(1e-24) / log(λ)`` (893 sessions at λ = 0.94) and the seed in front, that is far
+    below the 1e-10 live and backtest are held to (and below a double's precision for any seed
+    ratio under 1e8), while a day's work no longer grows with decades of stored history.
+    """
+    forgetting = math.ceil(math.log(FORGOTTEN_WEIGHT) / math.log(config.ewma_decay))
+    seeded = config.vol_seed_returns + forgetting + config.vol_seed_returns
+    return max(config.lookback_days + 1, seeded)
 
 
 def lookback_return(adj_close: pd.DataFrame, lookback_days: int = 126) -> pd.DataFrame:

@@ -164,8 +164,12 @@ class TradingRepository:
 
     # -- market data the stages read ---------------------------------------------------------
 
-    def adj_close_history(self, symbols: Sequence[str], through: dt.date) -> pd.DataFrame:
-        """Dates × symbols adjusted closes of every stored bar up to ``through`` (floats)."""
+    def adj_close_history(
+        self, symbols: Sequence[str], through: dt.date, sessions: int | None = None
+    ) -> pd.DataFrame:
+        """Dates × symbols adjusted closes of every stored bar up to ``through`` (floats);
+        when ``sessions`` is given, from the earliest of the symbols' ``sessions``-th last
+        bars on (every symbol has at least its last ``sessions`` bars)."""
         # Three arrays in one row (days since the epoch, symbols, values; aggregated in one
         # pass, so aligned, and unsorted: each value is placed by its date and symbol): far
         # fewer Python objects than a row per bar, at 500 symbols × years of sessions.
@@ -173,9 +177,14 @@ class TradingRepository:
             text(
                 "SELECT array_agg(date - DATE '1970-01-01'), array_agg(symbol), "
                 "array_agg(adj_close::float8) FROM prices_daily "
-                "WHERE symbol = ANY(:symbols) AND date <= :through"
+                "WHERE symbol = ANY(:symbols) AND date <= :through AND date >= COALESCE(("
+                "SELECT min(recent.first) FROM unnest(CAST(:symbols AS varchar[])) AS s(symbol) "
+                "CROSS JOIN LATERAL (SELECT min(date) AS first FROM (SELECT date FROM "
+                "prices_daily p WHERE p.symbol = s.symbol AND p.date <= :through "
+                "ORDER BY p.date DESC LIMIT :sessions) AS last_bars) AS recent"
+                "), DATE '0001-01-01')"
             ),
-            {"symbols": list(symbols), "through": through},
+            {"symbols": list(symbols), "through": through, "sessions": sessions},
         ).one()
         columns = list(symbols)
         if row[0] is None:
@@ -193,16 +202,19 @@ class TradingRepository:
         )
         return pd.DataFrame(panel, index=index, columns=pd.Index(columns, name="symbol"))
 
-    def symbol_history(self, symbol: str, through: dt.date) -> tuple[pd.DataFrame, int | None]:
-        """One symbol's adjusted closes up to ``through`` (a one-column frame) and the id of
-        its bar on ``through`` (None when that bar is not stored)."""
+    def symbol_history(
+        self, symbol: str, through: dt.date, sessions: int | None = None
+    ) -> tuple[pd.DataFrame, int | None]:
+        """One symbol's adjusted closes up to ``through`` (a one-column frame; its last
+        ``sessions`` bars only, when given) and the id of its bar on ``through`` (None when
+        that bar is not stored)."""
         rows = self._conn.execute(
             text(
                 "SELECT id, date, adj_close::float8 FROM prices_daily "
-                "WHERE symbol = :s AND date <= :d ORDER BY date"
+                "WHERE symbol = :s AND date <= :d ORDER BY date DESC LIMIT :n"
             ),
-            {"s": symbol, "d": through},
-        ).all()
+            {"s": symbol, "d": through, "n": sessions},
+        ).all()[::-1]
         index = pd.DatetimeIndex([row[1] for row in rows], name="date")
         frame = pd.DataFrame({symbol: [row[2] for row in rows]}, index=index, dtype=float)
         last = rows[-1] if rows else None
