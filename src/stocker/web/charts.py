@@ -19,6 +19,10 @@ LAYOUT = {
 }
 
 
+DIVERGING = [[0.0, "#d73027"], [0.5, "#ffffbf"], [1.0, "#1a9850"]]
+"""Low red, middle pale yellow, high green (plotly.js has no RdYlGn by name)."""
+
+
 def _plain(value: Any) -> Any:
     if value is None:
         return None
@@ -99,7 +103,7 @@ def heatmap(
         "x": [str(value) for value in x],
         "y": [str(value) for value in y],
         "name": name,
-        "colorscale": "RdYlGn",
+        "colorscale": DIVERGING,
         "colorbar": {"title": {"text": name}},
         "texttemplate": "%{z:.3g}",
     }

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stocker.web.site import Site
 
 TABLES = ("timeseries", "trades", "holdings", "sector_exposures", "factor_exposures", "metrics")
-SWEEP_METRICS = ("sharpe", "cagr", "volatility", "max_drawdown", "calmar", "sortino", "turnover")
+SWEEP_METRICS = ("sharpe", "cagr", "volatility", "max_drawdown", "calmar", "sortino")
 
 
 def _runs_table(runs: list[Any]) -> list[dict[str, Any]]:
@@ -259,7 +259,7 @@ def routes(site: Site) -> APIRouter:
                 [charts.heatmap(z, xs, ys, metric)],
                 f"{metric} over {x_name} × {y_name}",
                 xaxis={"title": {"text": x_name}, "type": "category"},
-                yaxis={"title": {"text": y_name}, "type": "category"},
+                yaxis={"title": {"text": y_name}, "type": "category", "automargin": True},
             ),
             results=table(_sweep_rows(job)),
         )
