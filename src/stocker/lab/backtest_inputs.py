@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from stocker.store.repositories.portfolios import Portfolio, StoredConstraints
     from stocker.store.uow import SqlUnitOfWork
 
+CLOSED_FORM = ("equal_weight", "inverse_volatility")
+"""Methods whose weights the walk-forward computes directly (as `stocker.core.optimize` does)."""
 MISSING_LISTED = 20
 """How many missing (symbol, date) pairs a refusal names (it counts them all)."""
 
@@ -216,6 +218,23 @@ def read_inputs(
     )
 
 
+def _closed_form(method: str, window: np.ndarray, names: pd.Index) -> np.ndarray:
+    """`stocker.core.optimize.optimize(returns, method)`'s weights for equal weight and
+    inverse volatility (the same operations, equal to the last bits of a sum), without the
+    risk figures the optimizer reports and a backtest does not use. `window` holds the returns
+    (NaN: 0)."""
+    if method == "equal_weight":
+        raw = np.full(window.shape[1], 1.0 / window.shape[1])
+    else:
+        values = np.where(np.isnan(window), 0.0, window)
+        variances = values.var(axis=0, ddof=1)
+        if not (np.all(np.isfinite(variances)) and np.all(variances > 0)):
+            bad = [str(s) for s, v in zip(names, variances, strict=True) if not v > 0]
+            raise DataError(f"returns: zero or undefined variance for {bad[:10]}")
+        raw = 1.0 / np.sqrt(variances)
+    return raw / float(raw.sum())
+
+
 def _drifted(
     inputs: Inputs, weights: np.ndarray, held: np.ndarray, decided: pd.Timestamp, day: pd.Timestamp
 ) -> np.ndarray:
@@ -259,6 +278,11 @@ def decide_weights(
     index = inputs.close.index
     values = inputs._values
     schedule = np.zeros((len(dates), len(columns)))
+    # Equal weight and inverse volatility honour no constraint (the optimizer refuses any):
+    # with none stored, their weights need neither the previous weights nor the optimizer.
+    closed_form = (
+        portfolio.optimizer_type in CLOSED_FORM and inputs.constraints == type(inputs.constraints)()
+    )
     previous: tuple[pd.Timestamp, np.ndarray, np.ndarray] | None = None
     for count, day in enumerate(dates, start=1):
         position = _position(index, day)
@@ -269,6 +293,11 @@ def decide_weights(
             raise DataError(f"{day.date()}: no member of group {portfolio.group!r} has prices")
         eligible = pd.Index(inputs._symbols[chosen], dtype=object)
         window = inputs._returns[first + 1 : position + 1, chosen]
+        if closed_form:
+            schedule[count - 1, chosen] = _closed_form(portfolio.optimizer_type, window, eligible)
+            if progress is not None:
+                progress(count, len(dates))
+            continue
         returns = pd.DataFrame(np.where(np.isnan(window), 0.0, window), columns=eligible)
         before = None
         if previous is not None:
