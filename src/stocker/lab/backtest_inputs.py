@@ -294,7 +294,9 @@ def decide_weights(
         eligible = pd.Index(inputs._symbols[chosen], dtype=object)
         window = inputs._returns[first + 1 : position + 1, chosen]
         if closed_form:
-            schedule[count - 1, chosen] = _closed_form(portfolio.optimizer_type, window, eligible)
+            schedule[count - 1, chosen] = _closed_form(
+                str(portfolio.optimizer_type), window, eligible
+            )
             if progress is not None:
                 progress(count, len(dates))
             continue
