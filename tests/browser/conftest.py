@@ -1,8 +1,9 @@
 """The web app served by a real uvicorn on loopback, over a database with the sample loaded,
 driven by Debian's Chromium through Playwright.
 
-One server for the session (starting one and loading the sample takes seconds; every browser
-test is in the xdist group "browser", so one worker runs them all): its own database
+One server per test session (starting one and loading the sample takes seconds; the tests are
+in the xdist group "browser" so `--dist loadgroup` can keep them on one worker, and as each
+server has a database of its own they are also correct split across workers): its own database
 cloned from the migrated template, the 20-stock sample, the demo's research (factors, a
 screened group, a sector-capped portfolio), two stored backtests and a few weeks of paper
 trading, so every page has something to show. Chromium must be installed (`.ci/run` installs
@@ -163,12 +164,6 @@ def browser() -> Iterator[object]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/browser" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def _publish(screenshot: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from tests.browser.conftest import Served
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -172,6 +172,9 @@ def test_screen_save_optimize_backtest_report_compare_and_export_by_clicks(
 
     page.get_by_role("link", name="Backtest it").click()
     page.get_by_role("button", name="Run backtest").click()
+    job = page.locator("#jobs .job").first  # a progress bar polled by HTMX, then the link
+    job.wait_for()
+    assert "flow_pf 2021-01-04..2022-12-28 monthly" in job.inner_text()
     first = _wait_for_run(page)
     page.get_by_role("link", name="Open the report of run").first.click()
     page.wait_for_url(f"**/backtests/{first}")

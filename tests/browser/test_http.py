@@ -12,7 +12,7 @@ import pytest
 if TYPE_CHECKING:
     from tests.browser.conftest import Served
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 def test_every_page_answers_with_html_when_the_key_cookie_is_set(
