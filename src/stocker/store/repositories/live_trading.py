@@ -83,6 +83,48 @@ class LiveTradingRepository:
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"), {"k": str(order_id)}
         )
 
+    def lock(self, key: str) -> None:
+        """Serialize writers of one broker account's facts until the transaction ends."""
+        self._conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"), {"k": key}
+        )
+
+    def orders_by_ids(
+        self, order_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[OrderRow, str | None]]:
+        """Orders by id, with their broker order ids."""
+        rows = self._rows(
+            f"SELECT {_ORDER_COLUMNS}, broker_order_id FROM orders WHERE order_id = ANY(:o)",
+            {"o": order_ids},
+        )
+        out = {}
+        for row in rows:
+            values = dict(row)
+            broker_id = values.pop("broker_order_id")
+            out[values["order_id"]] = (OrderRow(**values), broker_id)
+        return out
+
+    def add_order_events(self, rows: list[dict[str, Any]]) -> None:
+        """Append order events (order_id, status, broker_order_id, detail) in one statement."""
+        if not rows:
+            return
+        self._conn.execute(
+            text(
+                "INSERT INTO order_events (order_id, status, broker_order_id, detail) "
+                "VALUES (:order_id, :status, :broker_order_id, CAST(:detail AS jsonb))"
+            ),
+            [{**row, "detail": _json(row.get("detail"))} for row in rows],
+        )
+
+    def set_statuses(self, statuses: dict[uuid.UUID, str]) -> None:
+        """Set the current status of several orders (their history is in order_events)."""
+        if not statuses:
+            return
+        self._conn.execute(
+            text("UPDATE orders SET status = :s, updated_at = now() WHERE order_id = :o"),
+            [{"o": order_id, "s": status} for order_id, status in statuses.items()],
+        )
+
     def set_broker_order_id(self, order_id: uuid.UUID, broker_order_id: str) -> None:
         self._conn.execute(
             text("UPDATE orders SET broker_order_id = :b WHERE order_id = :o"),
