@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import xml.etree.ElementTree as ET
 
-SERVICE_PREFIXES = ("tests.integration", "tests.e2e")
+SERVICE_PREFIXES = ("tests.integration", "tests.e2e", "tests.browser")
 
 
 def main(path: str) -> int:

@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 import stocker
 from stocker.api import problems
-from stocker.api.auth import KeyCache
+from stocker.api.auth import KeyCache, require_scope
 from stocker.api.deps import SafeJSONResponse
 from stocker.api.jobs import Jobs
 from stocker.api.routes import (
@@ -95,7 +95,7 @@ def create_app(app: App) -> FastAPI:
     api.openapi = openapi  # type: ignore[method-assign]
     from stocker.web import mount
 
-    mount(api, app)
+    mount(api, app, require_scope=require_scope)
     return api
 
 

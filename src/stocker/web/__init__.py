@@ -1,11 +1,11 @@
 """The web app (Jinja2 + HTMX, server-rendered): pages parse, call one use case or read model,
-render. The API's application factory mounts it with `mount(api, app)`.
+render. The API's application factory mounts it with
+`mount(api, app, require_scope=require_scope)`.
 
 Pages sit at the root (`/`, `/data`, `/screener`, `/groups`, `/builder`, `/backtests`,
 `/trade`), static files under `/static` (htmx vendored, plotly.js served from the installed
 `plotly` package: no CDN). Each page depends on the API's key check for its scope
-(`require_scope`: passed in, or ``api.state.require_scope``, or else the class of the
-scope dependency the API's own routes use, found on them): reads need ``read``,
+(`require_scope`, passed in by the API's factory): reads need ``read``,
 research work ``research``, orders and the halt switch ``trade``, quarantine decisions
 ``admin``. The key comes from the `stocker_key` HttpOnly cookie the login page sets. A page
 refused for a missing or wrong key redirects the browser to the login page.
@@ -30,28 +30,9 @@ def _is_page(path: str) -> bool:
     )
 
 
-def _guard_of(api: FastAPI) -> ScopeGuard | None:
-    """The API's `require_scope`, found on its routes: the class of a route dependency that
-    carries a ``scope`` (the web app sits below the API and cannot import it)."""
-    routes: list[Any] = list(api.routes)
-    while routes:
-        route = routes.pop()
-        included = getattr(route, "original_router", None)  # a router included in the app
-        if included is not None:
-            routes.extend(getattr(included, "routes", []))
-        dependant = getattr(route, "dependant", None)
-        stack = list(dependant.dependencies) if dependant is not None else []
-        while stack:
-            dependency = stack.pop()
-            call = dependency.call
-            if isinstance(getattr(call, "scope", None), str) and callable(call):
-                return type(call)
-            stack.extend(dependency.dependencies)
-    return None
-
-
-def mount(api: FastAPI, app: App, require_scope: ScopeGuard | None = None) -> None:
-    """Add the web app's pages and static files to the FastAPI application `api`."""
+def mount(api: FastAPI, app: App, *, require_scope: ScopeGuard) -> None:
+    """Add the web app's pages and static files to the FastAPI application `api`; every page
+    depends on `require_scope(scope)`, the API's key check (the web app sits below the API)."""
     from urllib.parse import quote
 
     from fastapi import Request
@@ -61,8 +42,7 @@ def mount(api: FastAPI, app: App, require_scope: ScopeGuard | None = None) -> No
     from stocker.web.pages import backtests, dashboard, data, login, research, trade
     from stocker.web.site import Site
 
-    guard = require_scope or getattr(api.state, "require_scope", None) or _guard_of(api)
-    site = Site(app=app, require_scope=guard)
+    site = Site(app=app, require_scope=require_scope)
     api.state.web = site
     for module in (static_files, login, dashboard, data, research, backtests, trade):
         api.include_router(module.routes(site))
