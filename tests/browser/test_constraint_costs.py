@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from stocker.lab.constraint_costs import constraint_costs, relaxations
 from stocker.lab.construction import StoredConstraints, optimize_portfolio
-from stocker.web.constraint_costs import constraint_costs, relaxations
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Served
@@ -39,7 +39,8 @@ def test_each_constraint_of_a_minimum_variance_portfolio_costs_variance(
 ) -> None:
     report = optimize_portfolio(served.app.uow(), PORTFOLIO, day=research_day)
 
-    objective, name, costs = constraint_costs(served.app.uow(), PORTFOLIO, day=research_day)
+    found = constraint_costs(served.app.uow(), PORTFOLIO, day=research_day)
+    objective, name, costs = found.objective, found.objective_name, found.costs
 
     assert name == report.objective_name == "variance"
     assert objective == pytest.approx(report.objective, rel=1e-6)

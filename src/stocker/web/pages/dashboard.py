@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from stocker.web.site import Site
 
 NOTICE_CHARACTERS = 120
+REASON_CHARACTERS = 500
 ORDER_COLUMNS = (
     "date", "portfolio_id", "symbol", "side", "qty", "status", "filled_qty", "avg_price",
     "commission",
@@ -50,6 +51,12 @@ def _charts(portfolio: TradingPortfolio) -> dict[str, Any]:
     return {"nav": nav, "drawdown": drawdown, "exposure": exposure}
 
 
+def _live_broker(app: Any) -> Any:
+    """The composition root's broker when it is a live one (its open orders get canceled)."""
+    broker = app.broker
+    return broker if getattr(broker, "live", False) else None
+
+
 def routes(site: Site) -> APIRouter:
     router = APIRouter(include_in_schema=False, dependencies=site.guard("read"))
     trader = APIRouter(include_in_schema=False, dependencies=site.guard("trade"))
@@ -61,15 +68,24 @@ def routes(site: Site) -> APIRouter:
         action: Annotated[str, Form()],
         reason: Annotated[str, Form()] = "",
     ) -> Response:
-        from stocker.web.halts import halt, resume
+        from stocker.trading.reconcile import halt, resume
 
         try:
             if action == "halt":
-                changed = halt(site.app.uow(), portfolio, reason)
-                done = f"{portfolio} halted" if changed else f"{portfolio} was already halted"
+                reason = reason.strip()
+                if not reason or len(reason) > REASON_CHARACTERS:
+                    raise StockerError(f"reason: say why, in 1 to {REASON_CHARACTERS} characters")
+                # What `stocker trade halt` does: the halt row, then the live broker's open
+                # orders of the portfolio canceled.
+                canceled = halt(site.app.uow, portfolio, reason, _live_broker(site.app))
+                done = f"{portfolio} halted" + (
+                    f"; {len(canceled)} open order(s) canceled" if canceled else ""
+                )
             elif action == "resume":
-                changed = resume(site.app.uow(), portfolio)
-                done = f"{portfolio} may trade again" if changed else f"{portfolio} was not halted"
+                was, open_breaks = resume(site.app.uow, portfolio)
+                done = f"{portfolio} may trade again" if was else f"{portfolio} was not halted"
+                if open_breaks:
+                    done += f" ({open_breaks} open break(s) still halt it)"
             else:
                 raise StockerError(f"action: got {action!r}, expected halt or resume")
         except StockerError as failure:

@@ -16,6 +16,7 @@ from stocker.web.queries import latest_bar_date, research_portfolios, sectors
 from stocker.web.site import frame_table, table
 
 if TYPE_CHECKING:
+    from stocker.lab.constraint_costs import ConstraintCosts
     from stocker.lab.construction import OptimizationReport
     from stocker.lab.screener import ScreenResult
     from stocker.web.site import Site
@@ -238,12 +239,12 @@ def routes(site: Site) -> APIRouter:
 
     @research.post("/builder", response_class=HTMLResponse)
     async def build(request: Request) -> HTMLResponse:
+        from stocker.lab.constraint_costs import constraint_costs
         from stocker.lab.construction import (
             StoredConstraints,
             create_portfolio,
             optimize_portfolio,
         )
-        from stocker.web.constraint_costs import constraint_costs
 
         form = {key: str(value) for key, value in (await request.form()).multi_items()}
         submitted = await request.form()
@@ -279,17 +280,13 @@ def routes(site: Site) -> APIRouter:
                 expected_returns=form.get("expected_returns") or "historical",
             )
             report = optimize_portfolio(site.app.uow(), code, day=day)
-            objective, objective_name, costs = constraint_costs(site.app.uow(), code, day=day)
+            costs = constraint_costs(site.app.uow(), code, day=day)
         except StockerError as failure:
             return _builder(request, status_code=422, form=form, error=str(failure))
-        return _report(request, report, objective, objective_name, costs)
+        return _report(request, report, costs)
 
     def _report(
-        request: Request,
-        report: OptimizationReport,
-        objective: float,
-        objective_name: str,
-        costs: list[Any],
+        request: Request, report: OptimizationReport, costs: ConstraintCosts
     ) -> HTMLResponse:
         weights = [
             {
@@ -308,11 +305,11 @@ def routes(site: Site) -> APIRouter:
         cost_rows = [
             {
                 "constraint": cost.constraint,
-                f"{objective_name} without it": cost.objective_without,
+                f"{costs.objective_name} without it": cost.objective_without,
                 "cost (with − without)": cost.change,
                 "note": cost.note,
             }
-            for cost in costs
+            for cost in costs.costs
         ]
         return site.render(
             request,
@@ -322,8 +319,8 @@ def routes(site: Site) -> APIRouter:
             weights=table(weights),
             sector_rows=table(sector_rows),
             costs=table(cost_rows),
-            objective=objective,
-            objective_name=objective_name,
+            objective=costs.objective,
+            objective_name=costs.objective_name,
         )
 
     @reader.get("/builder/{code}", response_class=HTMLResponse)
@@ -352,18 +349,18 @@ def routes(site: Site) -> APIRouter:
 
     @research.post("/builder/{code}/optimize", response_class=HTMLResponse)
     def reoptimize(request: Request, code: str, date: Annotated[str, Form()] = "") -> HTMLResponse:
+        from stocker.lab.constraint_costs import constraint_costs
         from stocker.lab.construction import optimize_portfolio
-        from stocker.web.constraint_costs import constraint_costs
 
         try:
             day = parse_day(date) or latest_bar_date(site.app.uow())
             if day is None:
                 raise DataError("date: no daily bars are stored yet")
             report = optimize_portfolio(site.app.uow(), code, day=day)
-            objective, objective_name, costs = constraint_costs(site.app.uow(), code, day=day)
+            costs = constraint_costs(site.app.uow(), code, day=day)
         except StockerError as failure:
             return _builder(request, status_code=422, error=str(failure))
-        return _report(request, report, objective, objective_name, costs)
+        return _report(request, report, costs)
 
     router = APIRouter()
     router.include_router(reader)

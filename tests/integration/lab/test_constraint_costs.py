@@ -1,0 +1,125 @@
+"""What each constraint costs, for every expected-return mode: the objective with every
+constraint is the one `optimize_portfolio` reaches on the same date (Black–Litterman and
+factor-implied included), and dropping a cap never lowers a maximum Sharpe ratio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from stocker.core.errors import DataError
+from stocker.data.universes import create_universe
+from stocker.lab.constraint_costs import ConstraintCosts, constraint_costs, relaxations
+from stocker.lab.construction import StoredConstraints, create_portfolio, optimize_portfolio
+from stocker.store.uow import SqlUnitOfWork
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE")
+SECTORS = ("Technology", "Technology", "Energy", "Energy", "Utilities")
+DATES = pd.bdate_range("2023-01-02", periods=300)
+DAY = DATES[-1].date()
+GROUP = "five"
+CAPS = {"AAA": 900.0, "BBB": 500.0, "CCC": 300.0, "DDD": 200.0, "EEE": 100.0}
+SOLVER = 1e-7
+CONSTRAINTS = StoredConstraints(
+    max_weight=0.45,
+    sector_caps={"Energy": 0.3},
+    views={"EEE": 0.40, "AAA": -0.05},
+    score_spread=0.2,
+)
+
+
+@pytest.fixture
+def market(uow: SqlUnitOfWork, engine: Engine) -> SqlUnitOfWork:
+    rng = np.random.default_rng(11)
+    instruments = pd.DataFrame(
+        {"symbol": list(SYMBOLS), "name": list(SYMBOLS), "sector": list(SECTORS)}
+        | {"asset_class": "US_EQUITY", "currency": "USD", "active": True, "source": "test"}
+    )
+    frames = []
+    for number, symbol in enumerate(SYMBOLS):
+        close = 100 * np.exp(np.cumsum(rng.normal(0.0003 * (number + 1), 0.01, len(DATES))))
+        frames.append(
+            pd.DataFrame({"symbol": symbol, "date": DATES.date, "adj_close": close}).assign(
+                open=close, high=close, low=close, close=close, volume=1000, source="test"
+            )
+        )
+    with uow:
+        uow.derived.upsert("instrument_info", instruments)
+        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
+        nan = [np.nan] * len(SYMBOLS)
+        uow.factors.replace_exposures(
+            DATES[-10].date(),
+            pd.DataFrame(
+                {"symbol": list(SYMBOLS), "composite_score": [-1.0, -0.5, 0.0, 0.5, 2.0]}
+                | {name: nan for name in ("value", "quality", "momentum", "low_vol", "size")}
+            ),
+        )
+        uow.commit()
+    with engine.begin() as conn:
+        for symbol, cap in CAPS.items():
+            conn.execute(
+                text(
+                    "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
+                    "market_cap) VALUES (:symbol, :day, 'TTM', 'test', :cap)"
+                ),
+                {"symbol": symbol, "day": DATES[-20].date(), "cap": cap},
+            )
+    create_universe(uow, GROUP, symbols=list(SYMBOLS), ranked=True)
+    return uow
+
+
+@pytest.mark.parametrize(
+    "mode", ["historical", "ewma", "capm", "black_litterman", "factor_implied"]
+)
+def test_every_expected_return_mode_costs_against_the_stored_rebalance(
+    market: SqlUnitOfWork, mode: str
+) -> None:
+    create_portfolio(
+        market, mode, group=GROUP, method="max_sharpe", constraints=CONSTRAINTS,
+        expected_returns=mode,
+    )  # fmt: skip
+    report = optimize_portfolio(market, mode, day=DAY)
+
+    found = constraint_costs(market, mode, day=DAY)
+
+    assert isinstance(found, ConstraintCosts)
+    assert found.expected_return_mode == report.expected_return_mode == mode
+    assert found.objective_name == report.objective_name
+    assert found.objective == pytest.approx(report.objective, rel=1e-5, abs=1e-9)
+    assert [cost.constraint for cost in found.costs] == ["max weight 0.45", "Energy ≤ 0.3"]
+    for cost in found.costs:
+        assert cost.change is not None and cost.objective_without is not None, cost.note
+        assert cost.change <= SOLVER, "dropping a cap cannot lower the best Sharpe ratio"
+        assert cost.objective_without == pytest.approx(found.objective - cost.change)
+
+
+def test_the_mode_can_be_overridden_and_an_unknown_portfolio_is_named(
+    market: SqlUnitOfWork,
+) -> None:
+    create_portfolio(market, "p", group=GROUP, method="max_sharpe", constraints=CONSTRAINTS)
+    historical = constraint_costs(market, "p", day=DAY)
+    implied = constraint_costs(market, "p", day=DAY, expected_returns="factor_implied")
+
+    assert implied.expected_return_mode == "factor_implied"
+    assert implied.objective != pytest.approx(historical.objective)
+    with pytest.raises(DataError, match="portfolio: 'nope' does not exist"):
+        constraint_costs(market, "nope", day=DAY)
+    with pytest.raises(DataError, match="expected_returns: got 'magic'"):
+        constraint_costs(market, "p", day=DAY, expected_returns="magic")
+
+
+def test_relaxations_drop_one_active_constraint_each() -> None:
+    stored = StoredConstraints(
+        max_weight=0.2, sector_caps={"Energy": 0.1, "Health Care": 0.3}, max_beta=1.1
+    )
+
+    found = dict(relaxations(stored))
+
+    assert list(found) == ["max weight 0.2", "Energy ≤ 0.1", "Health Care ≤ 0.3", "beta ≤ 1.1"]
+    assert dict(found["Energy ≤ 0.1"].sector_caps) == {"Health Care": 0.3}
+    assert found["beta ≤ 1.1"].max_beta is None and found["beta ≤ 1.1"].max_weight == 0.2
+    assert relaxations(StoredConstraints()) == []
