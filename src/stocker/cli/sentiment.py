@@ -82,7 +82,7 @@ def ingest(
                 end=_day(end),
             )
     rejected: list[dict[str, Any]] = [
-        {"row": reject.row_number, "reasons": list(reject.reasons)} for reject in report.rejected
+        {"line": reject.row_number, "reasons": list(reject.reasons)} for reject in report.rejected
     ]
     if as_json:
         payload = {
@@ -109,10 +109,12 @@ def ingest(
         )
     )
     for item in rejected[:REJECTS_SHOWN]:
-        where = f"row {item['row'] + 2}" if item["row"] is not None else "article"
+        where = f"line {item['line']}" if item["line"] is not None else "article"
         console.print(f"{where}: {'; '.join(item['reasons'])}", markup=False)
     if len(rejected) > REJECTS_SHOWN:
         console.print(f"… and {len(rejected) - REJECTS_SHOWN} more rejected rows")
+    for warning in report.warnings:
+        console.print(f"warning: {warning}", markup=False)
 
 
 @sentiment_app.command("score")

@@ -105,10 +105,30 @@ def open_live_news_feed(
     return get_live_news_feed(name, credentials=credentials, **options)
 
 
+UNKNOWN_SHOWN = 10
+
+
 def ingest_news(uow: SqlUnitOfWork, batch: NewsBatch) -> NewsIngestReport:
-    """Store the batch's articles once each, in one transaction."""
+    """Store the batch's articles once each, in one transaction.
+
+    Articles about symbols that are not instruments (yet) are stored all the same, with a
+    warning naming those symbols: a typo would otherwise only show as a missing series.
+    """
+    warnings = list(batch.warnings)
     with uow:
         written = uow.news.add_articles(batch.articles)
+        mentioned = sorted({symbol for listed in batch.articles["symbols"] for symbol in listed})
+        if mentioned:
+            known = uow.instruments.exchanges(mentioned)
+            unknown = [symbol for symbol in mentioned if symbol not in known]
+            if unknown:
+                more = len(unknown) - UNKNOWN_SHOWN
+                warnings.append(
+                    f"symbols: {', '.join(unknown[:UNKNOWN_SHOWN])}"
+                    + (f" and {more} more" if more > 0 else "")
+                    + " are not known instruments (a typo?); their articles are stored, and "
+                    "their sessions follow the market calendar until the instruments are loaded"
+                )
         uow.commit()
     return NewsIngestReport(
         source=batch.source,
@@ -117,7 +137,7 @@ def ingest_news(uow: SqlUnitOfWork, batch: NewsBatch) -> NewsIngestReport:
         unchanged=written.unchanged,
         differing=written.differing,
         rejected=list(batch.rejects),
-        warnings=list(batch.warnings),
+        warnings=warnings,
     )
 
 

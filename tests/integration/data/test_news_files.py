@@ -59,9 +59,9 @@ def test_ambiguous_naive_and_date_only_times_are_refused_with_the_reason(tmp_pat
     assert batch.articles["headline"].tolist() == ["Fine"]
     assert batch.articles["published_at"].iloc[0] == datetime(2022, 12, 27, 15, tzinfo=UTC)
     reasons = {reject.row_number: reject.reasons for reject in batch.rejects}
-    assert "ambiguous" in reasons[0][0]
-    assert "no time zone" in reasons[1][0] and "no time zone" in reasons[2][0]
-    assert reasons[4] == ("headline: missing",)
+    assert "ambiguous" in reasons[2][0]  # keyed by the file's line: the header is line 1
+    assert "no time zone" in reasons[3][0] and "no time zone" in reasons[4][0]
+    assert reasons[6] == ("headline: missing",)
 
 
 def test_invisible_characters_in_symbols_are_refused_naming_the_character(tmp_path: Path) -> None:

@@ -12,7 +12,12 @@ checked and a bad row is refused with its reasons, never guessed at:
   without a zone could be any market's, and ``03/04/2022`` could be March or April;
 - a blank headline is refused;
 - a symbol with a character tickers do not use (a zero-width space, a non-breaking space …) is
-  refused, naming the character.
+  refused, naming the character; symbols are upper-cased (``aapl`` is AAPL, as in every file);
+- HTML entities in the headline and summary are decoded (``&amp;`` is ``&``: exports of web
+  pages keep them) and the headline's line breaks and runs of blanks become one space.
+
+A refused row's `RawReject.row_number` is the file's line where the row starts (1-based; a
+CSV's header is line 1), so a user can find it.
 
 Every article's `source_hash` is the file's SHA-256; its key is its ``id`` when the file has
 one (``file:<id>``), else the hash of its url.
@@ -20,6 +25,9 @@ one (``file:<id>``), else the hash of its url.
 
 from __future__ import annotations
 
+import csv
+import html
+import io
 import json
 import re
 from datetime import datetime
@@ -31,7 +39,7 @@ import pandas as pd
 from stocker.core.errors import SourceError
 from stocker.core.symbols import normalize_symbol, symbol_problem
 from stocker.sources.base import FetchRequest, RawReject
-from stocker.sources.decoding import decode_text, read_csv_text, scan_file
+from stocker.sources.decoding import decode_text, header_fields, read_csv_text, scan_file
 from stocker.sources.news import NEWS_TABLE, NewsBatch, article_row, articles_frame
 
 SOURCE_NAME = "file"
@@ -52,6 +60,7 @@ ISO_MOMENT = re.compile(
 )
 ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$")
 SYMBOL_SPLIT = re.compile(r"[\s;|,]+")
+BLANKS = re.compile(r"\s+")
 
 
 def parse_moment(value: object) -> datetime:
@@ -79,7 +88,7 @@ def parse_symbols(value: object) -> list[str]:
     items = (
         [str(item) for item in value] if isinstance(value, list) else SYMBOL_SPLIT.split(str(value))
     )
-    symbols = [normalize_symbol(item) for item in items]
+    symbols = [normalize_symbol(item).upper() for item in items]
     symbols = [symbol for symbol in symbols if symbol]
     for symbol in symbols:
         problem = symbol_problem(symbol)
@@ -105,25 +114,51 @@ def _columns(name: str, headers: list[str]) -> dict[str, str]:
     return found
 
 
-def _records(path: Path, text: str) -> list[dict[str, Any]]:
+def _records(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The file's records and the line each starts on."""
     if path.suffix.lower() in JSON_SUFFIXES:
         records: list[dict[str, Any]] = []
+        lines: list[int] = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise SourceError(f"{path.name}: line {number} is not JSON: {error.msg}") from error
+                raise SourceError(
+                    f"{path.name}: line {number}, column {error.colno} is not JSON: {error.msg}"
+                ) from error
             if not isinstance(record, dict):
                 raise SourceError(f"{path.name}: line {number} is not a JSON object")
             records.append(record)
+            lines.append(number)
         if not records:
             raise SourceError(f"{path.name}: the file is empty")
-        return records
+        return records, lines
     frame = read_csv_text(path.name, text, lambda headers: set(headers))
     frame = frame.astype(object).where(frame.notna(), None)
-    return [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+    rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+    return rows, _csv_lines(path.name, text, len(rows))
+
+
+def _csv_lines(name: str, text: str, count: int) -> list[int]:
+    """The line each CSV record starts on (a quoted cell may span lines); the header is line 1."""
+    first_line = text.lstrip("\n\r").split("\n", 1)[0]
+    delimiter, _ = header_fields(name, first_line, None)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    starts: list[int] = []
+    try:
+        while True:
+            start = reader.line_num + 1
+            if not next(reader):
+                continue
+            starts.append(start)
+    except (StopIteration, csv.Error):
+        pass
+    starts = starts[1:]  # the header
+    if len(starts) != count:  # read differently from pandas: count records instead
+        return list(range(2, count + 2))
+    return starts
 
 
 class NewsFileSource:
@@ -140,18 +175,18 @@ class NewsFileSource:
         """Every valid article of the file (limited to the request's symbols and dates if any)."""
         source_hash = scan_file(self.path)
         text = decode_text(self.path.name, self.path.read_bytes())
-        records = _records(self.path, text)
+        records, lines = _records(self.path, text)
         columns = _columns(self.path.name, sorted({key for record in records for key in record}))
         rows: list[dict[str, Any]] = []
         rejects: list[RawReject] = []
-        for number, record in enumerate(records):
+        for line, record in zip(lines, records, strict=True):
             cell = {canonical: record.get(header) for canonical, header in columns.items()}
             reasons: list[str] = []
             try:
                 published = parse_moment(cell.get("published_at"))
             except ValueError as error:
                 reasons.append(str(error))
-            headline = str(cell.get("headline") or "").strip()
+            headline = BLANKS.sub(" ", html.unescape(str(cell.get("headline") or ""))).strip()
             if not headline:
                 reasons.append("headline: missing")
             try:
@@ -159,7 +194,7 @@ class NewsFileSource:
             except ValueError as error:
                 reasons.append(f"symbols: {error}")
             if reasons:
-                rejects.append(RawReject(NEWS_TABLE, dict(record), tuple(reasons), number))
+                rejects.append(RawReject(NEWS_TABLE, dict(record), tuple(reasons), line))
                 continue
             identifier = cell.get("id")
             rows.append(
@@ -168,7 +203,7 @@ class NewsFileSource:
                     vendor_id=str(identifier).strip() if identifier not in (None, "") else None,
                     published_at=published,
                     headline=headline,
-                    summary=_optional(cell.get("summary")),
+                    summary=_optional(cell.get("summary"), unescape=True),
                     symbols=symbols,
                     publisher=_optional(cell.get("source")),
                     url=_optional(cell.get("url")),
@@ -181,8 +216,9 @@ class NewsFileSource:
         return NewsBatch(source=SOURCE_NAME, articles=articles, rejects=rejects)
 
 
-def _optional(value: object) -> str | None:
-    text = "" if value is None else str(value).strip()
+def _optional(value: object, *, unescape: bool = False) -> str | None:
+    text = "" if value is None else str(value)
+    text = (html.unescape(text) if unescape else text).strip()
     return text or None
 
 

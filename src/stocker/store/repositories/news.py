@@ -133,11 +133,17 @@ class NewsRepository:
                 stored[str(key)] = str(content_hash)
         given = dict(zip(frame["article_key"], frame["content_hash"], strict=True))
         differing = sorted(key for key in existing if stored.get(key) != given[key])
-        duplicates_in_batch = len(articles) - len(frame)
+        # A later copy in the same batch is compared with the copy kept (the batch's first).
+        copies = articles[articles.duplicated("article_key", keep="first")]
+        edited = [
+            str(key)
+            for key, content_hash in zip(copies["article_key"], copies["content_hash"], strict=True)
+            if content_hash != given[key]
+        ]
         return ArticleWrite(
             inserted=len(inserted),
-            unchanged=len(existing) - len(differing) + duplicates_in_batch,
-            differing=differing,
+            unchanged=len(existing) - len(differing) + len(copies) - len(edited),
+            differing=sorted({*differing, *edited}),
         )
 
     def article_count(self) -> int:
