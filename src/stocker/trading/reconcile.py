@@ -10,7 +10,10 @@ Checked (one Alpaca account per portfolio):
 - open orders at the broker that Stocker did not place;
 - orders we consider in flight that the broker does not hold (sent, then lost), and orders
   the broker holds open that we have not sent (a restart with orders in flight);
-- fills reported after the broker ended their order (written by `live_broker`).
+- fills beyond what the broker reported filled when it ended their order: found here from the
+  stored order events whatever order they arrived in (a late fill backfilled from the
+  activities before its cancel arrived is already posted; one that came after is stored, not
+  posted, and `live_broker` raised the break on arrival).
 """
 
 from __future__ import annotations
@@ -132,9 +135,44 @@ def reconcile(
                     order_id=sent.order_id,
                     broker_order_id=broker_id,
                 )
+        new += _late_fills(uow, portfolio_id)
         uow.commit()
         open_breaks = len(repo.breaks(portfolio_id))
     return ReconcileReport(portfolio_id, new, open_breaks)
+
+
+def _late_fills(uow: SqlUnitOfWork, portfolio_id: str) -> int:
+    new = 0
+    for late in uow.live_trading.late_fills(portfolio_id):
+        new += uow.live_trading.add_break(
+            portfolio_id,
+            "FILL_AFTER_CANCEL",
+            f"fill:{late.fill_id}",
+            ours={
+                "status": "CANCELED",
+                "filled_qty": str(late.filled_before),
+                "posted": late.posted,
+            },
+            broker={
+                "execution_id": late.fill_id,
+                "qty": str(late.qty),
+                "price": str(late.price),
+                "filled_qty": str(late.filled_before + late.qty),
+            },
+            reason=(
+                f"{late.qty} {late.symbol} filled after the broker ended the order with "
+                f"{late.ended_with} filled; "
+                + (
+                    "posted (it was backfilled before the end arrived)"
+                    if late.posted
+                    else "not posted until resolved"
+                )
+            ),
+            symbol=late.symbol,
+            order_id=late.order_id,
+            broker_order_id=late.broker_order_id,
+        )
+    return new
 
 
 def _uuid(text: str) -> uuid.UUID:
@@ -159,7 +197,8 @@ def resolve_break(
 ) -> BreakRow:
     """Close a break. `broker`: the broker is right, and a correcting entry is posted (a
     position: a fill at the broker's average price, or at our average cost when the broker is
-    flat, so no P&L is invented; a late fill: the fill itself). `ours`: nothing posted."""
+    flat, so no P&L is invented; a late fill: the fill itself, unless it was posted already).
+    `ours`: nothing posted (a late fill already posted stays: reverse it by hand)."""
     if side not in ("broker", "ours"):
         raise DataError(f"resolution {side!r}; expected broker or ours")
     with uow_factory() as uow:
@@ -184,6 +223,9 @@ def _correct(u: SqlUnitOfWork, row: BreakRow, day: dt.date) -> uuid.UUID | None:
         order = u.trading.order(row.order_id)
         if order is None:
             return None
+        already = u.ledger.entry_for_fill(str(row.broker["execution_id"]))
+        if already is not None:  # backfilled and posted before the end arrived: kept as is
+            return already.entry_id
         fill = BrokerFill(
             execution_id=str(row.broker["execution_id"]),
             broker_order_id=str(row.broker_order_id),

@@ -118,3 +118,41 @@ def test_a_fill_after_a_cancel(app: App, stand_in: StandIn, broker: AlpacaBroker
         assert uow.ledger.positions(PORTFOLIO, ["AAPL"])["AAPL"].quantity == 10
         assert uow.trading.order(order.order_id).status == "FILLED"  # type: ignore[union-attr]
     assert not reconcile(app.uow, broker, PORTFOLIO).halted
+
+
+def test_a_late_fill_backfilled_before_its_cancel_arrives(
+    app: App, stand_in: StandIn, broker: AlpacaBroker
+) -> None:
+    """The fill is read from the activities (and posted) before the `canceled` update arrives:
+    reconciliation still finds it from the stored order events."""
+    order = add_order(app, "MSFT", "BUY", 6)
+    stand_in.book.plan.scripted[str(order.order_id)] = "fill_after_cancel"
+    quiet = AlpacaBroker(
+        "k", "s", trading_url=stand_in.url, stream=False, timeout_s=2.0, backoff_s=0.01
+    )
+    try:
+        backfill = LiveTrading(app.uow, quiet)  # no stream: only lookups and activities
+        backfill.submit()
+        assert backfill.cancel_open(PORTFOLIO)
+        assert backfill.sync() == 1  # the late fill, posted: no end recorded yet
+        with app.uow() as uow:
+            assert uow.live_trading.breaks(PORTFOLIO) == []
+    finally:
+        quiet.close()
+    settle(LiveTrading(app.uow, broker))  # now the stream's `canceled` (and the fill again)
+    with app.uow() as uow:
+        assert uow.ledger.fill_counts(PORTFOLIO) == {
+            f.fill_id: 1 for f in uow.trading.fills_of(order.order_id)
+        }
+    report = reconcile(app.uow, broker, PORTFOLIO)
+    assert report.halted and report.new_breaks == 1
+    with app.uow() as uow:
+        [late] = uow.live_trading.breaks(PORTFOLIO)
+    assert late.kind == "FILL_AFTER_CANCEL" and late.ours["posted"] is True
+    assert Decimal(late.broker["qty"]) == 6
+    assert reconcile(app.uow, broker, PORTFOLIO).new_breaks == 0  # found once
+    _resolve_all(app, broker)  # the broker is right: already posted, nothing posted twice
+    with app.uow() as uow:
+        assert uow.ledger.positions(PORTFOLIO, ["MSFT"])["MSFT"].quantity == 6
+        assert set(uow.ledger.fill_counts(PORTFOLIO).values()) == {1}
+    assert not reconcile(app.uow, broker, PORTFOLIO).halted

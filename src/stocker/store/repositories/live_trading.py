@@ -56,6 +56,21 @@ class SessionRow:
     detail: dict[str, Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class LateFill:
+    """A fill beyond what the broker reported filled when it ended the order."""
+
+    fill_id: str
+    order_id: uuid.UUID
+    broker_order_id: str | None
+    symbol: str
+    qty: Decimal
+    price: Decimal
+    filled_before: Decimal
+    ended_with: Decimal
+    posted: bool
+
+
 _BREAK_COLUMNS = (
     "id, portfolio_id, kind, key, symbol, order_id, broker_order_id, ours, broker, reason, "
     "found_at, resolved_at, resolution, note, correcting_entry_id"
@@ -246,6 +261,33 @@ class LiveTradingRepository:
             {"o": order_id, "t": list(TERMINAL_EVENTS)},
         ).scalar()
         return Decimal(value) if value is not None else None
+
+    def late_fills(self, portfolio_id: str) -> list[LateFill]:
+        """Fills of the portfolio's orders beyond the filled quantity the broker reported when
+        it ended the order (canceled, expired, rejected), whichever arrived first, and not yet
+        the subject of a break (open or resolved). Fills count in time order."""
+        rows = self._rows(
+            "WITH ended AS ("
+            "  SELECT e.order_id, MIN(COALESCE(e.filled_qty, 0)) AS ended_with "
+            "  FROM broker_events e JOIN orders o ON o.order_id = e.order_id "
+            "  WHERE o.portfolio_id = :p AND e.event = ANY(:t) GROUP BY e.order_id), "
+            "running AS ("
+            "  SELECT f.fill_id, f.order_id, o.broker_order_id, o.symbol, f.qty, f.price, "
+            "    SUM(f.qty) OVER (PARTITION BY f.order_id ORDER BY f.date, f.fill_id) AS total, "
+            "    ended.ended_with "
+            "  FROM fills f JOIN ended ON ended.order_id = f.order_id "
+            "  JOIN orders o ON o.order_id = f.order_id) "
+            "SELECT r.fill_id, r.order_id, r.broker_order_id, r.symbol, r.qty, r.price, "
+            "  r.total - r.qty AS filled_before, r.ended_with, "
+            "  EXISTS (SELECT 1 FROM ledger_entries l WHERE l.portfolio_id = :p "
+            "          AND l.fill_id = r.fill_id) AS posted "
+            "FROM running r WHERE r.total > r.ended_with "
+            "AND NOT EXISTS (SELECT 1 FROM reconciliation_breaks b WHERE b.portfolio_id = :p "
+            "                AND b.key = 'fill:' || r.fill_id) "
+            "ORDER BY r.order_id, r.total",
+            {"p": portfolio_id, "t": list(TERMINAL_EVENTS)},
+        )
+        return [LateFill(**dict(row)) for row in rows]
 
     def broker_event_counts(self) -> dict[str, int]:
         rows = self._rows("SELECT event, count(*) AS n FROM broker_events GROUP BY event", {})
