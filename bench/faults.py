@@ -19,6 +19,15 @@ shortcut): what a kill costs without the inbox-and-ack-after-commit protocol.
     .venv/bin/python bench/faults.py                     # 50 runs per stage: 250 runs
     .venv/bin/python bench/faults.py --runs-per-stage 2  # a quick trial
 
+Last figures (2026-11-28, the shared 2-core machine under load from other jobs, two sessions
+of two portfolios, 2,043 s in all): 250 of 250 runs killed at their point, **250 of 250 end
+states equal to the uninterrupted run** (signal-engine 50/50 over 19 distinct points,
+portfolio-engine 50/50 over 39, order-manager 50/50 over 10 — it has four calls in two
+sessions —, broker 50/50 over 25, ledger 50/50 over 30); median 5.0–9.0 s per run, the
+uninterrupted run 11.6 s. Acknowledging first, the same first 10 points per stage left the
+uninterrupted end state in 26 of 50 runs (signal-engine 5, portfolio-engine 8, order-manager 3,
+broker 8, ledger 2 of 10): the other 24 lost messages for good.
+
 PostgreSQL: `STOCKER_DATABASE_URL` (else `STOCKER_TEST_DATABASE_URL`, else the embedded server);
 scratch databases `stocker_bench_faults_*` and `stocker_c_*` are created and dropped.
 """
