@@ -208,13 +208,27 @@ def daemon_command(
     strategy: Strategies = None,
     poll: float = typer.Option(60.0, "--poll", help="Seconds between looks at the clock."),
     once: bool = typer.Option(False, "--once", help="Run the due sessions, then exit."),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        envvar="STOCKER_DAEMON_SOURCE",
+        help="Source of each session's bars (default: where the universe's bars came from).",
+    ),
+    source_option: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--source-option",
+        help="KEY=VALUE option of the source, repeatable; {session} stands for the date.",
+    ),
+    stored_bars: bool = typer.Option(
+        False, "--stored-bars", help="Ingest nothing: use the bars already stored."
+    ),
     as_json: AsJson = False,
 ) -> None:
     """Each portfolio's daily cycle after every session's close, until Ctrl-C."""
     import datetime as dt
     import threading
 
-    from stocker.trading.daemon import TradingDaemon, live_cycle
+    from stocker.trading.daemon import SessionBars, TradingDaemon, live_cycle
     from stocker.trading.days import load_pipeline
 
     application = app_of(ctx)
@@ -224,14 +238,21 @@ def daemon_command(
         raise typer.BadParameter(
             f"{start!r} is not a date (YYYY-MM-DD)", param_hint="--from"
         ) from None
+    options = {}
+    for item in source_option:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--source-option")
+        options[key.strip()] = value
     paths = strategy or [Path("strategies")]
     broker = _live_broker(application)
     stages, _ = load_pipeline(application.uow, paths)
+    bars = None if stored_bars else SessionBars(application.source, source, options)
     daemon = TradingDaemon(
         application.uow,
         tuple(setup.portfolio_id for setup in stages.portfolios),
         application.clock,
-        live_cycle(application.uow, broker, paths),
+        live_cycle(application.uow, broker, paths, bars=bars),
         first=first,
     )
     if once:

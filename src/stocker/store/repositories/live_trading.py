@@ -289,6 +289,27 @@ class LiveTradingRepository:
         )
         return [LateFill(**dict(row)) for row in rows]
 
+    def latest_bar_source(self, symbols: list[str]) -> str | None:
+        """The `source` of the most recent daily bar of these symbols (where their data came
+        from), or None when none is stored."""
+        value = self._conn.execute(
+            text(
+                "SELECT source FROM prices_daily WHERE symbol = ANY(:s) "
+                "ORDER BY date DESC, source LIMIT 1"
+            ),
+            {"s": symbols},
+        ).scalar()
+        return str(value) if value is not None else None
+
+    def symbols_without_bar(self, symbols: list[str], day: dt.date) -> list[str]:
+        """Which of `symbols` have no daily bar on `day`."""
+        rows = self._rows(
+            "SELECT symbol FROM prices_daily WHERE symbol = ANY(:s) AND date = :d",
+            {"s": symbols, "d": day},
+        )
+        present = {str(row["symbol"]) for row in rows}
+        return sorted(set(symbols) - present)
+
     def broker_event_counts(self) -> dict[str, int]:
         rows = self._rows("SELECT event, count(*) AS n FROM broker_events GROUP BY event", {})
         return {row["event"]: int(row["n"]) for row in rows}
