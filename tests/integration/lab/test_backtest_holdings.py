@@ -128,6 +128,9 @@ def test_view_when_run_is_stored_as_periods_returns_every_engine_holding_bit_for
     sums = on_day.groupby(on_day["symbol"].map(SECTORS).fillna("none"))["weight"].sum()
     assert {k or "none": v for k, v in spec.items()} == pytest.approx(sums.to_dict(), abs=1e-15)
     with uow:
+        one_run = uow.backtests.sector_totals(run_id, day)  # sector_weights: the same, one run
+    assert one_run == pytest.approx({str(k): v for k, v in spec.items()}, abs=1e-15)
+    with uow:
         trades = uow.backtests.trades(run_id)
     engine_trades = rows.trades.sort_values(["rebalance_date", "symbol"], ignore_index=True)
     assert len(trades) == len(engine_trades) == len(result.trades) > 0

@@ -388,11 +388,19 @@ class BacktestRepository:
         )
 
     def sector_totals(self, run_id: int, day: dt.date) -> dict[str, float]:
-        """The 11.11 analytics query on one run and date: Σ weight per sector."""
+        """The 11.11 analytics query on one run and date: Σ weight per sector (NULL sectors
+        under "None"). Read from the run's period covering `day` directly: the view's plan
+        for one run scans the run's periods by date, this one looks up one."""
         rows = self._conn.execute(
             text(
-                "SELECT sector, SUM(weight) AS weight FROM backtest_holdings "
-                "WHERE backtest_id = :b AND date = :d GROUP BY sector"
+                "SELECT s.sector, SUM(h.weight) AS weight FROM backtest_holding_periods p "
+                "CROSS JOIN LATERAL (SELECT array_position(p.dates, CAST(:d AS DATE)) AS n) j "
+                "CROSS JOIN LATERAL unnest(p.positions, p.weights[:][j.n:j.n]) "
+                "AS h(position, weight) "
+                "JOIN backtest_symbols s ON s.backtest_id = p.backtest_id "
+                "AND s.position = h.position "
+                "WHERE p.backtest_id = :b AND p.valid_from <= :d AND p.valid_to >= :d "
+                "AND j.n IS NOT NULL GROUP BY s.sector"
             ),
             {"b": run_id, "d": day},
         )
