@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import stocker
 from stocker.api import problems
@@ -64,6 +65,7 @@ def create_app(app: App) -> FastAPI:
     api.state.jobs = jobs
     api.state.key_cache = KeyCache(app.settings.api_key_cache_seconds)
     problems.install(api, app)
+    api.add_middleware(HeadAsGet)
     for module in (market, universes, research, backtests, trading, live, data, webhook):
         api.include_router(module.router, prefix=PREFIX)
     origins = [origin.strip() for origin in app.settings.api_cors_origins.split(",")]
@@ -97,6 +99,28 @@ def create_app(app: App) -> FastAPI:
 
     mount(api, app, require_scope=require_scope)
     return api
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD on any GET endpoint answers as GET would (status, headers, the
+    same key check), without the body (RFC 9110 §9.3.2); the routes declare only GET."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self._app(scope, receive, send)
+            return
+
+        async def bodiless(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self._app({**scope, "method": "GET"}, receive, bodiless)
 
 
 def from_environment() -> FastAPI:

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from stocker.api.auth import application, require_scope
@@ -29,7 +30,11 @@ Cursor = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page (1 to 1000).")]
 Text = Annotated[str | None, Query(max_length=100)]
-Symbol = Annotated[str | None, Query(max_length=20, description="Ticker, e.g. AAPL.")]
+TICKER = r"^[A-Za-z0-9.^=/_\-]{1,20}$"
+"""What a ticker may hold (BRK.B, BF-B, ^GSPC): no spaces, no invisible or non-ASCII letters."""
+Symbol = Annotated[
+    str | None, Query(max_length=20, pattern=TICKER, description="Ticker, e.g. AAPL.")
+]
 
 
 def plain(value: Any) -> Any:
@@ -87,6 +92,18 @@ def listing_route(
     def endpoint(request: Request, **arguments: Any) -> dict[str, Any]:
         app = application(request)
         cursor, limit = arguments.pop("cursor"), arguments.pop("limit")
+        start, end = arguments.get("start"), arguments.get("end")
+        if start is not None and end is not None and end < start:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "range",
+                        "loc": ("query", "end"),
+                        "msg": f"{end} is before start {start}",
+                        "input": str(end),
+                    }
+                ]
+            )
         if parent is not None:
             name, filter_name, _, parent_listing, parent_filter = parent
             value = arguments.pop(name)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stocker.core.errors import (
@@ -75,7 +76,12 @@ TITLES = {
     503: "Service Unavailable",
     500: "Internal Server Error",
 }
-_FIELD = re.compile(r"^([A-Za-z_][\w.\-]*)\s*:")
+_FIELD = re.compile(r"^([A-Za-z_][\w.\-]*)(?:\s+(?:'[^']*'|\S+))?\s*:")
+"""A message's leading `name:` or `name value:` names the field at fault."""
+_NAMED = re.compile(r"^([A-Za-z_]\w*): (.+)$", re.DOTALL)
+DATE_ERRORS = frozenset(
+    {"date_from_datetime_parsing", "date_from_datetime_inexact", "date_parsing", "date_type"}
+)
 
 
 def problem(
@@ -88,12 +94,19 @@ def problem(
 ) -> JSONResponse:
     """The problem+json response for `status`; `field` is the message's leading `name:`."""
     found = _FIELD.match(detail)
+    field = found.group(1) if found else (errors[0]["field"] if errors else None)
+    if field is None:
+        # "order id 'x' is not a UUID": the path parameter whose value the message quotes.
+        field = next(
+            (name for name, value in request.path_params.items() if repr(str(value)) in detail),
+            None,
+        )
     body = Problem(
         title=TITLES.get(status, "Error"),
         status=status,
         detail=detail,
         instance=request.url.path,
-        field=found.group(1) if found else (errors[0]["field"] if errors else None),
+        field=field,
         errors=[FieldError(**error) for error in errors or []],
     )
     return JSONResponse(
@@ -119,26 +132,66 @@ def _location(parts: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in parts) or "request"
 
 
+def field_error(error: Mapping[str, Any]) -> dict[str, str]:
+    """One pydantic error as the field at fault and a reason a person can act on."""
+    location = tuple(error.get("loc", ()))
+    kind = str(error.get("type", ""))
+    reason = str(error.get("msg"))
+    if kind == "json_invalid":
+        # loc is ("body", offset): the body is the field; the offset is where it breaks.
+        at = location[1] if len(location) > 1 else 0
+        cause = (error.get("ctx") or {}).get("error", "")
+        return {
+            "field": "body",
+            "reason": f"malformed JSON at character {at}" + (f" ({cause})" if cause else ""),
+        }
+    if kind in DATE_ERRORS:
+        reason += f" (got {error.get('input')!r}; expected YYYY-MM-DD)"
+    elif kind == "string_pattern_mismatch":
+        reason += f" (got {error.get('input')!r})"
+    elif kind == "value_error":
+        # A model's own check says which of its fields is at fault: "end: … before start …".
+        reason = reason.removeprefix("Value error, ")
+        named = _NAMED.match(reason)
+        if named:
+            location, reason = (*location, named.group(1)), named.group(2)
+    return {"field": _location(location), "reason": reason}
+
+
+def _names_missing_path_resource(request: Request, detail: str) -> bool:
+    """A use case's "X 'name' does not exist" about a name the request's path gives: 404."""
+    return "does not exist" in detail and any(
+        repr(str(value)) in detail for value in request.path_params.values()
+    )
+
+
 def install(api: FastAPI, app: App) -> None:
     """Register the handlers on `api`: validation, HTTP errors, Stocker errors, anything else."""
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _location(tuple(error.get("loc", ()))), "reason": str(error.get("msg"))}
-            for error in exc.errors()
-        ]
+        errors = [field_error(error) for error in exc.errors()]
         first = errors[0] if errors else {"field": "request", "reason": "invalid"}
         detail = f"{first['field']}: {first['reason']}"
         return problem(request, 422, detail, errors=errors)
 
     @api.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return problem(request, exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        # Starlette's own (routing) errors too: an unknown path, a method the path lacks.
+        detail, headers = str(exc.detail), dict(exc.headers or {})
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"path: {request.url.path} is not an endpoint of this API"
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            allowed = headers.get("Allow", "")
+            detail = f"method: {request.method} is not allowed here; allowed: {allowed}"
+        return problem(request, exc.status_code, detail, headers=headers)
 
     @api.exception_handler(StockerError)
     async def stocker_error(request: Request, exc: StockerError) -> JSONResponse:
-        return problem(request, status_of(exc), str(exc))
+        status, detail = status_of(exc), str(exc)
+        if status == 400 and _names_missing_path_resource(request, detail):
+            status = 404
+        return problem(request, status, detail)
 
     def anything_else(request: Request, exc: Exception) -> JSONResponse:
         described = app.describe_failure(exc)

@@ -43,7 +43,7 @@ class NewBacktest(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> NewBacktest:
         if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
+            raise ValueError(f"end: {self.end} is before start {self.start}")
         return self
 
 
