@@ -38,6 +38,7 @@ from stocker.lab.portfolio_constraints import (
     EXPECTED_RETURN_MODES,
     check_constraints,
     check_expected_returns,
+    check_feasible_on_group,
     expected_returns_for,
     rebalance_constraints,
     sector_notes,
@@ -107,6 +108,8 @@ def create_portfolio(
         if uow.portfolios.named(code) is not None:
             raise DataError(f"portfolio: {code!r} already exists; see `stocker portfolio show`")
         universe = found_universe(uow, group)
+        symbols = [member.symbol for member in uow.universes.members(universe.id)]
+        check_feasible_on_group(constraints, group, symbols, _sectors(uow, symbols))
         portfolio_id = uow.portfolios.insert(
             code,
             name=name or code,

@@ -159,6 +159,46 @@ def check_constraints(stored: StoredConstraints, method: str) -> None:
         optimize(returns, method=method, constraints=constraints)  # type: ignore[arg-type]
 
 
+def check_feasible_on_group(
+    stored: StoredConstraints, group: str, symbols: list[str], sectors: dict[str, str]
+) -> None:
+    """Refuse, when a portfolio is created, bounds and sector caps the group cannot meet.
+
+    What depends only on the members (weight bounds, the gross limit, sector caps) is checked
+    with the optimizer's own conflict finder on the group as it is now; a rebalance checks
+    again with everything it reads (betas, exposures, previous weights). A sector cap that is
+    no member's sector is refused (a typo, most likely); members without a sector label skip
+    the sector checks, which a rebalance then refuses by name.
+    """
+    from stocker.core.optimize.conflicts import describe_conflict, find_conflicts
+
+    if not symbols:
+        return
+    labelled = bool(stored.sector_caps) and all(symbol in sectors for symbol in symbols)
+    present = {sectors[symbol] for symbol in symbols if symbol in sectors}
+    if labelled:
+        unmatched = sorted(set(stored.sector_caps) - present)
+        if unmatched:
+            raise DataError(
+                f"sector_caps: {', '.join(map(repr, unmatched))} is the sector of no member of "
+                f"group {group!r} (its sectors: {', '.join(sorted(present))})"
+            )
+    bounds = StoredConstraints(
+        min_weight=stored.min_weight,
+        max_weight=stored.max_weight,
+        long_only=stored.long_only,
+        gross_limit=stored.gross_limit,
+        sector_caps=stored.sector_caps if labelled else {},
+    )
+    resolved = _to_core(bounds, sectors, {}, {}, None, limit_turnover=False).resolve(symbols)
+    conflicts = find_conflicts(resolved, np.eye(len(symbols)))
+    if conflicts:
+        raise DataError(
+            f"constraints: cannot all hold on the {len(symbols)} members of group {group!r}; "
+            f"in conflict (weights sum to 1 with): {describe_conflict(resolved, conflicts)}"
+        )
+
+
 def sector_notes(stored: StoredConstraints, sectors: dict[str, str]) -> tuple[str, ...]:
     """A cap naming no member's sector binds nothing: say so rather than look applied."""
     present = set(sectors.values())

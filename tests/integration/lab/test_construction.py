@@ -373,12 +373,20 @@ def test_cli_create_optimize_show_when_json_asked_print_parseable_documents(
 def test_cli_optimize_when_constraints_conflict_prints_the_optimizer_error_in_one_line(
     app: App, market: SqlUnitOfWork
 ) -> None:
+    arguments = ["--min-weight", "0.1", "--max-weight", "0.5", "--sector-cap", "Technology=0.2"]
     code, output = _invoke(
         app, "portfolio", "create", "tight", "--group", GROUP, "--method", "min_variance",
-        "--min-weight", "0.1", "--max-weight", "0.5", "--sector-cap", "Technology=0.2",
+        *arguments,
     )  # fmt: skip
-    assert code == 0, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: constraints:"), output
+    assert "in conflict" in lines[0] and "min_weight" in lines[0] and "sector_caps" in lines[0]
 
+    # Stored before the group could not meet them (created loose, tightened since): the
+    # rebalance finds the conflict too.
+    _invoke(app, "portfolio", "create", "tight", "--group", GROUP, "--method", "min_variance")
+    _tighten(app, "tight", StoredConstraints(min_weight=0.1, max_weight=0.5,
+                                             sector_caps={"Technology": 0.2}))  # fmt: skip
     code, output = _invoke(app, "portfolio", "optimize", "tight", "--date", str(DAY))
 
     assert code == 2
@@ -386,6 +394,14 @@ def test_cli_optimize_when_constraints_conflict_prints_the_optimizer_error_in_on
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), output
     assert "in conflict" in lines[0] and "min_weight" in lines[0] and "sector_caps" in lines[0]
+
+
+def _tighten(app: App, code: str, constraints: StoredConstraints) -> None:
+    with app.uow() as uow:
+        portfolio = uow.portfolios.named(code)
+        assert portfolio is not None
+        uow.portfolios.save_constraints(portfolio.id, constraints)
+        uow.commit()
 
 
 def test_cli_create_when_a_sector_cap_is_malformed_says_so(app: App, market: SqlUnitOfWork) -> None:
@@ -414,10 +430,19 @@ def test_demo_portfolio_on_the_sample_builds_caps_and_reruns(uow: SqlUnitOfWork)
 def test_sector_cap_when_it_matches_no_member_is_reported_not_silently_applied(
     market: SqlUnitOfWork,
 ) -> None:
-    create_portfolio(
-        market, "typo", group=GROUP, method="min_variance",
-        constraints=StoredConstraints(sector_caps={"Tech": 0.3}),
-    )  # fmt: skip
+    with pytest.raises(DataError, match="sector_caps: 'Tech' is the sector of no member"):
+        create_portfolio(
+            market, "typo", group=GROUP, method="min_variance",
+            constraints=StoredConstraints(sector_caps={"Tech": 0.3}),
+        )  # fmt: skip
+    create_portfolio(market, "typo", group=GROUP, method="min_variance")
+    with market:  # stored before the check at creation existed
+        portfolio = market.portfolios.named("typo")
+        assert portfolio is not None
+        market.portfolios.save_constraints(
+            portfolio.id, StoredConstraints(sector_caps={"Tech": 0.3})
+        )
+        market.commit()
 
     report = optimize_portfolio(market, "typo", day=DAY)
 

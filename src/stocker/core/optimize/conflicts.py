@@ -68,9 +68,12 @@ def describe_conflict(constraints: ResolvedConstraints, conflicts: Sequence[str]
         elif name == "max_weight":
             parts.append(f"max_weight (sum of maximums {constraints.upper.sum():.4g})")
         elif name == "sector_caps":
-            caps = dict(
-                zip(constraints.sector_names, constraints.sector_caps.round(4), strict=True)
-            )
+            caps = {
+                name: float(cap)
+                for name, cap in zip(
+                    constraints.sector_names, constraints.sector_caps.round(4), strict=True
+                )
+            }
             parts.append(f"sector_caps {caps}")
         elif name == "factor_bounds":
             parts.append(f"factor_bounds on {list(constraints.factor_names)}")
