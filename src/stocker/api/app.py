@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import stocker
 from stocker.api import problems
 from stocker.api.auth import KeyCache, require_scope
-from stocker.api.deps import SafeJSONResponse
+from stocker.api.deps import SafeJSONResponse, visible_parameters
 from stocker.api.jobs import Jobs
 from stocker.api.routes import (
     backtests,
@@ -67,7 +67,7 @@ def create_app(app: App) -> FastAPI:
     problems.install(api, app)
     api.add_middleware(HeadAsGet)
     for module in (market, universes, research, backtests, trading, live, data, webhook):
-        api.include_router(module.router, prefix=PREFIX)
+        api.include_router(module.router, prefix=PREFIX, dependencies=[Depends(visible_parameters)])
     origins = [origin.strip() for origin in app.settings.api_cors_origins.split(",")]
     if any(origins):
         from fastapi.middleware.cors import CORSMiddleware

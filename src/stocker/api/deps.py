@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import unicodedata
 from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 
 from stocker.api.auth import application, require_scope
 from stocker.api.problems import NotFoundError
@@ -35,6 +37,36 @@ TICKER = r"^[A-Za-z0-9.^=/_\-]{1,20}$"
 Symbol = Annotated[
     str | None, Query(max_length=20, pattern=TICKER, description="Ticker, e.g. AAPL.")
 ]
+
+
+def visible(value: str) -> str:
+    """A name or parameter with a control or invisible character (NUL, ZERO WIDTH SPACE, a
+    no-break space) would be stored or looked up as something a person cannot read or type."""
+    hidden = next((char for char in value if not char.isprintable()), None)
+    if hidden is not None:
+        name = unicodedata.name(hidden, "a control character")
+        raise ValueError(
+            f"got {value!r}, with U+{ord(hidden):04X} {name} at character "
+            f"{value.index(hidden)}, which cannot be seen; use visible characters only"
+        )
+    return value
+
+
+Visible = AfterValidator(visible)
+"""For a body's names: `Annotated[str, Visible, Field(...)]`."""
+
+
+def visible_parameters(request: Request) -> None:
+    """Every path and query value of an API route must be visible text (see `visible`)."""
+    sources = (("path", request.path_params.items()), ("query", request.query_params.multi_items()))
+    for where, values in sources:
+        for name, value in values:
+            try:
+                visible(str(value))
+            except ValueError as error:
+                raise RequestValidationError(
+                    [{"type": "visible", "loc": (where, name), "msg": str(error), "input": value}]
+                ) from None
 
 
 def plain(value: Any) -> Any:

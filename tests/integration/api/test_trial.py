@@ -37,6 +37,7 @@ def test_routing_errors_are_problems_with_the_allowed_methods(
     assert unknown["detail"] == "path: /api/v1/nothing is not an endpoint of this API"
     body = _problem(wrong, 405, "method")
     assert body["detail"] == "method: DELETE is not allowed here; allowed: GET"
+    assert body["title"] == "Method Not Allowed"
     assert wrong.headers["allow"] == "GET"
     _problem(options, 405, "method")
     assert "access-control-allow-origin" not in options.headers  # CORS is off by default
@@ -139,3 +140,31 @@ def test_a_body_naming_an_unknown_group_is_refused_naming_it(
 
     body = _problem(answer, 400, "universe")
     assert "'nogroup' does not exist" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "field"),
+    [
+        ("GET", "/api/v1/ledger/verify?portfolio=%E2%80%8B", None, "query.portfolio"),
+        ("GET", "/api/v1/universes/%00", None, "path.name"),
+        ("POST", "/api/v1/universes", {"name": "gr\u200boup", "symbols": ["AAPL"]}, "body.name"),
+        (
+            "POST",
+            "/api/v1/portfolios",
+            {"code": "p\u0000", "group": "g", "method": "min_variance"},
+            "body.code",
+        ),
+    ],
+)
+def test_names_with_invisible_characters_are_refused_naming_the_field(
+    client: TestClient,
+    keys: dict[str, str],
+    method: str,
+    path: str,
+    payload: dict[str, Any] | None,
+    field: str,
+) -> None:
+    answer = client.request(method, path, json=payload, headers=bearer(keys["all"]))
+
+    body = _problem(answer, 422, field)
+    assert "which cannot be seen" in body["detail"], body

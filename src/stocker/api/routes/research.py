@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from stocker.api import schemas
 from stocker.api.auth import application, require_scope
-from stocker.api.deps import Symbol, listing_route
+from stocker.api.deps import Symbol, Visible, listing_route
 
 router = APIRouter()
 Code = Annotated[str, Path(max_length=50, examples=["tech_minvar"])]
@@ -52,8 +52,8 @@ class Constraints(BaseModel):
 
 
 class NewPortfolio(BaseModel):
-    code: str = Field(max_length=50, examples=["tech_minvar"])
-    group: str = Field(max_length=100, examples=["tech_leaders"])
+    code: Annotated[str, Visible] = Field(max_length=50, examples=["tech_minvar"])
+    group: Annotated[str, Visible] = Field(max_length=100, examples=["tech_leaders"])
     method: str = Field(max_length=50, examples=["min_variance"], description="The optimizer.")
     constraints: Constraints = Field(default_factory=Constraints)
     expected_returns: Literal["historical", "ewma"] = "historical"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from stocker.api import schemas
 from stocker.api.auth import application, require_scope
-from stocker.api.deps import listing_route, read_one
+from stocker.api.deps import Visible, listing_route, read_one
 
 router = APIRouter(tags=["universes and groups"])
 screener = APIRouter(tags=["screener"])
@@ -21,14 +21,14 @@ Symbols = Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length
 
 
 class NewUniverse(BaseModel):
-    name: str = Field(max_length=100, examples=["tech_leaders"])
+    name: Annotated[str, Visible] = Field(max_length=100, examples=["tech_leaders"])
     description: str | None = Field(default=None, max_length=1000, examples=["hand-picked"])
     symbols: Symbols = Field(default_factory=list, examples=[["AAPL", "MSFT"]])
     ranked: bool = Field(default=False, description="Keep the given order as rank 1..n.")
 
 
 class Rename(BaseModel):
-    new_name: str = Field(max_length=100, examples=["tech_core"])
+    new_name: Annotated[str, Visible] = Field(max_length=100, examples=["tech_core"])
 
 
 class MemberSymbols(BaseModel):
@@ -55,7 +55,7 @@ class ScreenRequest(BaseModel):
 
 
 class SaveScreen(ScreenRequest):
-    group: str = Field(max_length=100, examples=["value_quality"])
+    group: Annotated[str, Visible] = Field(max_length=100, examples=["value_quality"])
     replace: bool = Field(default=False, description="Overwrite an existing group's members.")
 
 
