@@ -209,6 +209,26 @@ def trades(result: BacktestResult, decided_on: dict[pd.Timestamp, pd.Timestamp])
     )
 
 
+def sector_periods(
+    held: HoldingPeriods,
+) -> list[tuple[int, int, list[str], np.ndarray]]:
+    """Per holding period (first and last session row, the sectors held, their weights as
+    sectors × sessions): Σ end-of-day weight of the names held in each sector ("Unclassified"
+    for names without one) — the rows of `sector_exposures`, stored the way holdings are."""
+    labels = np.array([sector or UNCLASSIFIED for sector in held.sectors], dtype=object)
+    periods = []
+    for start, end, names, weights in zip(
+        held.starts, held.ends, held.names, held.weights, strict=True
+    ):
+        named = labels[names]
+        sectors = sorted(set(named))
+        codes = np.searchsorted(np.array(sectors, dtype=object), named)
+        totals = np.zeros((len(sectors), weights.shape[1]))
+        np.add.at(totals, codes, weights)
+        periods.append((int(start), int(end), sectors, totals))
+    return periods
+
+
 def trade_sets(
     trades: pd.DataFrame, symbols: list[str]
 ) -> list[tuple[dt.date, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:

@@ -1,6 +1,6 @@
-"""Holdings stored when they change and trades per rebalance (migration 0009): the
-`backtest_holdings` and `backtest_trades` views give back every row the engine produced (the
-holdings bit for bit), and still take hand inserts."""
+"""Holdings and sector exposures stored when they change, trades per rebalance (migration
+0009): the `backtest_holdings`, `backtest_sector_exposures` and `backtest_trades` views give
+back every row the engine produced (the holdings bit for bit), and still take hand inserts."""
 
 from __future__ import annotations
 
@@ -142,6 +142,13 @@ def test_view_when_run_is_stored_as_periods_returns_every_engine_holding_bit_for
     np.testing.assert_allclose(
         trades["transaction_cost"], engine_trades["transaction_cost"], atol=5e-5
     )
+    with uow:
+        exposures = uow.backtests.sector_exposures(run_id)
+    computed = rows.sector_exposures.sort_values(["date", "sector"], ignore_index=True)
+    assert len(exposures) == len(computed) > 0
+    assert list(exposures["date"]) == list(computed["date"])
+    assert list(exposures["sector"]) == list(computed["sector"])  # "Unclassified" for DDD
+    np.testing.assert_allclose(exposures["weight"], computed["weight"], rtol=0, atol=1e-15)
     daily = rows.holdings.daily().sort_values(["date", "symbol"], ignore_index=True)
     assert np.array_equal(daily["weight"].to_numpy(float), expected["weight"].to_numpy())
 
@@ -203,6 +210,27 @@ def test_view_when_rows_are_inserted_by_hand_stores_them_and_refuses_duplicates(
     assert [tuple(row) for row in traded] == [
         ("AAA", Decimal("-5.0000"), Decimal("0.5000")),
         ("EEE", Decimal("123.4568"), Decimal("0.5000")),
+    ]
+    exposure = text(
+        "INSERT INTO backtest_sector_exposures (backtest_id, date, sector, weight) "
+        "VALUES (:b, :d, :s, :w)"
+    )
+    with engine.begin() as conn:
+        conn.execute(exposure, {"b": run_id, "d": first, "s": "Energy", "w": 0.75})
+        conn.execute(exposure, {"b": run_id, "d": first, "s": "Technology", "w": 0.25})
+    with pytest.raises(DBAPIError, match="already has Energy"), engine.begin() as conn:
+        conn.execute(exposure, {"b": run_id, "d": first, "s": "Energy", "w": 1})
+    with engine.connect() as conn:
+        by_sector = conn.execute(
+            text(
+                "SELECT date, sector, weight FROM backtest_sector_exposures "
+                "WHERE backtest_id = :b ORDER BY sector"
+            ),
+            {"b": run_id},
+        ).all()
+    assert [tuple(row) for row in by_sector] == [
+        (first, "Energy", 0.75),
+        (first, "Technology", 0.25),
     ]
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM backtest_runs WHERE id = :b"), {"b": run_id})

@@ -346,11 +346,12 @@ def test_views_when_named_by_sigmaqlab_accept_writes(engine: Engine) -> None:
         "group_members": "YES",
         "market_data_ohlcv": "YES",
         "fundamentals_snapshot": "NO",
-        # Derived from holding periods and trade sets (migration 0009, docs/schema.md): writable
-        # through INSTEAD OF triggers, which information_schema reports as
+        # Derived from holding, sector periods and trade sets (migration 0009, docs/schema.md):
+        # writable through INSTEAD OF triggers, which information_schema reports as
         # is_trigger_insertable_into, not is_insertable_into.
         "backtest_holdings": "NO",
         "backtest_trades": "NO",
+        "backtest_sector_exposures": "NO",
     }
     assert tuple(stored) == ("Energy", "US_EQUITY", group_id, 1, False)
 

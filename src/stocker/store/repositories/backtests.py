@@ -31,7 +31,7 @@ OUTPUT_TABLES = (
     "backtest_holding_periods",
     "backtest_timeseries",
     "backtest_factor_exposures",
-    "backtest_sector_exposures",
+    "backtest_sector_periods",
     "backtest_trade_sets",
 )
 FACTOR_COLUMNS = ("value", "quality", "momentum", "low_vol", "size")
@@ -70,7 +70,7 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _FIELDS = struct.Struct(">h")
 _LENGTH = struct.Struct(">i")
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
-_DATE_OID, _INT4_OID, _FLOAT8_OID = 1082, 23, 701
+_DATE_OID, _INT4_OID, _FLOAT8_OID, _VARCHAR_OID = 1082, 23, 701, 1043
 
 
 def _day_numbers(days: pd.DatetimeIndex) -> np.ndarray:
@@ -93,6 +93,13 @@ def _array(values: np.ndarray, oid: int, dtype: str) -> bytes:
     for extent in values.shape:
         header += struct.pack(">ii", extent, 1)
     return header + elements.tobytes()
+
+
+def _text_array(values: Sequence[str]) -> bytes:
+    """A 1-D VARCHAR array (no NULLs) in the binary format."""
+    encoded = [str(value).encode() for value in values]
+    body = b"".join(_LENGTH.pack(len(item)) + item for item in encoded)
+    return struct.pack(">iiiii", 1, 0, _VARCHAR_OID, len(encoded), 1) + body
 
 
 def _run(row: Any) -> StoredRun:
@@ -281,9 +288,36 @@ class BacktestRepository:
         """Columns date, nav, return, cumulative_return, drawdown, volatility_rolling."""
         return self._copy("backtest_timeseries", run_id, frame)
 
-    def write_sector_exposures(self, run_id: int, frame: pd.DataFrame) -> int:
-        """Columns date, sector, weight."""
-        return self._copy("backtest_sector_exposures", run_id, frame)
+    def write_sector_exposures(
+        self,
+        run_id: int,
+        sessions: pd.DatetimeIndex,
+        periods: Sequence[tuple[int, int, Sequence[str], np.ndarray]],
+    ) -> int:
+        """Per holding period (first and last session row of `sessions`, the sectors held,
+        their weights as sectors × sessions) one `backtest_sector_periods` row; the
+        `backtest_sector_exposures` view gives the daily rows. Returns the number of periods.
+        (`write_holdings` adds the sessions to `backtest_dates`.)"""
+        day_numbers = _day_numbers(pd.DatetimeIndex(sessions))
+        rows = []
+        for start, end, sectors, weights in periods:
+            dates = day_numbers[start : end + 1]
+            rows.append(
+                [
+                    _scalar(run_id, ">i8"),
+                    _scalar(dates[0], ">i4"),
+                    _scalar(dates[-1], ">i4"),
+                    _array(dates, _DATE_OID, ">i4"),
+                    _text_array(sectors),
+                    _array(weights, _FLOAT8_OID, ">f8"),
+                ]
+            )
+        self._copy_binary(
+            "backtest_sector_periods",
+            ["backtest_id", "valid_from", "valid_to", "dates", "sectors", "weights"],
+            rows,
+        )
+        return len(rows)
 
     def write_factor_exposures(self, run_id: int, frame: pd.DataFrame) -> int:
         """Columns date and the five factors (nulls where no exposure is known)."""

@@ -14,6 +14,9 @@ added to a one-day period of their run and date (an INSTEAD OF trigger).
 Trades likewise: one `backtest_trade_sets` row per run and rebalance with the names traded and
 their deltas, values and costs as arrays; `backtest_trades` is the view of its 11.7.6 rows.
 
+Sector exposures too: one `backtest_sector_periods` row per holding period with the sectors held
+and their daily weights (sectors × sessions); `backtest_sector_exposures` is the view.
+
 `data_changes` gets one row per statement that writes `prices_daily` (a statement trigger): the
 panel cache keys its files by that log's count and last id, which any committed ingest changes,
 instead of scanning the selected rows' versions on every read.
@@ -256,9 +259,101 @@ INSERT INTO backtest_trades (backtest_id, rebalance_date, symbol, shares_delta, 
 SELECT backtest_id, rebalance_date, symbol, shares_delta, trade_value, transaction_cost
 FROM backtest_trades_rows ORDER BY backtest_id, rebalance_date, symbol;
 DROP TABLE backtest_trades_rows;
+CREATE TABLE backtest_sector_periods (
+    id          BIGSERIAL PRIMARY KEY,
+    backtest_id BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    valid_from  DATE NOT NULL,
+    valid_to    DATE NOT NULL,
+    dates       DATE[] NOT NULL,
+    sectors     VARCHAR(100)[] NOT NULL,
+    weights     DOUBLE PRECISION[] NOT NULL,
+    CONSTRAINT uq_backtest_sector_periods UNIQUE (backtest_id, valid_from),
+    CONSTRAINT ck_backtest_sector_periods_days CHECK (valid_to >= valid_from),
+    CONSTRAINT ck_backtest_sector_periods_dates CHECK (
+        dates[1] = valid_from AND dates[cardinality(dates)] = valid_to),
+    CONSTRAINT ck_backtest_sector_periods_weights
+        CHECK (cardinality(weights) = cardinality(sectors) * cardinality(dates))
+);
+COMMENT ON TABLE backtest_sector_periods IS
+    'Backtest sector weights per holding period (sectors x sessions); see the view.';
+CREATE INDEX ix_backtest_sector_periods_days ON backtest_sector_periods (valid_to, valid_from);
+
+CREATE FUNCTION backtest_sector_exposures_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    period backtest_sector_periods%ROWTYPE;
+BEGIN
+    INSERT INTO backtest_dates (date) VALUES (NEW.date) ON CONFLICT DO NOTHING;
+    SELECT * INTO period FROM backtest_sector_periods
+     WHERE backtest_id = NEW.backtest_id AND valid_from <= NEW.date AND valid_to >= NEW.date
+     FOR UPDATE;
+    IF period.id IS NULL THEN
+        INSERT INTO backtest_sector_periods (backtest_id, valid_from, valid_to, dates, sectors,
+                                             weights)
+        VALUES (NEW.backtest_id, NEW.date, NEW.date, ARRAY[NEW.date], ARRAY[NEW.sector],
+                ARRAY[[NEW.weight]]);
+    ELSIF period.valid_from <> period.valid_to THEN
+        RAISE EXCEPTION 'backtest_sector_exposures: run % already has exposures over % to %; '
+            'a stored run is not edited day by day', NEW.backtest_id, period.valid_from,
+            period.valid_to USING ERRCODE = 'unique_violation';
+    ELSIF NEW.sector = ANY(period.sectors) THEN
+        RAISE EXCEPTION 'backtest_sector_exposures: run % already has % on %', NEW.backtest_id,
+            NEW.sector, NEW.date USING ERRCODE = 'unique_violation';
+    ELSE
+        UPDATE backtest_sector_periods
+           SET sectors = sectors || CAST(NEW.sector AS VARCHAR(100)),
+               weights = weights || ARRAY[[NEW.weight]]
+         WHERE id = period.id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+INSERT INTO backtest_dates (date) SELECT DISTINCT date FROM backtest_sector_exposures
+ON CONFLICT DO NOTHING;
+CREATE TABLE backtest_sector_rows AS
+SELECT backtest_id, date, sector, weight FROM backtest_sector_exposures;
+DROP TABLE backtest_sector_exposures;
+CREATE VIEW backtest_sector_exposures AS
+SELECT (p.id * 10000 + j.n) * 1000 + h.k AS id,
+       p.backtest_id,
+       d.date,
+       CAST(h.sector AS VARCHAR(100)) AS sector,
+       h.weight
+FROM backtest_dates d
+JOIN backtest_sector_periods p ON d.date >= p.valid_from AND d.date <= p.valid_to
+CROSS JOIN LATERAL (SELECT array_position(p.dates, d.date) AS n) j
+CROSS JOIN LATERAL unnest(p.sectors, p.weights[:][j.n:j.n])
+    WITH ORDINALITY AS h(sector, weight, k)
+WHERE j.n IS NOT NULL;
+COMMENT ON VIEW backtest_sector_exposures IS
+    'Sector weights per backtest day (SigmaQLab 11.7.5), from sector periods.';
+CREATE TRIGGER backtest_sector_exposures_insert INSTEAD OF INSERT ON backtest_sector_exposures
+    FOR EACH ROW EXECUTE FUNCTION backtest_sector_exposures_insert();
+INSERT INTO backtest_sector_exposures (backtest_id, date, sector, weight)
+SELECT backtest_id, date, sector, weight FROM backtest_sector_rows
+ORDER BY backtest_id, date, sector;
+DROP TABLE backtest_sector_rows;
 """
 
 DOWNGRADE = """
+CREATE TABLE backtest_sector_rows AS SELECT backtest_id, date, sector, weight
+FROM backtest_sector_exposures;
+DROP VIEW backtest_sector_exposures;
+DROP FUNCTION backtest_sector_exposures_insert();
+CREATE TABLE backtest_sector_exposures (
+    id          BIGSERIAL PRIMARY KEY,
+    backtest_id BIGINT NOT NULL REFERENCES backtest_runs (id) ON DELETE CASCADE,
+    date        DATE NOT NULL,
+    sector      VARCHAR(100) NOT NULL,
+    weight      DOUBLE PRECISION NOT NULL,
+    UNIQUE (backtest_id, date, sector)
+);
+COMMENT ON TABLE backtest_sector_exposures IS 'Sector weights per backtest day.';
+INSERT INTO backtest_sector_exposures (backtest_id, date, sector, weight)
+SELECT backtest_id, date, sector, weight FROM backtest_sector_rows
+ORDER BY backtest_id, date, sector;
+DROP TABLE backtest_sector_rows;
+DROP TABLE backtest_sector_periods;
 CREATE TABLE backtest_trades_rows AS SELECT backtest_id, rebalance_date, symbol, shares_delta,
     trade_value, transaction_cost FROM backtest_trades;
 DROP VIEW backtest_trades;
