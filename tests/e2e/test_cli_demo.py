@@ -66,6 +66,10 @@ def test_demo_when_run_twice_loads_the_sample_once_and_reports_what_is_stored(
     assert first.exit_code == 0, first.output
     assert "185,893" in first.output
     assert "What is stored" in first.output
+    for shown in ("tearsheet:", "Pipeline:", "why order", "flat", "news:", "stocker serve"):
+        assert shown in first.output, shown
+    tearsheet = first.output.split("tearsheet: ", 1)[1].split(" and ", 1)[0]
+    assert Path(tearsheet).stat().st_size > 0
 
     second = runner.invoke(app, ["demo"], env={"COLUMNS": "160"})
     assert second.exit_code == 0, second.output
