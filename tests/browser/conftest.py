@@ -1,18 +1,21 @@
 """The web app served by a real uvicorn on loopback, over a database with the sample loaded,
 driven by Debian's Chromium through Playwright.
 
-One server per test session (starting one and loading the sample takes seconds; the tests are
-in the xdist group "browser" so `--dist loadgroup` can keep them on one worker, and as each
-server has a database of its own they are also correct split across workers): its own database
-cloned from the migrated template, the 20-stock sample, the demo's research (factors, a
-screened group, a sector-capped portfolio), two stored backtests and a few weeks of paper
-trading, so every page has something to show. Chromium must be installed (`.ci/run` installs
-it with apt-get): without it these tests fail, they do not skip.
+One server per test session (the tests are in the xdist group "browser" so `--dist loadgroup`
+keeps them on one worker; split across workers each has a server and a database of its own).
+The database is cloned from a seeded one built once for the whole run, whatever the number of
+workers (the first worker to need it builds it under a file lock; the others clone it): the
+20-stock sample, the demo's research (factors, a screened group, a sector-capped portfolio),
+two stored backtests, a month of paper trading and two refused bars, so every page has
+something to show. Chromium must be installed (`.ci/run` installs it with apt-get): without it
+these tests fail, they do not skip.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import json
 import os
 import shutil
 import socket
@@ -20,13 +23,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from stocker.bootstrap import App, build
@@ -42,13 +47,14 @@ SCREENSHOTS = Path(
 DAY = dt.date(2022, 12, 28)
 """The sample's last session: the research is as of this day."""
 BACKTEST_START = dt.date(2021, 1, 4)
-TRADING = (dt.date(1990, 1, 2), dt.date(1990, 2, 28))
+TRADING = (dt.date(1990, 1, 2), dt.date(1990, 1, 31))
 """The paper-trading sessions replayed for the dashboard and the Trade page: the sample's first
-two months, where a session takes milliseconds (each reads the symbols' history up to it)."""
+month, where a session takes milliseconds (each reads the symbols' history up to it); with a
+10-session lookback the strategy trades from the 19th on."""
 SCREEN = "sector is not null and momentum is not null order by composite_score desc limit 15"
 STRATEGY = (
     '[portfolio]\nid = "trend"\nsymbols = ["AAPL", "KO", "MSFT", "XOM", "JPM", "PG"]\n'
-    "[strategy]\nlookback_days = 20\nvol_seed_returns = 10\n"
+    "[strategy]\nlookback_days = 10\nvol_seed_returns = 5\n"
 )
 
 
@@ -101,10 +107,85 @@ def _seed(app: App, tmp: Path) -> tuple[int, int]:
     return first.id, second.id
 
 
+def _database_exists(admin: Engine, name: str) -> bool:
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        return found.first() is not None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[dict[str, Any]]:
+    """The shared seed's record (`path`, JSON) read and written under an exclusive lock."""
+    with (path.with_suffix(".lock")).open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            record = json.loads(path.read_text()) if path.exists() else {}
+            yield record
+            path.write_text(json.dumps(record))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_seed(
+    admin: Engine, server_url: str, template: str, redis_url: str, tmp: Path
+) -> tuple[str, tuple[int, int]]:
+    name = f"stocker_wseed_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    settings = Settings(
+        database_url=make_url(server_url).set(database=name).render_as_string(hide_password=False),
+        redis_url=redis_url,
+        home=tmp / "seed-home",
+        stream_prefix=f"ws{uuid.uuid4().hex[:10]}:",
+    )
+    seeding = build(settings)
+    try:
+        runs = _seed(seeding, tmp)
+    finally:
+        seeding.close()  # no connection may stay open on a database others clone
+    return name, runs
+
+
+@pytest.fixture(scope="session")
+def seeded_database(
+    server_url: str,
+    template_database: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, tuple[int, int]]]:
+    """(a seeded database to clone, its two backtest run ids), built once for the whole run:
+    xdist workers share it through a record in their common temporary folder; the last worker
+    done drops it (one that comes later finds it gone and builds it again)."""
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    record_path = shared / "browser-seed.json"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with _locked(record_path) as record:
+        if not record.get("database") or not _database_exists(admin, record["database"]):
+            name, runs = _build_seed(
+                admin, server_url, template_database, redis_url, tmp_path_factory.mktemp("seed")
+            )
+            record.update(database=name, runs=list(runs), users=0)
+        record["users"] += 1
+        seeded = (str(record["database"]), (int(record["runs"][0]), int(record["runs"][1])))
+    try:
+        yield seeded
+    finally:
+        with _locked(record_path) as record:
+            record["users"] -= 1
+            if record["users"] <= 0:
+                with admin.connect() as conn:
+                    conn.execute(
+                        text(f'DROP DATABASE IF EXISTS "{record["database"]}" WITH (FORCE)')
+                    )
+                record.clear()
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def served(
     server_url: str,
-    template_database: str,
+    seeded_database: tuple[str, tuple[int, int]],
     redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Served]:
@@ -114,7 +195,8 @@ def served(
     name = f"stocker_w_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+        # The seed is the template: no connection is open on it once built.
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{seeded_database[0]}"'))
     tmp = tmp_path_factory.mktemp("web")
     settings = Settings(
         database_url=make_url(server_url).set(database=name).render_as_string(hide_password=False),
@@ -123,7 +205,7 @@ def served(
         stream_prefix=f"w{uuid.uuid4().hex[:10]}:",
     )
     app = build(settings)
-    runs = _seed(app, tmp)
+    runs = seeded_database[1]
     key, _ = create_key(app, "browser tests", ["read", "research", "trade", "admin"])
     port = _free_port()
     server = uvicorn.Server(
