@@ -101,7 +101,7 @@ class Stages:
         registry.register(PortfolioTargets, "order-manager", self.order_manager)
         registry.register(MarketBar, "broker", self.broker_on_bar, batch=self.broker_on_bars)
         registry.register(OrderCreated, "broker", self.broker_on_order)
-        registry.register(OrderFilled, "ledger", self.ledger_on_fill)
+        registry.register(OrderFilled, "ledger", self.ledger_on_fill, batch=self.ledger_on_fills)
         registry.register(MarketBar, "ledger", self.ledger_on_bar, batch=self.ledger_on_bars)
 
     def _portfolio(self, portfolio_id: str) -> PortfolioSetup | None:
@@ -272,6 +272,30 @@ class Stages:
         fill = Fill.from_message(message, order.side, setup.currency)  # type: ignore[arg-type]
         post_fills_in(uow, setup.portfolio_id, [fill])
         mark_session(uow, setup, order.date, cutoff=False)
+
+    def ledger_on_fills(self, messages: Sequence[OrderFilled], uow: SqlUnitOfWork) -> None:
+        """`ledger_on_fill` for a batch: each run of fills of one portfolio and session is
+        posted in one call, then the session marked once. (Marking between the fills of a run
+        would find the run's later fills unposted, since they are stored before they are
+        announced, and do nothing.)"""
+        run: list[Fill] = []
+        run_key: tuple[str, dt.date] | None = None
+        run_setup: PortfolioSetup | None = None
+        for message in messages:
+            order = uow.trading.order(message.order_uuid)
+            setup = self._portfolio(order.portfolio_id) if order is not None else None
+            if order is None or setup is None:
+                continue
+            key = (setup.portfolio_id, order.date)
+            if key != run_key and run_setup is not None and run_key is not None:
+                post_fills_in(uow, run_setup.portfolio_id, run)
+                mark_session(uow, run_setup, run_key[1], cutoff=False)
+                run = []
+            run_key, run_setup = key, setup
+            run.append(Fill.from_message(message, order.side, setup.currency))  # type: ignore[arg-type]
+        if run and run_setup is not None and run_key is not None:
+            post_fills_in(uow, run_setup.portfolio_id, run)
+            mark_session(uow, run_setup, run_key[1], cutoff=False)
 
     def ledger_on_bar(self, message: MarketBar, uow: SqlUnitOfWork) -> None:
         """Mark the bar's session when it is complete; a later session's bar is the cut-off of
