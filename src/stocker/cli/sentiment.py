@@ -148,7 +148,13 @@ def score(
         task = progress.add_task(f"loading the {scorer} scorer…", total=None)
         chosen = make_scorer(scorer, finbert_model=finbert_model)
         progress.update(task, description=f"scoring with {chosen.name}…")
-        scored = score_news(application.uow(), chosen)
+        scored = score_news(
+            application.uow(),
+            chosen,
+            progress=lambda done: progress.update(
+                task, description=f"scoring with {chosen.name}… {done:,} articles scored"
+            ),
+        )
         aggregated = None
         if aggregate:
             progress.update(task, description="aggregating per session…")

@@ -162,3 +162,36 @@ def test_rejected_rows_carry_the_file_line_in_text_and_json_alike(app: App, tmp_
         assert "published_at '03/04/2022 14:05': ambiguous" in rejected[0]["reasons"][0]
         code, output = _run(app, "sentiment", "ingest", "--file", str(path))
         assert f"line {line}: published_at '03/04/2022 14:05'" in output, output
+
+
+class _ZeroScorer:
+    name = "probe"
+    version = "v1"
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({"score": [0.0] * len(texts)})
+
+
+def test_scoring_in_chunks_skips_whole_windows_already_scored_and_scores_the_rest(
+    uow: SqlUnitOfWork, tmp_path: Path
+) -> None:
+    from stocker.data.news import ingest_news_file, score_news
+
+    path = tmp_path / "news.csv"
+    rows = [
+        f"2022-12-{1 + n % 27:02d}T14:05:00Z,headline {n},AAPL,https://e.com/{n}" for n in range(30)
+    ]
+    path.write_text("published_at,headline,symbols,url\n" + "\n".join(rows[:12]) + "\n")
+    ingest_news_file(uow, path)
+    assert score_news(uow, _ZeroScorer(), chunk=4).scored == 12
+    path.write_text("published_at,headline,symbols,url\n" + "\n".join(rows) + "\n")
+    ingest_news_file(uow, path)
+
+    seen: list[int] = []
+    report = score_news(uow, _ZeroScorer(), chunk=4, progress=seen.append)
+
+    assert report.scored == 18 and seen[-1] == 18
+    assert score_news(uow, _ZeroScorer(), chunk=4).scored == 0
+    with uow:
+        assert len(uow.news.unscored("probe", "v1", limit=4)) == 0
+        assert len(uow.news.unscored("probe", "v2", limit=4)) == 4

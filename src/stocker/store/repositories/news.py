@@ -51,17 +51,12 @@ _INSERT_ARTICLES = text(
 _STORED_HASHES = text(
     "SELECT article_key, content_hash FROM news_articles WHERE article_key = ANY(:keys)"
 )
-_UNSCORED = text(
-    """
-    SELECT a.id, a.headline, a.summary
-    FROM news_articles AS a
-    WHERE NOT EXISTS (SELECT 1 FROM news_scores AS s
-                      WHERE s.article_id = a.id AND s.scorer = :scorer
-                        AND s.scorer_version = :version)
-      AND a.id > :after
-    ORDER BY a.id
-    LIMIT :limit
-    """
+_ARTICLE_WINDOW = text(
+    "SELECT id, headline, summary FROM news_articles WHERE id > :after ORDER BY id LIMIT :limit"
+)
+_SCORES_OF = text(
+    "SELECT article_id, scorer, scorer_version FROM news_scores "
+    "WHERE article_id = ANY(CAST(:ids AS bigint[]))"
 )
 _INSERT_SCORES = text(
     """
@@ -167,11 +162,29 @@ class NewsRepository:
     def unscored(
         self, scorer: str, version: str, *, after: int = 0, limit: int = 5000
     ) -> pd.DataFrame:
-        """Articles (id, headline, summary) with no score of this scorer version, by id."""
-        result = self._conn.execute(
-            _UNSCORED, {"scorer": scorer, "version": version, "after": after, "limit": limit}
-        )
-        return pd.DataFrame(result.fetchall(), columns=["id", "headline", "summary"])
+        """Articles (id, headline, summary) after `after` with no score of this scorer version,
+        by id, at most `limit`.
+
+        Read window by window of ids, each looked up by article id alone (the unique index's
+        first column) and the scorer matched here: filtering on the scorer in SQL let the
+        planner scan the scorer index with statistics from before the run's own inserts, which
+        grows quadratically (2 to 4 s per chunk at 80,000 articles).
+        """
+        columns = ["id", "headline", "summary"]
+        while True:
+            window = self._conn.execute(_ARTICLE_WINDOW, {"after": after, "limit": limit}).all()
+            if not window:
+                return pd.DataFrame([], columns=columns)
+            ids = [int(row.id) for row in window]
+            scored = {
+                int(row.article_id)
+                for row in self._conn.execute(_SCORES_OF, {"ids": ids})
+                if row.scorer == scorer and row.scorer_version == version
+            }
+            rows = [tuple(row) for row in window if int(row.id) not in scored]
+            if rows or len(window) < limit:
+                return pd.DataFrame(rows, columns=columns)
+            after = ids[-1]
 
     def add_scores(self, scorer: str, version: str, scores: pd.DataFrame) -> int:
         """Append scores (article_id, score, positive, negative, details); existing (article,
