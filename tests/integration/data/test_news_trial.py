@@ -195,3 +195,35 @@ def test_scoring_in_chunks_skips_whole_windows_already_scored_and_scores_the_res
     with uow:
         assert len(uow.news.unscored("probe", "v1", limit=4)) == 0
         assert len(uow.news.unscored("probe", "v2", limit=4)) == 4
+
+
+def test_a_json_file_holding_one_array_of_articles_is_read_with_each_article_s_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "news.json"
+    articles = [
+        {"published_at": "2022-12-20T14:05:00Z", "headline": "one", "symbols": ["aapl"]},
+        {"published_at": "03/04/2022 14:05", "headline": "two", "symbols": "MSFT"},
+        {"published_at": "2022-12-20T15:05:00Z", "headline": "three", "symbols": "MSFT KO"},
+    ]
+    path.write_text(json.dumps(articles, indent=2), encoding="utf-8")
+
+    batch = NewsFileSource(path).fetch_news()
+
+    assert batch.articles["headline"].tolist() == ["one", "three"]
+    assert batch.articles["symbols"].tolist() == [["AAPL"], ["MSFT", "KO"]]
+    assert [reject.row_number for reject in batch.rejects] == [9]  # where its "{" is
+
+
+def test_a_json_array_with_a_non_object_or_a_syntax_error_is_refused_naming_where(
+    tmp_path: Path,
+) -> None:
+    from stocker.core.errors import SourceError
+
+    path = tmp_path / "news.json"
+    path.write_text('[{"published_at": "2022-12-20T14:05:00Z", "headline": "one"}, 3]')
+    with pytest.raises(SourceError, match=r"news.json: line 1, item 2 is not a JSON object"):
+        NewsFileSource(path).fetch_news()
+    path.write_text('[{"published_at": "2022-12-20T14:05:00Z",\n "headline": "one"},\n {"a": ]')
+    with pytest.raises(SourceError, match=r"news.json: line 3, column 8 is not JSON"):
+        NewsFileSource(path).fetch_news()

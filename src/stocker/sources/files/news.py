@@ -1,4 +1,4 @@
-"""News files people made: CSV or JSON lines of articles.
+"""News files people made: CSV, JSON lines, or a JSON array of articles.
 
 Columns (CSV headers or JSON keys, case-insensitive): ``published_at`` (aliases ``published``,
 ``timestamp``, ``created_at``), ``headline`` (``title``), and optionally ``summary``,
@@ -116,6 +116,8 @@ def _columns(name: str, headers: list[str]) -> dict[str, str]:
 
 def _records(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]:
     """The file's records and the line each starts on."""
+    if path.suffix.lower() in JSON_SUFFIXES and text.lstrip().startswith("["):
+        return _array_records(path.name, text)
     if path.suffix.lower() in JSON_SUFFIXES:
         records: list[dict[str, Any]] = []
         lines: list[int] = []
@@ -139,6 +141,49 @@ def _records(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]:
     frame = frame.astype(object).where(frame.notna(), None)
     rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
     return rows, _csv_lines(path.name, text, len(rows))
+
+
+def _array_records(name: str, text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """A JSON file holding one array of articles (what most tools export as ``.json``), with
+    the line each article's ``{`` is on."""
+    decoder = json.JSONDecoder()
+    records: list[dict[str, Any]] = []
+    lines: list[int] = []
+    position = text.index("[") + 1
+    line, counted = 1, 0
+    try:
+        while True:
+            position = _skip_blanks(text, position)
+            if text.startswith("]", position):
+                break
+            if lines:
+                if not text.startswith(",", position):
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+                position = _skip_blanks(text, position + 1)
+            record, end = decoder.raw_decode(text, position)
+            line += text.count("\n", counted, position)
+            counted = position
+            if not isinstance(record, dict):
+                item = len(lines) + 1
+                raise SourceError(f"{name}: line {line}, item {item} is not a JSON object")
+            records.append(record)
+            lines.append(line)
+            position = end
+        if text[position + 1 :].strip():
+            raise json.JSONDecodeError("Extra data", text, position + 1)
+    except json.JSONDecodeError as error:
+        raise SourceError(
+            f"{name}: line {error.lineno}, column {error.colno} is not JSON: {error.msg}"
+        ) from error
+    if not records:
+        raise SourceError(f"{name}: the file is empty (an empty array)")
+    return records, lines
+
+
+def _skip_blanks(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 def _csv_lines(name: str, text: str, count: int) -> list[int]:
