@@ -167,13 +167,21 @@ def check_feasible_on_group(
     What depends only on the members (weight bounds, the gross limit, sector caps) is checked
     with the optimizer's own conflict finder on the group as it is now; a rebalance checks
     again with everything it reads (betas, exposures, previous weights). A sector cap that is
-    no member's sector is refused (a typo, most likely); members without a sector label skip
+    no member's sector, or a view on a symbol outside the group, is refused (a typo, most
+    likely); members without a sector label skip
     the sector checks, which a rebalance then refuses by name.
     """
     from stocker.core.optimize.conflicts import describe_conflict, find_conflicts
 
     if not symbols:
         return
+    outside = [symbol for symbol in stored.views if symbol not in symbols]
+    if outside:
+        verb = "is not a member" if len(outside) == 1 else "are not members"
+        raise DataError(
+            f"views: {', '.join(outside)} {verb} of group {group!r}; a Black–Litterman view "
+            "is on one of its members"
+        )
     labelled = bool(stored.sector_caps) and all(symbol in sectors for symbol in symbols)
     present = {sectors[symbol] for symbol in symbols if symbol in sectors}
     if labelled:

@@ -122,3 +122,17 @@ def test_create_when_the_bounds_are_just_feasible_stores_the_portfolio(ten: SqlU
         ten, "q", group=GROUP, method="hrp", constraints=StoredConstraints(min_weight=0.1)
     )
     assert _codes(ten) == ["p", "q"]
+
+
+def test_cli_create_when_a_view_names_a_symbol_outside_the_group_is_refused(
+    app: App, ten: SqlUnitOfWork
+) -> None:
+    code, output = _invoke(
+        app, "portfolio", "create", "bl", "--group", GROUP, "--method", "max_sharpe",
+        "--expected-returns", "black_litterman", "--view", "ZZZZ=0.1", "--view", "AAPL=0.1",
+    )  # fmt: skip
+
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, output
+    assert lines[0].startswith("error: views: ZZZZ is not a member of group 'ten'")
+    assert _codes(ten) == []
