@@ -227,3 +227,16 @@ def test_a_json_array_with_a_non_object_or_a_syntax_error_is_refused_naming_wher
     path.write_text('[{"published_at": "2022-12-20T14:05:00Z",\n "headline": "one"},\n {"a": ]')
     with pytest.raises(SourceError, match=r"news.json: line 3, column 8 is not JSON"):
         NewsFileSource(path).fetch_news()
+
+
+def test_an_impossible_time_is_refused_naming_the_field_and_the_value(tmp_path: Path) -> None:
+    path = tmp_path / "news.csv"
+    path.write_text(
+        "published_at,headline\n2022-13-45T14:05:00Z,bad month\n2022-12-20T14:05:00Z,fine\n"
+    )
+
+    batch = NewsFileSource(path).fetch_news()
+
+    (reject,) = batch.rejects
+    assert reject.reasons[0].startswith("published_at '2022-13-45T14:05:00Z': not a valid time")
+    assert "month must be in 1..12" in reject.reasons[0]

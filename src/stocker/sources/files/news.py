@@ -69,7 +69,10 @@ def parse_moment(value: object) -> datetime:
     if not text:
         raise ValueError("published_at: missing")
     if ISO_MOMENT.match(text):
-        return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        try:
+            return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError as error:
+            raise ValueError(f"published_at {text!r}: not a valid time ({error})") from error
     if ISO_NAIVE.match(text):
         raise ValueError(
             f"published_at {text!r}: no time zone (or no time); write it as "
