@@ -126,8 +126,13 @@ def ingest_news(uow: SqlUnitOfWork, batch: NewsBatch) -> NewsIngestReport:
                 warnings.append(
                     f"symbols: {', '.join(unknown[:UNKNOWN_SHOWN])}"
                     + (f" and {more} more" if more > 0 else "")
-                    + " are not known instruments (a typo?); their articles are stored, and "
-                    "their sessions follow the market calendar until the instruments are loaded"
+                    + (
+                        " is not a known instrument"
+                        if len(unknown) == 1
+                        else " are not known instruments"
+                    )
+                    + " (a typo?); the articles are stored, and their sessions follow the "
+                    "market calendar until the instruments are loaded"
                 )
         uow.commit()
     return NewsIngestReport(
