@@ -64,9 +64,13 @@ _BALANCES = text(
 )
 _CLOSES = text(
     """
-    SELECT DISTINCT ON (symbol) symbol, close FROM prices_daily
-    WHERE symbol = ANY(:symbols) AND date <= :day
-    ORDER BY symbol, date DESC
+    SELECT wanted.symbol, latest.close
+    FROM unnest(CAST(:symbols AS VARCHAR[])) AS wanted(symbol)
+    CROSS JOIN LATERAL (
+        SELECT close FROM prices_daily
+        WHERE prices_daily.symbol = wanted.symbol AND prices_daily.date <= :day
+        ORDER BY prices_daily.date DESC LIMIT 1
+    ) AS latest
     """
 )
 _STATE_COLUMNS = (
