@@ -1,7 +1,8 @@
 """Pipeline fault benchmark: seeded SIGKILLs in every stage, each run compared with an
 uninterrupted one, row by row.
 
-Two portfolios trade `--days` live sessions through every stage's consumer in a forked process
+Two portfolios trade `--days` live sessions (the last one with a dividend of every stock and
+a 2-for-1 split) through every stage's consumer in a forked process
 (`tests/integration/trading/crashing_stages.py`, the harness of the crash tests) on a private
 redis-server (never the shared one) and a clone of a warmed-up database. Each run kills the
 process with SIGKILL at one seeded point of one stage — the n-th handler call with the message
@@ -19,14 +20,15 @@ shortcut): what a kill costs without the inbox-and-ack-after-commit protocol.
     .venv/bin/python bench/faults.py                     # 50 runs per stage: 250 runs
     .venv/bin/python bench/faults.py --runs-per-stage 2  # a quick trial
 
-Last figures (2026-11-28, the shared 2-core machine under load from other jobs, two sessions
-of two portfolios, 2,043 s in all): 250 of 250 runs killed at their point, **250 of 250 end
-states equal to the uninterrupted run** (signal-engine 50/50 over 19 distinct points,
-portfolio-engine 50/50 over 39, order-manager 50/50 over 10 — it has four calls in two
-sessions —, broker 50/50 over 25, ledger 50/50 over 30); median 5.0–9.0 s per run, the
-uninterrupted run 11.6 s. Acknowledging first, the same first 10 points per stage left the
-uninterrupted end state in 26 of 50 runs (signal-engine 5, portfolio-engine 8, order-manager 3,
-broker 8, ledger 2 of 10): the other 24 lost messages for good.
+Last figures (2026-11-28, the shared 2-core machine under load from other jobs; two sessions
+of two portfolios, the last with a dividend of every stock and a 2-for-1 split; 1,224 s in all):
+250 of 250 runs killed at their point, **250 of 250 end states equal to the uninterrupted run**
+(signal-engine 50/50 over 19 distinct points, portfolio-engine 50/50 over 39, order-manager
+50/50 over 10 — it has four calls in two sessions —, broker 50/50 over 27, ledger 50/50 over
+31); median 2.2–5.4 s per run, the uninterrupted run 7.9 s. Acknowledging first, the same first
+10 points per stage ended in the uninterrupted state in 25 of 50 runs (signal-engine 5,
+portfolio-engine 8, order-manager 3, broker 7, ledger 2 of 10): the other 25 lost messages for
+good. (A run before the sessions carried corporate actions: 250 of 250, and 26 of 50.)
 
 PostgreSQL: `STOCKER_DATABASE_URL` (else `STOCKER_TEST_DATABASE_URL`, else the embedded server);
 scratch databases `stocker_bench_faults_*` and `stocker_c_*` are created and dropped.
@@ -128,7 +130,7 @@ def _warm_database(server: str, days: int) -> Iterator[tuple[str, tuple]]:
     try:
         engine = make_engine(url_for(server, name))
         migrate.upgrade(engine)
-        live = tuple(warm_up(engine, days))
+        live = tuple(warm_up(engine, days, actions=True))
         engine.dispose()
         yield name, live
     finally:
