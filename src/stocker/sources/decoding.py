@@ -13,7 +13,10 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Callable
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import charset_normalizer
@@ -174,6 +177,35 @@ def header_fields(name: str, first_line: str, delimiter: str | None) -> tuple[st
     return delimiter, next(csv.reader([first_line], delimiter=delimiter), [])
 
 
+_TOO_WIDE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+@contextmanager
+def rows_as_wide_as_the_header(name: str, header_fields: int) -> Iterator[None]:
+    """Refuse a row with more fields than the header, naming its line. pandas would take a
+    first data row one field too wide as an index column and shift every cell left in silence
+    (an unquoted separator inside a cell is the usual cause); `index_col=False` turns that into
+    a warning, made an error here, and later rows' tokenizer errors get the same message."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            yield
+    except pd.errors.ParserWarning as warning:
+        raise SourceError(
+            f"{name}: the first data row (line 2 unless blank lines precede it) has more "
+            f"fields than the header's {header_fields}; is a separator inside a cell unquoted?"
+        ) from warning
+    except pd.errors.ParserError as error:
+        found = _TOO_WIDE.search(str(error))
+        if found is None:
+            raise
+        expected, line, saw = found.groups()
+        raise SourceError(
+            f"{name}: line {line} has {saw} fields but the header has {expected}; is a "
+            "separator inside a cell unquoted?"
+        ) from error
+
+
 def read_csv_text(
     name: str,
     text: str,
@@ -195,15 +227,17 @@ def read_csv_text(
     delimiter, headers = header_fields(name, first_line, delimiter)
     as_text = text_headers(headers) if text_headers else set()
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype={header: str for header in as_text},
-            keep_default_na=False,
-            na_values=[""],
-            skipinitialspace=True,
-            skip_blank_lines=True,
-        )
+        with rows_as_wide_as_the_header(name, len(headers)):
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype={header: str for header in as_text},
+                keep_default_na=False,
+                na_values=[""],
+                skipinitialspace=True,
+                skip_blank_lines=True,
+                index_col=False,
+            )
     except pd.errors.ParserError as error:
         raise SourceError(f"{name}: not a well-formed CSV file: {error}") from error
     except pd.errors.EmptyDataError as error:

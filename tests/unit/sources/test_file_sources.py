@@ -17,7 +17,7 @@ from vendor_loopback import VENDOR_FIXTURES
 
 from stocker.core.errors import SourceError
 from stocker.sources.base import DAILY_BAR_COLUMNS, INTRADAY_BAR_COLUMNS, FetchRequest
-from stocker.sources.decoding import scan_file
+from stocker.sources.decoding import read_csv_text, scan_file
 from stocker.sources.files import FileSource
 
 FILES = VENDOR_FIXTURES / "files"
@@ -407,3 +407,22 @@ def test_a_path_that_is_not_a_file_says_what_it_is(tmp_path: Path, where: str, m
     )
     with pytest.raises(SourceError, match=message):
         FileSource(path).fetch()
+
+
+@pytest.mark.parametrize("extra_on_line", [2, 3])
+def test_csv_row_with_more_fields_than_the_header_is_refused_naming_its_line(
+    tmp_path: Path, extra_on_line: int
+) -> None:
+    """pandas would take a first row with one field too many as an index column and shift every
+    cell left without a word (an unquoted separator inside a cell is the usual cause)."""
+    rows = ["SPY,2024-01-02,1,1,1,1,1", "SPY,2024-01-03,2,2,2,2,2"]
+    rows[extra_on_line - 2] = rows[extra_on_line - 2].replace(",1,1,1,1,1", ",1,1,1,1,1,9")
+    rows[extra_on_line - 2] = rows[extra_on_line - 2].replace(",2,2,2,2,2", ",2,2,2,2,2,9")
+    path = tmp_path / "input.csv"
+    path.write_text("symbol,date,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+
+    where = "the first data row" if extra_on_line == 2 else "line 3 has 8 fields"
+    with pytest.raises(SourceError, match=f"input.csv: {where}.* 7"):
+        FileSource(path).fetch()
+    with pytest.raises(SourceError, match=f"input.csv: {where}.* 7"):
+        read_csv_text("input.csv", path.read_text())

@@ -36,7 +36,12 @@ from stocker.core.errors import SourceError
 from stocker.core.rejects import Reason, Reject
 from stocker.core.symbols import normalize_symbol
 from stocker.sources.base import FetchRequest, SourceBatch
-from stocker.sources.decoding import binary_signature, decode_text, scan_file
+from stocker.sources.decoding import (
+    binary_signature,
+    decode_text,
+    rows_as_wide_as_the_header,
+    scan_file,
+)
 from stocker.sources.files.layouts import DATE, TIMESTAMP, column_kind
 
 if TYPE_CHECKING:
@@ -152,17 +157,24 @@ class FileChunks:
         name = self.source.path.name
         with self._open() as text:
             try:
-                reader = pd.read_csv(
-                    text,
-                    sep=self.delimiter,
-                    dtype={header: str for header in self.as_text},
-                    keep_default_na=False,
-                    na_values=[""],
-                    skipinitialspace=True,
-                    skip_blank_lines=True,
-                    chunksize=self.chunk_rows,
-                )
-                yield from reader
+                with rows_as_wide_as_the_header(name, len(self.headers)):
+                    reader = pd.read_csv(
+                        text,
+                        sep=self.delimiter,
+                        dtype={header: str for header in self.as_text},
+                        keep_default_na=False,
+                        na_values=[""],
+                        skipinitialspace=True,
+                        skip_blank_lines=True,
+                        chunksize=self.chunk_rows,
+                        index_col=False,
+                    )
+                    first = next(reader, None)  # the first row's width decides an index column
+                if first is None:
+                    return
+                yield first
+                with rows_as_wide_as_the_header(name, len(self.headers)):
+                    yield from reader
             except pd.errors.ParserError as error:
                 raise SourceError(f"{name}: not a well-formed CSV file: {error}") from error
             except pd.errors.EmptyDataError as error:
