@@ -99,8 +99,10 @@ def run(
 
     from stocker.lab.backtests import run_backtest
 
-    uow = app_of(ctx).uow()
+    application = app_of(ctx)
+    uow = application.uow()
     arguments: dict[str, Any] = {
+        "cache_home": application.settings.home,
         "start": _day(start),
         "end": _day(end),
         "rebalance": _rebalance(rebalance),
