@@ -90,7 +90,9 @@ def _plain(value: Any) -> float | None:
     return None if number != number else number
 
 
-def _benchmark(uow: SqlUnitOfWork, symbol: str, nav: pd.Series) -> pd.Series:
+def aligned_close(uow: SqlUnitOfWork, symbol: str, nav: pd.Series) -> pd.Series:
+    """`symbol`'s adjusted close on the dates of `nav` (carried over gaps): a benchmark, or the
+    price a report marks trades on."""
     with uow:
         prices = uow.derived.panel(
             "adj_close", symbols=[symbol], start=nav.index[0], end=nav.index[-1]
@@ -101,7 +103,7 @@ def _benchmark(uow: SqlUnitOfWork, symbol: str, nav: pd.Series) -> pd.Series:
     return prices.reindex(nav.index).ffill().bfill().rename(symbol)
 
 
-def _daily_weights(uow: SqlUnitOfWork, run_id: int) -> pd.DataFrame | None:
+def daily_weights(uow: SqlUnitOfWork, run_id: int) -> pd.DataFrame | None:
     """Stored holding weights as dates × symbols (None when the run holds nothing)."""
     holdings = read_holdings(uow, run_id)
     if holdings.empty:
@@ -119,7 +121,8 @@ def _at_rebalances(weights: pd.DataFrame | None, trades: pd.DataFrame) -> pd.Dat
     return weights.reindex(weights.index.intersection(rebalances)).fillna(0.0)
 
 
-def _sector_frame(run: BacktestRun) -> pd.DataFrame | None:
+def sector_frame(run: BacktestRun) -> pd.DataFrame | None:
+    """The run's sector weights as dates × sectors (None when it stored none)."""
     exposures = run.sector_exposures
     if exposures.empty:
         return None
@@ -156,8 +159,8 @@ def run_report(
             "a report needs a completed run"
         )
     nav = run.nav.astype(float)
-    bench = _benchmark(uow, benchmark, nav) if benchmark else None
-    weights = _daily_weights(uow, run.id)
+    bench = aligned_close(uow, benchmark, nav) if benchmark else None
+    weights = daily_weights(uow, run.id)
     metrics = _metrics(nav, bench, _at_rebalances(weights, run.trades))
     html_path = png_path = None
     if html is not None or png is not None:
@@ -166,7 +169,7 @@ def run_report(
             nav=nav,
             benchmark=bench,
             weights=weights,
-            sector_exposure=_sector_frame(run),
+            sector_exposure=sector_frame(run),
             trades=run.trades,
             title=title,
             benchmark_name=benchmark or "benchmark",
@@ -197,8 +200,8 @@ def compare_runs(
     navs: dict[str, pd.Series] = {}
     for run in runs:
         nav = run.nav.astype(float)
-        bench = _benchmark(uow, benchmark, nav) if benchmark and len(nav) else None
-        weights = _at_rebalances(_daily_weights(uow, run.id), run.trades)
+        bench = aligned_close(uow, benchmark, nav) if benchmark and len(nav) else None
+        weights = _at_rebalances(daily_weights(uow, run.id), run.trades)
         columns[run.id] = _metrics(nav, bench, weights)
         if len(nav):
             navs[_label(run)] = nav / nav.iloc[0]

@@ -44,12 +44,12 @@ def report(units: Callable[[], UnitOfWork], run_id: int, benchmark: str | None) 
     found = compare.run_report(units(), run_id, benchmark=benchmark)
     run = found.run
     nav = run.nav.astype(float)
-    bench = compare._benchmark(units(), benchmark, nav) if benchmark else None
+    bench = compare.aligned_close(units(), benchmark, nav) if benchmark else None
     data = TearsheetData(
         nav=nav,
         benchmark=bench,
-        weights=compare._daily_weights(units(), run.id),
-        sector_exposure=compare._sector_frame(run),
+        weights=compare.daily_weights(units(), run.id),
+        sector_exposure=compare.sector_frame(run),
         trades=run.trades,
         title=f"Backtest {run.id}: {run.run.portfolio} {run.run.start_date}..{run.run.end_date}",
         benchmark_name=benchmark or "benchmark",
@@ -75,7 +75,7 @@ def trades_on_price(
     from stocker.lab import compare
 
     nav = found.run.nav.astype(float)
-    prices = compare._benchmark(units(), symbol, nav)
+    prices = compare.aligned_close(units(), symbol, nav)
     trades = found.run.trades
     mine = trades[trades["symbol"] == symbol]
     when = pd.to_datetime(mine["rebalance_date"])
