@@ -19,6 +19,7 @@ shortcut): what a kill costs without the inbox-and-ack-after-commit protocol.
 
     .venv/bin/python bench/faults.py                     # 50 runs per stage: 250 runs
     .venv/bin/python bench/faults.py --runs-per-stage 2  # a quick trial
+    .venv/bin/python bench/faults.py --broker [ARGS]     # the broker campaign (faults_broker.py)
 
 Last figures (2026-11-28, the shared 2-core machine under load from other jobs; two sessions
 of two portfolios, the last with a dividend of every stock and a 2-for-1 split; 1,224 s in all):
@@ -266,4 +267,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--broker"]:
+        # The live broker's campaign (the Alpaca stand-in's misbehaviour with SIGKILL, FLUSHALL
+        # and backend kills) lives beside this one; `--broker` runs it with the other arguments.
+        import runpy
+
+        sys.argv = [str(Path(__file__).with_name("faults_broker.py")), *sys.argv[2:]]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        sys.exit(0)
     sys.exit(main())
