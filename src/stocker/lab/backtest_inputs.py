@@ -75,13 +75,6 @@ class Inputs:
     def _open_values(self) -> np.ndarray | None:
         return None if self.opens is None else self.opens.to_numpy(dtype=np.float64)
 
-    @cached_property
-    def _known(self) -> np.ndarray:
-        """Running count of closes per column: row t + 1 counts the closes up to row t."""
-        counts = np.zeros((len(self.close) + 1, self.close.shape[1]), dtype=np.int64)
-        np.cumsum(~np.isnan(self._values), axis=0, out=counts[1:])
-        return counts
-
     def member_mask(self, day: pd.Timestamp) -> np.ndarray:
         """Which columns of `close` are members on `day`: the founding members and those that
         joined by then, less those removed by then (the group keeps no earlier history than its
@@ -108,14 +101,14 @@ class Inputs:
 
         found: list[str] = []
         index = self.close.index
-        symbols = np.asarray([str(symbol) for symbol in self.close.columns], dtype=object)
-        known = self._known
-        for symbol in symbols[known[-1] == 0]:
-            found.append(f"{symbol} (no prices up to {index[-1].date()})")
+        symbols = self._symbols
         values = self._values
-        for day in dates:
-            position = _position(index, day)
-            first = max(0, position - self.lookback)
+        positions = _positions(index, dates)
+        firsts = np.maximum(0, positions - self.lookback)
+        known = _closes_before(values, np.r_[firsts, positions + 1, len(index)])
+        for symbol in symbols[known[len(index)] == 0]:
+            found.append(f"{symbol} (no prices up to {index[-1].date()})")
+        for day, position, first in zip(dates, positions, firsts, strict=True):
             if position - first < MIN_RETURNS:
                 found.append(f"{day.date()} (only {position - first} daily returns before it)")
                 continue
@@ -147,10 +140,31 @@ class Inputs:
 
 def _position(index: pd.Index, day: pd.Timestamp) -> int:
     """Row of session `day` in `index` (-1 when it is not one)."""
+    return int(_positions(index, pd.DatetimeIndex([day]))[0])
+
+
+def _positions(index: pd.Index, days: pd.DatetimeIndex) -> np.ndarray:
+    """Rows of sessions `days` in the sorted `index` (-1 for a day that is not one)."""
     values = pd.DatetimeIndex(index).asi8
-    wanted = pd.Timestamp(day).as_unit(pd.DatetimeIndex(index).unit).value
-    position = int(np.searchsorted(values, wanted))
-    return position if position < len(values) and values[position] == wanted else -1
+    wanted = pd.DatetimeIndex(days).as_unit(pd.DatetimeIndex(index).unit).asi8
+    found = np.searchsorted(values, wanted)
+    clipped = np.minimum(found, len(values) - 1)
+    hit = (found < len(values)) & (values[clipped] == wanted) if len(values) else found < 0
+    return np.where(hit, found, -1).astype(np.int64)
+
+
+def _closes_before(values: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
+    """Per row number r of `rows`: how many closes each column has in rows before r — the
+    running count at those rows only, one pass over the panel."""
+    wanted = np.unique(np.clip(rows, 0, len(values)))
+    inner = wanted[(wanted > 0) & (wanted < len(values))]
+    edges = np.r_[0, inner]
+    counts = np.add.reduceat(~np.isnan(values), edges, axis=0, dtype=np.int64)
+    running = np.cumsum(counts, axis=0)  # running[k]: closes in rows < edges[k + 1]
+    ends = np.r_[inner, len(values)]
+    result = {0: np.zeros(values.shape[1], dtype=np.int64)}
+    result.update({int(end): running[k] for k, end in enumerate(ends)})
+    return result
 
 
 def read_inputs(
@@ -284,14 +298,20 @@ def decide_weights(
         portfolio.optimizer_type in CLOSED_FORM and inputs.constraints == type(inputs.constraints)()
     )
     previous: tuple[pd.Timestamp, np.ndarray, np.ndarray] | None = None
-    for count, day in enumerate(dates, start=1):
-        position = _position(index, day)
-        first = max(0, position - inputs.lookback)
+    positions = _positions(index, dates)
+    for count, (day, position) in enumerate(zip(dates, positions, strict=True), start=1):
+        first = max(0, int(position) - inputs.lookback)
         bounds = ~np.isnan(values[first]) & ~np.isnan(values[position])
         chosen = np.flatnonzero(inputs.member_mask(day) & bounds)
         if not len(chosen):
             raise DataError(f"{day.date()}: no member of group {portfolio.group!r} has prices")
         eligible = pd.Index(inputs._symbols[chosen], dtype=object)
+        if closed_form and portfolio.optimizer_type == "equal_weight":  # needs no returns
+            no_returns = np.empty((0, len(chosen)))
+            schedule[count - 1, chosen] = _closed_form("equal_weight", no_returns, eligible)
+            if progress is not None:
+                progress(count, len(dates))
+            continue
         window = inputs._returns[first + 1 : position + 1, chosen]
         if closed_form:
             schedule[count - 1, chosen] = _closed_form(

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from stocker.core.backtest import BacktestResult
+from stocker.core.backtest.engine import _marks
 
 ROLLING_VOLATILITY_DAYS = 21
 """Window of `volatility_rolling`: one trading month of daily returns, annualized by √252."""
@@ -31,6 +32,10 @@ class Outputs:
     sector_exposures: pd.DataFrame
     factor_exposures: pd.DataFrame
     trades: pd.DataFrame
+    sector_periods: list[SectorPeriod]
+    """`sector_exposures` as stored (`sector_periods(holdings)`)."""
+    trade_sets: list[TradeSet]
+    """`trades` as stored (`trade_sets(trades, holdings.symbols)`)."""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -113,14 +118,21 @@ class HoldingPeriods:
 
 def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
     """The held positions (shares ≠ 0) as periods of unchanged shares with daily weights;
-    `symbols` are every name held or traded (the trades are numbered by them too)."""
+    `symbols` are every name held or traded (the trades are numbered by them too).
+
+    The weights are the engine's (`result.weights`: shares × mark / NAV, the same operations
+    bit for bit) computed for the names held in each period only, never for the whole panel.
+    """
     shares = result.holdings.to_numpy(dtype=np.float64)
-    weights = result.weights.to_numpy(dtype=np.float64)
     sessions = pd.DatetimeIndex(result.holdings.index)
-    traded = result.holdings.columns.isin(result.trades["symbol"].astype(str).unique())
+    traded = np.zeros(shares.shape[1], dtype=bool)
+    traded[np.asarray(result.trades["symbol"].cat.codes, dtype=np.int64)] = True
     held_ever = np.flatnonzero((shares != 0.0).any(axis=0) | traded)
-    shares, weights = shares[:, held_ever], weights[:, held_ever]
+    shares = shares[:, held_ever]
     symbols = [str(result.holdings.columns[int(i)]) for i in held_ever]
+    close = result.prices.to_numpy(dtype=np.float64)[:, held_ever]
+    nav = result.nav.to_numpy(dtype=np.float64)
+    filled: np.ndarray | None = None
     changes = np.r_[0, 1 + np.flatnonzero((shares[1:] != shares[:-1]).any(axis=1))]
     ends = np.r_[changes[1:], len(sessions)] - 1
     starts_kept, ends_kept, names, held_shares, held_weights = [], [], [], [], []
@@ -129,11 +141,17 @@ def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
         held = np.flatnonzero(shares[start] != 0.0)
         if not len(held):
             continue
+        count = shares[start, held]
+        marks = close[start : end + 1, held].T
+        if np.isnan(marks).any():  # the engine's marks: the last known close, 0 before any
+            if filled is None:
+                filled = _marks(close)
+            marks = filled[start : end + 1, held].T
         starts_kept.append(start)
         ends_kept.append(end)
         names.append(held)
-        held_shares.append(shares[start, held])
-        held_weights.append(np.ascontiguousarray(weights[start : end + 1, held].T))
+        held_shares.append(count)
+        held_weights.append((count[:, None] * marks) / nav[None, start : end + 1])
         rows += len(held) * (end - start + 1)
     return HoldingPeriods(
         symbols=symbols,
@@ -148,26 +166,28 @@ def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
     )
 
 
-def sector_exposures(result: BacktestResult, sectors: dict[str, str]) -> pd.DataFrame:
-    """Σ end-of-day weight per sector and day, over the names held that day."""
-    weights = result.weights
-    held = result.holdings.to_numpy() != 0
-    labels = [sectors.get(str(symbol)) or UNCLASSIFIED for symbol in weights.columns]
-    values = np.where(held, weights.to_numpy(dtype=np.float64), 0.0)
-    names = sorted(set(labels))
-    code = np.array([names.index(label) for label in labels])
-    totals = np.zeros((len(weights), len(names)))
-    any_held = np.zeros((len(weights), len(names)), dtype=bool)
-    for position in range(len(names)):
-        members = code == position
-        totals[:, position] = values[:, members].sum(axis=1)
-        any_held[:, position] = held[:, members].any(axis=1)
-    rows, columns = np.nonzero(any_held)
+SectorPeriod = tuple[int, int, list[str], np.ndarray]
+"""First and last session row of a holding period, the sectors held, weights sectors × sessions."""
+TradeSet = tuple[dt.date, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""A rebalance's decision date, names (0-based in the run's symbols), shares delta, value, cost."""
+
+
+def sector_exposures(held: HoldingPeriods, periods: list[SectorPeriod]) -> pd.DataFrame:
+    """Σ end-of-day weight per sector and day, over the names held that day: the daily rows
+    the stored `sector_periods` stand for."""
+    days = held.sessions.to_numpy()
+    if not periods:
+        return pd.DataFrame({"date": [], "sector": [], "weight": []})
+    parts_date, parts_sector, parts_weight = [], [], []
+    for start, end, sectors, weights in periods:  # day by day, sectors sorted within a day
+        parts_date.append(np.repeat(days[start : end + 1], len(sectors)))
+        parts_sector.append(np.tile(np.array(sectors, dtype=object), end - start + 1))
+        parts_weight.append(weights.T.ravel())
     return pd.DataFrame(
         {
-            "date": pd.DatetimeIndex(weights.index).date[rows],
-            "sector": np.array(names, dtype=object)[columns],
-            "weight": totals[rows, columns],
+            "date": pd.DatetimeIndex(np.concatenate(parts_date)).date,
+            "sector": np.concatenate(parts_sector),
+            "weight": np.concatenate(parts_weight),
         }
     )
 
@@ -175,10 +195,14 @@ def sector_exposures(result: BacktestResult, sectors: dict[str, str]) -> pd.Data
 def factor_exposures(result: BacktestResult, exposures: pd.DataFrame) -> pd.DataFrame:
     """Σ weight × exposure per factor and day, each name's latest stored exposure on or before
     the day; NULL where no name held that day has one (every day when none are stored)."""
+    frame = pd.DataFrame({"date": pd.DatetimeIndex(result.nav.index).date})
+    if exposures.empty:  # no exposure stored: the full weights are not needed
+        for factor in FACTORS:
+            frame[factor] = np.nan
+        return frame
     weights = result.weights.where(result.holdings != 0)
-    frame = pd.DataFrame({"date": pd.DatetimeIndex(weights.index).date})
     for factor in FACTORS:
-        if exposures.empty or factor not in exposures.columns:
+        if factor not in exposures.columns:
             frame[factor] = np.nan
             continue
         table = exposures.pivot_table(
@@ -198,10 +222,17 @@ def factor_exposures(result: BacktestResult, exposures: pd.DataFrame) -> pd.Data
 def trades(result: BacktestResult, decided_on: dict[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
     """The engine's trades under their rebalance (decision) date, value signed (+ bought)."""
     table = result.trades
+    executed = pd.DatetimeIndex(list(decided_on))
+    decided = pd.DatetimeIndex(list(decided_on.values()))
+    found = executed.get_indexer(pd.DatetimeIndex(table["date"]))
+    if (found < 0).any():
+        raise ValueError("trades on a day no rebalance executes on")
+    symbol = table["symbol"]
+    names = np.asarray([str(name) for name in symbol.cat.categories], dtype=object)
     return pd.DataFrame(
         {
-            "rebalance_date": pd.DatetimeIndex(table["date"].map(decided_on)).date,
-            "symbol": table["symbol"].astype(str).to_numpy(),
+            "rebalance_date": decided.date[found],
+            "symbol": names[np.asarray(symbol.cat.codes, dtype=np.int64)],
             "shares_delta": table["quantity"].to_numpy(),
             "trade_value": table["notional"].to_numpy(),
             "transaction_cost": table["cost"].to_numpy(),
@@ -209,54 +240,49 @@ def trades(result: BacktestResult, decided_on: dict[pd.Timestamp, pd.Timestamp])
     )
 
 
-def sector_periods(
-    held: HoldingPeriods,
-) -> list[tuple[int, int, list[str], np.ndarray]]:
+def sector_periods(held: HoldingPeriods) -> list[SectorPeriod]:
     """Per holding period (first and last session row, the sectors held, their weights as
     sectors × sessions): Σ end-of-day weight of the names held in each sector ("Unclassified"
     for names without one) — the rows of `sector_exposures`, stored the way holdings are."""
     labels = np.array([sector or UNCLASSIFIED for sector in held.sectors], dtype=object)
-    periods = []
+    names_sorted = sorted(set(labels))
+    code_of = {name: code for code, name in enumerate(names_sorted)}
+    codes = np.array([code_of[label] for label in labels], dtype=np.int64)
+    table = np.array(names_sorted, dtype=object)
+    periods: list[SectorPeriod] = []
     for start, end, names, weights in zip(
         held.starts, held.ends, held.names, held.weights, strict=True
     ):
-        named = labels[names]
-        sectors = sorted(set(named))
-        codes = np.searchsorted(np.array(sectors, dtype=object), named)
-        totals = np.zeros((len(sectors), weights.shape[1]))
-        np.add.at(totals, codes, weights)
-        periods.append((int(start), int(end), sectors, totals))
+        named = codes[names]
+        order = np.argsort(named, kind="stable")  # each sector's names in holding order
+        ordered = named[order]
+        firsts = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]
+        totals = np.add.reduceat(weights[order], firsts, axis=0)
+        periods.append((int(start), int(end), [str(s) for s in table[ordered[firsts]]], totals))
     return periods
 
 
-def trade_sets(
-    trades: pd.DataFrame, symbols: list[str]
-) -> list[tuple[dt.date, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def trade_sets(trades: pd.DataFrame, symbols: list[str]) -> list[TradeSet]:
     """The trades grouped by rebalance date: (date, 0-based numbers of the names in
     `symbols`, shares delta, signed value, cost), names in `symbols`' order."""
     if trades.empty:
         return []
-    codes = pd.Categorical(trades["symbol"], categories=symbols).codes.astype(np.int64)
+    codes = pd.Index(symbols).get_indexer(pd.Index(trades["symbol"]))
     if (codes < 0).any():
         raise ValueError("trades name symbols the holdings do not number")
     days = pd.DatetimeIndex(pd.to_datetime(trades["rebalance_date"])).to_numpy()
     order = np.lexsort((codes, days))
-    days, codes = days[order], codes[order]
+    days, codes = days[order], codes[order].astype(np.int64)
     columns = [
         trades[name].to_numpy(dtype=np.float64)[order]
         for name in ("shares_delta", "trade_value", "transaction_cost")
     ]
     starts = np.r_[0, np.flatnonzero(days[1:] != days[:-1]) + 1]
     ends = np.r_[starts[1:], len(days)]
+    dates = pd.DatetimeIndex(days[starts]).date
     return [
-        (
-            pd.Timestamp(days[a]).date(),
-            codes[a:b],
-            columns[0][a:b],
-            columns[1][a:b],
-            columns[2][a:b],
-        )
-        for a, b in zip(starts, ends, strict=True)
+        (dates[n], codes[a:b], columns[0][a:b], columns[1][a:b], columns[2][a:b])
+        for n, (a, b) in enumerate(zip(starts, ends, strict=True))
     ]
 
 
@@ -269,10 +295,15 @@ def outputs(
     decided_on: dict[pd.Timestamp, pd.Timestamp],
 ) -> Outputs:
     """Every output table of one run."""
+    held = holdings(result, sectors)
+    periods = sector_periods(held)
+    traded = trades(result, decided_on)
     return Outputs(
-        holdings=holdings(result, sectors),
+        holdings=held,
         timeseries=timeseries(result.nav, initial_capital),
-        sector_exposures=sector_exposures(result, sectors),
+        sector_exposures=sector_exposures(held, periods),
         factor_exposures=factor_exposures(result, exposures),
-        trades=trades(result, decided_on),
+        trades=traded,
+        sector_periods=periods,
+        trade_sets=trade_sets(traded, held.symbols),
     )

@@ -305,8 +305,6 @@ def run_backtest(
 
 def save_outputs(uow: SqlUnitOfWork, run_id: int, rows: Any) -> None:
     """Write every output table of run `run_id` (inside the caller's unit of work)."""
-    from stocker.lab.backtest_outputs import sector_periods, trade_sets
-
     held = rows.holdings
     uow.backtests.write_symbols(run_id, held.symbols, held.sectors)
     uow.backtests.write_timeseries(run_id, rows.timeseries)
@@ -315,9 +313,9 @@ def save_outputs(uow: SqlUnitOfWork, run_id: int, rows: Any) -> None:
         held.sessions,
         list(zip(held.starts, held.ends, held.names, held.shares, held.weights, strict=True)),
     )
-    uow.backtests.write_sector_exposures(run_id, held.sessions, sector_periods(held))
+    uow.backtests.write_sector_exposures(run_id, held.sessions, rows.sector_periods)
     uow.backtests.write_factor_exposures(run_id, rows.factor_exposures)
-    uow.backtests.write_trades(run_id, trade_sets(rows.trades, held.symbols))
+    uow.backtests.write_trades(run_id, rows.trade_sets)
 
 
 def read_run(uow: SqlUnitOfWork, run_id: int) -> BacktestRun:

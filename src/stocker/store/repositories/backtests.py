@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, text
 
 from stocker.store.bulk_copy import copy_arrow, driver_connection
@@ -84,6 +85,11 @@ def _scalar(value: object, dtype: str) -> bytes:
 
 def _array(values: np.ndarray, oid: int, dtype: str) -> bytes:
     """A whole numeric array (1-D or 2-D, no NULLs) in the binary format, built by numpy."""
+    return b"".join(_array_parts(values, oid, dtype))
+
+
+def _array_parts(values: np.ndarray, oid: int, dtype: str) -> tuple[bytes, memoryview]:
+    """`_array` as its header and a view of its elements (written to COPY without a join)."""
     values = np.asarray(values)
     size = np.dtype(dtype).itemsize
     elements = np.empty(values.size, dtype=[("length", ">i4"), ("value", dtype)])
@@ -92,7 +98,7 @@ def _array(values: np.ndarray, oid: int, dtype: str) -> bytes:
     header = struct.pack(">iii", values.ndim, 0, oid)
     for extent in values.shape:
         header += struct.pack(">ii", extent, 1)
-    return header + elements.tobytes()
+    return header, elements.view(np.uint8).data
 
 
 def _text_array(values: Sequence[str]) -> bytes:
@@ -263,26 +269,30 @@ class BacktestRepository:
             {"d": days.date.tolist()},
         )
         day_numbers = _day_numbers(days)
-        rows = []
-        for start, end, names, shares, weights in periods:
-            dates = day_numbers[start : end + 1]
-            rows.append(
-                [
-                    _scalar(run_id, ">i8"),
+        run = _scalar(run_id, ">i8")
+
+        def rows() -> Iterator[list[bytes | memoryview]]:
+            # One period at a time, the weights (most of the bytes) handed to COPY as a view
+            # of the array numpy built, while psycopg's writer thread sends the previous one.
+            for start, end, names, shares, weights in periods:
+                dates = day_numbers[start : end + 1]
+                yield [
+                    run,
                     _scalar(dates[0], ">i4"),
                     _scalar(dates[-1], ">i4"),
                     _array(dates, _DATE_OID, ">i4"),
                     _array(np.asarray(names) + 1, _INT4_OID, ">i4"),
                     _array(shares, _FLOAT8_OID, ">f8"),
-                    _array(weights, _FLOAT8_OID, ">f8"),
+                    *_array_parts(weights, _FLOAT8_OID, ">f8"),
                 ]
-            )
+
         self._copy_binary(
             "backtest_holding_periods",
             ["backtest_id", "valid_from", "valid_to", "dates", "positions", "shares", "weights"],
-            rows,
+            rows(),
+            split_last=True,
         )
-        return len(rows)
+        return len(periods)
 
     def write_timeseries(self, run_id: int, frame: pd.DataFrame) -> int:
         """Columns date, nav, return, cumulative_return, drawdown, volatility_rolling."""
@@ -356,21 +366,39 @@ class BacktestRepository:
         )
         return sum(len(names) for _, names, *_ in sets)
 
-    def _copy_binary(self, table: str, columns: Sequence[str], rows: list[list[bytes]]) -> None:
-        if not rows:
-            return
-        buffer = bytearray(_COPY_HEADER)
-        for fields in rows:
-            buffer += _FIELDS.pack(len(fields))
-            for payload in fields:
-                buffer += _LENGTH.pack(len(payload))
-                buffer += payload
-        buffer += _FIELDS.pack(-1)
+    def _copy_binary(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[bytes | memoryview]],
+        *,
+        split_last: bool = False,
+    ) -> None:
+        """COPY `rows` (each a list of encoded fields) in the binary format, row by row
+        through psycopg's queued writer. `split_last`: a row's last field comes in two parts
+        (an array's header and its elements), so its length is theirs summed."""
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
-        with driver_connection(self._conn).cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(bytes(buffer))
+        width = len(columns)
+        with (
+            driver_connection(self._conn).cursor() as cursor,
+            cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy,
+        ):
+            copy.write(_COPY_HEADER)
+            for fields in rows:
+                last = len(fields) - (2 if split_last else 1)
+                head = bytearray(_FIELDS.pack(width))
+                for payload in fields[:last]:
+                    head += _LENGTH.pack(len(payload))
+                    head += payload
+                tail = fields[last:]
+                head += _LENGTH.pack(sum(len(part) for part in tail))
+                head += tail[0]
+                copy.write(bytes(head))
+                for part in tail[1:]:
+                    copy.write(part)
+            copy.write(_FIELDS.pack(-1))
 
     # --- outputs: reads --------------------------------------------------------------------------
 
