@@ -192,7 +192,7 @@ def read_inputs(
     if history.empty:
         raise DataError(f"group {portfolio.group!r}: has no members; add some first")
     symbols = [str(symbol) for symbol in history["symbol"]]
-    window_start = uow.derived.lookback_start(start, lookback + 1) or start
+    window_start = uow.backtests.lookback_start(start, lookback + 1) or start
     fields = ["adj_close", "open", "close"] if execution == "next_open" else ["adj_close"]
     if cache is not None:
         panels, prices_version = cache.read(
