@@ -155,15 +155,16 @@ def _positions(index: pd.Index, days: pd.DatetimeIndex) -> np.ndarray:
 
 def _closes_before(values: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
     """Per row number r of `rows`: how many closes each column has in rows before r — the
-    running count at those rows only, one pass over the panel."""
-    wanted = np.unique(np.clip(rows, 0, len(values)))
-    inner = wanted[(wanted > 0) & (wanted < len(values))]
-    edges = np.r_[0, inner]
-    counts = np.add.reduceat(~np.isnan(values), edges, axis=0, dtype=np.int64)
-    running = np.cumsum(counts, axis=0)  # running[k]: closes in rows < edges[k + 1]
-    ends = np.r_[inner, len(values)]
-    result = {0: np.zeros(values.shape[1], dtype=np.int64)}
-    result.update({int(end): running[k] for k, end in enumerate(ends)})
+    running count at those rows only, one pass over the panel (none without gaps)."""
+    wanted = [int(row) for row in np.unique(np.clip(rows, 0, len(values)))]
+    if not np.isnan(np.min(values, initial=np.inf)):  # no gap: r closes before row r
+        return {row: np.full(values.shape[1], row, dtype=np.int64) for row in wanted}
+    result: dict[int, np.ndarray] = {}
+    running = np.zeros(values.shape[1], dtype=np.int64)
+    previous = 0
+    for row in wanted:
+        running = running + np.count_nonzero(~np.isnan(values[previous:row]), axis=0)
+        result[row], previous = running, row
     return result
 
 

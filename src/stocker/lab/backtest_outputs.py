@@ -128,10 +128,12 @@ def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
     traded = np.zeros(shares.shape[1], dtype=bool)
     traded[np.asarray(result.trades["symbol"].cat.codes, dtype=np.int64)] = True
     held_ever = np.flatnonzero((shares != 0.0).any(axis=0) | traded)
-    shares = shares[:, held_ever]
     symbols = [str(result.holdings.columns[int(i)]) for i in held_ever]
-    close = result.prices.to_numpy(dtype=np.float64)[:, held_ever]
+    close = result.prices.to_numpy(dtype=np.float64)
+    if len(held_ever) < shares.shape[1]:
+        shares, close = shares[:, held_ever], close[:, held_ever]
     nav = result.nav.to_numpy(dtype=np.float64)
+    gaps = bool(np.isnan(np.min(close, initial=np.inf)))  # one pass: most panels have none
     filled: np.ndarray | None = None
     changes = np.r_[0, 1 + np.flatnonzero((shares[1:] != shares[:-1]).any(axis=1))]
     ends = np.r_[changes[1:], len(sessions)] - 1
@@ -142,16 +144,19 @@ def holdings(result: BacktestResult, sectors: dict[str, str]) -> HoldingPeriods:
         if not len(held):
             continue
         count = shares[start, held]
-        marks = close[start : end + 1, held].T
-        if np.isnan(marks).any():  # the engine's marks: the last known close, 0 before any
+        every = len(held) == close.shape[1]  # a slice, not a gathered copy
+        marks = close[start : end + 1].T if every else close[start : end + 1, held].T
+        if gaps and np.isnan(marks).any():  # the engine's marks: the last close, 0 before any
             if filled is None:
                 filled = _marks(close)
-            marks = filled[start : end + 1, held].T
+            marks = filled[start : end + 1].T if every else filled[start : end + 1, held].T
+        weights = np.multiply(count[:, None], marks)
+        np.divide(weights, nav[None, start : end + 1], out=weights)
         starts_kept.append(start)
         ends_kept.append(end)
         names.append(held)
         held_shares.append(count)
-        held_weights.append((count[:, None] * marks) / nav[None, start : end + 1])
+        held_weights.append(weights)
         rows += len(held) * (end - start + 1)
     return HoldingPeriods(
         symbols=symbols,

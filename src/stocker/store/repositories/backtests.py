@@ -341,16 +341,17 @@ class BacktestRepository:
         """Per rebalance (decision date, 0-based numbers of the names traded in
         `write_symbols`' order, shares delta, signed value, cost) one `backtest_trade_sets`
         row. Returns the number of trades."""
+        days = _day_numbers(pd.DatetimeIndex([day for day, *_ in sets]))
         rows = [
             [
                 _scalar(run_id, ">i8"),
-                _scalar(_day_numbers(pd.DatetimeIndex([day]))[0], ">i4"),
+                _scalar(number, ">i4"),
                 _array(np.asarray(names) + 1, _INT4_OID, ">i4"),
                 _array(delta, _FLOAT8_OID, ">f8"),
                 _array(value, _FLOAT8_OID, ">f8"),
                 _array(cost, _FLOAT8_OID, ">f8"),
             ]
-            for day, names, delta, value, cost in sets
+            for number, (_, names, delta, value, cost) in zip(days, sets, strict=True)
         ]
         self._copy_binary(
             "backtest_trade_sets",
