@@ -228,8 +228,11 @@ def served(
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running in this
+    thread while it is open, and `asyncio.run` refuses to start under it: kept for the whole
+    session, it broke every later test of the same worker that runs a loop (the live streams)."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), (
