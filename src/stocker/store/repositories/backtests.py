@@ -472,22 +472,10 @@ class BacktestRepository:
     # --- inputs the walk-forward needs -----------------------------------------------------------
 
     def lookback_start(self, day: dt.date, sessions: int) -> dt.date | None:
-        """The earliest of the `sessions` price dates before `day` (None without any): what
-        `stocker.store.panel.lookback_start` answers, by one probe of the date index per
-        session (a loose index scan) instead of reading every bar of those sessions."""
-        if sessions < 1:
-            return None
-        return self._conn.execute(
-            text(
-                "WITH RECURSIVE earlier(date, n) AS ("
-                "SELECT (SELECT max(date) FROM prices_daily WHERE date < :d), 1 "
-                "UNION ALL SELECT (SELECT max(p.date) FROM prices_daily p "
-                "WHERE p.date < earlier.date), earlier.n + 1 FROM earlier "
-                "WHERE earlier.n < :n AND earlier.date IS NOT NULL) "
-                "SELECT min(date) FROM earlier"
-            ),
-            {"d": day, "n": sessions},
-        ).scalar_one()
+        """The earliest of the `sessions` price dates before `day` (None without any)."""
+        from stocker.store import panel
+
+        return panel.lookback_start(self._conn, day, sessions)
 
     def member_history(self, universe_id: int) -> pd.DataFrame:
         """Every member row of a group with the days it joined and left (left: NaT if live).
