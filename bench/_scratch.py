@@ -14,10 +14,14 @@ from stocker.config import Settings
 from stocker.store.db import database_url, normalize_url
 
 
-def server_url() -> str:
-    """`STOCKER_DATABASE_URL`, else the embedded PostgreSQL (started if needed)."""
-    url = os.environ.get("STOCKER_DATABASE_URL")
-    return normalize_url(url) if url else database_url(Settings())
+def server_url(*more_variables: str) -> str:
+    """`STOCKER_DATABASE_URL` (else the first of `more_variables` set), else the embedded
+    PostgreSQL (started if needed)."""
+    for variable in ("STOCKER_DATABASE_URL", *more_variables):
+        url = os.environ.get(variable)
+        if url:
+            return normalize_url(url)
+    return database_url(Settings())
 
 
 @contextmanager

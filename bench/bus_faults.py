@@ -21,27 +21,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import random
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 import redis
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, text
 
+from _scratch import scratch_database, server_url
 from stocker.bus.consumer import Consumer
 from stocker.bus.relay import OutboxRelay
-from stocker.config import BusSettings, Settings
+from stocker.config import BusSettings
 from stocker.core.messages import BusMessage, MarketBar
 from stocker.store import migrate
-from stocker.store.db import make_engine, normalize_url
+from stocker.store.db import make_engine
 from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 
@@ -81,33 +79,17 @@ class _RecoveryWatch(logging.Handler):
                 self.restarts += 1
 
 
-def _server_url() -> str:
-    url = os.environ.get("STOCKER_DATABASE_URL") or os.environ.get("STOCKER_TEST_DATABASE_URL")
-    if url:
-        return normalize_url(url)
-    from stocker.bootstrap import build
-
-    return build(Settings()).database_url
-
-
 @contextmanager
 def _scratch_engine() -> Iterator[Engine]:
-    server = _server_url()
-    name = f"stocker_bench_bus_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(server).set(database=name).render_as_string(hide_password=False))
-    try:
-        migrate.upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(text(EFFECTS))
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(server_url("STOCKER_TEST_DATABASE_URL"), "bus") as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            with engine.begin() as conn:
+                conn.execute(text(EFFECTS))
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _bar(symbol: str) -> MarketBar:

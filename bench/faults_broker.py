@@ -53,18 +53,19 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
+from _scratch import scratch_database, server_url
 from stocker.brokers.alpaca import AlpacaBroker
 from stocker.brokers.alpaca_standin import FAULTS, Book, FaultPlan, StandIn
 from stocker.bus.consumer import Consumer
 from stocker.bus.relay import OutboxRelay
-from stocker.config import BusSettings, Settings
+from stocker.config import BusSettings
 from stocker.core.broker import BrokerError
 from stocker.core.messages import BusMessage, OrderFilled
 from stocker.store import migrate
-from stocker.store.db import make_engine, normalize_url
+from stocker.store.db import make_engine
 from stocker.store.embedded import private_redis_server
 from stocker.store.repositories.trading import OrderRow
 from stocker.store.uow import SqlUnitOfWork
@@ -75,35 +76,17 @@ BUS = BusSettings(stream_prefix="bench-broker:", claim_idle_ms=2_000)
 EFFECTS = "CREATE TABLE bench_fill_effects (order_uuid UUID NOT NULL, broker_id TEXT NOT NULL)"
 
 
-def _server_url() -> str:
-    url = os.environ.get("STOCKER_DATABASE_URL") or os.environ.get("STOCKER_TEST_DATABASE_URL")
-    if url:
-        return normalize_url(url)
-    from stocker.bootstrap import build
-
-    return build(Settings()).database_url
-
-
 @contextmanager
 def _scratch_database() -> Iterator[str]:
-    server = _server_url()
-    name = f"stocker_bench_broker_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(text(EFFECTS))
-        engine.dispose()
+    with scratch_database(server_url("STOCKER_TEST_DATABASE_URL"), "broker") as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            with engine.begin() as conn:
+                conn.execute(text(EFFECTS))
+        finally:
+            engine.dispose()
         yield url
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _effect(message: BusMessage, uow: SqlUnitOfWork) -> None:
