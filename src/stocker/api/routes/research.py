@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
@@ -217,14 +218,7 @@ listing_route(
 def compute_factors(request: Request, body: Compute) -> Json:
     from stocker.lab.factors import compute_factors as compute
 
-    report = compute(
-        application(request).uow(),
-        day=body.date,
-        start=body.start,
-        end=body.end,
-        universe=body.universe,
-    )
-    return report.as_json()
+    return _computed(request, compute, body)
 
 
 @router.post(
@@ -237,15 +231,21 @@ def compute_risk(request: Request, body: RiskCompute) -> Json:
     from stocker.lab.risk import EQUAL_WEIGHT
     from stocker.lab.risk import compute_risk as compute
 
+    benchmark = None if body.benchmark == EQUAL_WEIGHT else body.benchmark
+    return _computed(request, compute, body, benchmark=benchmark)
+
+
+def _computed(request: Request, compute: Callable[..., Any], body: Compute, **more: Any) -> Json:
+    """Run a compute use case over the body's date (or range) and universe; its report."""
     report = compute(
         application(request).uow(),
         day=body.date,
         start=body.start,
         end=body.end,
         universe=body.universe,
-        benchmark=None if body.benchmark == EQUAL_WEIGHT else body.benchmark,
+        **more,
     )
-    return report.as_json()
+    return cast(Json, report.as_json())
 
 
 listing_route(
@@ -272,13 +272,37 @@ def _symbols(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _cached(request: Request, response: Response, key: str) -> bool:
-    """Set the cache headers of `key`; True when the client already holds it (304)."""
+def _not_modified(request: Request, response: Response, key: str) -> Response | None:
+    """Set the cache headers of `key`; a 304 when the client already holds it."""
     tag = f'"{key}"'
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = "private, max-age=86400"
     wanted = request.headers.get("if-none-match", "")
-    return tag in [part.strip() for part in wanted.split(",")] or wanted.strip() == "*"
+    if tag in [part.strip() for part in wanted.split(",")] or wanted.strip() == "*":
+        return Response(status_code=304, headers=dict(response.headers))
+    return None
+
+
+def _estimated(
+    request: Request,
+    estimate: Callable[..., Any],
+    date: dt.date,
+    universe: str | None,
+    symbols: str | None,
+    estimator: str,
+    window_days: int,
+    **more: Any,
+) -> Any:
+    """What a covariance-based use case finds for a universe (or symbols) as of a date."""
+    return estimate(
+        application(request).uow(),
+        day=date,
+        symbols=_symbols(symbols),
+        universe=universe,
+        estimator=estimator,
+        window_days=window_days,
+        **more,
+    )
 
 
 @router.get(
@@ -301,17 +325,10 @@ def get_covariance(
 ) -> Any:
     from stocker.lab.covariance import covariance
 
-    found = covariance(
-        application(request).uow(),
-        day=date,
-        symbols=_symbols(symbols),
-        universe=universe,
-        estimator=estimator,
-        window_days=window_days,
-    )
-    if _cached(request, response, f"{found.universe_hash}:{found.as_of_date}:{found.method}"):
-        return Response(status_code=304, headers=dict(response.headers))
-    return found.as_json(with_matrix=matrix)
+    found = _estimated(request, covariance, date, universe, symbols, estimator, window_days)
+    key = f"{found.universe_hash}:{found.as_of_date}:{found.method}"
+    cached = _not_modified(request, response, key)
+    return cached if cached is not None else found.as_json(with_matrix=matrix)
 
 
 @router.get(
@@ -336,18 +353,13 @@ def get_tree(
 ) -> Any:
     from stocker.lab.covariance import hrp_tree
 
-    found = hrp_tree(
-        application(request).uow(),
-        day=date,
-        symbols=_symbols(symbols),
-        universe=universe,
-        estimator=estimator,
-        window_days=window_days,
-        linkage_method=linkage,
+    found = _estimated(
+        request, hrp_tree, date, universe, symbols, estimator, window_days, linkage_method=linkage
     )
     key = f"{found.universe_hash}:{found.as_of_date}:{found.covariance_method}:{found.linkage}"
-    if _cached(request, response, key):
-        return Response(status_code=304, headers=dict(response.headers))
+    cached = _not_modified(request, response, key)
+    if cached is not None:
+        return cached
     return {
         "id": found.id,
         "as_of_date": found.as_of_date.isoformat(),
