@@ -11,7 +11,6 @@ also returns.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
@@ -19,7 +18,6 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 
 import requests
-from alpaca.common.exceptions import APIError
 from alpaca.data.enums import Adjustment, CorporateActionsType, DataFeed
 from alpaca.data.historical.corporate_actions import CorporateActionsClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
@@ -28,11 +26,12 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from stocker.core.errors import SourceError, UnknownSymbolError
 from stocker.sources.alpaca.common import (
-    CREDENTIALS,
     MARKET_ZONE,
     SOURCE_NAME,
     VENDOR,
     alpaca_credentials,
+    no_client_retries,
+    recorded_pages,
 )
 from stocker.sources.base import FetchRequest, SourceBatch, payload_hash
 from stocker.sources.frames import (
@@ -45,10 +44,7 @@ from stocker.sources.frames import (
 from stocker.sources.http import (
     ResponseRecorder,
     RetryPolicy,
-    body_snippet,
     decode_json,
-    error_for_status,
-    unreachable,
 )
 
 if TYPE_CHECKING:
@@ -74,12 +70,6 @@ INFO_COLUMNS = ("symbol", "currency", "source", "source_hash")
 
 def _timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _no_client_retries(client: Any) -> None:
-    # alpaca-py retries 429s itself with a fixed 3 s sleep and no regard for Retry-After; this
-    # source retries instead (its `RetryPolicy`), so switch the client's own off.
-    client._retry = 0
 
 
 class AlpacaSource:
@@ -119,7 +109,7 @@ class AlpacaSource:
         self._bars_client = StockHistoricalDataClient(pair.key, pair.secret, url_override=data_url)
         self._actions_client = CorporateActionsClient(pair.key, pair.secret, url_override=data_url)
         for client in (self._bars_client, self._actions_client):
-            _no_client_retries(client)
+            no_client_retries(client)
             self._recorder.attach(client._session)
 
     def fetch(self, request: FetchRequest) -> SourceBatch:
@@ -187,43 +177,7 @@ class AlpacaSource:
 
     def _call(self, call: Callable[[], object], what: str) -> list[requests.Response]:
         """Run one alpaca-py call; return the pages it received, or raise a Stocker error."""
-
-        def attempt() -> list[requests.Response]:
-            self._recorder.clear()
-            try:
-                call()
-            except APIError as error:
-                raise self._translate(error, what) from error
-            except requests.exceptions.JSONDecodeError as error:
-                body = self._recorder.responses[-1].content if self._recorder.responses else b""
-                decode_json(vendor=VENDOR, body=body, what=what)
-                raise SourceError(f"{VENDOR} returned unreadable JSON for {what}") from error
-            except requests.RequestException as error:
-                raise unreachable(VENDOR, what, error) from error
-            return self._recorder.successful()
-
-        return self._retry.run(attempt)
-
-    @staticmethod
-    def _translate(error: APIError, what: str) -> SourceError:
-        response = error.response
-        status = error.status_code or 0
-        body = response.content if response is not None else str(error).encode()
-        headers = dict(response.headers) if response is not None else {}
-        message = _vendor_message(body)
-        if status in (400, 422) and "symbol" in message.lower():
-            return UnknownSymbolError(f"{VENDOR} rejected a symbol in {what}: {message}")
-        translated = error_for_status(
-            vendor=VENDOR,
-            status=status,
-            headers=headers,
-            body=body,
-            what=what,
-            credentials=CREDENTIALS,
-        )
-        if status == 403 and "subscription" in message.lower():
-            return SourceError(f"{VENDOR} refused {what}: {message}; use feed='iex' on a free plan")
-        return translated or SourceError(f"{VENDOR} failed for {what}: {message}")
+        return recorded_pages(self._recorder, self._retry, call, what)
 
     # -- parsing -------------------------------------------------------------------------------
 
@@ -295,15 +249,3 @@ class AlpacaSource:
                     }
                 )
         return corporate_actions_frame(rows)
-
-
-def _vendor_message(body: bytes) -> str:
-    """Alpaca's `{"code": ..., "message": ...}` error text, or the body's start."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body_snippet(body)
-    if isinstance(payload, Mapping) and payload.get("message"):
-        code = payload.get("code")
-        return f"{payload['message']} (code {code})" if code else str(payload["message"])
-    return body_snippet(body)

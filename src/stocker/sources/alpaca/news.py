@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import pandas as pd
 import requests
-from alpaca.common.exceptions import APIError
 from alpaca.data.historical.news import NewsClient
 from alpaca.data.live.news import NewsDataStream
 from alpaca.data.requests import NewsRequest
@@ -36,24 +35,20 @@ from stocker.sources.alpaca.common import (
     MARKET_ZONE,
     SOURCE_NAME,
     VENDOR,
+    AuthRecording,
     alpaca_credentials,
+    drive,
+    no_client_retries,
+    recorded_pages,
+    wire_moment,
 )
-from stocker.sources.alpaca.historical import EARLIEST_DATE, AlpacaSource, _no_client_retries
+from stocker.sources.alpaca.historical import EARLIEST_DATE
 from stocker.sources.base import FetchRequest, RawReject, payload_hash
-from stocker.sources.http import ResponseRecorder, RetryPolicy, decode_json, unreachable
+from stocker.sources.http import ResponseRecorder, RetryPolicy, decode_json
 from stocker.sources.news import NEWS_TABLE, NewsBatch, article_row, articles_frame
 
 if TYPE_CHECKING:
     from stocker.config import Credentials
-
-
-def _moment(value: Any) -> datetime:
-    """A wire timestamp (RFC 3339 text, msgpack Timestamp or datetime) as an aware UTC time."""
-    if isinstance(value, msgpack.Timestamp):
-        return value.to_datetime().astimezone(UTC)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 
 def news_row(article: Mapping[str, Any], source_hash: str) -> dict[str, Any]:
@@ -69,7 +64,7 @@ def news_row(article: Mapping[str, Any], source_hash: str) -> dict[str, Any]:
     return article_row(
         vendor=SOURCE_NAME,
         vendor_id=str(article["id"]),
-        published_at=_moment(article["created_at"]),
+        published_at=wire_moment(article["created_at"]),
         headline=headline,
         summary=article.get("summary"),
         symbols=symbols,
@@ -106,7 +101,7 @@ class AlpacaNewsSource:
         self._retry = RetryPolicy(retries, max_retry_wait_s, backoff_s, sleep)
         self._recorder = ResponseRecorder()
         self._client = NewsClient(pair.key, pair.secret, url_override=data_url)
-        _no_client_retries(self._client)
+        no_client_retries(self._client)
         self._recorder.attach(self._client._session)
 
     def fetch_news(self, request: FetchRequest) -> NewsBatch:
@@ -141,35 +136,11 @@ class AlpacaNewsSource:
         return NewsBatch(source=SOURCE_NAME, articles=articles_frame(rows), rejects=rejects)
 
     def _call(self, call: Callable[[], object], what: str) -> list[requests.Response]:
-        def attempt() -> list[requests.Response]:
-            self._recorder.clear()
-            try:
-                call()
-            except APIError as error:
-                raise AlpacaSource._translate(error, what) from error
-            except requests.exceptions.JSONDecodeError as error:
-                body = self._recorder.responses[-1].content if self._recorder.responses else b""
-                decode_json(vendor=VENDOR, body=body, what=what)
-                raise SourceError(f"{VENDOR} returned unreadable JSON for {what}") from error
-            except requests.RequestException as error:
-                raise unreachable(VENDOR, what, error) from error
-            return self._recorder.successful()
-
-        return self._retry.run(attempt)
+        return recorded_pages(self._recorder, self._retry, call, what)
 
 
-class _RecordingNewsDataStream(NewsDataStream):
+class _RecordingNewsDataStream(AuthRecording, NewsDataStream):
     """alpaca-py's news stream, remembering an authentication refusal instead of retrying."""
-
-    auth_error: str | None = None
-
-    async def _auth(self) -> None:
-        try:
-            await super()._auth()
-        except ValueError as error:
-            self.auth_error = str(error)
-            await self.stop_ws()
-            raise
 
 
 class AlpacaNewsFeed:
@@ -223,7 +194,7 @@ class AlpacaNewsFeed:
                 failure.append(error)
 
         stream.subscribe_news(handle, *wanted)
-        asyncio.run(self._drive(stream, stop_event, failure))
+        asyncio.run(drive(stream, stop_event, self.poll_s, lambda: bool(failure)))
         if stream.auth_error is not None:
             raise SourceError(
                 f"Alpaca's news stream refused authentication: {stream.auth_error}; set "
@@ -231,17 +202,3 @@ class AlpacaNewsFeed:
             )
         if failure:
             raise failure[0]
-
-    async def _drive(
-        self,
-        stream: _RecordingNewsDataStream,
-        stop_event: threading.Event,
-        failure: list[BaseException],
-    ) -> None:
-        runner = asyncio.create_task(stream._run_forever())
-        while not (runner.done() or stop_event.is_set() or failure or stream.auth_error):
-            await asyncio.sleep(self.poll_s)
-        if not runner.done():
-            await stream.stop_ws()
-            await stream.close()
-        await runner

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -24,7 +23,14 @@ from alpaca.data.enums import DataFeed
 from alpaca.data.live.stock import StockDataStream
 
 from stocker.core.errors import SourceError
-from stocker.sources.alpaca.common import CREDENTIALS, SOURCE_NAME, alpaca_credentials
+from stocker.sources.alpaca.common import (
+    CREDENTIALS,
+    SOURCE_NAME,
+    AuthRecording,
+    alpaca_credentials,
+    drive,
+    wire_moment,
+)
 from stocker.sources.base import payload_hash
 from stocker.sources.frames import intraday_bars_frame
 
@@ -42,16 +48,9 @@ def bar_row(message: Mapping[str, Any], interval: str = STREAM_INTERVAL) -> dict
     `source_hash` is the SHA-256 of the bar's own msgpack encoding: the stream's frames carry
     several messages and the client hands them out one by one.
     """
-    moment = message["t"]
-    if isinstance(moment, msgpack.Timestamp):
-        timestamp = moment.to_datetime()
-    elif isinstance(moment, datetime):
-        timestamp = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    else:
-        timestamp = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
     return {
         "symbol": message["S"],
-        "timestamp": timestamp.astimezone(UTC),
+        "timestamp": wire_moment(message["t"]),
         "interval": interval,
         "open": message["o"],
         "high": message["h"],
@@ -63,18 +62,8 @@ def bar_row(message: Mapping[str, Any], interval: str = STREAM_INTERVAL) -> dict
     }
 
 
-class _RecordingStockDataStream(StockDataStream):
+class _RecordingStockDataStream(AuthRecording, StockDataStream):
     """alpaca-py's stream, remembering an authentication refusal instead of retrying forever."""
-
-    auth_error: str | None = None
-
-    async def _auth(self) -> None:
-        try:
-            await super()._auth()
-        except ValueError as error:
-            self.auth_error = str(error)
-            await self.stop_ws()
-            raise
 
 
 class AlpacaBarStream:
@@ -132,7 +121,7 @@ class AlpacaBarStream:
 
     def run(self, stop_event: threading.Event) -> None:
         """Stream until `stop_event` is set (or a consumer fails, or Alpaca refuses the keys)."""
-        asyncio.run(self._drive(stop_event))
+        asyncio.run(drive(self._stream, stop_event, self.poll_s, lambda: self._failure is not None))
         if self._stream.auth_error is not None:
             raise SourceError(
                 f"Alpaca's stream refused authentication: {self._stream.auth_error}; set "
@@ -141,22 +130,6 @@ class AlpacaBarStream:
             )
         if self._failure is not None:
             raise self._failure
-
-    async def _drive(self, stop_event: threading.Event) -> None:
-        # `_run_forever` is the loop `StockDataStream.run()` wraps in `asyncio.run`; awaiting it
-        # here lets this coroutine watch `stop_event` and close the socket promptly.
-        runner = asyncio.create_task(self._stream._run_forever())
-        while not (
-            runner.done()
-            or stop_event.is_set()
-            or self._failure is not None
-            or self._stream.auth_error is not None
-        ):
-            await asyncio.sleep(self.poll_s)
-        if not runner.done():
-            await self._stream.stop_ws()
-            await self._stream.close()
-        await runner
 
 
 class AlpacaLiveFeed:
