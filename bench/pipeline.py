@@ -54,7 +54,7 @@ from stocker.store import migrate
 from stocker.store.embedded import private_redis_server
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.brokers.paper import PaperBroker
-from stocker.trading.days import fund, replay, run_day
+from stocker.trading.days import bar_message, fund, replay, run_day
 from stocker.trading.stages import Stages
 from stocker.trading.strategy_files import PortfolioSetup
 
@@ -224,20 +224,7 @@ def day_rows(days: int) -> list[tuple[str, str, str]]:
                 bars = uow.trading.bars_on(live.portfolios[0].symbols, day)
             started = time.perf_counter()
             with SqlUnitOfWork(engine) as uow:
-                uow.outbox.add_many(
-                    MarketBar(
-                        symbol=b.symbol,
-                        date=b.date,
-                        open=b.open,
-                        high=b.high,
-                        low=b.low,
-                        close=b.close,
-                        adj_close=b.adj_close,
-                        volume=b.volume,
-                        provider="bench",
-                    )
-                    for b in bars.values()
-                )
+                uow.outbox.add_many(bar_message(b, "bench") for b in bars.values())
                 uow.commit()
             _pump(relay, consumers)
             latencies.append(time.perf_counter() - started)

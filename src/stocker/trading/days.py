@@ -27,6 +27,7 @@ from stocker.trading.stages import Stages
 
 if TYPE_CHECKING:
     from stocker.bus.handlers import HandlerRegistry, Registration
+    from stocker.store.repositories.trading import BarRow
     from stocker.store.uow import SqlUnitOfWork
 
 UowFactory = Callable[[], "SqlUnitOfWork"]
@@ -97,6 +98,21 @@ def fund(uow_factory: UowFactory, stages: Stages, day: dt.date) -> None:
         )
 
 
+def bar_message(bar: BarRow, provider: str | None = None) -> MarketBar:
+    """The `MarketBar` event of a stored bar, from `provider` (default: the bar's source)."""
+    return MarketBar(
+        symbol=bar.symbol,
+        date=bar.date,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        adj_close=bar.adj_close,
+        volume=bar.volume,
+        provider=(bar.source if provider is None else provider)[:50],
+    )
+
+
 def run_day(
     uow_factory: UowFactory, registry: HandlerRegistry, stages: Stages, day: dt.date
 ) -> DayReport:
@@ -108,18 +124,7 @@ def run_day(
     with uow:
         bars = uow.trading.bars_on(symbols, day)
     queue: deque[BusMessage] = deque(
-        MarketBar(
-            symbol=bar.symbol,
-            date=bar.date,
-            open=bar.open,
-            high=bar.high,
-            low=bar.low,
-            close=bar.close,
-            adj_close=bar.adj_close,
-            volume=bar.volume,
-            provider=bar.source[:50],
-        )
-        for bar in (bars[s] for s in symbols if s in bars)
+        bar_message(bars[symbol]) for symbol in symbols if symbol in bars
     )
     registrations = registry.registrations()
 

@@ -15,12 +15,12 @@ from stocker.bus.handlers import HandlerRegistry
 from stocker.bus.relay import OutboxRelay
 from stocker.bus.streams import DATA_FIELD, text_fields
 from stocker.config import Settings
-from stocker.core.messages import MarketBar, parse
+from stocker.core.messages import parse
 from stocker.core.strategy.config import StrategyConfig
 from stocker.data.sample import load_sample
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.brokers.paper import PaperBroker
-from stocker.trading.days import fund, replay, run_day
+from stocker.trading.days import bar_message, fund, replay, run_day
 from stocker.trading.explain import explain
 from stocker.trading.stages import Stages
 from stocker.trading.strategy_files import PortfolioSetup
@@ -76,20 +76,7 @@ def test_a_day_through_consumers_equals_run_day(
             pass
     with uow:
         bars = uow.trading.bars_on(STOCKS, day)
-        uow.outbox.add_many(
-            MarketBar(
-                symbol=b.symbol,
-                date=b.date,
-                open=b.open,
-                high=b.high,
-                low=b.low,
-                close=b.close,
-                adj_close=b.adj_close,
-                volume=b.volume,
-                provider="sample",
-            )
-            for b in bars.values()
-        )
+        uow.outbox.add_many(bar_message(b, "sample") for b in bars.values())
         uow.commit()
     idle = 0
     while idle < 3:

@@ -26,7 +26,7 @@ from stocker.core.messages import MarketBar
 from stocker.core.strategy.config import StrategyConfig
 from stocker.data.sample import load_sample
 from stocker.store.uow import SqlUnitOfWork
-from stocker.trading.days import fund, replay, run_day
+from stocker.trading.days import bar_message, fund, replay, run_day
 from stocker.trading.stages import Stages
 from stocker.trading.strategy_files import PortfolioSetup
 
@@ -57,20 +57,7 @@ def _orders(uow: SqlUnitOfWork, portfolio: str) -> list[tuple[dt.date, str, str,
 def _bars(uow: SqlUnitOfWork, day: dt.date) -> list[MarketBar]:
     with uow:
         bars = uow.trading.bars_on(STOCKS, day)
-    return [
-        MarketBar(
-            symbol=b.symbol,
-            date=b.date,
-            open=b.open,
-            high=b.high,
-            low=b.low,
-            close=b.close,
-            adj_close=b.adj_close,
-            volume=b.volume,
-            provider="sample",
-        )
-        for b in bars.values()
-    ]
+    return [bar_message(b, "sample") for b in bars.values()]
 
 
 def test_two_worker_processes_share_the_groups_and_apply_each_message_once(
