@@ -8,7 +8,8 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,8 @@ SOURCE_NAME = "alpaca"
 VENDOR = "Alpaca"
 CREDENTIALS = CredentialNames("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
 MARKET_ZONE = ZoneInfo("America/New_York")
+# Alpaca's consolidated history starts in 2016; asking from then is "everything".
+EARLIEST_DATE = date(2016, 1, 1)
 
 
 def alpaca_credentials(credentials: Credentials | None) -> Credentials:
@@ -44,6 +47,17 @@ def alpaca_credentials(credentials: Credentials | None) -> Credentials:
         CREDENTIALS,
         needs=f"{VENDOR} needs an API key pair (from https://app.alpaca.markets, 'API Keys')",
     )
+
+
+def market_window(
+    start: date | None, end: date | None, tick: timedelta
+) -> tuple[datetime, datetime | None]:
+    """New York midnight of `start` (else `EARLIEST_DATE`) through the last `tick` of `end`
+    (None: open-ended), the window Alpaca's REST calls take for a range of dates."""
+    first = datetime.combine(start or EARLIEST_DATE, clock_time(0), MARKET_ZONE)
+    if end is None:
+        return first, None
+    return first, datetime.combine(end + timedelta(days=1), clock_time(0), MARKET_ZONE) - tick
 
 
 def no_client_retries(client: Any) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
-from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -26,10 +25,12 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from stocker.core.errors import SourceError, UnknownSymbolError
 from stocker.sources.alpaca.common import (
+    EARLIEST_DATE,
     MARKET_ZONE,
     SOURCE_NAME,
     VENDOR,
     alpaca_credentials,
+    market_window,
     no_client_retries,
     recorded_pages,
 )
@@ -50,8 +51,6 @@ from stocker.sources.http import (
 if TYPE_CHECKING:
     from stocker.config import Credentials
 
-# Alpaca's consolidated history starts in 2016; asking from then is "everything".
-EARLIEST_DATE = date(2016, 1, 1)
 TIMEFRAMES = {
     "1d": TimeFrame(1, TimeFrameUnit.Day),
     "1m": TimeFrame(1, TimeFrameUnit.Minute),
@@ -121,13 +120,7 @@ class AlpacaSource:
                 f"expected one of {sorted(TIMEFRAMES)}"
             )
         symbols = list(dict.fromkeys(request.symbols))
-        start = datetime.combine(request.start or EARLIEST_DATE, clock_time(0), MARKET_ZONE)
-        end = (
-            datetime.combine(request.end + timedelta(days=1), clock_time(0), MARKET_ZONE)
-            - timedelta(microseconds=1)
-            if request.end
-            else None
-        )
+        start, end = market_window(request.start, request.end, timedelta(microseconds=1))
         bars_request = StockBarsRequest(
             symbol_or_symbols=symbols,
             timeframe=timeframe,

@@ -17,8 +17,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
-from datetime import time as clock_time
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -32,17 +31,16 @@ from stocker.core.errors import SourceError
 from stocker.core.symbols import symbol_problem
 from stocker.sources.alpaca.common import (
     CREDENTIALS,
-    MARKET_ZONE,
     SOURCE_NAME,
     VENDOR,
     AuthRecording,
     alpaca_credentials,
     drive,
+    market_window,
     no_client_retries,
     recorded_pages,
     wire_moment,
 )
-from stocker.sources.alpaca.historical import EARLIEST_DATE
 from stocker.sources.base import FetchRequest, RawReject, payload_hash
 from stocker.sources.http import ResponseRecorder, RetryPolicy, decode_json
 from stocker.sources.news import NEWS_TABLE, NewsBatch, article_row, articles_frame
@@ -107,13 +105,7 @@ class AlpacaNewsSource:
     def fetch_news(self, request: FetchRequest) -> NewsBatch:
         """Every article about the symbols (none: all) from start through end (New York dates)."""
         symbols = list(dict.fromkeys(request.symbols))
-        start = datetime.combine(request.start or EARLIEST_DATE, clock_time(0), MARKET_ZONE)
-        end = (
-            datetime.combine(request.end + timedelta(days=1), clock_time(0), MARKET_ZONE)
-            - timedelta(seconds=1)
-            if request.end
-            else None
-        )
+        start, end = market_window(request.start, request.end, timedelta(seconds=1))
         news_request = NewsRequest(
             symbols=",".join(symbols) if symbols else None,
             start=start.astimezone(UTC),
