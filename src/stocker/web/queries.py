@@ -1,6 +1,6 @@
 """The read models the pages show, each read in one transaction of a unit of work.
 
-Only reads: the SQL is `stocker.store.repositories.reads.WebReads`; here the rows are grouped
+Only reads: the SQL is `stocker.store.repositories.web_reads.WebReads`; here the rows are grouped
 into what one page needs.
 """
 
