@@ -6,12 +6,14 @@ warning and a report when it is not. Convex methods reuse a compiled DPP problem
 (method, constraint structure); closed forms, Newton and bisection need no solver. A failure
 raises: `InfeasibleError` (naming the constraints in conflict), `SolverFailedError` (naming every
 solver tried), `DataError` (naming the input) — never a silent fallback to equal weights.
+
+This module checks the inputs and dispatches; the convex path is in `convex_solve`, risk parity
+and the trees in `heuristic`, the expected-return inputs in `expected_return_inputs`.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -19,33 +21,17 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from stocker.core.covariance import (
-    EWMACovariance,
-    PsdReport,
-    SampleCovariance,
-    correlation_from_covariance,
-    repair_psd,
-)
-from stocker.core.errors import DataError, InfeasibleError
-from stocker.core.optimize.conflicts import raise_conflicts
-from stocker.core.optimize.constraints import Constraints, ResolvedConstraints
-from stocker.core.optimize.convex import (
-    CONVEX_METHODS,
-    DEFAULT_SOLVERS,
-    ConvexProblem,
-    SolverFailedError,
-)
-from stocker.core.optimize.cvar import portfolio_cvar
-from stocker.core.optimize.expected_returns import (
-    CAPM,
-    BlackLitterman,
-    ExpectedReturnModel,
-    FactorImplied,
-)
+from stocker.core.covariance import PsdReport, SampleCovariance, repair_psd
+from stocker.core.errors import DataError
+from stocker.core.optimize.constraints import Constraints
+from stocker.core.optimize.convex import CONVEX_METHODS
+from stocker.core.optimize.convex_solve import _PROBLEMS as _PROBLEMS  # cleared by tests, bench
+from stocker.core.optimize.convex_solve import _convex, _finish, _objective
+from stocker.core.optimize.expected_return_inputs import ExpectedReturns, _expected_returns
 from stocker.core.optimize.factor_risk import FactorCovariance
-from stocker.core.optimize.herc import herc_weights, optimal_cluster_count
-from stocker.core.optimize.hrp import Convention, Tree, build_tree, hrp_weights
-from stocker.core.optimize.risk_parity import risk_budget_weights, risk_contributions
+from stocker.core.optimize.heuristic import _heuristic
+from stocker.core.optimize.hrp import Convention, Tree
+from stocker.core.optimize.risk_parity import risk_contributions
 
 Method = Literal[
     "equal_weight",
@@ -71,15 +57,6 @@ METHODS: tuple[str, ...] = (
     "herc",
     "min_cvar",
 )
-ExpectedReturns = (
-    pd.Series | Literal["historical_mean", "ewma_mean", "capm"] | ExpectedReturnModel | None
-)
-EXPECTED_RETURN_MODES = ("historical_mean", "ewma_mean", "capm")
-# Modes that cannot be named alone: the model object carries what they need.
-_MODELS_WITH_INPUTS = {
-    "black_litterman": "views and market caps or a prior: BlackLitterman(...)",
-    "factor_implied": "a score per symbol and a spread: FactorImplied(...)",
-}
 # Constraint fields each non-convex method honours; anything else set is refused, not ignored.
 _SUPPORTED = {
     "equal_weight": frozenset[str](),
@@ -90,9 +67,6 @@ _SUPPORTED = {
 }
 # Methods whose weights need no n×n covariance (see `_without_covariance`).
 _NO_COVARIANCE = frozenset({"equal_weight", "inverse_volatility"})
-# Compiled problems per process (not thread-safe: a cached problem's parameters are shared).
-_CACHE_SIZE = 8
-_PROBLEMS: OrderedDict[tuple[object, ...], ConvexProblem] = OrderedDict()
 
 
 class CovarianceEstimator(Protocol):
@@ -355,200 +329,3 @@ def _covariance(
     if report.repaired:
         warnings.warn(f"covariance repaired: {report.reason}", RuntimeWarning, stacklevel=4)
     return np.asarray(repaired), report
-
-
-def _expected_returns(
-    returns: pd.DataFrame,
-    expected: ExpectedReturns,
-    sigma: np.ndarray,
-    method: str,
-) -> np.ndarray | None:
-    """μ per period: a given Series, a named mode, or a model (CAPM, FactorImplied, BL)."""
-    if isinstance(expected, pd.Series):
-        return _aligned(expected, returns)
-    if isinstance(expected, CAPM | FactorImplied | BlackLitterman):
-        return _finite(expected.estimate(returns, sigma))
-    if method == "min_variance" or method == "min_cvar":
-        return None
-    if expected is None or expected == "historical_mean":
-        return returns.to_numpy().mean(axis=0)
-    if isinstance(expected, str):
-        if expected == "ewma_mean":
-            return np.asarray(EWMACovariance(halflife_days=63).fit(returns).location_)
-        if expected == "capm":
-            return _finite(CAPM().estimate(returns, sigma))
-        if expected in _MODELS_WITH_INPUTS:
-            raise DataError(
-                f"expected_returns: {expected!r} needs its inputs "
-                f"({_MODELS_WITH_INPUTS[expected]}): pass a model object instead of the name"
-            )
-        raise DataError(
-            f"expected_returns: got {expected!r}, expected a Series, one of "
-            f"{EXPECTED_RETURN_MODES}, or CAPM / FactorImplied / BlackLitterman"
-        )
-    raise DataError(f"expected_returns: got {type(expected).__name__}, expected a Series or a mode")
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    if not np.isfinite(values).all():
-        raise DataError("expected_returns: the model gave non-finite values (check its inputs)")
-    return values
-
-
-def _aligned(expected: pd.Series, returns: pd.DataFrame) -> np.ndarray:
-    missing = [s for s in returns.columns if s not in expected.index]
-    if missing:
-        raise DataError(f"expected_returns: no value for {missing[:10]}")
-    values = expected.reindex(returns.columns).to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise DataError("expected_returns: expected finite numbers")
-    return values
-
-
-def _problem(
-    method: str,
-    resolved: ResolvedConstraints,
-    n_scenarios: int,
-    confidence: float,
-    risk_factors: int | None = None,
-) -> ConvexProblem:
-    """The compiled problem for this structure, built on first use and then reused."""
-    key = (method, resolved.structure(), n_scenarios, confidence, risk_factors)
-    problem = _PROBLEMS.get(key)
-    if problem is None:
-        problem = ConvexProblem(method, resolved, n_scenarios, confidence, risk_factors)
-        _PROBLEMS[key] = problem
-        while len(_PROBLEMS) > _CACHE_SIZE:
-            _PROBLEMS.popitem(last=False)
-    _PROBLEMS.move_to_end(key)
-    return problem
-
-
-def _convex(
-    method: str,
-    resolved: ResolvedConstraints,
-    sigma: np.ndarray,
-    mu: np.ndarray | None,
-    returns: pd.DataFrame,
-    risk_free_rate: float,
-    risk_aversion: float,
-    confidence: float,
-    solvers: Sequence[str] | None,
-    solver_options: Mapping[str, Mapping[str, object]] | None,
-    factor: FactorCovariance | None = None,
-) -> tuple[np.ndarray, str, list[tuple[str, str]], str]:
-    if method == "max_sharpe" and mu is not None and resolved.lower.min() >= 0:
-        best = int(np.argmax(mu))
-        if mu[best] <= risk_free_rate:
-            raise InfeasibleError(
-                f"max_sharpe: no asset's expected return exceeds the risk-free rate "
-                f"(highest is {resolved.symbols[best]} at {mu[best]:.6g} <= risk_free_rate "
-                f"{risk_free_rate:.6g}); a long-only maximum-Sharpe portfolio does not exist — "
-                "use min_variance, or a lower risk_free_rate"
-            )
-    scenarios = returns.to_numpy(dtype=np.float64) if method == "min_cvar" else None
-    n_scenarios = 0 if scenarios is None else scenarios.shape[0]
-    if method == "min_cvar":
-        factor = None  # CVaR reads the scenarios, not the covariance
-    problem = _problem(
-        method, resolved, n_scenarios, confidence, None if factor is None else factor.n_factors
-    )
-    problem.set_values(
-        sigma if factor is None else factor, resolved, mu, risk_free_rate, risk_aversion, scenarios
-    )
-    try:
-        outcome = problem.solve(solvers, solver_options)
-    except InfeasibleError:
-        raise_conflicts(method, resolved, sigma, solvers or DEFAULT_SOLVERS)
-        if method == "max_sharpe":
-            raise InfeasibleError(
-                "max_sharpe: the constraints can all hold, but no portfolio satisfying them has "
-                f"expected return (net of costs) above risk_free_rate {risk_free_rate:.6g}"
-            ) from None
-        raise
-    names = {
-        "min_variance": "variance",
-        "max_sharpe": "sharpe_ratio",
-        "mean_variance": "utility",
-        "max_return": "expected_return",
-        "min_cvar": "cvar",
-    }
-    return outcome.weights, outcome.solver, outcome.attempts, names[method]
-
-
-def _finish(
-    raw: np.ndarray, resolved: ResolvedConstraints, sigma: np.ndarray, long_only: bool, method: str
-) -> np.ndarray:
-    """Clip solver round-off below zero (long-only), renormalise, and refuse visible violations."""
-    weights = np.clip(raw, 0.0, None) if long_only else raw.copy()
-    weights = weights / weights.sum()
-    violations = resolved.violations(weights, sigma, tol=1e-6)
-    if violations:
-        raise SolverFailedError(
-            f"{method}: the solver's answer breaks {violations} by more than 1e-6", []
-        )
-    return weights
-
-
-def _objective(
-    method: str,
-    weights: np.ndarray,
-    sigma: np.ndarray,
-    mu: np.ndarray | None,
-    resolved: ResolvedConstraints,
-    risk_free_rate: float,
-    risk_aversion: float,
-    scenarios: np.ndarray,
-    confidence: float,
-) -> float:
-    """The objective recomputed from the weights (not the solver's scaled value)."""
-    variance = float(weights @ sigma @ weights)
-    cost = float(resolved.cost @ np.abs(weights - resolved.previous))
-    ret = float(mu @ weights) if mu is not None else 0.0
-    if method == "min_variance":
-        return variance + cost
-    if method == "max_sharpe":
-        return (ret - risk_free_rate - cost) / np.sqrt(variance)
-    if method == "mean_variance":
-        return ret - risk_aversion / 2 * variance - cost
-    if method == "max_return":
-        return ret - cost
-    return portfolio_cvar(scenarios, weights, confidence) + cost
-
-
-def _heuristic(
-    method: str,
-    sigma: np.ndarray,
-    symbols: list[str],
-    resolved: ResolvedConstraints,
-    risk_budgets: pd.Series | None,
-    tree: Tree | None,
-    convention: Convention | None,
-    linkage_method: str | None,
-    optimal_ordering: bool,
-    n_clusters: int | None,
-) -> tuple[np.ndarray, str, Tree | None, str]:
-    if method == "risk_parity":
-        budgets = None
-        if risk_budgets is not None:
-            budgets = _aligned(risk_budgets, pd.DataFrame(columns=symbols))
-        weights, iterations = risk_budget_weights(sigma, budgets)
-        return weights, f"newton ({iterations} iterations)", None, "variance"
-    correlation = correlation_from_covariance(sigma)
-    if convention is None:
-        convention = "lopez_de_prado" if method == "hrp" else "condensed"
-    if linkage_method is None:
-        linkage_method = "single" if method == "hrp" else "ward"
-    if tree is None:
-        tree = build_tree(correlation, symbols, convention, linkage_method, optimal_ordering)
-    elif list(tree.labels) != symbols:
-        raise DataError(
-            f"tree: labels {list(tree.labels)[:5]}… differ from the returns' symbols "
-            f"{symbols[:5]}…; expected a tree built for this universe"
-        )
-    if method == "hrp":
-        weights = hrp_weights(sigma, tree, resolved.lower, resolved.upper)
-        return weights, "bisection", tree, "variance"
-    clusters = n_clusters or optimal_cluster_count(correlation, tree)
-    weights = herc_weights(sigma, tree, clusters, resolved.lower, resolved.upper)
-    return weights, f"herc ({clusters} clusters)", tree, "variance"

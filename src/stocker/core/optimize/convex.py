@@ -13,25 +13,34 @@ so the answer is the maximum-Sharpe portfolio of the constrained set, not of a l
 
 Numbers are rescaled before solving (covariance by its mean variance, scenarios by their typical
 size) so that objectives are O(1) and solver tolerances mean the same for every universe.
+
+The named constraint groups are built in `constraint_groups` and the solver fallback sequence
+runs in `solvers`; both are shared with the conflict search.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import cvxpy as cp
 import numpy as np
 from scipy import linalg, sparse
 
-from stocker.core.errors import DataError, InfeasibleError, StockerError
+from stocker.core.errors import DataError, InfeasibleError
+from stocker.core.optimize.constraint_groups import build_groups
 from stocker.core.optimize.constraints import ResolvedConstraints
 from stocker.core.optimize.factor_risk import FactorCovariance
+from stocker.core.optimize.solvers import (
+    _INFEASIBLE,
+    DEFAULT_SOLVERS,
+    SolverFailedError,
+    _polished,
+    describe_attempts,
+    solve_with_fallback,
+)
 
-DEFAULT_SOLVERS = ("CLARABEL", "SCS", "ECOS", "OSQP")
 # QPs without a volatility cone: OSQP (ADMM, factorises once, warm-starts, polished) first.
 QP_SOLVERS = ("OSQP", "CLARABEL", "SCS", "ECOS")
 # OSQP runs ADMM to 1e-9 and then *polishes*: it solves the KKT system of the active set it
@@ -48,16 +57,6 @@ OSQP_OPTIONS: dict[str, object] = {
 _QUADRATIC = frozenset({"CLARABEL", "OSQP", "SCS", "PIQP", "PROXQP", "QOCO", "DAQP", "GUROBI"})
 CONVEX_METHODS = ("min_variance", "max_sharpe", "mean_variance", "max_return", "min_cvar")
 ACCEPT_TOLERANCE = 1e-6
-_OPTIMAL = (cp.OPTIMAL,)
-_INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
-
-
-class SolverFailedError(StockerError):
-    """Every solver in the fallback sequence failed; `attempts` says how each one did."""
-
-    def __init__(self, message: str, attempts: Sequence[tuple[str, str]]) -> None:
-        super().__init__(message)
-        self.attempts = tuple(attempts)
 
 
 @dataclass
@@ -389,121 +388,3 @@ class ConvexProblem:
             return "non-finite weights"
         broken = self._constraints.violations(weights, self._covariance, ACCEPT_TOLERANCE)
         return f"breaks {broken} by more than {ACCEPT_TOLERANCE:g}" if broken else None
-
-
-def build_groups(
-    problem: ConvexProblem,
-    weights: cp.Variable,
-    scale: cp.Variable | None,
-    constraints: ResolvedConstraints,
-    skip: frozenset[str] = frozenset(),
-) -> tuple[dict[str, list[cp.Constraint]], cp.Expression]:
-    """Constraint groups over `weights`; with `scale` (κ) every constant side is multiplied by κ."""
-
-    def times(value: cp.Expression) -> cp.Expression:
-        if scale is None:
-            return value
-        return cp.multiply(value, scale)
-
-    one = 1.0 if scale is None else scale
-    groups: dict[str, list[cp.Constraint]] = {"budget": [cp.sum(weights) == one]}
-    if "min_weight" not in skip:
-        groups["min_weight"] = [weights >= times(problem.lower)]
-    if "max_weight" not in skip:
-        groups["max_weight"] = [weights <= times(problem.upper)]
-    if constraints.gross_limit is not None and "gross_limit" not in skip:
-        groups["gross_limit"] = [cp.norm1(weights) <= times(problem.gross)]
-    if constraints.sector_names and "sector_caps" not in skip:
-        groups["sector_caps"] = [problem.sector_matrix @ weights <= times(problem.sector_caps)]
-    if constraints.factor_names and "factor_bounds" not in skip:
-        exposure = problem.factor_matrix @ weights
-        groups["factor_bounds"] = [
-            exposure >= times(problem.factor_lower),
-            exposure <= times(problem.factor_upper),
-        ]
-    if constraints.max_beta is not None and "max_beta" not in skip:
-        groups["max_beta"] = [problem.betas @ weights <= times(problem.max_beta)]
-    if constraints.volatility_per_period is not None and "target_volatility_annual" not in skip:
-        groups["target_volatility_annual"] = [
-            cp.norm(problem.risk_root(weights), 2) <= times(problem.volatility)
-        ]
-    trade_cost: cp.Expression = cp.Constant(0.0)
-    if constraints.has_trades:
-        # Δw is its own variable so costᵀ|Δw| stays DPP (parameter × parameter-free expression).
-        trades = cp.Variable(weights.shape[0], name="trades")
-        groups["trades"] = [trades == weights - times(problem.previous)]
-        if constraints.turnover_limit is not None and "turnover_limit" not in skip:
-            groups["turnover_limit"] = [0.5 * cp.norm1(trades) <= times(problem.turnover)]
-        if constraints.per_asset_turnover_limit is not None and (
-            "per_asset_turnover_limit" not in skip
-        ):
-            groups["per_asset_turnover_limit"] = [cp.abs(trades) <= times(problem.asset_turnover)]
-        if np.any(constraints.cost > 0):
-            trade_cost = problem.cost @ cp.abs(trades)
-    return groups, trade_cost
-
-
-def solve_with_fallback(
-    problem: cp.Problem,
-    solvers: Sequence[str] = DEFAULT_SOLVERS,
-    solver_options: Mapping[str, Mapping[str, object]] | None = None,
-    check: Callable[[], str | None] | None = None,
-    run: Callable[[str, dict[str, object]], str] | None = None,
-) -> tuple[str, str, list[tuple[str, str]]]:
-    """Try each installed solver in order until one answers; return (status, solver, attempts).
-
-    An "optimal" answer that `check` rejects (e.g. SCS at its default accuracy breaking a bound
-    by 1e-5) counts as a failure and the next solver is tried.
-    """
-    installed = _installed()
-    attempts: list[tuple[str, str]] = []
-    for solver in solvers:
-        if solver not in installed:
-            attempts.append((solver, "not installed"))
-            continue
-        options = dict((solver_options or {}).get(solver, {}))
-        options.setdefault("warm_start", True)
-        try:
-            with warnings.catch_warnings():
-                # "Solution may be inaccurate" is recorded in `attempts` instead.
-                warnings.simplefilter("ignore", UserWarning)
-                # cvxpy reads the sparse factor densely when it compiles without DPP; harmless.
-                warnings.filterwarnings("ignore", "Reading from a sparse CVXPY", RuntimeWarning)
-                if run is None:
-                    problem.solve(solver=solver, **options)
-                    status = str(problem.status)
-                else:
-                    status = run(solver, options)
-        except (cp.error.SolverError, ValueError, ArithmeticError) as error:
-            attempts.append((solver, f"error: {str(error).splitlines()[0][:120]}"))
-            continue
-        reason = check() if check is not None and status in _OPTIMAL else None
-        if reason is not None:
-            attempts.append((solver, f"rejected: {reason}"))
-            continue
-        attempts.append((solver, status))
-        if status in _OPTIMAL or status in _INFEASIBLE:
-            return status, solver, attempts
-    return "failed", "", attempts
-
-
-def _polished(problem: cp.Problem, solver: str, options: Mapping[str, object]) -> str:
-    """The status, except that an OSQP answer whose polishing failed is only ADMM-accurate:
-    refused when ADMM stopped looser than 1e-8 (the 1e-6 constraint check applies anyway)."""
-    tolerances = (options.get("eps_abs", 1e-5), options.get("eps_rel", 1e-5))
-    loose = any(not isinstance(eps, float | int) or eps > 1e-8 for eps in tolerances)
-    status = str(problem.status)
-    if solver == "OSQP" and status == cp.OPTIMAL:
-        info = getattr(problem.solver_stats.extra_stats, "info", None)
-        if info is not None and getattr(info, "status_polish", 1) != 1 and loose:
-            return "unpolished (polishing failed; ADMM accuracy only)"
-    return status
-
-
-@functools.cache
-def _installed() -> frozenset[str]:
-    return frozenset(cp.installed_solvers())
-
-
-def describe_attempts(attempts: Sequence[tuple[str, str]]) -> str:
-    return "; ".join(f"{solver}: {outcome}" for solver, outcome in attempts)
