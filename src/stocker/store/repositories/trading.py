@@ -4,7 +4,8 @@ Every row is a fact written once under a natural key — a signal per ``(strateg
 date)``, a target per ``(portfolio_id, symbol, date)``, an order per deterministic ``order_id``,
 a fill per broker ``fill_id`` — so an insert is ``ON CONFLICT DO NOTHING`` and says whether it
 wrote. A replayed message therefore finds its row and the stage emits nothing new. The reads the
-stages need (price history, a day's bars, what is open) live here too, next to the facts.
+stages need (price history, a day's bars, what is open) live here too, next to the facts. The
+rows themselves (dataclasses and mappers) are in `trading_rows.py`, re-exported here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,136 +21,36 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, RowMapping, text
 
-
-@dataclass(frozen=True, slots=True)
-class SignalRow:
-    """A `signals` row (``target_weight`` is the raw, unnormalized ``direction / ewma_vol``)."""
-
-    id: int
-    strategy_version: str
-    symbol: str
-    date: dt.date
-    lookback_return: Decimal | None
-    ewma_vol: Decimal | None
-    direction: int | None
-    target_weight: Decimal | None
-    price_bar_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TargetRow:
-    """A `target_exposures` row."""
-
-    id: int
-    portfolio_id: str
-    date: dt.date
-    symbol: str
-    target_exposure: Decimal
-    scaling_factor: Decimal | None
-    is_capped: bool
-    reason: str | None
-    signal_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    """An `orders` row; ``date`` is the session the order executes in (market on open)."""
-
-    order_id: uuid.UUID
-    portfolio_id: str
-    date: dt.date
-    symbol: str
-    side: str
-    qty: Decimal
-    type: str
-    status: str
-    target_exposure_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEventRow:
-    """An `order_events` row."""
-
-    order_id: uuid.UUID
-    status: str
-    broker_order_id: str | None
-    detail: dict[str, Any] | None
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FillRow:
-    """A `fills` row."""
-
-    fill_id: str
-    order_id: uuid.UUID | None
-    date: dt.datetime
-    symbol: str
-    side: str
-    qty: Decimal
-    price: Decimal
-    commission: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class SignalValues:
-    """One symbol's signal values for `add_signals` (None where there is no signal)."""
-
-    symbol: str
-    lookback_return: float | None
-    ewma_vol: float | None
-    direction: int | None
-    target_weight: float | None
-    price_bar_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BarRow:
-    """A stored daily bar with its provenance (what a decision was computed from)."""
-
-    id: int
-    symbol: str
-    date: dt.date
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    adj_close: Decimal
-    volume: int
-    source: str
-    source_hash: str | None
-
-
-_SIGNAL_COLUMNS = (
-    "id, strategy_version, symbol, date, lookback_return, ewma_vol, direction, target_weight, "
-    "price_bar_id"
+from stocker.store.repositories.trading_rows import (
+    BAR_COLUMNS,
+    FILL_COLUMNS,
+    ORDER_COLUMNS,
+    SIGNAL_COLUMNS,
+    TARGET_COLUMNS,
+    BarRow,
+    FillRow,
+    OrderEventRow,
+    OrderRow,
+    SignalRow,
+    SignalValues,
+    TargetRow,
+    bar_row,
+    fill_row,
+    order_row,
+    signal_row,
+    target_row,
 )
-_TARGET_COLUMNS = (
-    "id, portfolio_id, date, symbol, target_exposure, scaling_factor, is_capped, reason, signal_id"
-)
-_ORDER_COLUMNS = "order_id, portfolio_id, date, symbol, side, qty, type, status, target_exposure_id"
-_FILL_COLUMNS = "fill_id, order_id, date, symbol, side, qty, price, commission"
-_BAR_COLUMNS = "id, symbol, date, open, high, low, close, adj_close, volume, source, source_hash"
 
-
-def _signal(row: RowMapping) -> SignalRow:
-    return SignalRow(**dict(row))
-
-
-def _target(row: RowMapping) -> TargetRow:
-    return TargetRow(**{**dict(row), "is_capped": bool(row["is_capped"])})
-
-
-def _order(row: RowMapping) -> OrderRow:
-    return OrderRow(**dict(row))
-
-
-def _fill(row: RowMapping) -> FillRow:
-    return FillRow(**dict(row))
-
-
-def _bar(row: RowMapping) -> BarRow:
-    return BarRow(**dict(row))
+__all__ = [
+    "BarRow",
+    "FillRow",
+    "OrderEventRow",
+    "OrderRow",
+    "SignalRow",
+    "SignalValues",
+    "TargetRow",
+    "TradingRepository",
+]
 
 
 class TradingRepository:
@@ -223,19 +123,19 @@ class TradingRepository:
     def bars_on(self, symbols: Sequence[str], day: dt.date) -> dict[str, BarRow]:
         """The stored bar of each symbol on ``day`` (absent when none is stored)."""
         rows = self._rows(
-            f"SELECT {_BAR_COLUMNS} FROM prices_daily WHERE symbol = ANY(:symbols) AND date = :d",
+            f"SELECT {BAR_COLUMNS} FROM prices_daily WHERE symbol = ANY(:symbols) AND date = :d",
             {"symbols": list(symbols), "d": day},
         )
-        return {row["symbol"]: _bar(row) for row in rows}
+        return {row["symbol"]: bar_row(row) for row in rows}
 
     def bars_through(self, symbol: str, through: dt.date, limit: int) -> list[BarRow]:
         """The last ``limit`` bars of ``symbol`` up to ``through``, oldest first."""
         rows = self._rows(
-            f"SELECT {_BAR_COLUMNS} FROM prices_daily WHERE symbol = :s AND date <= :d "
+            f"SELECT {BAR_COLUMNS} FROM prices_daily WHERE symbol = :s AND date <= :d "
             "ORDER BY date DESC LIMIT :n",
             {"s": symbol, "d": through, "n": limit},
         )
-        return [_bar(row) for row in reversed(rows)]
+        return [bar_row(row) for row in reversed(rows)]
 
     def sessions_with_bars(
         self, symbols: Sequence[str], start: dt.date, end: dt.date
@@ -404,16 +304,16 @@ class TradingRepository:
     ) -> dict[str, SignalRow]:
         """The day's stored signals of a strategy version, by symbol."""
         rows = self._rows(
-            f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE strategy_version = :v AND date = :d "
+            f"SELECT {SIGNAL_COLUMNS} FROM signals WHERE strategy_version = :v AND date = :d "
             "AND (CAST(:symbols AS varchar[]) IS NULL "
             "OR symbol = ANY(CAST(:symbols AS varchar[])))",
             {"v": strategy_version, "d": day, "symbols": list(symbols) if symbols else None},
         )
-        return {row["symbol"]: _signal(row) for row in rows}
+        return {row["symbol"]: signal_row(row) for row in rows}
 
     def signal(self, signal_id: int) -> SignalRow | None:
-        rows = self._rows(f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE id = :i", {"i": signal_id})
-        return _signal(rows[0]) if rows else None
+        rows = self._rows(f"SELECT {SIGNAL_COLUMNS} FROM signals WHERE id = :i", {"i": signal_id})
+        return signal_row(rows[0]) if rows else None
 
     # -- targets -----------------------------------------------------------------------------
 
@@ -457,17 +357,17 @@ class TradingRepository:
 
     def targets_on(self, portfolio_id: str, day: dt.date) -> dict[str, TargetRow]:
         rows = self._rows(
-            f"SELECT {_TARGET_COLUMNS} FROM target_exposures WHERE portfolio_id = :p "
+            f"SELECT {TARGET_COLUMNS} FROM target_exposures WHERE portfolio_id = :p "
             "AND date = :d ORDER BY symbol",
             {"p": portfolio_id, "d": day},
         )
-        return {row["symbol"]: _target(row) for row in rows}
+        return {row["symbol"]: target_row(row) for row in rows}
 
     def target(self, target_id: int) -> TargetRow | None:
         rows = self._rows(
-            f"SELECT {_TARGET_COLUMNS} FROM target_exposures WHERE id = :i", {"i": target_id}
+            f"SELECT {TARGET_COLUMNS} FROM target_exposures WHERE id = :i", {"i": target_id}
         )
-        return _target(rows[0]) if rows else None
+        return target_row(rows[0]) if rows else None
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -475,11 +375,11 @@ class TradingRepository:
         """Insert an order unless its deterministic ``order_id`` is stored."""
         row = self._conn.execute(
             text(
-                f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (:order_id, :portfolio_id, :date, "
+                f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (:order_id, :portfolio_id, :date, "
                 ":symbol, :side, :qty, :type, :status, :target_exposure_id) "
                 "ON CONFLICT (order_id) DO NOTHING RETURNING id"
             ),
-            {name.strip(): getattr(order, name.strip()) for name in _ORDER_COLUMNS.split(",")},
+            {name.strip(): getattr(order, name.strip()) for name in ORDER_COLUMNS.split(",")},
         ).first()
         return row is not None
 
@@ -513,30 +413,30 @@ class TradingRepository:
 
     def order(self, order_id: uuid.UUID) -> OrderRow | None:
         rows = self._rows(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = :o", {"o": order_id}
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = :o", {"o": order_id}
         )
-        return _order(rows[0]) if rows else None
+        return order_row(rows[0]) if rows else None
 
     def orders_on(
         self, day: dt.date, *, portfolio_id: str | None = None, symbol: str | None = None
     ) -> list[OrderRow]:
         """Orders executing on ``day`` (optionally of one portfolio or symbol)."""
         rows = self._rows(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE date = :d "
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE date = :d "
             "AND (CAST(:p AS varchar) IS NULL OR portfolio_id = CAST(:p AS varchar)) "
             "AND (CAST(:s AS varchar) IS NULL OR symbol = CAST(:s AS varchar)) "
             "ORDER BY portfolio_id, symbol",
             {"d": day, "p": portfolio_id, "s": symbol},
         )
-        return [_order(row) for row in rows]
+        return [order_row(row) for row in rows]
 
     def orders_between(self, portfolio_id: str, start: dt.date, end: dt.date) -> list[OrderRow]:
         rows = self._rows(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE portfolio_id = :p "
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE portfolio_id = :p "
             "AND date BETWEEN :a AND :b ORDER BY date, symbol",
             {"p": portfolio_id, "a": start, "b": end},
         )
-        return [_order(row) for row in rows]
+        return [order_row(row) for row in rows]
 
     def order_events(self, order_id: uuid.UUID) -> list[OrderEventRow]:
         rows = self._rows(
@@ -552,19 +452,19 @@ class TradingRepository:
         """Insert a fill unless the broker's ``fill_id`` is stored."""
         row = self._conn.execute(
             text(
-                f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES (:fill_id, :order_id, :date, "
+                f"INSERT INTO fills ({FILL_COLUMNS}) VALUES (:fill_id, :order_id, :date, "
                 ":symbol, :side, :qty, :price, :commission) "
                 "ON CONFLICT (fill_id) DO NOTHING RETURNING id"
             ),
-            {name.strip(): getattr(fill, name.strip()) for name in _FILL_COLUMNS.split(",")},
+            {name.strip(): getattr(fill, name.strip()) for name in FILL_COLUMNS.split(",")},
         ).first()
         return row is not None
 
     def fills_of(self, order_id: uuid.UUID) -> list[FillRow]:
         rows = self._rows(
-            f"SELECT {_FILL_COLUMNS} FROM fills WHERE order_id = :o ORDER BY id", {"o": order_id}
+            f"SELECT {FILL_COLUMNS} FROM fills WHERE order_id = :o ORDER BY id", {"o": order_id}
         )
-        return [_fill(row) for row in rows]
+        return [fill_row(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """Rows per table (signals, target_exposures, orders, order_events, fills)."""
