@@ -1,4 +1,5 @@
-"""`stocker sentiment ingest|score|show`: news in, offline scores, point-in-time sentiment out."""
+"""`stocker sentiment ingest|release|score|show`: news in (refused rows kept in quarantine and
+released once fixed), offline scores, point-in-time sentiment out."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from stocker.cli.app import app, app_of, console
+from stocker.cli.data_ingest import Ids, _corrections
 from stocker.cli.errors import clear_errors
 from stocker.cli.render import counts_table, spinner
 
@@ -25,6 +27,7 @@ app.add_typer(sentiment_app, name="sentiment")
 
 DATE_FORMATS = ["%Y-%m-%d"]
 REJECTS_SHOWN = 10
+QUARANTINE_LIST = "stocker data quarantine list --table news_articles"
 BAR_WIDTH = 20
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 StartOption = Annotated[
@@ -87,11 +90,13 @@ def ingest(
     if as_json:
         payload = {
             "source": report.source,
+            "batch_id": str(report.batch_id),
             "received": report.received,
             "inserted": report.inserted,
             "unchanged": report.unchanged,
             "differing": report.differing,
             "rejected": rejected,
+            "quarantined": report.quarantined,
             "warnings": report.warnings,
         }
         console.print_json(json.dumps(payload))
@@ -105,6 +110,7 @@ def ingest(
                 "already stored": report.unchanged,
                 "stored, content differs (kept)": len(report.differing),
                 "rejected": len(report.rejected),
+                "newly quarantined": report.quarantined,
             },
         )
     )
@@ -113,8 +119,60 @@ def ingest(
         console.print(f"{where}: {'; '.join(item['reasons'])}", markup=False)
     if len(rejected) > REJECTS_SHOWN:
         console.print(f"… and {len(rejected) - REJECTS_SHOWN} more rejected rows")
+    _quarantine_hint(len(report.rejected), report.quarantined)
     for warning in report.warnings:
         console.print(f"warning: {warning}", markup=False)
+
+
+def _quarantine_hint(rejected: int, quarantined: int) -> None:
+    """Where the refused rows are and what to do with them."""
+    if not rejected:
+        return
+    if quarantined:
+        console.print(f"{quarantined} refused row(s) kept in quarantine", markup=False)
+    if rejected > quarantined:
+        console.print(
+            f"{rejected - quarantined} refused row(s) were already in quarantine "
+            "(an earlier run of the same news)",
+            markup=False,
+        )
+    console.print(
+        f"see them: {QUARANTINE_LIST}; fix one: stocker sentiment release ID "
+        "--set published_at=2022-12-27T14:30:00Z; or: stocker data quarantine discard ID "
+        "--note WHY",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@sentiment_app.command("release")
+@clear_errors
+def release(
+    ctx: typer.Context,
+    ids: Ids,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Correct a field, by news column or the row's own name: --set "
+            "published_at=2022-12-27T14:30:00Z, --set Title='Apple beats' (--set field= clears).",
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why it is released.")] = None,
+) -> None:
+    """Check quarantined news rows again (with corrections) and store those that now pass."""
+    from stocker.data.news_release import release_news
+
+    report = release_news(app_of(ctx).uow(), ids, _corrections(set_ or []) or None, note=note)
+    for outcome in report.outcomes:
+        if outcome.released:
+            console.print(f"#{outcome.id} released")
+            continue
+        console.print(f"#{outcome.id} still quarantined:", markup=False)
+        for reason in outcome.reasons:
+            console.print(f"  - {reason}", markup=False, soft_wrap=True)
+    if report.still_quarantined:
+        raise typer.Exit(code=1)
 
 
 @sentiment_app.command("score")

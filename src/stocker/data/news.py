@@ -2,7 +2,10 @@
 
 1. `ingest_news(uow, batch)` stores a source's articles once each (`news_articles`); an article
    already stored (same key) is left as it is, so re-ingesting the same news changes nothing.
-   `ingest_live_news` does the same for each message of a live feed (Alpaca's news stream).
+   Refused rows are kept in `ingest_quarantine` as they arrived, with their reasons and line, in
+   the same transaction (once per payload: a re-run keeps nothing twice), and the batch's
+   outcome in `ingest_batches`. `ingest_live_news` does the same for each message of a live
+   feed (Alpaca's news stream).
 2. `score_news(uow, scorer)` scores every article the scorer's current version has not scored
    and appends the scores (`news_scores`); another scorer or version adds rows, never replaces.
 3. `aggregate_news_sentiment(uow, scorer)` turns each article's latest score of that scorer into
@@ -17,6 +20,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +35,7 @@ from stocker.core.sentiment import aggregate_article_scores, session_of
 from stocker.data.calendars import US_CALENDAR, calendar_for_exchange, get_calendar
 from stocker.data.news_scoring import Scorer, article_text, scorer_source
 from stocker.sources.base import FetchRequest, RawReject
+from stocker.sources.news import NEWS_TABLE, QUARANTINE_KEY
 
 if TYPE_CHECKING:
     from stocker.sources.news import LiveNewsFeed, NewsBatch, NewsSource
@@ -44,7 +49,9 @@ PRE_START_MARGIN = timedelta(days=14)
 
 @dataclass
 class NewsIngestReport:
-    """What an ingest did: articles received, new, already stored, stored with other content."""
+    """What an ingest did: articles received, new, already stored, stored with other content,
+    and the rows refused (`quarantined` of them newly kept; the rest were kept by a run of the
+    same payload before)."""
 
     source: str
     received: int = 0
@@ -52,7 +59,14 @@ class NewsIngestReport:
     unchanged: int = 0
     differing: list[str] = field(default_factory=list)
     rejected: list[RawReject] = field(default_factory=list)
+    quarantined: int = 0
+    batch_id: uuid.UUID | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def updated(self) -> int:
+        """Articles are never updated (a differing copy leaves the stored one as it is)."""
+        return 0
 
 
 @dataclass
@@ -109,40 +123,88 @@ UNKNOWN_SHOWN = 10
 
 
 def ingest_news(uow: SqlUnitOfWork, batch: NewsBatch) -> NewsIngestReport:
-    """Store the batch's articles once each, in one transaction.
+    """Store the batch's articles once each and keep its refused rows, in one transaction.
 
     Articles about symbols that are not instruments (yet) are stored all the same, with a
     warning naming those symbols: a typo would otherwise only show as a missing series.
     """
-    warnings = list(batch.warnings)
-    with uow:
-        written = uow.news.add_articles(batch.articles)
-        mentioned = sorted({symbol for listed in batch.articles["symbols"] for symbol in listed})
-        if mentioned:
-            known = uow.instruments.exchanges(mentioned)
-            unknown = [symbol for symbol in mentioned if symbol not in known]
-            if unknown:
-                more = len(unknown) - UNKNOWN_SHOWN
-                warnings.append(
-                    f"symbols: {', '.join(unknown[:UNKNOWN_SHOWN])}"
-                    + (f" and {more} more" if more > 0 else "")
-                    + (
-                        " is not a known instrument"
-                        if len(unknown) == 1
-                        else " are not known instruments"
-                    )
-                    + " (a typo?); the articles are stored, and their sessions follow the "
-                    "market calendar until the instruments are loaded"
-                )
-        uow.commit()
-    return NewsIngestReport(
+    report = NewsIngestReport(
         source=batch.source,
         received=len(batch.articles) + len(batch.rejects),
-        inserted=written.inserted,
-        unchanged=written.unchanged,
-        differing=written.differing,
         rejected=list(batch.rejects),
-        warnings=warnings,
+        batch_id=uuid.uuid4(),
+        warnings=list(batch.warnings),
+    )
+    with uow:
+        written = uow.news.add_articles(batch.articles)
+        report.inserted, report.differing = written.inserted, written.differing
+        report.unchanged = written.unchanged
+        _keep_rejects(uow, report, batch.rejects, batch.source_hash)
+        _warn_unknown_symbols(uow, batch.articles, report.warnings)
+        uow.commit()
+    return report
+
+
+def _keep_rejects(
+    uow: SqlUnitOfWork,
+    report: NewsIngestReport,
+    rejects: Sequence[RawReject],
+    source_hash: str | None,
+) -> None:
+    """Keep `rejects` in the quarantine (not again if this payload's run kept them) and record
+    the batch's outcome; an empty batch leaves no trace."""
+    assert report.batch_id is not None
+    report.quarantined = uow.quarantine.add(
+        rejects,
+        batch_id=report.batch_id,
+        table=NEWS_TABLE,
+        source=report.source,
+        key=QUARANTINE_KEY,
+        source_hash=source_hash,
+        skip_kept=True,
+    )
+    if report.received or report.quarantined:
+        uow.quarantine.record_batch(
+            _BatchCounts(
+                report.received,
+                report.inserted,
+                report.unchanged + len(report.differing),
+            ),
+            batch_id=report.batch_id,
+            source=report.source,
+            table=NEWS_TABLE,
+            quarantined=report.quarantined,
+            source_hash=source_hash,
+            description="news articles",
+        )
+
+
+@dataclass(frozen=True)
+class _BatchCounts:
+    """A news batch's counts for `ingest_batches` (articles already stored, identical or not,
+    are unchanged: the stored copy is kept)."""
+
+    received: int
+    inserted: int
+    unchanged: int
+    updated: int = 0
+
+
+def _warn_unknown_symbols(uow: SqlUnitOfWork, articles: pd.DataFrame, warnings: list[str]) -> None:
+    mentioned = sorted({symbol for listed in articles["symbols"] for symbol in listed})
+    if not mentioned:
+        return
+    known = uow.instruments.exchanges(mentioned)
+    unknown = [symbol for symbol in mentioned if symbol not in known]
+    if not unknown:
+        return
+    more = len(unknown) - UNKNOWN_SHOWN
+    warnings.append(
+        f"symbols: {', '.join(unknown[:UNKNOWN_SHOWN])}"
+        + (f" and {more} more" if more > 0 else "")
+        + (" is not a known instrument" if len(unknown) == 1 else " are not known instruments")
+        + " (a typo?); the articles are stored, and their sessions follow the "
+        "market calendar until the instruments are loaded"
     )
 
 
@@ -170,20 +232,27 @@ def ingest_live_news(
 ) -> NewsIngestReport:
     """Store articles from a live feed as they arrive (one transaction per message) until
     `stop_event` is set; returns the running totals."""
-    from stocker.sources.news import NewsBatch
+    from stocker.sources.news import NewsBatch, articles_frame
 
     totals = NewsIngestReport(source=feed.name)
 
     def sink(frame: pd.DataFrame) -> None:
-        report = ingest_news(uow_factory(), NewsBatch(source=feed.name, articles=frame))
+        # messages the feed could not read since the last one are kept with this one
+        rejects = feed.rejects[len(totals.rejected) :]
+        batch = NewsBatch(source=feed.name, articles=frame, rejects=list(rejects))
+        report = ingest_news(uow_factory(), batch)
         totals.received += report.received
         totals.inserted += report.inserted
         totals.unchanged += report.unchanged
         totals.differing += report.differing
+        totals.rejected += report.rejected
+        totals.quarantined += report.quarantined
         if on_batch is not None:
             on_batch(report)
 
     feed.run(symbols, sink, stop_event)
+    if len(feed.rejects) > len(totals.rejected):
+        sink(articles_frame([]))
     return totals
 
 

@@ -37,6 +37,23 @@ ARTICLE_COLUMNS = (
 )
 KEY_LIMIT = 100
 PUBLISHER_LIMIT = 100
+SYMBOL_LIMIT = 20
+VENDOR_ID_LIMIT = 100
+"""The widths of `news_articles.symbols` and `vendor_id`: a longer value is refused by the
+source's checks, not by the database mid-batch."""
+QUARANTINE_KEY = (
+    "id",
+    "article_id",
+    "published_at",
+    "published",
+    "timestamp",
+    "created_at",
+    "time",
+    "headline",
+    "title",
+)
+"""Raw fields a refused article's quarantine `row_key` shows, those it has (files' and Alpaca's
+names): enough to tell it apart in `stocker data quarantine list`."""
 
 
 def _sha256(text: str) -> str:
@@ -101,12 +118,17 @@ def articles_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 @dataclass
 class NewsBatch:
-    """Articles from one fetch or file, the rows refused with their reasons, and warnings."""
+    """Articles from one fetch or file, the rows refused with their reasons, and warnings.
+
+    `source_hash` is the SHA-256 of the one payload the whole batch came in (a file), kept with
+    each refused row so a re-run of the same payload is recognised; None when there are many
+    (Alpaca's pages)."""
 
     source: str
     articles: pd.DataFrame
     rejects: list[RawReject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    source_hash: str | None = None
 
 
 @runtime_checkable
@@ -124,9 +146,11 @@ class NewsSource(Protocol):
 @runtime_checkable
 class LiveNewsFeed(Protocol):
     """News as a vendor streams it: `run` calls `sink(frame)` (`ARTICLE_COLUMNS`) per message
-    on the calling thread until `stop_event` is set."""
+    on the calling thread until `stop_event` is set; messages it cannot read go to `rejects`
+    (verbatim, with why) for the caller to keep."""
 
     name: str
+    rejects: list[RawReject]
 
     def run(
         self,

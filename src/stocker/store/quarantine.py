@@ -180,6 +180,56 @@ def _symbol(row: Mapping[str, Any]) -> str | None:
     return str(json_safe(symbol))[:SYMBOL_CHARACTERS]
 
 
+_KEPT_BEFORE = text(
+    """
+    SELECT r.position - 1 FROM unnest(CAST(:numbers AS integer[]),
+                                      CAST(CAST(:rows AS text[]) AS jsonb[]))
+                           WITH ORDINALITY AS r(row_number, raw_row, position)
+    WHERE EXISTS (
+        SELECT 1 FROM ingest_quarantine AS q
+        WHERE q.target_table = :table AND q.source = :source
+          AND q.source_hash IS NOT DISTINCT FROM CAST(:source_hash AS text)
+          AND q.row_number IS NOT DISTINCT FROM r.row_number AND q.raw_row = r.raw_row)
+    """
+)
+_LOCK_PAYLOAD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+
+
+def _kept_before(
+    conn: Connection,
+    *,
+    table: str,
+    source: str,
+    source_hash: str | None,
+    numbers: Sequence[int | None],
+    texts: Sequence[str],
+) -> set[int]:
+    """Positions of rows already kept from this payload (same table, source, source hash, row
+    number and raw row, whatever their status), or repeated earlier in `texts`.
+
+    Two ingests of one payload take turns (an advisory lock held to the end of the
+    transaction), so the second sees what the first kept.
+    """
+    conn.execute(_LOCK_PAYLOAD, {"name": f"ingest_quarantine:{table}:{source}:{source_hash}"})
+    found = conn.execute(
+        _KEPT_BEFORE,
+        {
+            "numbers": list(numbers),
+            "rows": list(texts),
+            "table": table,
+            "source": source,
+            "source_hash": source_hash,
+        },
+    )
+    kept = {int(position) for position in found.scalars()}
+    seen: set[tuple[int | None, str]] = set()
+    for position, identity in enumerate(zip(numbers, texts, strict=True)):
+        if identity in seen:
+            kept.add(position)
+        seen.add(identity)
+    return kept
+
+
 def quarantine(
     conn: Connection,
     *,
@@ -189,10 +239,13 @@ def quarantine(
     rejects: Iterable[Rejected],
     source_hash: str | None = None,
     key: Sequence[str] | None = None,
+    skip_kept: bool = False,
 ) -> int:
     """Store every reject with its raw row and reasons in `ingest_quarantine`; returns the count.
 
     `row_key` renders the target table's upsert key (or `key`) as ``symbol=AAPL, date=…``.
+    With `skip_kept`, a reject already kept from the same payload (`_kept_before`) is not
+    stored again, so re-running a file adds nothing; the count is of rows stored now.
     """
     key_columns = tuple(key) if key is not None else _key_of(conn, table)
     chosen = list(rejects)
@@ -204,6 +257,16 @@ def quarantine(
             raise DataError(f"rejects: row {reject.row_number} has no reasons; expected at least 1")
         reasons_of.append(reasons)
     texts, row_keys = _rows_json_and_keys(rows, key_columns)
+    skipped: set[int] = set()
+    if skip_kept and chosen:
+        skipped = _kept_before(
+            conn,
+            table=table,
+            source=source,
+            source_hash=source_hash,
+            numbers=[reject.row_number for reject in chosen],
+            texts=texts,
+        )
     records = [
         (
             batch_id,
@@ -216,9 +279,10 @@ def quarantine(
             text,
             reasons,
         )
-        for reject, row, row_key, text, reasons in zip(
-            chosen, rows, row_keys, texts, reasons_of, strict=True
+        for position, (reject, row, row_key, text, reasons) in enumerate(
+            zip(chosen, rows, row_keys, texts, reasons_of, strict=True)
         )
+        if position not in skipped
     ]
     if not records:
         return 0

@@ -40,7 +40,14 @@ from stocker.core.errors import SourceError
 from stocker.core.symbols import normalize_symbol, symbol_problem
 from stocker.sources.base import FetchRequest, RawReject
 from stocker.sources.decoding import decode_text, header_fields, read_csv_text, scan_file
-from stocker.sources.news import NEWS_TABLE, NewsBatch, article_row, articles_frame
+from stocker.sources.news import (
+    NEWS_TABLE,
+    SYMBOL_LIMIT,
+    VENDOR_ID_LIMIT,
+    NewsBatch,
+    article_row,
+    articles_frame,
+)
 
 SOURCE_NAME = "file"
 ALIASES = {
@@ -97,11 +104,17 @@ def parse_symbols(value: object) -> list[str]:
         problem = symbol_problem(symbol)
         if problem is not None:
             raise ValueError(problem)
+        if len(symbol) > SYMBOL_LIMIT:
+            raise ValueError(
+                f"symbol {symbol[:SYMBOL_LIMIT]!r}… is {len(symbol)} characters long; "
+                f"at most {SYMBOL_LIMIT}"
+            )
     return list(dict.fromkeys(symbols))
 
 
-def _columns(name: str, headers: list[str]) -> dict[str, str]:
-    """Canonical column → the file's header for it."""
+def news_columns(name: str, headers: list[str]) -> dict[str, str]:
+    """Canonical column → the file's header for it; `SourceError` when a required one is
+    missing."""
     lowered = {str(header).strip().lower(): str(header) for header in headers}
     found: dict[str, str] = {}
     for canonical, aliases in ALIASES.items():
@@ -115,6 +128,63 @@ def _columns(name: str, headers: list[str]) -> dict[str, str]:
             f"and headline (got {', '.join(map(str, headers))})"
         )
     return found
+
+
+def check_article(
+    record: dict[str, Any], columns: dict[str, str], *, vendor: str, source_hash: str
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """One record's article row (`article_row`), or None and every reason it is refused.
+
+    `columns` maps canonical names to the record's own (`news_columns`). The file source and a
+    release from the quarantine both check a row here, so a released row meets the same rules.
+    """
+    cell = {canonical: record.get(header) for canonical, header in columns.items()}
+    reasons: list[str] = []
+    try:
+        published = parse_moment(cell.get("published_at"))
+    except ValueError as error:
+        reasons.append(str(error))
+    headline = BLANKS.sub(" ", html.unescape(str(cell.get("headline") or ""))).strip()
+    if not headline:
+        reasons.append("headline: missing")
+    try:
+        symbols = parse_symbols(cell.get("symbols"))
+    except ValueError as error:
+        reasons.append(f"symbols: {error}")
+    identifier = cell.get("id")
+    vendor_id = str(identifier).strip() if identifier not in (None, "") else None
+    if vendor_id is not None and len(vendor_id) > VENDOR_ID_LIMIT:
+        reasons.append(f"id: {len(vendor_id)} characters long; at most {VENDOR_ID_LIMIT}")
+    if reasons:
+        return None, reasons
+    row = article_row(
+        vendor=vendor,
+        vendor_id=vendor_id,
+        published_at=published,
+        headline=headline,
+        summary=_optional(cell.get("summary"), unescape=True),
+        symbols=symbols,
+        publisher=_optional(cell.get("source")),
+        url=_optional(cell.get("url")),
+        source_hash=source_hash,
+    )
+    return row, []
+
+
+def field_of(name: str, record: dict[str, Any]) -> str | None:
+    """The record's own field a correction `name` means: the field itself (any case), else the
+    record's field for that column under any alias (``published_at`` → the file's
+    ``Published``), else the column's own name when the record lacks it; None when `name` is
+    no news column."""
+    lowered = {str(key).strip().lower(): str(key) for key in record}
+    wanted = name.strip().lower()
+    if wanted in lowered:
+        return lowered[wanted]
+    for canonical, aliases in ALIASES.items():
+        if wanted == canonical or wanted in aliases:
+            present = [lowered[alias] for alias in aliases if alias in lowered]
+            return present[0] if present else canonical
+    return None
 
 
 def _records(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]:
@@ -224,44 +294,25 @@ class NewsFileSource:
         source_hash = scan_file(self.path)
         text = decode_text(self.path.name, self.path.read_bytes())
         records, lines = _records(self.path, text)
-        columns = _columns(self.path.name, sorted({key for record in records for key in record}))
+        columns = news_columns(
+            self.path.name, sorted({key for record in records for key in record})
+        )
         rows: list[dict[str, Any]] = []
         rejects: list[RawReject] = []
         for line, record in zip(lines, records, strict=True):
-            cell = {canonical: record.get(header) for canonical, header in columns.items()}
-            reasons: list[str] = []
-            try:
-                published = parse_moment(cell.get("published_at"))
-            except ValueError as error:
-                reasons.append(str(error))
-            headline = BLANKS.sub(" ", html.unescape(str(cell.get("headline") or ""))).strip()
-            if not headline:
-                reasons.append("headline: missing")
-            try:
-                symbols = parse_symbols(cell.get("symbols"))
-            except ValueError as error:
-                reasons.append(f"symbols: {error}")
-            if reasons:
-                rejects.append(RawReject(NEWS_TABLE, dict(record), tuple(reasons), line))
-                continue
-            identifier = cell.get("id")
-            rows.append(
-                article_row(
-                    vendor=SOURCE_NAME,
-                    vendor_id=str(identifier).strip() if identifier not in (None, "") else None,
-                    published_at=published,
-                    headline=headline,
-                    summary=_optional(cell.get("summary"), unescape=True),
-                    symbols=symbols,
-                    publisher=_optional(cell.get("source")),
-                    url=_optional(cell.get("url")),
-                    source_hash=source_hash,
-                )
+            row, reasons = check_article(
+                record, columns, vendor=SOURCE_NAME, source_hash=source_hash
             )
+            if row is None:
+                rejects.append(RawReject(NEWS_TABLE, dict(record), tuple(reasons), line))
+            else:
+                rows.append(row)
         articles = articles_frame(rows)
         if request is not None:
             articles = _within(articles, request)
-        return NewsBatch(source=SOURCE_NAME, articles=articles, rejects=rejects)
+        return NewsBatch(
+            source=SOURCE_NAME, articles=articles, rejects=rejects, source_hash=source_hash
+        )
 
 
 def _optional(value: object, *, unescape: bool = False) -> str | None:

@@ -80,9 +80,11 @@ class QuarantineRepository:
         source: str,
         key: Sequence[str],
         source_hash: str | None = None,
+        skip_kept: bool = False,
     ) -> int:
         """Keep every reject with its raw row and reasons; returns the count (see
-        `stocker.store.quarantine.quarantine`)."""
+        `stocker.store.quarantine.quarantine`; `skip_kept`: not again what a run of the same
+        payload kept)."""
         return quarantine(
             self._conn,
             batch_id=batch_id,
@@ -91,6 +93,7 @@ class QuarantineRepository:
             rejects=rejects,
             source_hash=source_hash,
             key=key,
+            skip_kept=skip_kept,
         )
 
     def record_batch(
