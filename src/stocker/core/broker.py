@@ -4,14 +4,21 @@ Orders go out with our deterministic order id as the broker's client order id, s
 broker "do you have this order?" always has an answer and a lost reply never turns into a
 second order. A broker's statuses are its own; `local_status` and `event_status` say what they
 mean in the `orders` and `order_events` tables.
+
+Splits: a broker carries its open orders across a split going ex before they execute (quantity
+× ratio in whole shares, rounded toward zero; `adjust_for_splits`). Alpaca does so itself, so
+Stocker adjusts only the orders its simulated brokers fill (docs/ledger.md, "Open orders across
+a split").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Protocol
 
 from stocker.core.errors import StockerError
@@ -156,3 +163,66 @@ def opposite_open_orders(
 def net_quantity(orders: Sequence[tuple[str, Decimal]]) -> Decimal:
     """Signed net of (side, qty) pairs: what one order per symbol must carry."""
     return sum((q if s == "BUY" else -q for s, q in orders), Decimal(0))
+
+
+_SHARES = Decimal("0.0001")  # the scale of orders.qty and fills.qty
+
+
+@dataclass(frozen=True, slots=True)
+class SplitAdjustment:
+    """An open order's quantity carried across the splits going ex at its session.
+
+    ``qty`` is whole shares, rounded toward zero (no broker turns an order into a fraction of a
+    share); ``remainder`` is what the rounding dropped, in post-split shares. ``qty`` 0 means
+    nothing is left to execute: the order is canceled.
+    """
+
+    qty_before: Decimal
+    ratio: Fraction  # new shares per old, every split of the session multiplied
+    exact: Decimal
+    qty: Decimal
+    remainder: Decimal
+
+    def detail(self) -> dict[str, str]:
+        """The adjustment as an `order_events` detail (strings: exact, JSON-safe)."""
+        return {
+            "qty_before": f"{self.qty_before.normalize():f}",
+            "ratio": f"{self.ratio.numerator}/{self.ratio.denominator}",
+            "exact": f"{self.exact.normalize():f}",
+            "qty": f"{self.qty.normalize():f}",
+            "remainder": f"{self.remainder.normalize():f}",
+        }
+
+
+def split_fraction(value: Decimal) -> Fraction:
+    """The split ratio a stored value stands for: the simplest fraction within half a unit of its
+    last decimal. `corporate_actions.value` is NUMERIC(14,4), so a 1-for-3 reverse split is
+    stored as 0.3333; taken literally, an order of 3 shares would become 0.9999 and round to
+    nothing instead of 1."""
+    if not value > 0:
+        raise ValueError(f"split ratio {value}: expected > 0 (2 for a 2-for-1 split)")
+    exact = Fraction(value)
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    tolerance = Fraction(1, 2 * 10**places)
+    for denominator in range(1, 10**places + 1):
+        numerator = round(exact * denominator)
+        if numerator > 0 and abs(Fraction(numerator, denominator) - exact) <= tolerance:
+            return Fraction(numerator, denominator)
+    return exact  # unreachable: the denominator 10**places represents the value exactly
+
+
+def adjust_for_splits(qty: Decimal, ratios: Sequence[Decimal]) -> SplitAdjustment:
+    """``qty`` shares ordered before the splits of ``ratios`` (new shares per old), in shares
+    after them: whole shares toward zero, the dropped fraction kept as the remainder."""
+    ratio = math.prod((split_fraction(Decimal(r)) for r in ratios), start=Fraction(1))
+    exact = Fraction(qty) * ratio
+    whole = math.floor(exact)  # qty > 0: toward zero
+    as_decimal = Decimal(exact.numerator) / Decimal(exact.denominator)
+    return SplitAdjustment(
+        qty_before=qty,
+        ratio=ratio,
+        exact=as_decimal.quantize(_SHARES, rounding=ROUND_HALF_UP),
+        qty=Decimal(whole),
+        remainder=(as_decimal - whole).quantize(_SHARES, rounding=ROUND_HALF_UP),
+    )

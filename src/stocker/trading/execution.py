@@ -5,6 +5,10 @@ recorded once per broker fill id, and the session marked once its executions are
 Kept apart from the stages' message routing so everything that touches orders and fills
 reads in one place; `stocker.trading.fill_notices` records a live broker's fills through
 `execute_order` too.
+
+An order executing on a split's ex-date was sized at the previous close, in pre-split shares:
+`execute_order` carries it across the split first, as a broker does with its open orders
+(`split_adjusted`, docs/ledger.md "Open orders across a split").
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from stocker.core.broker import adjust_for_splits
 from stocker.core.ledger import state_update
 from stocker.core.messages import OrderCreated, OrderFilled, PortfolioTargets
 from stocker.core.strategy import orders_for_day
@@ -159,11 +164,59 @@ def _open_time(day: dt.date) -> dt.datetime:
         return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-def execute_order(uow: SqlUnitOfWork, broker: Broker, order: OrderRow, open_price: Decimal) -> None:
-    """Have the broker execute the order at the session's open; record each fill once."""
-    executions = broker.execute(
-        order.order_id, order.side, order.qty, open_price, _open_time(order.date)
+def split_adjusted(uow: SqlUnitOfWork, broker: Broker, order: OrderRow) -> Decimal:
+    """The quantity the broker executes: the order's, carried across the stored splits of its
+    symbol going ex at its session (whole shares toward zero; 0: nothing left, the order is
+    canceled). Recorded once as an ADJUSTED event whose detail says the ratio, the quantity
+    before and after and the remainder; a redelivered message or a re-run day finds the event
+    and adjusts nothing again. A live broker adjusts its own open orders (Alpaca does), so its
+    orders are left as they are: adjusting here too would adjust them twice."""
+    if getattr(broker, "live", False):
+        return order.qty
+    ratios = [
+        value
+        for symbol, kind, value in uow.ledger.actions_on(order.date)
+        if symbol == order.symbol and kind == "SPLIT"
+    ]
+    if not ratios:
+        return order.qty
+    uow.ledger.lock(order.portfolio_id)  # two deliveries of the order at once adjust once
+    for event in reversed(uow.trading.order_events(order.order_id)):
+        if event.status == "ADJUSTED" and event.detail is not None:
+            return Decimal(str(event.detail["qty"]))
+    adjustment = adjust_for_splits(order.qty, ratios)
+    ratio = adjustment.ratio
+    uow.trading.add_order_event(
+        order.order_id,
+        "ADJUSTED",
+        detail={
+            **adjustment.detail(),
+            "ex_date": order.date.isoformat(),
+            "reason": (
+                f"split {order.symbol} {ratio.numerator}:{ratio.denominator} ex "
+                f"{order.date}: {adjustment.qty_before.normalize():f} shares ordered before it "
+                f"are {adjustment.exact.normalize():f} after, {adjustment.qty.normalize():f} "
+                f"whole (toward zero), remainder {adjustment.remainder.normalize():f}"
+            ),
+        },
     )
+    if adjustment.qty == 0:
+        uow.trading.set_order_status(order.order_id, "CANCELED")
+        uow.trading.add_order_event(
+            order.order_id,
+            "CANCELED",
+            detail={"reason": f"nothing left after the {order.symbol} split ex {order.date}"},
+        )
+    return adjustment.qty
+
+
+def execute_order(uow: SqlUnitOfWork, broker: Broker, order: OrderRow, open_price: Decimal) -> None:
+    """Have the broker execute the order (carried across a split going ex at its session) at
+    the session's open; record each fill once."""
+    qty = split_adjusted(uow, broker, order)
+    if qty == 0:
+        return
+    executions = broker.execute(order.order_id, order.side, qty, open_price, _open_time(order.date))
     if not executions and getattr(broker, "live", False):
         return  # a live broker's orders are sent and filled by stocker.trading.live_broker
     filled = Decimal(0)
@@ -183,7 +236,7 @@ def execute_order(uow: SqlUnitOfWork, broker: Broker, order: OrderRow, open_pric
         )
         if not new:
             continue
-        status = "FILLED" if filled >= order.qty else "PARTIALLY_FILLED"
+        status = "FILLED" if filled >= qty else "PARTIALLY_FILLED"
         uow.trading.add_order_event(
             order.order_id,
             status,
@@ -206,4 +259,4 @@ def execute_order(uow: SqlUnitOfWork, broker: Broker, order: OrderRow, open_pric
                 timestamp=execution.timestamp,
             )
         )
-    uow.trading.set_order_status(order.order_id, "FILLED" if filled >= order.qty else "SHIPPED")
+    uow.trading.set_order_status(order.order_id, "FILLED" if filled >= qty else "SHIPPED")
