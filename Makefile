@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 
 .PHONY: demo test lint format unit integration bench-ingest bench-panel bench-backtest bench-optimize \
-	bench-research bench-bus-faults clean services-down
+	bench-research bench-bus-faults mutation clean services-down
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Stocker needs Python 3.11 or newer on PATH"; exit 1; }
@@ -62,6 +62,10 @@ bench-research: $(BENCH_STAMP)
 
 bench-bus-faults: $(BENCH_STAMP)
 	$(BIN)/python bench/bus_faults.py
+
+# Mutation score of stocker.core (mutmut; results kept in mutants/, a rerun tries only new mutants).
+mutation: $(STAMP)
+	$(BIN)/python bench/mutation.py
 
 services-down: $(STAMP)
 	$(BIN)/stocker services down

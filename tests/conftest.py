@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
@@ -26,6 +27,11 @@ from stocker.store.uow import SqlUnitOfWork
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = Path(os.environ.get("STOCKER_TEST_HOME", REPO / ".stocker-test"))
+
+# Mutation testing (make mutation) runs each property test once per mutant: fewer examples, the
+# same ones every run (so a verdict does not depend on the draw). HYPOTHESIS_PROFILE=mutation.
+hypothesis_settings.register_profile("mutation", max_examples=30, derandomize=True, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
