@@ -35,7 +35,7 @@ from stocker.core.sentiment import aggregate_article_scores, session_of
 from stocker.data.calendars import US_CALENDAR, calendar_for_exchange, get_calendar
 from stocker.data.news_scoring import Scorer, article_text, scorer_source
 from stocker.sources.base import FetchRequest, RawReject
-from stocker.sources.news import NEWS_TABLE, QUARANTINE_KEY
+from stocker.sources.news import NEWS_TABLE, quarantine_key
 
 if TYPE_CHECKING:
     from stocker.sources.news import LiveNewsFeed, NewsBatch, NewsSource
@@ -159,7 +159,7 @@ def _keep_rejects(
         batch_id=report.batch_id,
         table=NEWS_TABLE,
         source=report.source,
-        key=QUARANTINE_KEY,
+        key=quarantine_key(rejects),
         source_hash=source_hash,
         skip_kept=True,
     )

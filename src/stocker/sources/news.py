@@ -53,7 +53,15 @@ QUARANTINE_KEY = (
     "title",
 )
 """Raw fields a refused article's quarantine `row_key` shows, those it has (files' and Alpaca's
-names): enough to tell it apart in `stocker data quarantine list`."""
+names, in any case): enough to tell it apart in `stocker data quarantine list`."""
+
+
+def quarantine_key(rejects: Iterable[RawReject]) -> tuple[str, ...]:
+    """The rejects' own field names for `QUARANTINE_KEY` (a file's ``Title`` for ``title``)."""
+    names = {str(name) for reject in rejects for name in reject.raw_row}
+    order = {name: position for position, name in enumerate(QUARANTINE_KEY)}
+    chosen = [name for name in names if name.strip().lower() in order]
+    return tuple(sorted(chosen, key=lambda name: (order[name.strip().lower()], name)))
 
 
 def _sha256(text: str) -> str:

@@ -161,3 +161,37 @@ def test_quarantine_when_nothing_rejected_writes_nothing(engine: Engine) -> None
         stored = conn.execute(text("SELECT count(*) FROM ingest_quarantine")).scalar()
 
     assert (count, stored) == (0, 0)
+
+
+def test_skip_kept_stores_a_payloads_rejects_once_whatever_their_status_or_key_order(
+    engine: Engine,
+) -> None:
+    def keep(rejects: list[RawReject], *, skip_kept: bool = True, source_hash: str | None) -> int:
+        with engine.begin() as conn:
+            return quarantine(
+                conn,
+                batch_id=uuid.uuid4(),
+                table="news_articles",
+                source="file",
+                rejects=rejects,
+                source_hash=source_hash,
+                key=(),
+                skip_kept=skip_kept,
+            )
+
+    first = RawReject("news_articles", {"headline": "A", "published_at": "x"}, ("bad time",), 2)
+    reordered = RawReject("news_articles", {"published_at": "x", "headline": "A"}, ("other",), 2)
+    elsewhere = RawReject("news_articles", {"headline": "A", "published_at": "x"}, ("bad",), 3)
+    unnumbered = RawReject("news_articles", {"id": 7, "symbols": ["X\u200b"]}, ("bad symbol",))
+
+    assert keep([first, unnumbered, unnumbered], source_hash="a" * 64) == 2  # once in a call too
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ingest_quarantine SET status = 'DISCARDED'"))
+    assert keep([reordered, unnumbered], source_hash="a" * 64) == 0
+    assert keep([elsewhere], source_hash="a" * 64) == 1  # another line is another row
+    assert keep([first], source_hash="b" * 64) == 1  # another payload keeps its own
+    assert keep([unnumbered], source_hash=None) == 1
+    assert keep([unnumbered], source_hash=None) == 0  # no hash: matched as NULL
+    assert keep([first], source_hash="a" * 64, skip_kept=False) == 1  # the default keeps all
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ingest_quarantine")).scalar_one() == 6
