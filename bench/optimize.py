@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from stocker.core.optimize import Constraints, ConvexProblem, FactorCovariance, optimize
 from stocker.core.optimize import api as optimize_api
+from stocker.core.optimize.solvers import DEFAULT_SOLVERS
 
 DAYS = 1260
 METHODS = ("min_variance", "max_sharpe", "risk_parity", "hrp")
@@ -208,7 +209,7 @@ def walk_forward(
     rebalances: int,
     step: int,
     rebuild_sample: int,
-    solvers: tuple[str, ...],
+    solvers: tuple[str, ...] | None,
     n_factors: int | None = None,
 ) -> None:
     """DPP re-solve of one problem vs a fresh problem per rebalance, same solver sequence.
@@ -283,15 +284,16 @@ def walk_forward(
     dpp_total = sum(per_step)
     dpp_median = statistics.median(per_step[1:])
     risk = "sample Σ (dense)" if n_factors is None else f"{n_factors}-factor Σ"
+    sequence = "default (active set, then Clarabel)" if solvers is None else "→".join(solvers)
     print(
         f"walk-forward N={n_assets}, {rebalances} rebalances, {risk}, solvers "
-        f"{'→'.join(solvers)}: DPP re-solve total {dpp_total:.2f} s (first incl. compile "
+        f"{sequence}: DPP re-solve total {dpp_total:.2f} s (first incl. compile "
         f"{per_step[0]:.3f} s, median step {dpp_median:.4f} s; answered by {answered}; "
         f"largest constraint violation {accuracy:.1e}); estimating the covariance "
         f"{statistics.median(estimating):.3f} s per step (both paths, not in these times)"
     )
     sample = sorted(set(np.linspace(0, rebalances - 1, rebuild_sample).astype(int).tolist()))
-    cold = {name: {"ignore_dpp": True, "warm_start": False} for name in solvers}
+    cold = {name: {"ignore_dpp": True, "warm_start": False} for name in solvers or DEFAULT_SOLVERS}
     variants = ["same formulation"] if n_factors is None else ["same formulation", "dense Σ"]
     for variant in variants:
         rebuild_steps = []
@@ -349,11 +351,14 @@ def main() -> None:
         if not args.skip_compare:
             compare(args.sizes, args.repeats)
         if not args.skip_walk:
-            for solvers, n_factors in (
+            sequences: tuple[tuple[tuple[str, ...] | None, int | None], ...] = (
+                (None, args.factors),
                 (("CLARABEL",), args.factors),
+                (None, None),
                 (("CLARABEL",), None),
                 (("OSQP", "CLARABEL"), None),
-            ):
+            )
+            for solvers, n_factors in sequences:
                 walk_forward(
                     args.walk_assets,
                     args.rebalances,

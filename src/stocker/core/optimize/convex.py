@@ -29,6 +29,14 @@ import numpy as np
 from scipy import linalg, sparse
 
 from stocker.core.errors import DataError, InfeasibleError
+from stocker.core.optimize.active_set import (
+    ActiveSet,
+    DenseRisk,
+    FactorRisk,
+    SharpeInputs,
+    active_set_from,
+    solve_max_sharpe,
+)
 from stocker.core.optimize.constraint_groups import build_groups
 from stocker.core.optimize.constraints import ResolvedConstraints
 from stocker.core.optimize.factor_risk import FactorCovariance
@@ -56,6 +64,9 @@ OSQP_OPTIONS: dict[str, object] = {
 # Solvers that take a quadratic objective ½xᵀPx: they receive Σ as P directly.
 _QUADRATIC = frozenset({"CLARABEL", "OSQP", "SCS", "PIQP", "PROXQP", "QOCO", "DAQP", "GUROBI"})
 CONVEX_METHODS = ("min_variance", "max_sharpe", "mean_variance", "max_return", "min_cvar")
+# The warm-started active-set solver (`active_set`): tried first on a re-solve of maximum
+# Sharpe when the previous answer's active set is known; answers only with a KKT certificate.
+ACTIVE_SET = "ACTIVE_SET"
 ACCEPT_TOLERANCE = 1e-6
 
 
@@ -151,6 +162,8 @@ class ConvexProblem:
         self.scale: cp.Variable | None = None
         self.cvar_confidence = cvar_confidence
         self.n_scenarios = n_scenarios
+        self._warm: ActiveSet | None = None
+        self._last_active: ActiveSet | None = None
         self.problem = self._build(constraints)
         assert self.problem.is_dcp(dpp=True), "portfolio problem must be DPP"  # type: ignore[call-arg]
 
@@ -310,6 +323,8 @@ class ConvexProblem:
         """
         if solvers is None:
             solvers = default_solvers(self.method, self._constraints)
+            if self._warm is not None and self._active_set_applies():
+                solvers = (ACTIVE_SET, *solvers)
         status, solver, attempts = solve_with_fallback(
             self.problem, solvers, solver_options, self._check, self._run
         )
@@ -321,6 +336,8 @@ class ConvexProblem:
                 attempts,
             )
         weights = self._weights()
+        if self._active_set_applies():
+            self._warm = self._last_active or active_set_from(self._sharpe_inputs(), weights)
         return SolveOutcome(
             weights=weights,
             solver=solver,
@@ -329,8 +346,67 @@ class ConvexProblem:
             max_violation=self._constraints.max_violation(weights, self._covariance),
         )
 
+    def _active_set_applies(self) -> bool:
+        """Maximum Sharpe with linear limits only (no gross limit, volatility cap or
+        per-asset turnover), which is what `active_set` solves."""
+        constraints = self._constraints
+        return (
+            self.method == "max_sharpe"
+            and constraints.gross_limit is None
+            and constraints.volatility_per_period is None
+            and constraints.per_asset_turnover_limit is None
+        )
+
+    def _sharpe_inputs(self) -> SharpeInputs:
+        """This rebalance's parameter values in the active-set solver's terms."""
+        constraints = self._constraints
+        risk: FactorRisk | DenseRisk
+        if self.risk_factors is not None:
+            risk = FactorRisk(np.asarray(self.loadings.value), np.asarray(self.specific.value))
+        else:
+            risk = DenseRisk(self._risk_matrix)
+        rows, limits = [constraints.sector_matrix], [constraints.sector_caps]
+        if constraints.factor_names:
+            rows += [constraints.factor_matrix, -constraints.factor_matrix]
+            limits += [constraints.factor_upper, -constraints.factor_lower]
+        if constraints.max_beta is not None and constraints.betas is not None:
+            rows.append(constraints.betas[None, :])
+            limits.append(np.array([constraints.max_beta]))
+        trades = constraints.has_trades
+        return SharpeInputs(
+            risk=risk,
+            mu=np.asarray(self.mu.value),
+            cost=np.asarray(self.cost.value) if trades else np.zeros(self.n_assets),
+            lower=constraints.lower,
+            upper=constraints.upper,
+            # Without trades there is no kink at the previous weights: put it at the bound.
+            previous=constraints.previous if trades else constraints.lower,
+            rows=np.vstack(rows).reshape(-1, self.n_assets),
+            limits=np.concatenate(limits),
+            turnover=constraints.turnover_limit if trades else None,
+        )
+
+    def _run_active_set(self) -> str:
+        """The warm-started active-set solve; "optimal" only with its KKT certificate."""
+        self._last_active = None
+        if not self._active_set_applies():
+            return "not applicable (gross limit, volatility cap or per-asset turnover)"
+        inputs = self._sharpe_inputs()
+        start = self._warm or active_set_from(inputs, inputs.previous)
+        answer = solve_max_sharpe(inputs, start)
+        if answer is None:
+            return "no certified answer from the previous active set"
+        assert self.scale is not None
+        self.weights.value = answer.y
+        self.scale.value = np.float64(answer.kappa)
+        self._last_active = answer.active
+        return cp.OPTIMAL
+
     def _run(self, solver: str, options: dict[str, object]) -> str:
         """Solve once with `solver` (Σ injected as P when it takes one); return the status."""
+        self._last_active = None
+        if solver == ACTIVE_SET:
+            return self._run_active_set()
         if solver == "OSQP":
             options = {**OSQP_OPTIONS, **options}
         data = None

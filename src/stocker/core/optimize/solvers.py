@@ -86,7 +86,8 @@ def _polished(problem: cp.Problem, solver: str, options: Mapping[str, object]) -
 
 @functools.cache
 def _installed() -> frozenset[str]:
-    return frozenset(cp.installed_solvers())
+    """cvxpy's installed solvers and Stocker's own active-set solver (always present)."""
+    return frozenset(cp.installed_solvers()) | {"ACTIVE_SET"}
 
 
 def describe_attempts(attempts: Sequence[tuple[str, str]]) -> str:
