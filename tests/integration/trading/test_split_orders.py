@@ -11,11 +11,14 @@ import threading
 from collections.abc import Sequence
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 from stocker.bus.handlers import HandlerRegistry
+from stocker.core.backtest.trend import trend_backtest
 from stocker.core.messages import (
     MarketBar,
     OrderCreated,
@@ -25,13 +28,14 @@ from stocker.core.messages import (
     TargetsMeta,
 )
 from stocker.core.strategy.config import StrategyConfig
+from stocker.data.sample import load_sample
 from stocker.store import migrate
 from stocker.store.repositories.trading import OrderRow
 from stocker.store.uow import SqlUnitOfWork
 from stocker.trading.brokers.base import Broker
 from stocker.trading.brokers.paper import PaperBroker
 from stocker.trading.daemon import HeldForLiveBroker
-from stocker.trading.days import run_day
+from stocker.trading.days import replay, run_day
 from stocker.trading.execution import create_orders, execute_order, order_uuid
 from stocker.trading.ledger import rebuild, verify
 from stocker.trading.stages import Stages
@@ -376,3 +380,84 @@ def test_the_adjustments_survive_a_downgrade_of_their_revision_and_come_back(
 
     migrate.upgrade(engine)
     assert _events(uow, order) == adjusted
+
+
+@pytest.mark.slow
+def test_the_replay_over_a_split_holds_the_backtest_s_exposure_after_it(
+    engine: Engine, uow: SqlUnitOfWork
+) -> None:
+    """The sample's bars are flat and unsplit; one stock is given a 2-for-1 split on a session
+    where the backtest enters it: its raw bars before the ex-date doubled, its adjusted closes
+    (what signals and the backtest use) unchanged. The order sized on the doubled close is
+    carried across the split, so the pipeline holds what the backtest holds (in value: the
+    pipeline's pre-split share counts are coarser by one share, two after the split)."""
+    load_sample(uow)
+    stocks = ("AAPL", "BAC", "CVX", "JNJ", "KO", "MSFT", "PG", "XOM")
+    config = StrategyConfig(lookback_days=20, vol_seed_returns=10)
+    setup = PortfolioSetup("trend", "trend-v1", stocks, config, capital=Decimal(1_000_000))
+    with uow:
+        first = uow.trading.sessions_with_bars(stocks, dt.date(1990, 1, 1), dt.date(1991, 1, 1))[0]
+        prices = uow.trading.adj_close_history(stocks, first + dt.timedelta(days=300))
+    expected = trend_backtest(
+        prices, config, execution="next_open", shares="whole", initial_capital=1_000_000.0
+    ).result
+    held = expected.holdings
+    entries = [
+        (day, symbol)
+        for row, day in enumerate(held.index)
+        if len(held) // 3 <= row < 2 * len(held) // 3
+        for symbol in stocks
+        if held.iloc[row - 1][symbol] == 0 and expected.weights.iloc[row][symbol] > 0.05
+    ]
+    assert entries, "the backtest enters no stock in the middle of the window"
+    ex_ts, split = entries[0]
+    ex_date = ex_ts.date()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE prices_daily SET open = open * 2, high = high * 2, low = low * 2, "
+                "close = close * 2 WHERE symbol = :s AND date < :d"
+            ),
+            {"s": split, "d": ex_date},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO corporate_actions (symbol, date, action_type, value, source) "
+                "VALUES (:s, :d, 'SPLIT', 2, 'test')"
+            ),
+            {"s": split, "d": ex_date},
+        )
+
+    stages = Stages((setup,), PaperBroker())
+    registry = HandlerRegistry()
+    stages.register(registry)
+    reports = replay(
+        lambda: SqlUnitOfWork(engine), registry, stages, first, prices.index[-1].date()
+    )
+
+    with uow:
+        (order,) = uow.trading.orders_on(ex_date, symbol=split)
+        events = [e.status for e in uow.trading.order_events(order.order_id)]
+        holdings = uow.ledger.holdings("trend")
+        closes = {
+            day: uow.trading.bars_on([split], day)[split].close
+            for day in (ts.date() for ts in prices.index[prices.index >= ex_ts])
+        }
+    navs = {r.day: r.states["trend"].nav for r in reports}
+    pipeline = pd.Series(
+        {
+            pd.Timestamp(day): float(
+                sum((h.qty for h in holdings.get(day, []) if h.symbol == split), Decimal(0))
+                * close
+                / navs[day]
+            )
+            for day, close in closes.items()
+        }
+    )
+    backtest = expected.weights.loc[pipeline.index, split]
+    one_share = np.array([2 * float(close) / float(navs[day]) for day, close in closes.items()])
+    assert backtest.iloc[0] > 0.05
+    assert (np.abs(pipeline.to_numpy() - backtest.to_numpy()) <= one_share).all(), pd.DataFrame(
+        {"pipeline": pipeline, "backtest": backtest, "share": one_share}
+    )
+    assert events == ["PENDING", "ADJUSTED", "FILLED"]
