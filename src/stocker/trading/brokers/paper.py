@@ -5,6 +5,11 @@ Price: the open moved against the order by ``slippage_bps`` (a buy pays more, a 
 rounded as every stored price is. Commission: ``commission_per_share × qty``, at least
 ``min_commission``, per order; split over its parts in proportion to their shares (the last part
 takes the rounding), so a partly filled order costs what a whole one does.
+
+Splits: the paper broker is its orders' only venue, so it is asked to execute an order going
+through a split's ex-date with the quantity a broker would have adjusted it to (quantity × ratio,
+whole shares toward zero; `stocker.trading.execution.split_adjusted` records it as an ADJUSTED
+order event). Live brokers (`live = True`) adjust their open orders themselves and are not asked.
 """
 
 from __future__ import annotations
