@@ -169,9 +169,11 @@ def split_adjusted(uow: SqlUnitOfWork, broker: Broker, order: OrderRow) -> Decim
     symbol going ex at its session (whole shares toward zero; 0: nothing left, the order is
     canceled). Recorded once as an ADJUSTED event whose detail says the ratio, the quantity
     before and after and the remainder; a redelivered message or a re-run day finds the event
-    and adjusts nothing again. A live broker adjusts its own open orders (Alpaca does), so its
-    orders are left as they are: adjusting here too would adjust them twice."""
-    if getattr(broker, "live", False):
+    and adjusts nothing again. Only a broker that says so (`adjusts_for_splits`: the paper
+    broker, whose open orders are Stocker's to keep) is asked for the adjusted quantity; a live
+    broker adjusts its own open orders (Alpaca does) and a webhook's fills are what its broker
+    executed, so adjusting those here would adjust them twice."""
+    if not getattr(broker, "adjusts_for_splits", False):
         return order.qty
     ratios = [
         value

@@ -2,7 +2,8 @@
 at t+1's open, when t+1 is a split's ex-date, is carried across the split as a broker does (its
 quantity × the ratio, whole shares toward zero, the remainder said in an ADJUSTED event), once
 however often it is delivered; the ledger's position and NAV stay exact; a live broker's orders
-are left to the broker, which adjusts them itself."""
+and a webhook's fills are left as their broker executes them (Alpaca adjusts open orders
+itself)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from stocker.trading.brokers.paper import PaperBroker
 from stocker.trading.daemon import HeldForLiveBroker
 from stocker.trading.days import replay, run_day
 from stocker.trading.execution import create_orders, execute_order, order_uuid
+from stocker.trading.fill_notices import FillNotice, record_fill_notices
 from stocker.trading.ledger import rebuild, verify
 from stocker.trading.stages import Stages
 from stocker.trading.strategy_files import PortfolioSetup
@@ -334,6 +336,26 @@ def test_a_live_broker_s_orders_are_left_to_the_broker_which_adjusts_them_itself
         assert uow.trading.fills_of(order.order_id) == []
     assert stored is not None and stored.qty == Decimal(100)  # what Alpaca is sent
     assert "ADJUSTED" not in [status for status, _ in _events(uow, order)]
+
+
+def test_fills_a_broker_pushes_on_a_split_day_are_recorded_as_it_executed_them(
+    engine: Engine, uow: SqlUnitOfWork
+) -> None:
+    _market(engine, {D0: ("50", "50"), D1: ("25", "25.10")})
+    stages, registry = _pipeline(HeldForLiveBroker())
+    _run(engine, stages, registry, [D0])
+    order = _decide(uow, D0, 0.5)
+    _split(engine, D1, "2")
+    at = dt.datetime(2024, 1, 3, 14, 30, tzinfo=dt.UTC)
+
+    record_fill_notices(
+        SqlUnitOfWork(engine),
+        [FillNotice("ext-1", order.order_id, Decimal(200), Decimal(25), at)],
+    )
+
+    assert [status for status, _ in _events(uow, order)] == ["PENDING", "FILLED"]
+    with uow:
+        assert [f.qty for f in uow.trading.fills_of(order.order_id)] == [Decimal(200)]
 
 
 @pytest.mark.parametrize("ratio", ["2", "0.5"])

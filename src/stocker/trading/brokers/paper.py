@@ -9,7 +9,8 @@ takes the rounding), so a partly filled order costs what a whole one does.
 Splits: the paper broker is its orders' only venue, so it is asked to execute an order going
 through a split's ex-date with the quantity a broker would have adjusted it to (quantity × ratio,
 whole shares toward zero; `stocker.trading.execution.split_adjusted` records it as an ADJUSTED
-order event). Live brokers (`live = True`) adjust their open orders themselves and are not asked.
+order event): `adjusts_for_splits` says so. Live brokers adjust their open orders themselves and
+do not say it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import ClassVar
 
 from stocker.core.prices import stored_price
 from stocker.trading.brokers.base import Execution
@@ -36,6 +38,8 @@ class PaperBroker:
     partial_fills: bool = False
     seed: int = 0
     name: str = "paper"
+    # Stocker keeps this broker's open orders, so it carries them across splits (see above).
+    adjusts_for_splits: ClassVar[bool] = True
 
     def price(self, side: str, open_price: Decimal) -> Decimal:
         """The fill price of a market-on-open order of ``side``."""
