@@ -141,13 +141,20 @@ def active_set_from(
     return ActiveSet(state, fixed_at.astype(np.int8), rows.astype(bool), bool(binding))
 
 
+@dataclass(frozen=True)
+class Declined:
+    """No certified answer, and why (the caller's next solver answers)."""
+
+    reason: str
+
+
 def solve_max_sharpe(
     inputs: SharpeInputs,
     start: ActiveSet,
     max_iterations: int = 40,
     tolerance: float = 1e-9,
-) -> SharpeAnswer | None:
-    """The certified optimum reached from `start`, or None (the caller falls back)."""
+) -> SharpeAnswer | Declined:
+    """The certified optimum reached from `start`, or why there is none."""
     active = ActiveSet(start.state.copy(), start.fixed_at.copy(), start.rows.copy(), start.turnover)
     if inputs.turnover is None:
         active.turnover = False
@@ -155,18 +162,18 @@ def solve_max_sharpe(
     for iteration in range(1, max_iterations + 1):
         key = active.key()
         if key in seen:
-            return None  # a cycle
+            return Declined(f"the active set cycles after {iteration - 1} steps")
         seen.add(key)
-        solved = _solve_equalities(inputs, active)
-        if solved is None:
-            return None
+        solved = _solve_equalities(inputs, active, tolerance)
+        if isinstance(solved, Declined):
+            return solved
         y, kappa, multipliers = solved
         changed = _update(inputs, active, y, kappa, multipliers, tolerance)
-        if changed is None:
-            return None
+        if isinstance(changed, Declined):
+            return changed
         if not changed:
             return SharpeAnswer(y, kappa, active, iterations=iteration)
-    return None
+    return Declined(f"no certified answer in {max_iterations} steps")
 
 
 def _fixed_values(inputs: SharpeInputs, active: ActiveSet) -> np.ndarray:
@@ -178,13 +185,13 @@ def _fixed_values(inputs: SharpeInputs, active: ActiveSet) -> np.ndarray:
 
 
 def _solve_equalities(
-    inputs: SharpeInputs, active: ActiveSet
-) -> tuple[np.ndarray, float, np.ndarray] | None:
+    inputs: SharpeInputs, active: ActiveSet, tolerance: float
+) -> tuple[np.ndarray, float, np.ndarray] | Declined:
     """Minimise yᵀΣy with fixed assets at aᵢ·κ and every binding constraint as an equality.
 
     Unknowns: the free assets' y_F and κ, with one multiplier per equality (return, budget,
     binding rows, turnover). y_F is eliminated through Σ_FF⁻¹, leaving a small dense system in
-    (κ, multipliers). Returns (y, κ, multipliers) or None if the system is singular.
+    (κ, multipliers). Returns (y, κ, multipliers), or Declined if the system is singular.
     """
     free = np.flatnonzero(active.state != FIXED)
     fixed = active.state == FIXED
@@ -200,19 +207,30 @@ def _solve_equalities(
         float(fixed_values.sum() - 1.0),
     ]
     rhs = [1.0, 0.0]
-    binding_rows = np.flatnonzero(active.rows)
-    for row in binding_rows:
+    for row in np.flatnonzero(active.rows):
         coefficients = inputs.rows[row]
+        slack = float(coefficients @ fixed_values - inputs.limits[row])
+        if not np.any(coefficients[free]):
+            # Only fixed assets in this limit: it holds (or breaks) whatever κ is, so it is
+            # no equation; held, its multiplier is 0 (a sector left exactly at its cap).
+            if slack > tolerance:
+                return Declined(f"limit row {row} is broken by the fixed assets alone")
+            active.rows[row] = False
+            continue
         on_free.append(coefficients[free])
-        on_kappa.append(float(coefficients @ fixed_values - inputs.limits[row]))
+        on_kappa.append(slack)
         rhs.append(0.0)
     if active.turnover:
         assert inputs.turnover is not None
-        on_free.append(0.5 * sign)
-        on_kappa.append(
-            float(-0.5 * sign @ previous[free] + 0.5 * fixed_gap.sum() - inputs.turnover)
-        )
-        rhs.append(0.0)
+        slack = float(-0.5 * sign @ previous[free] + 0.5 * fixed_gap.sum() - inputs.turnover)
+        if free.size == 0:
+            if slack > tolerance:
+                return Declined("the turnover limit is broken by the fixed assets alone")
+            active.turnover = False
+        else:
+            on_free.append(0.5 * sign)
+            on_kappa.append(slack)
+            rhs.append(0.0)
     constraints_free = np.vstack(on_free)  # m × n_F
     constraints_kappa = np.asarray(on_kappa)
     m = constraints_free.shape[0]
@@ -224,7 +242,7 @@ def _solve_equalities(
     if free.size:
         inverse = inputs.risk.solve_block(free, coupling)
         if inverse is None:
-            return None
+            return Declined("the free assets' covariance block is singular")
         inverse = inverse / 2.0  # (2Σ_FF)⁻¹
         reduced = coupling.T @ inverse
     else:
@@ -236,15 +254,19 @@ def _solve_equalities(
     small[1:, 0] = constraints_kappa
     small -= reduced
     right = np.concatenate([[0.0], rhs])
-    if not np.all(np.isfinite(small)) or np.linalg.cond(small) > 1e12:
-        return None  # the binding limits are (nearly) dependent: no unique multipliers
-    try:
+    if not np.all(np.isfinite(small)):
+        return Declined("non-finite numbers in the reduced system")
+    if np.linalg.cond(small) < 1e12:
         unknowns = linalg.solve(small, right, assume_a="sym")
-    except (linalg.LinAlgError, ValueError):
-        return None
+    else:
+        # Dependent binding limits (e.g. the budget when every asset is fixed): the
+        # multipliers are not unique; take the least-norm ones if the system is consistent.
+        unknowns = linalg.lstsq(small, right, cond=1e-12)[0]
+        if float(np.abs(small @ unknowns - right).max()) > tolerance:
+            return Declined("the binding limits are inconsistent (no multipliers fit)")
     kappa = float(unknowns[0])
     if not kappa > 0:
-        return None
+        return Declined(f"the scale κ came out {kappa:.3g}, not positive")
     y = fixed_values * kappa
     y[free] = -inverse @ unknowns
     return y, kappa, unknowns[1:]
@@ -257,9 +279,9 @@ def _update(
     kappa: float,
     multipliers: np.ndarray,
     tolerance: float,
-) -> bool | None:
+) -> bool | Declined:
     """Check every KKT condition; move what fails to its other state. True if anything moved,
-    False if the answer is certified, None if it cannot be (a negative return multiplier)."""
+    False if the answer is certified, Declined if it cannot be."""
     binding_rows = np.flatnonzero(active.rows)
     return_multiplier = -float(multipliers[0])  # for μᵀy - cᵀ|Δ| >= 1
     budget_multiplier = float(multipliers[1])
@@ -267,7 +289,7 @@ def _update(
     row_multipliers[binding_rows] = multipliers[2 : 2 + binding_rows.size]
     turnover_multiplier = float(multipliers[-1]) if active.turnover else 0.0
     if return_multiplier < -tolerance:
-        return None
+        return Declined("the return constraint's multiplier is negative")
     scale = max(1.0, float(np.abs(y).max()) / max(kappa, 1e-300))
     tol = tolerance * scale
     changed = False
@@ -345,10 +367,8 @@ def _update(
     # complementary slackness (non-binding limits have zero multipliers by construction).
     free_residual = gradient + weight * np.where(going_up, 1.0, -1.0)
     if moving.any() and float(np.abs(free_residual[moving]).max()) > tol * 10:
-        return None
+        return Declined("stationarity residual above tolerance (round-off)")
     excess = float(inputs.mu @ y - inputs.cost @ np.abs(trade))
     if abs(excess - 1.0) > tol * 10 or abs(float(y.sum()) - kappa) > tol * 10 * kappa:
-        return None
-    if np.any(y < lower - tol * kappa) or np.any(y > upper + tol * kappa):
-        return None
+        return Declined("return or budget residual above tolerance (round-off)")
     return False

@@ -31,6 +31,7 @@ from scipy import linalg, sparse
 from stocker.core.errors import DataError, InfeasibleError
 from stocker.core.optimize.active_set import (
     ActiveSet,
+    Declined,
     DenseRisk,
     FactorRisk,
     SharpeInputs,
@@ -394,8 +395,8 @@ class ConvexProblem:
         inputs = self._sharpe_inputs()
         start = self._warm or active_set_from(inputs, inputs.previous)
         answer = solve_max_sharpe(inputs, start)
-        if answer is None:
-            return "no certified answer from the previous active set"
+        if isinstance(answer, Declined):
+            return f"declined: {answer.reason}"
         assert self.scale is not None
         self.weights.value = answer.y
         self.scale.value = np.float64(answer.kappa)
