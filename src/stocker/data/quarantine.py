@@ -4,8 +4,10 @@ A quarantined row is kept verbatim with every reason it was refused. Releasing i
 row — with any corrections — through the same path as a fresh ingest (`BatchWriter.land`): the
 same rules, symbol registration, adjusted close and `MarketBar` event. If it passes it lands and
 the quarantine row becomes RELEASED; if not, it stays QUARANTINED and the new reasons are
-returned. Discarding marks it DISCARDED with a note. Rows are never deleted, so the quarantine is
-also the audit trail of what was refused and who decided what.
+returned. A news row (`news_articles` has no `TableSpec`) is checked again by the news file
+rules instead (`stocker.data.news_release`). Discarding marks it DISCARDED with a note. Rows are
+never deleted, so the quarantine is also the audit trail of what was refused and who decided
+what.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from stocker.core.tables import WAIVABLE_RULES, spec_of
 from stocker.data.batch_writer import BatchWriter
 from stocker.data.reports import IngestReport, TableReport
 from stocker.sources.files.layouts import TABLES as FILE_LAYOUTS
+from stocker.sources.news import NEWS_TABLE
 from stocker.store.repositories.quarantine import QuarantineEntry
 
 if TYPE_CHECKING:
@@ -194,7 +197,7 @@ def release(
     overrules, e.g. for a genuine 60% gap. Runs in one transaction; each row lands or not on its
     own (a savepoint per row). A released row is marked RELEASED with `resolved_at` and a note
     naming the corrections; a row that still fails stays QUARANTINED and its outcome lists the
-    new reasons.
+    new reasons. News rows go to `release_news_entry` (`accept` does not apply to them).
     """
     accepted = tuple(accept)
     invalid = sorted(set(accepted) - WAIVABLE_RULES)
@@ -208,9 +211,16 @@ def release(
         raise DataError("release: no quarantine ids given")
     report = ReleaseReport()
     summary = IngestReport(source="quarantine")
+    # imported here: news_release builds on this module's outcome types
+    from stocker.data.news_release import release_news_entry
+
     with uow:
         writers: dict[str, BatchWriter] = {}
         for entry in _locked_entries(uow, chosen):
+            if entry.target_table == NEWS_TABLE:
+                # articles have no TableSpec: the news file rules check them again
+                report.outcomes.append(release_news_entry(uow, entry, corrections, note))
+                continue
             if entry.status != "QUARANTINED":
                 report.outcomes.append(
                     ReleaseOutcome(

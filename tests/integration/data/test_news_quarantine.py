@@ -263,19 +263,34 @@ def test_cli_says_how_many_were_quarantined_and_lists_releases_and_discards_them
     assert "Microsoft cloud grows" in _headlines(engine)
 
 
-def test_the_generic_release_refuses_a_news_row_saying_why_and_leaves_it_quarantined(
+def test_the_generic_release_checks_a_news_row_by_the_news_rules_and_stores_it_corrected(
     app: App, engine: Engine, tmp_path: Path
 ) -> None:
     code, output = _run(
         app, "sentiment", "ingest", "--file", str(_write(tmp_path, "n.csv", NEWS_CSV))
     )
-    entry = _quarantined(engine)[0].id
+    ambiguous, invisible, _ = (row.id for row in _quarantined(engine))
 
-    code, output = _run(app, "data", "quarantine", "release", str(entry))
+    code, output = _run(app, "data", "quarantine", "release", str(ambiguous))
+    assert code == 1 and f"#{ambiguous} still quarantined" in output, output
+    assert "ambiguous" in output and "03/04/2022" in output
+    code, output = _run(
+        app, "data", "quarantine", "release", str(ambiguous), str(invisible),
+        "--set", "published_at=2022-03-04T14:30:00Z",
+    )  # fmt: skip
+    # the correction fixes one row; the other is checked again, still refused for its symbol
+    assert code == 1 and f"#{ambiguous} released" in output, output
+    assert f"#{invisible} still quarantined" in output and "U+200B" in output
 
-    assert code == 1 and f"#{entry} still quarantined" in output and "news_articles" in output
-    assert _quarantined(engine)[0].status == "QUARANTINED"
-    assert len(_headlines(engine)) == 2
+    rows = _quarantined(engine)
+    assert [row.status for row in rows] == ["RELEASED", "QUARANTINED", "QUARANTINED"]
+    assert rows[0].resolution_note == "released with published_at=2022-03-04T14:30:00Z"
+    assert _headlines(engine)[0] == "Microsoft cloud grows" and len(_headlines(engine)) == 3
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT vendor, symbols FROM news_articles WHERE headline LIKE 'Microsoft%'")
+        ).one()
+    assert tuple(stored) == ("file", ["MSFT"])
 
 
 def test_live_feed_messages_it_cannot_read_are_kept_in_quarantine(
