@@ -30,12 +30,27 @@ TEST_HOME = Path(os.environ.get("STOCKER_TEST_HOME", REPO / ".stocker-test"))
 
 # Mutation testing (make mutation) runs each property test once per mutant: fewer examples, the
 # same ones every run (so a verdict does not depend on the draw). HYPOTHESIS_PROFILE=mutation.
-hypothesis_settings.register_profile("mutation", max_examples=30, derandomize=True, deadline=None)
+# A test's own @settings(max_examples=N) wins over a profile, so under this one N is capped too.
+MUTATION_MAX_EXAMPLES = 10
+hypothesis_settings.register_profile(
+    "mutation", max_examples=MUTATION_MAX_EXAMPLES, derandomize=True, deadline=None
+)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def _cap_examples(item: pytest.Item) -> None:
+    test = getattr(item, "obj", None)
+    own = getattr(test, "_hypothesis_internal_use_settings", None)
+    if own is not None and own.max_examples > MUTATION_MAX_EXAMPLES:
+        capped = hypothesis_settings(own, max_examples=MUTATION_MAX_EXAMPLES, derandomize=True)
+        test._hypothesis_internal_use_settings = capped  # type: ignore[union-attr]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mutation = os.environ.get("HYPOTHESIS_PROFILE") == "mutation"
     for item in items:
+        if mutation:
+            _cap_examples(item)
         if "tests/integration" in str(item.fspath) or "tests/e2e" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
 
