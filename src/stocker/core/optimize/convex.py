@@ -348,14 +348,13 @@ class ConvexProblem:
         )
 
     def _active_set_applies(self) -> bool:
-        """Maximum Sharpe with linear limits only (no gross limit, volatility cap or
-        per-asset turnover), which is what `active_set` solves."""
+        """Maximum Sharpe with linear limits only (no gross limit or volatility cap), which
+        is what `active_set` solves."""
         constraints = self._constraints
         return (
             self.method == "max_sharpe"
             and constraints.gross_limit is None
             and constraints.volatility_per_period is None
-            and constraints.per_asset_turnover_limit is None
         )
 
     def _sharpe_inputs(self) -> SharpeInputs:
@@ -374,12 +373,18 @@ class ConvexProblem:
             rows.append(constraints.betas[None, :])
             limits.append(np.array([constraints.max_beta]))
         trades = constraints.has_trades
+        lower, upper = constraints.lower, constraints.upper
+        if constraints.per_asset_turnover_limit is not None:
+            # |Δwᵢ| <= a is a tighter box around the previous weights.
+            limit = constraints.per_asset_turnover_limit
+            lower = np.maximum(lower, constraints.previous - limit)
+            upper = np.minimum(upper, constraints.previous + limit)
         return SharpeInputs(
             risk=risk,
             mu=np.asarray(self.mu.value),
             cost=np.asarray(self.cost.value) if trades else np.zeros(self.n_assets),
-            lower=constraints.lower,
-            upper=constraints.upper,
+            lower=lower,
+            upper=upper,
             # Without trades there is no kink at the previous weights: put it at the bound.
             previous=constraints.previous if trades else constraints.lower,
             rows=np.vstack(rows).reshape(-1, self.n_assets),
@@ -391,7 +396,7 @@ class ConvexProblem:
         """The warm-started active-set solve; "optimal" only with its KKT certificate."""
         self._last_active = None
         if not self._active_set_applies():
-            return "not applicable (gross limit, volatility cap or per-asset turnover)"
+            return "not applicable (a gross limit or a volatility cap)"
         inputs = self._sharpe_inputs()
         start = self._warm or active_set_from(inputs, inputs.previous)
         answer = solve_max_sharpe(inputs, start)

@@ -209,35 +209,62 @@ def _walk(n: int, steps: int, seed: int = 4) -> tuple[list[np.ndarray], list[np.
     return windows, [window.mean(axis=0) for window in windows]
 
 
-def test_a_walk_forward_re_solve_is_answered_by_it_and_equals_a_rebuild() -> None:
+WALKS = {
+    "sector caps, turnover, costs; factor Σ": ({"turnover_limit": 0.1}, 4),
+    "per-asset turnover, factor bounds, beta; factor Σ": (
+        {
+            "per_asset_turnover_limit": 0.01,
+            "factor_bounds": {"value": (-0.2, 0.2)},
+            "max_beta": 1.1,
+        },
+        4,
+    ),
+    "sector caps, turnover, costs; dense Σ": ({"turnover_limit": 0.1}, None),
+}
+
+
+@pytest.mark.parametrize("walk", sorted(WALKS))
+def test_a_walk_forward_re_solve_is_answered_by_it_and_equals_a_rebuild(walk: str) -> None:
+    extra, factors = WALKS[walk]
     n, steps = 60, 12
     windows, means = _walk(n, steps)
     symbols = [f"S{i}" for i in range(n)]
     sectors = {s: f"sector{i % 5}" for i, s in enumerate(symbols)}
+    rng = np.random.default_rng(1)
+    exposures = {"value": dict(zip(symbols, rng.normal(0, 1, n), strict=True))}
+    betas = dict(zip(symbols, rng.uniform(0.5, 1.5, n), strict=True))
 
     def constraints(previous: np.ndarray) -> Constraints:
+        options: dict[str, object] = dict(extra)
+        if "factor_bounds" in options:
+            options["factor_exposures"] = exposures
+        if "max_beta" in options:
+            options["betas"] = betas
         return Constraints(
             max_weight=0.08,
             sectors=sectors,
             sector_caps=dict.fromkeys(sorted(set(sectors.values())), 0.25),
             previous_weights=dict(zip(symbols, previous, strict=True)),
-            turnover_limit=0.1,
             transaction_cost_bps=5.0,
+            **options,  # type: ignore[arg-type]
         )
 
     previous = np.full(n, 1.0 / n)
-    problem = ConvexProblem("max_sharpe", constraints(previous).resolve(symbols), risk_factors=4)
+    problem = ConvexProblem(
+        "max_sharpe", constraints(previous).resolve(symbols), risk_factors=factors
+    )
     answered_by = []
     for window, mean in zip(windows, means, strict=True):
         resolved = constraints(previous).resolve(symbols)
-        covariance = FactorCovariance.statistical(window, 4)
+        model = FactorCovariance.statistical(window, 4)
+        dense = model.matrix()
+        covariance = model if factors else dense
         problem.set_values(covariance, resolved, mean)
         outcome = problem.solve()
         answered_by.append(outcome.solver)
-        fresh = ConvexProblem("max_sharpe", resolved, risk_factors=4)
+        fresh = ConvexProblem("max_sharpe", resolved, risk_factors=factors)
         fresh.set_values(covariance, resolved, mean)
         rebuilt = fresh.solve(("CLARABEL",)).weights
-        dense = covariance.matrix()
 
         def sharpe(w: np.ndarray) -> float:
             cost = float(resolved.cost @ np.abs(w - resolved.previous))  # noqa: B023
