@@ -209,7 +209,7 @@ def _walk(n: int, steps: int, seed: int = 4) -> tuple[list[np.ndarray], list[np.
     return windows, [window.mean(axis=0) for window in windows]
 
 
-WALKS = {
+WALKS: dict[str, tuple[dict[str, object], int | None]] = {
     "sector caps, turnover, costs; factor Σ": ({"turnover_limit": 0.1}, 4),
     "per-asset turnover, factor bounds, beta; factor Σ": (
         {
