@@ -340,8 +340,17 @@ def _update(
             ),
         ).astype(np.int8)
         active.state = np.where(below | above, FIXED, active.state).astype(np.int8)
-    # Fixed assets: is the multiplier of "yᵢ = aᵢ·κ" in its allowed interval?
+    # Fixed assets held at a previous weight outside today's bounds (a lower cap, say) are
+    # moved to the bound they break.
     fixed = ~moving
+    held = fixed & (active.fixed_at == AT_PREVIOUS)
+    over, under = held & (previous > upper + tol * kappa), held & (previous < lower - tol * kappa)
+    if over.any() or under.any():
+        active.fixed_at = np.where(
+            over, AT_UPPER, np.where(under, AT_LOWER, active.fixed_at)
+        ).astype(np.int8)
+        return True
+    # Fixed assets: is the multiplier of "yᵢ = aᵢ·κ" in its allowed interval?
     values = _fixed_values(inputs, active) * kappa
     slope = np.sign(np.where(np.abs(values - previous) > tol * kappa, values - previous, 0.0))
     multiplier = -(gradient + weight * slope)

@@ -275,3 +275,18 @@ def test_a_walk_forward_re_solve_is_answered_by_it_and_equals_a_rebuild(walk: st
         previous = outcome.weights
     assert answered_by[0] == "CLARABEL"  # nothing to start from yet
     assert answered_by[1:].count("ACTIVE_SET") >= steps - 2, answered_by
+
+
+def test_a_previous_weight_above_todays_cap_is_moved_to_the_cap() -> None:
+    """Held weights that today's bounds forbid are not kept: the cap fell from 15% to 12%."""
+    inputs = _inputs(7)
+    start = active_set_from(inputs, _oracle(inputs))
+    above = inputs.previous > 0.12 + 1e-9
+    assert above.any()
+    lowered = replace(inputs, upper=np.full(inputs.mu.size, 0.12))
+    answer = solve_max_sharpe(lowered, start)
+    assert isinstance(answer, SharpeAnswer), answer
+    ours = answer.y / answer.kappa
+    _assert_feasible(lowered, ours)
+    assert np.all(ours[above] <= 0.12 + 1e-12)
+    assert _sharpe(lowered, ours) >= _sharpe(lowered, _oracle(lowered)) * (1 - 1e-8)
