@@ -1,0 +1,187 @@
+"""Single cells and whole columns: headers, blanks, numbers, ratios, booleans and timestamps in
+columns that mix zones (each cell read on its own)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stocker.core.cells import (
+    SQL_FALSE_WORDS,
+    SQL_TRUE_WORDS,
+    NumberFormat,
+    cleaned_text,
+    finite_numbers,
+    is_blank,
+    normalize_header,
+    parse_booleans,
+    parse_instants,
+    parse_number,
+    parse_numbers,
+    parse_ratio,
+    read_number,
+    whole_numbers,
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (" Adj Close ", "adj_close"),
+        ("Adj. Close (USD)", "adj_close_usd"),
+        ("__Volume__", "volume"),
+        ("date", "date"),
+        (7, "7"),
+        ("P/E-Ratio", "p_e_ratio"),
+        ("ÄBC", "bc"),
+    ],
+)
+def test_normalize_header(header: object, expected: str) -> None:
+    assert normalize_header(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "blank"),
+    [
+        (None, True),
+        (float("nan"), True),
+        ("", True),
+        ("  \t", True),
+        ("x", False),
+        (0, False),
+        (0.0, False),
+        (" 0 ", False),
+        (math.inf, False),
+    ],
+)
+def test_is_blank(value: object, blank: bool) -> None:
+    assert is_blank(value) is blank
+
+
+def test_cleaned_text_strips_and_blanks_become_none() -> None:
+    cleaned = cleaned_text(pd.Series([" a ", "", "  ", None, "b", 5], index=[3, 4, 5, 6, 7, 8]))
+    assert cleaned.tolist() == ["a", None, None, None, "b", "5"]
+    assert cleaned.dtype == object
+    assert list(cleaned.index) == [3, 4, 5, 6, 7, 8]
+    assert cleaned.iloc[1] is None
+
+
+def test_parse_numbers_by_dtype_and_separators() -> None:
+    flags = parse_numbers(pd.Series([True, False]))
+    assert flags.dtype == np.float64
+    assert flags.tolist() == [1.0, 0.0]
+    ints = pd.Series([1, 2], dtype="int64")
+    assert parse_numbers(ints) is ints
+    text = parse_numbers(pd.Series([" 1,234.5 ", "x", "inf", None]), separators=",")
+    assert text.iloc[0] == 1234.5
+    assert pd.isna(text.iloc[1])
+    assert text.iloc[2] == math.inf
+    assert pd.isna(text.iloc[3])
+    # without separators the grouped number is no number
+    assert math.isnan(parse_numbers(pd.Series(["1,234.5"])).iloc[0])
+    # a separator that is a regex character is taken literally
+    assert parse_numbers(pd.Series(["1.234"]), separators=".").iloc[0] == 1234.0
+
+
+def test_finite_and_whole_numbers() -> None:
+    cells = pd.Series(["1.5", "-inf", "2", "x", None, " 3 "], dtype=object)
+    finite = finite_numbers(cells)
+    assert finite.iloc[0] == 1.5
+    assert math.isnan(finite.iloc[1])
+    assert finite.iloc[2] == 2.0
+    assert finite.iloc[5] == 3.0
+    whole = whole_numbers(cells)
+    assert math.isnan(whole.iloc[0])
+    assert whole.iloc[2] == 2.0
+    assert finite_numbers(pd.Series([True, False])).isna().all()
+    european = finite_numbers(pd.Series(["1.234,5", "1.5"]), NumberFormat(",", "."))
+    assert european.iloc[0] == 1234.5
+
+
+def test_read_number_one_cell() -> None:
+    assert read_number(None) is None
+    assert read_number("  ") is None
+    assert read_number(" 12.5 ") == 12.5
+    assert read_number("1 234,5", NumberFormat(",", " ")) == 1234.5
+    assert read_number(7) == 7.0
+    with pytest.raises(ValueError, match=r"^'abc' is not a number$"):
+        read_number("abc")
+    with pytest.raises(ValueError, match=r"^'inf' is not a number$"):
+        read_number("inf")
+
+
+def test_parse_number_one_cell() -> None:
+    assert parse_number(None) is None
+    assert parse_number(float("nan")) is None
+    assert parse_number(3) == 3.0
+    assert isinstance(parse_number(3), float)
+    assert parse_number(2.5) == 2.5
+    assert parse_number(" 1,23,456.7 ") == 123456.7
+    assert parse_number("12.5%", strip=",%") == 12.5
+    assert parse_number(" % ", strip="%") is None
+    assert parse_number("") is None
+    assert parse_number("N/A", missing_words={"N/A"}) is None
+    assert parse_number("1 000", strip=" ") == 1000.0
+    with pytest.raises(ValueError, match=r"^a boolean is not a number$"):
+        parse_number(True)
+    with pytest.raises(ValueError):
+        parse_number("N/A")
+    with pytest.raises(ValueError):
+        parse_number("12.5%")
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [("2", 2.0), ("2:1", 2.0), ("2/1", 2.0), ("1:10", 0.1), (" 3 : 2 ", 1.5), ("1/4", 0.25)],
+)
+def test_parse_ratio(text: str, ratio: float) -> None:
+    assert parse_ratio(text) == pytest.approx(ratio)
+
+
+def test_parse_ratio_refuses() -> None:
+    with pytest.raises(ZeroDivisionError):
+        parse_ratio("1:0")
+    with pytest.raises(ValueError):
+        parse_ratio("1:2:3")
+    with pytest.raises(ValueError):
+        parse_ratio("two")
+    assert parse_ratio(4) == 4.0
+
+
+def test_parse_booleans_words_any_case_and_na_elsewhere() -> None:
+    cells = pd.Series([" Yes", "n", "TRUE", "0", "maybe", None, "on", "T"], index=range(10, 18))
+    parsed = parse_booleans(cells)
+    assert parsed.tolist()[:5] == [True, False, True, False, pd.NA]
+    assert parsed.iloc[5] is pd.NA
+    assert parsed.iloc[6] is pd.NA
+    assert parsed.iloc[7] is True
+    assert list(parsed.index) == list(range(10, 18))
+    sql = parse_booleans(cells, true_words=SQL_TRUE_WORDS, false_words=SQL_FALSE_WORDS)
+    assert sql.iloc[6] is True
+    assert parse_booleans(pd.Series(["off"]), false_words=SQL_FALSE_WORDS).iloc[0] is False
+    custom = parse_booleans(pd.Series(["si", "no"]), true_words={"si"}, false_words={"no"})
+    assert custom.tolist() == [True, False]
+
+
+def test_instants_mixing_zones_are_read_cell_by_cell() -> None:
+    cells = pd.Series(
+        ["2024-03-01 09:30:00-05:00", " 2024-03-01 15:00:00+01:00 ", "2024-03-01 10:00", "nope"]
+    )
+    parsed = parse_instants(cells, timezone="America/New_York")
+    assert parsed.iloc[0] == pd.Timestamp("2024-03-01 14:30", tz="UTC")
+    assert parsed.iloc[1] == pd.Timestamp("2024-03-01 14:00", tz="UTC")
+    assert parsed.iloc[2] == pd.Timestamp("2024-03-01 15:00", tz="UTC")
+    assert pd.isna(parsed.iloc[3])
+    assert str(parsed.dt.tz) == "UTC"
+
+
+def test_instants_mixing_zones_with_a_given_format() -> None:
+    cells = pd.Series(["01/03/2024 09:30 -0500", "01/03/2024 15:00 +0100", None, "bad"])
+    parsed = parse_instants(cells, timezone="UTC", date_format="%d/%m/%Y %H:%M %z")
+    assert parsed.iloc[0] == pd.Timestamp("2024-03-01 14:30", tz="UTC")
+    assert parsed.iloc[1] == pd.Timestamp("2024-03-01 14:00", tz="UTC")
+    assert pd.isna(parsed.iloc[2])
+    assert pd.isna(parsed.iloc[3])
