@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -113,6 +113,7 @@ class Venue:
     directory: Path
     inner: PaperBroker = field(default_factory=lambda: paper_broker(partial_fills=True))
     name: str = "paper"
+    adjusts_for_splits: ClassVar[bool] = True  # like the paper broker it stands for
 
     def execute(
         self, order_id: uuid.UUID, side: str, qty: Decimal, open_price: Decimal, at: dt.datetime
@@ -209,7 +210,8 @@ def warm_up(
     """Load the sample, replay the portfolios' sessions of 1990 before the ``live`` last ones
     through ``end`` with `run_day` (the first trades come after 11 sessions), and prune the
     outbox (that history was delivered). With ``actions``, store a dividend of every stock and
-    a 2-for-1 split of CVX on the last live session. Returns the live sessions."""
+    a 2-for-1 split of JNJ (which has an order on it) on the last live session. Returns the
+    live sessions."""
     import pandas as pd
 
     from stocker.data.sample import sample_frames
@@ -238,7 +240,7 @@ def warm_up(
                 text(
                     "INSERT INTO corporate_actions (symbol, date, action_type, value, source) "
                     "SELECT s, :d, 'DIVIDEND', 0.25, 'test' FROM unnest(CAST(:s AS text[])) s "
-                    "UNION ALL SELECT 'CVX', :d, 'SPLIT', 2, 'test'"
+                    "UNION ALL SELECT 'JNJ', :d, 'SPLIT', 2, 'test'"
                 ),
                 {"d": days[-1], "s": list(STOCKS)},
             )

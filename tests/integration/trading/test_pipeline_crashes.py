@@ -93,6 +93,9 @@ def reference(
         engine.dispose()
     kinds = {row[3] for row in rows["ledger_entries"]}
     assert {"FILL", "DIVIDEND", "SPLIT"} <= kinds
+    # the split's session has an order of the split stock: the venue's order is adjusted once
+    adjusted = [row for row in rows["order_events"] if row[1] == "ADJUSTED"]
+    assert len(adjusted) == 1 and '"ratio": "2/1"' in adjusted[0][3], adjusted
     assert rows["fills"] and rows["portfolio_state"] and rows["holdings"] and sent
     return rows, {**json.loads((directory / "counts.json").read_text())["calls"], "sent": sent}
 
