@@ -229,13 +229,17 @@ def test_a_sell_across_a_one_for_three_reverse_split_rounds_toward_zero_and_says
         split = [e for e in uow.ledger.entries(P) if e.kind == "SPLIT"]
     assert sum(f.qty for f in fills) == Decimal(33)
     assert {f.price for f in fills} == {Decimal("150.0000")}
-    # The ledger splits the 100 held by the stored 0.3333 (33.33 shares) and sells 33 of them.
+    # The ledger splits the 100 held as the order did (1/3: 33 1/3 shares): 33 kept, which the
+    # sell sells, and a third of a share paid in cash at the ex-date's close of 153.
     assert len(split) == 1 and split[0].date == D2
-    assert position.quantity == Decimal("0.33")
-    # cash 10,000 − 5,000 − 1.00 (buy) + 33 × 150 − 0.33 (sell); NAV = cash + 0.33 × 153
+    assert position.quantity == 0
+    in_lieu = {p.account: p.amount for p in split[0].postings}
+    assert in_lieu["assets:cash"] == Decimal(51) and in_lieu["income:realized_pnl"] == -1
+    # cash 10,000 − 5,000 − 1.00 (buy) + 33 × 150 − 0.33 (sell) + 51 (in lieu); NAV = cash,
+    # what 33 1/3 shares at 153 with the sell's 33 at 150 come to: nothing dropped
     state = report.states[P]
-    assert state.cash == Decimal("9948.6700")
-    assert state.nav == Decimal("9999.1600")
+    assert state.cash == Decimal("9999.6700")
+    assert state.nav == Decimal("9999.6700")
     _exact(uow)
 
 

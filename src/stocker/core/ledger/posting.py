@@ -8,9 +8,12 @@ retried posting carries the same id and can never post twice.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
+from stocker.core.broker import split_fraction
 from stocker.core.errors import DataError
 from stocker.core.ledger.records import (
     CASH,
@@ -111,12 +114,19 @@ def post_split(
     ratio: Decimal,
     position_before: Position,
     *,
+    price: Decimal | None = None,
     currency: str = "USD",
 ) -> Entry | None:
-    """A split of `ratio` new shares per old one: quantity changes, total cost does not.
+    """A split of `ratio` new shares per old one: whole shares, the fraction paid as cash in lieu.
 
-    The old shares leave the position account at their cost and the new ones enter at the same
-    cost, so the entry balances with no P&L (kind SPLIT, no cash). None when flat.
+    The stored ratio is read as the fraction it stands for (`split_fraction`: 0.3333 is 1/3), as
+    the adjusted orders read it, so 100 shares ex a 1-for-3 split are 33 1/3. The position keeps
+    the whole shares (toward zero, like an adjusted order) at their share of the cost; the
+    fraction left over is sold at `price` (the post-split price of the ex-date) as an issuer
+    pays cash in lieu of it, its share of the cost relieved and the difference realized. Cost
+    is conserved (kept + relieved = cost before) and, at `price`, so is the position's value to
+    the cent: no share count at four places holds 1/3 exactly, and dropping it would lose value.
+    A split that leaves no fraction posts no cash and no P&L. None when flat (kind SPLIT).
     """
     ratio = Decimal(ratio)
     if ratio <= 0:
@@ -125,19 +135,48 @@ def post_split(
     if held == 0:
         return None
     symbol, cost = position_before.symbol, position_before.cost
-    after = money(held * ratio)
+    fraction = split_fraction(money(ratio))  # at the column's four places, as the orders read it
+    exact = Fraction(held) * fraction
+    whole = Decimal(math.trunc(exact))  # toward zero, a short position alike
+    lieu = exact - Fraction(whole)  # the fraction of a share left over, signed like `held`
     account = position_account(symbol)
+    said = f"split {symbol} {fraction.numerator}:{fraction.denominator}"
+    postings = [Posting(account, currency, -cost, symbol, -held)]
+    if lieu == 0:
+        postings.append(Posting(account, currency, cost, symbol, whole))
+        description = f"{said}, {held} -> {whole} shares at the same cost"
+    else:
+        if price is None or price <= 0:
+            raise DataError(
+                f"{said} on {ex_date} leaves {_decimal(lieu, 6)} of a share of the {held} held: "
+                "cash in lieu of it needs the ex-date's price"
+            )
+        relieved = cost if whole == 0 else money(_decimal(Fraction(cost) * lieu / exact, 8))
+        proceeds = money(_decimal(lieu * Fraction(price), 8))
+        if whole != 0:
+            postings.append(Posting(account, currency, cost - relieved, symbol, whole))
+        postings.append(Posting(CASH, currency, proceeds))
+        if proceeds != relieved:
+            postings.append(Posting(REALIZED_PNL, currency, relieved - proceeds))
+        description = (
+            f"{said}, {held} -> {_decimal(exact, 4)} shares: {whole} kept at cost "
+            f"{cost - relieved}, {_decimal(lieu, 6)} settled in cash at {price} = {proceeds} "
+            f"(cost {relieved})"
+        )
     return Entry(
         entry_id=entry_id_for(portfolio_id, "SPLIT", symbol, ex_date),
         portfolio_id=portfolio_id,
         date=ex_date,
         kind="SPLIT",
-        postings=(
-            Posting(account, currency, -cost, symbol, -held),
-            Posting(account, currency, cost, symbol, after),
-        ),
-        description=f"split {symbol} {ratio}:1, {held} -> {after} shares at the same cost",
+        postings=tuple(postings),
+        description=description,
     )
+
+
+def _decimal(value: Fraction, places: int) -> Decimal:
+    """`value` to `places` decimals, half-even (for amounts and for saying a fraction)."""
+    quotient = Decimal(value.numerator) / Decimal(value.denominator)
+    return quotient.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN).normalize()
 
 
 def post_dividend(

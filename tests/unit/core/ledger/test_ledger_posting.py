@@ -145,6 +145,60 @@ def test_split_changes_quantity_not_cost_and_posts_no_pnl() -> None:
         post_split("main", DAY, Decimal(0), Position("SPY", Decimal(1), Decimal(1)))
 
 
+def _held_then_split(side: str, qty: str, price: str, ratio: str, ex_price: str) -> list[Entry]:
+    """A fill that opens the position, then the split of ``ratio`` priced at ``ex_price``."""
+    opened = post_fill("main", _fill("f-open", side, qty, price), Position("SPY"))
+    before = totals([opened]).position("SPY")
+    split = post_split("main", DAY, Decimal(ratio), before, price=Decimal(ex_price))
+    assert split is not None and split.kind == "SPLIT"
+    return [opened, split]
+
+
+def test_a_one_for_three_split_keeps_33_shares_and_pays_a_third_in_lieu() -> None:
+    # 100 bought at 50; the stored 0.3333 is 1/3: 33 1/3 shares, 33 kept, 1/3 paid at 153
+    opened, split = _held_then_split("BUY", "100", "50", "0.3333", "153")
+    after = totals([opened, split])
+    assert after.position("SPY").quantity == 33
+    assert after.position("SPY").cost == Decimal(4950)  # cost conserved: 4,950 + 50 relieved
+    assert after.cash == Decimal(-5000) + Decimal(51)  # 1/3 x 153
+    assert _amounts(split)[REALIZED_PNL] == Decimal(-1)  # a gain of 51 - 50
+    # NAV at the ex-date's 153 is what 33 1/3 shares are worth: 100 x 51 - 5,000
+    nav = derive_state([opened, split], {"SPY": Decimal(153)}, DAY, portfolio_id="main")[1].nav
+    assert nav == Decimal(100 * 51 - 5000)
+    assert "1:3" in (split.description or "") and "33 kept" in (split.description or "")
+
+
+def test_a_short_position_across_a_reverse_split_pays_cash_for_its_fraction() -> None:
+    opened, split = _held_then_split("SELL", "10", "50", "0.3333", "150")
+    after = totals([opened, split])
+    assert after.position("SPY").quantity == -3  # -10 -> -3 1/3: -3 kept
+    assert after.position("SPY").cost == Decimal(-450)
+    assert after.cash == Decimal(500) - Decimal(50)  # a third of a share bought back at 150
+    assert REALIZED_PNL not in _amounts(split)  # 1/3 x 150 = the third's 50 of cost
+
+
+def test_a_split_leaving_less_than_a_share_relieves_all_the_cost() -> None:
+    opened, split = _held_then_split("BUY", "5", "20", "0.1", "300")
+    after = totals([opened, split])
+    assert after.position("SPY").quantity == 0 and after.position("SPY").cost == 0
+    assert after.cash == Decimal(-100) + Decimal(150)  # 0.5 x 300
+    assert _amounts(split)[REALIZED_PNL] == Decimal(-50)
+
+
+def test_a_two_for_one_split_posts_no_cash_whatever_the_price() -> None:
+    opened, split = _held_then_split("BUY", "10", "100", "2", "50")
+    assert {p.account for p in split.postings} == {position_account("SPY")}
+    assert totals([opened, split]).position("SPY").quantity == 20
+
+
+def test_a_split_with_a_fraction_and_no_price_is_refused_not_rounded_away() -> None:
+    with pytest.raises(DataError, match="cash in lieu"):
+        post_split("main", DAY, Decimal("0.3333"), Position("SPY", Decimal(100), Decimal(5000)))
+    # a 3-for-2 split of an odd count leaves half a share
+    with pytest.raises(DataError, match=r"0\.5 of a share"):
+        post_split("main", DAY, Decimal("1.5"), Position("SPY", Decimal(101), Decimal(5000)))
+
+
 def test_dividend_pays_cash_on_the_shares_held() -> None:
     entry = post_dividend("main", "SPY", DAY, Decimal("0.25"), Decimal(10))
     assert entry is not None

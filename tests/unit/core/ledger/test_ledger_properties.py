@@ -4,9 +4,11 @@ dividends keep every ledger invariant, checked against an independent running mo
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from collections import defaultdict
 from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +28,15 @@ from stocker.core.ledger import (
 )
 
 SYMBOLS = ("AAA", "BBB", "CCC")
+# a split's stored ratio (NUMERIC(14,4)) and the ratio it stands for, written out by hand
+RATIOS = {
+    Decimal(2): Fraction(2),
+    Decimal(3): Fraction(3),
+    Decimal("1.5000"): Fraction(3, 2),
+    Decimal("0.5000"): Fraction(1, 2),
+    Decimal("0.3333"): Fraction(1, 3),
+    Decimal("0.1000"): Fraction(1, 10),
+}
 START = dt.date(2024, 1, 1)
 
 cents = st.integers(min_value=1, max_value=50_000).map(lambda n: Decimal(n) / 100)
@@ -40,9 +51,7 @@ events = st.one_of(
         cents,
         st.integers(0, 500).map(lambda n: Decimal(n) / 100),
     ),
-    st.tuples(
-        st.just("split"), st.sampled_from(SYMBOLS), st.sampled_from((Decimal(2), Decimal(3)))
-    ),
+    st.tuples(st.just("split"), st.sampled_from(SYMBOLS), st.sampled_from(tuple(RATIOS)), cents),
     st.tuples(st.just("dividend"), st.sampled_from(SYMBOLS), cents),
 )
 
@@ -77,9 +86,15 @@ def _run(sequence: list[tuple[object, ...]]) -> tuple[list[Entry], Model, list[d
                 gross = money(qty * price)  # type: ignore[operator]
                 model.cash += (gross if side == "SELL" else -gross) - commission  # type: ignore[operator]
                 model.quantity[str(symbol)] += qty if side == "BUY" else -qty  # type: ignore[operator]
-            case ("split", symbol, ratio):
-                entry = post_split("p", day, ratio, journal.position(str(symbol)))  # type: ignore[arg-type]
-                model.quantity[str(symbol)] = money(model.quantity[str(symbol)] * ratio)  # type: ignore[operator]
+            case ("split", symbol, ratio, price):
+                before = journal.position(str(symbol))
+                entry = post_split("p", day, ratio, before, price=price)  # type: ignore[arg-type]
+                # whole shares toward zero; the fraction left is paid at the price, to the cent
+                exact = Fraction(model.quantity[str(symbol)]) * RATIOS[ratio]  # type: ignore[index]
+                whole = math.trunc(exact)
+                paid = (exact - whole) * Fraction(price)  # type: ignore[arg-type]
+                model.quantity[str(symbol)] = Decimal(whole)
+                model.cash += money(Decimal(paid.numerator) / Decimal(paid.denominator))
             case ("dividend", symbol, per_share):
                 held = journal.position(str(symbol)).quantity
                 entry = post_dividend("p", str(symbol), day, per_share, held)  # type: ignore[arg-type]
@@ -160,3 +175,38 @@ def test_high_water_mark_and_drawdown_over_the_days(
             drop = state.high_water_mark - state.nav
             assert state.drawdown == money(drop / state.high_water_mark)
         previous = state
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(-50_000, 50_000).filter(bool).map(lambda n: Decimal(n) / 100),
+    st.integers(1, 5_000_000).map(lambda n: Decimal(n) / 100),
+    st.sampled_from(tuple(RATIOS)),
+    st.integers(1, 500_000).map(lambda n: Decimal(n) / 100),
+)
+def test_a_split_conserves_cost_and_value_to_the_cent(
+    held: Decimal, average: Decimal, ratio: Decimal, price: Decimal
+) -> None:
+    """Whatever is held and whatever the ratio: the cost leaves the position only as far as
+    cash in lieu takes it (realized against that cash), and at the ex-date's price the shares
+    kept plus the cash are worth the exact shares after the split, to the cent."""
+    cost = money(held * average)
+    at = dt.datetime.combine(START, dt.time(14, 30), tzinfo=dt.UTC)
+    side = "BUY" if held > 0 else "SELL"
+    opened = post_fill(
+        "p", Fill("f", "AAA", side, abs(held), average, Decimal(0), at), totals([]).position("AAA")
+    )
+    split = post_split("p", START, ratio, totals([opened]).position("AAA"), price=price)
+    assert split is not None
+    journal = totals([opened, split])
+    after = journal.position("AAA")
+    received = journal.cash + cost  # the fill paid `cost`
+    realized = journal.income  # the gain on the fraction paid
+    relieved = received - realized
+    assert after.cost + relieved == cost  # cost basis conserved
+    exact = Fraction(held) * RATIOS[ratio]
+    assert after.quantity == math.trunc(exact)
+    worth = Fraction(after.quantity * price + received)
+    assert abs(worth - exact * Fraction(price)) <= Fraction(1, 20_000)  # half a unit of 0.0001
+    nav = derive_state([opened, split], {"AAA": price}, START, portfolio_id="p")[1].nav
+    assert abs(Fraction(nav + cost) - exact * Fraction(price)) < Fraction(1, 200)  # the cent
