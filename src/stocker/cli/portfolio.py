@@ -34,33 +34,78 @@ MODES_HELP = (
 )
 
 
+def _name(value: str, option: str, name: str) -> str:
+    """A name typed or pasted on the command line, refused when it hides a character.
+
+    A zero-width or other invisible character (pasted from a spreadsheet or a web page) makes
+    'Energy' and 'Energy\u200b' different names that print the same; the error shows it.
+    """
+    name = name.strip()
+    hidden = [char for char in name if not char.isprintable()]
+    if hidden:
+        codes = ", ".join(f"U+{ord(char):04X}" for char in dict.fromkeys(hidden))
+        raise DataError(
+            f"{option}: got {value!r}, whose name {name!r} holds an invisible character "
+            f"({codes}); type the name again"
+        )
+    return name
+
+
+def _once(given: dict[str, str], name: str, value: str, option: str) -> None:
+    """Refuse a name given twice: the second value would silently replace the first."""
+    if name in given:
+        raise DataError(
+            f"{option}: {name!r} is given twice ({given[name]!r} and {value!r}); give it once"
+        )
+    given[name] = value
+
+
 def _pairs(values: list[str] | None, option: str) -> dict[str, float]:
-    """``NAME=NUMBER`` options as {name: number}."""
+    """``NAME=NUMBER`` options as {name: number}; a name given twice is refused."""
     found: dict[str, float] = {}
+    given: dict[str, str] = {}
     for value in values or []:
         name, _, number = value.rpartition("=")
+        name = _name(value, option, name)
         try:
-            found[name.strip()] = float(number)
+            parsed = float(number)
         except ValueError as error:
             raise DataError(f"{option}: got {value!r}, expected NAME=NUMBER") from error
-        if not name.strip():
+        if not name:
             raise DataError(f"{option}: got {value!r}, expected NAME=NUMBER")
+        _once(given, name, value, option)
+        found[name] = parsed
     return found
 
 
 def _bounds(values: list[str] | None) -> dict[str, tuple[float, float]]:
     """``--factor-bound value=-0.5:0.5`` options as {factor: (low, high)}."""
     found: dict[str, tuple[float, float]] = {}
+    given: dict[str, str] = {}
     for value in values or []:
         name, _, span = value.partition("=")
+        name = _name(value, "--factor-bound", name)
         low, _, high = span.partition(":")
         try:
-            found[name.strip()] = (float(low), float(high))
+            bounds = (float(low), float(high))
         except ValueError as error:
             raise DataError(
                 f"--factor-bound: got {value!r}, expected FACTOR=LOW:HIGH like value=-0.5:0.5"
             ) from error
+        _once(given, name, value, "--factor-bound")
+        found[name] = bounds
     return found
+
+
+def _day(value: str) -> date:
+    """``--date`` as a date: only YYYY-MM-DD, since 03/04/2022 is 3 April or 4 March."""
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError as error:
+        raise DataError(
+            f"--date: got {value!r}, expected a date as YYYY-MM-DD, e.g. 2022-03-04 "
+            "(day/month orders such as 03/04/2022 are ambiguous)"
+        ) from error
 
 
 def _percent(value: float) -> str:
@@ -180,10 +225,7 @@ def create(
 def optimize(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Portfolio code.")],
-    day: Annotated[
-        datetime,
-        typer.Option("--date", formats=["%Y-%m-%d"], help="Rebalance date (data up to it)."),
-    ],
+    day: Annotated[str, typer.Option("--date", help="Rebalance date, YYYY-MM-DD (data up to it).")],
     lookback: Annotated[
         int, typer.Option("--lookback", help="Daily returns in the estimation window.")
     ] = 252,
@@ -204,10 +246,11 @@ def optimize(
     """Optimize as of --date on data known then, store the weights and print them."""
     from stocker.lab.construction import optimize_portfolio
 
+    rebalance_day = _day(day)
     report = optimize_portfolio(
         app_of(ctx).uow(),
         code,
-        day=date(day.year, day.month, day.day),
+        day=rebalance_day,
         lookback_days=lookback,
         expected_returns=expected_returns,
         covariance=covariance,
