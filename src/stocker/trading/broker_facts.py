@@ -35,6 +35,7 @@ class FactBatch:
         self.facts: dict[uuid.UUID, list[Any]] = {}  # filled, filled when ended, stored status
         self.orders: dict[uuid.UUID, OrderRow] = {}
         self.events: list[dict[str, Any]] = []
+        self.quantities: dict[uuid.UUID, Decimal] = {}  # what the broker holds the order for
         self.to_post: dict[str, list[tuple[OrderRow, BrokerFill]]] = {}
 
     def facts_of(self, order: OrderRow) -> list[Any]:
@@ -42,6 +43,55 @@ class FactBatch:
             self.facts[order.order_id] = list(self.uow.live_trading.order_facts(order.order_id))
             self.orders[order.order_id] = order
         return self.facts[order.order_id]
+
+    def quantity(self, order: OrderRow) -> Decimal:
+        """The quantity the order's fills are measured against: the broker's (a split it applied
+        to the resting order, recorded ADJUSTED) when it differs from what was decided."""
+        if order.order_id not in self.quantities:
+            qty = order.qty
+            for stored in reversed(self.uow.trading.order_events(order.order_id)):
+                if stored.status == "ADJUSTED" and stored.detail is not None:
+                    qty = Decimal(str(stored.detail["qty"]))
+                    break
+            self.quantities[order.order_id] = qty
+        return self.quantities[order.order_id]
+
+    def adjusted(self, order: OrderRow, snapshot: BrokerOrder) -> None:
+        """The broker holds the order for another quantity than ours (Alpaca carries a resting
+        order across a split, multiplying its quantity): recorded once per broker order and
+        quantity as an ADJUSTED event, then the order's status is measured against it."""
+        self.quantities[order.order_id] = snapshot.qty
+        if snapshot.qty == order.qty:
+            return
+        new = self.uow.live_trading.add_broker_event(
+            self.broker,
+            snapshot.broker_order_id,
+            order.order_id,
+            "adjusted",
+            execution_id=f"qty:{snapshot.qty.normalize():f}",
+            filled_qty=snapshot.filled_qty,
+            payload={"qty_before": str(order.qty), "qty": str(snapshot.qty)},
+        )
+        if not new:
+            return
+        self.events.append(
+            {
+                "order_id": order.order_id,
+                "status": "ADJUSTED",
+                "broker_order_id": snapshot.broker_order_id,
+                "detail": {
+                    "qty_before": f"{order.qty.normalize():f}",
+                    "qty": f"{snapshot.qty.normalize():f}",
+                    "from": "broker",
+                    "reason": (
+                        f"{self.broker} holds the {order.symbol} order for "
+                        f"{snapshot.qty.normalize():f} shares, not the "
+                        f"{order.qty.normalize():f} sent (a split it applied to the resting "
+                        "order): fills are measured against its quantity"
+                    ),
+                },
+            }
+        )
 
     def event(
         self,
@@ -52,6 +102,8 @@ class FactBatch:
         payload: dict[str, Any],
     ) -> None:
         facts = self.facts_of(order)
+        if snapshot.qty > 0:
+            self.adjusted(order, snapshot)
         new = self.uow.live_trading.add_broker_event(
             self.broker,
             snapshot.broker_order_id,
@@ -101,7 +153,7 @@ class FactBatch:
         self.events.append(
             {
                 "order_id": order.order_id,
-                "status": "FILLED" if total >= order.qty else "PARTIALLY_FILLED",
+                "status": "FILLED" if total >= self.quantity(order) else "PARTIALLY_FILLED",
                 "broker_order_id": fill.broker_order_id,
                 "detail": {
                     "execution_id": fill.execution_id,
@@ -142,7 +194,9 @@ class FactBatch:
             post_ledger_fills(uow, portfolio_id, items)
         statuses = {}
         for order_id, (filled, ended_at, stored) in self.facts.items():
-            status = local_status(self.orders[order_id].qty, filled, ended_at is not None)
+            status = local_status(
+                self.quantity(self.orders[order_id]), filled, ended_at is not None
+            )
             if status != stored:
                 statuses[order_id] = status
         uow.live_trading.set_statuses(statuses)

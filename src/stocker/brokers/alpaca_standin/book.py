@@ -20,12 +20,14 @@ Faults (one per order, seeded by its `client_order_id`, or scripted by name):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from stocker.brokers.alpaca_standin.wire import (
@@ -343,6 +345,26 @@ class Book:
             avg = ((held * avg + signed * price) / new).quantize(MONEY)
         self.positions[order.symbol] = (new, avg)
         return new
+
+    def split(self, symbol: str, ratio: Fraction) -> int:
+        """A split of `ratio` new shares per old going ex: Alpaca multiplies the quantity of every
+        open order of `symbol` (whole shares toward zero), the position and its price follow.
+        No trade update says so; the order's next update carries the new quantity. Returns how
+        many open orders changed."""
+        symbol = symbol.upper()
+        with self.lock:
+            changed = 0
+            for order in self.orders.values():
+                if order.symbol == symbol and order.open:
+                    order.qty = Decimal(math.floor(Fraction(order.qty) * ratio))
+                    changed += 1
+            if symbol in self.positions:
+                held, avg = self.positions[symbol]
+                per = Decimal(ratio.numerator) / Decimal(ratio.denominator)
+                self.positions[symbol] = (held * per, (avg / per).quantize(MONEY))
+            price = self.price(symbol) * ratio.denominator / ratio.numerator
+            self.prices[symbol] = price.quantize(MONEY)
+            return changed
 
     def set_position(self, symbol: str, qty: Decimal, avg: Decimal) -> None:
         """A position changed outside any order the stand-in saw (an old or outside trade)."""

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from decimal import Decimal
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -244,6 +245,9 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                 with book.lock:
                     book.plan.scripted.update({str(k): str(v) for k, v in body.items()})
                 self._reply(200, {"ok": True})
+            elif path == "/_standin/split":
+                ratio = Fraction(str(body["ratio"]))  # "1/3" or "2"
+                self._reply(200, {"adjusted": book.split(str(body["symbol"]), ratio)})
             elif path == "/_standin/drop":
                 stand_in.drop_streams()
                 self._reply(200, {"ok": True})
