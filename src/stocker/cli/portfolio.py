@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -99,9 +100,12 @@ def _bounds(values: list[str] | None) -> dict[str, tuple[float, float]]:
 
 def _day(value: str) -> date:
     """``--date`` as a date: only YYYY-MM-DD, since 03/04/2022 is 3 April or 4 March."""
+    text = value.strip()
     try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+        return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError as error:
+        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+            raise DataError(f"--date: got {value!r}, which is not a calendar date") from error
         raise DataError(
             f"--date: got {value!r}, expected a date as YYYY-MM-DD, e.g. 2022-03-04 "
             "(day/month orders such as 03/04/2022 are ambiguous)"

@@ -146,3 +146,13 @@ def test_create_when_a_sector_cap_is_typed_once_cleanly_stores_it(
 
     assert exit_code == 0, lines
     assert '"Energy": 0.6' in "\n".join(lines)
+
+
+def test_optimize_when_the_date_does_not_exist_says_so(app: App, four: SqlUnitOfWork) -> None:
+    assert _create(app, "p")[0] == 0
+
+    exit_code, lines = _invoke(app, "portfolio", "optimize", "p", "--date", "2024-02-30")
+
+    assert exit_code == 2 and lines == [
+        "error: --date: got '2024-02-30', which is not a calendar date"
+    ]
