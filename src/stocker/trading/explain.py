@@ -68,7 +68,10 @@ class Explanation:
             f"for {o.portfolio_id} ({o.status})"
         ]
         for event in self.events:
-            out.append(f"  event {event.status} at {event.created_at:%Y-%m-%d %H:%M:%S}")
+            line = f"  event {event.status} at {event.created_at:%Y-%m-%d %H:%M:%S}"
+            if event.status == "ADJUSTED" and event.detail and event.detail.get("reason"):
+                line += f": {event.detail['reason']}"  # the split that changed the quantity
+            out.append(line)
         for fill in self.fills:
             out.append(
                 f"  fill {fill.fill_id}: {fill.qty.normalize():f} @ {fill.price} "

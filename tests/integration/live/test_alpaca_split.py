@@ -11,6 +11,7 @@ from live_helpers import PORTFOLIO, add_order, control, settle
 
 from stocker.bootstrap import App
 from stocker.brokers.alpaca_standin import StandIn
+from stocker.trading.explain import explain
 from stocker.trading.ledger_audit import verify
 from stocker.trading.live_broker import LiveTrading
 
@@ -47,6 +48,10 @@ def test_an_order_the_broker_carried_across_a_split_is_filled_at_its_quantity(
     assert sum(f.qty for f in fills) == qty == position.quantity
     assert stored is not None and stored.status == "FILLED"
     assert verify(app.uow(), PORTFOLIO).ok
+    # `stocker trade explain` says why the order filled another quantity than it says
+    lines = explain(app.uow(), order.order_id).lines()
+    said = [line for line in lines if "event ADJUSTED" in line]
+    assert len(said) == 1 and detail["reason"] in said[0], lines
 
 
 def test_an_order_the_broker_did_not_change_records_no_adjustment(
