@@ -7,7 +7,8 @@ Per table (dispatching on its `TableSpec`, never on its name):
 2. register symbols `instrument_info` does not know yet (a minimal row, so foreign keys hold);
 3. upsert the valid rows (rejects returned, not raised);
 4. quarantine every reject with its raw row and every reason: rows the source could not parse,
-   rows a rule refused, rows whose values the column types refused;
+   rows a rule refused, rows whose values the column types refused; once per payload, so a
+   re-run of the same file keeps nothing twice (`quarantined` counts the rows kept now);
 5. record the outcome in `ingest_batches` (one row per table, each with its own batch id).
 
 Then, once per batch (`finish`): adjusted closes are re-derived for symbols whose corporate
@@ -201,6 +202,7 @@ class BatchWriter:
                 source=self.source,
                 key=spec.key,
                 source_hash=payload,
+                skip_kept=True,
             )
         self._record(report, payload)
         return report, rejects

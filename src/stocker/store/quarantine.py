@@ -182,14 +182,16 @@ def _symbol(row: Mapping[str, Any]) -> str | None:
 
 _KEPT_BEFORE = text(
     """
-    SELECT r.position - 1 FROM unnest(CAST(:numbers AS integer[]),
-                                      CAST(CAST(:rows AS text[]) AS jsonb[]))
-                           WITH ORDINALITY AS r(row_number, raw_row, position)
+    SELECT r.position - 1 FROM jsonb_array_elements(CAST(:rows AS jsonb))
+                           WITH ORDINALITY AS r(item, position)
     WHERE EXISTS (
         SELECT 1 FROM ingest_quarantine AS q
         WHERE q.target_table = :table AND q.source = :source
           AND q.source_hash IS NOT DISTINCT FROM CAST(:source_hash AS text)
-          AND q.row_number IS NOT DISTINCT FROM r.row_number AND q.raw_row = r.raw_row)
+          AND (q.row_number BETWEEN CAST(:low AS integer) AND CAST(:high AS integer)
+               OR (CAST(:any_unnumbered AS boolean) AND q.row_number IS NULL))
+          AND q.row_number IS NOT DISTINCT FROM CAST(r.item ->> 0 AS integer)
+          AND q.raw_row = r.item -> 1)
     """
 )
 _LOCK_PAYLOAD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
@@ -208,14 +210,24 @@ def _kept_before(
     number and raw row, whatever their status), or repeated earlier in `texts`.
 
     Two ingests of one payload take turns (an advisory lock held to the end of the
-    transaction), so the second sees what the first kept.
+    transaction), so the second sees what the first kept. The rows go to the server as one
+    JSON text (a Python list of thousands of strings costs far more to send as an array), and
+    only kept rows within this call's line range are compared, so the earlier chunks of a file
+    read in chunks are not hashed again for every chunk.
     """
     conn.execute(_LOCK_PAYLOAD, {"name": f"ingest_quarantine:{table}:{source}:{source_hash}"})
+    lines = [number for number in numbers if number is not None]
+    pairs = ",".join(
+        f"[{'null' if number is None else int(number)},{row}]"
+        for number, row in zip(numbers, texts, strict=True)
+    )
     found = conn.execute(
         _KEPT_BEFORE,
         {
-            "numbers": list(numbers),
-            "rows": list(texts),
+            "rows": f"[{pairs}]",
+            "low": min(lines, default=None),
+            "high": max(lines, default=None),
+            "any_unnumbered": len(lines) < len(numbers),
             "table": table,
             "source": source,
             "source_hash": source_hash,
