@@ -21,7 +21,7 @@ import functools
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,9 +32,11 @@ import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.sentiment import aggregate_article_scores, session_of
+from stocker.core.symbols import normalize_symbol
 from stocker.data.calendars import US_CALENDAR, calendar_for_exchange, get_calendar
 from stocker.data.news_scoring import Scorer, article_text, scorer_source
 from stocker.sources.base import FetchRequest, RawReject
+from stocker.sources.files.news import SYMBOL_SPLIT, field_of
 from stocker.sources.news import NEWS_TABLE, quarantine_key
 
 if TYPE_CHECKING:
@@ -162,6 +164,7 @@ def _keep_rejects(
         key=quarantine_key(rejects),
         source_hash=source_hash,
         skip_kept=True,
+        symbols=[first_symbol(reject.raw_row) for reject in rejects],
     )
     if report.received or report.quarantined:
         uow.quarantine.record_batch(
@@ -177,6 +180,20 @@ def _keep_rejects(
             source_hash=source_hash,
             description="news articles",
         )
+
+
+def first_symbol(raw_row: Mapping[Any, Any]) -> str | None:
+    """The first symbol a refused news row names (a JSON list or a separated cell, under any of
+    the file rules' names: ``symbols``, ``Tickers``), upper-cased as the rules read it, so that
+    `stocker data quarantine list --symbol AAPL` finds the row; None when it names none. The
+    symbol is not checked: a row refused for ``XOM`` + U+200B keeps that character."""
+    record = {str(name): value for name, value in raw_row.items()}
+    value = record.get(field_of("symbols", record) or "symbols")
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    items = value if isinstance(value, list) else SYMBOL_SPLIT.split(str(value))
+    symbols = (normalize_symbol(str(item)).upper() for item in items if item is not None)
+    return next((symbol for symbol in symbols if symbol), None)
 
 
 @dataclass(frozen=True)

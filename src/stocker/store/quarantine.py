@@ -174,7 +174,10 @@ def _rows_json_and_keys(
 
 
 def _symbol(row: Mapping[str, Any]) -> str | None:
-    symbol = row.get("symbol")
+    return _symbol_text(row.get("symbol"))
+
+
+def _symbol_text(symbol: object) -> str | None:
     if symbol is None or (isinstance(symbol, float) and math.isnan(symbol)):
         return None
     return str(json_safe(symbol))[:SYMBOL_CHARACTERS]
@@ -252,15 +255,23 @@ def quarantine(
     source_hash: str | None = None,
     key: Sequence[str] | None = None,
     skip_kept: bool = False,
+    symbols: Sequence[str | None] | None = None,
 ) -> int:
     """Store every reject with its raw row and reasons in `ingest_quarantine`; returns the count.
 
     `row_key` renders the target table's upsert key (or `key`) as ``symbol=AAPL, date=…``.
-    With `skip_kept`, a reject already kept from the same payload (`_kept_before`) is not
-    stored again, so re-running a file adds nothing; the count is of rows stored now.
+    The `symbol` column (what `quarantine list --symbol` filters on) is the raw row's
+    ``symbol``, or each reject's entry of `symbols` when the raw rows name their symbols
+    otherwise (a news row's ``symbols`` list). With `skip_kept`, a reject already kept from the
+    same payload (`_kept_before`) is not stored again, so re-running a file adds nothing; the
+    count is of rows stored now.
     """
     key_columns = tuple(key) if key is not None else _key_of(conn, table)
     chosen = list(rejects)
+    if symbols is not None and len(symbols) != len(chosen):
+        raise DataError(
+            f"rejects: {len(symbols)} symbols for {len(chosen)} rejects; expected one per reject"
+        )
     rows, reasons_of = [], []
     for reject in chosen:
         rows.append(_raw_row(reject))
@@ -286,7 +297,7 @@ def quarantine(
             source,
             source_hash,
             reject.row_number,
-            _symbol(row),
+            _symbol(row) if symbols is None else _symbol_text(symbols[position]),
             row_key,
             text,
             reasons,

@@ -121,6 +121,26 @@ def test_a_second_run_of_the_same_file_keeps_nothing_twice_even_after_a_decision
     assert other.quarantined == 3 and len(_quarantined(engine)) == 6
 
 
+def test_news_rejects_are_listed_by_the_first_symbol_they_name(
+    app: App, uow: SqlUnitOfWork, engine: Engine, tmp_path: Path
+) -> None:
+    two = "2022-12-28T15:00:00Z,,nvda | amd,https://example.com/6\n"
+    ingest_news_file(uow, _write(tmp_path, "news.csv", NEWS_CSV + two))
+    listed = RawReject(NEWS_TABLE, {"headline": "x", "symbols": [" cvx", "XOM"]}, ("no time",))
+    ingest_news(uow, NewsBatch(source="alpaca", articles=articles_frame([]), rejects=[listed]))
+
+    with engine.connect() as conn:
+        symbols = conn.execute(text("SELECT symbol FROM ingest_quarantine ORDER BY id")).scalars()
+        # as the rules read them (upper-cased, trimmed), but not checked: U+200B stays
+        assert list(symbols) == ["MSFT", "XOM\u200b", "TSLA", "NVDA", "CVX"]
+    assert [e.raw_row["symbols"] for e in quarantine.list_entries(uow, symbol="NVDA")] == [
+        "nvda | amd"
+    ]
+    code, output = _run(app, "data", "quarantine", "list", "--symbol", "CVX")
+    assert code == 0 and output.count(" QUARANTINED news_articles ") == 1, output
+    assert "from alpaca" in output
+
+
 def test_json_array_and_json_lines_rejects_keep_the_line_their_article_starts_on(
     uow: SqlUnitOfWork, engine: Engine, tmp_path: Path
 ) -> None:

@@ -81,10 +81,11 @@ class QuarantineRepository:
         key: Sequence[str],
         source_hash: str | None = None,
         skip_kept: bool = False,
+        symbols: Sequence[str | None] | None = None,
     ) -> int:
         """Keep every reject with its raw row and reasons; returns the count (see
         `stocker.store.quarantine.quarantine`; `skip_kept`: not again what a run of the same
-        payload kept)."""
+        payload kept; `symbols`: each reject's symbol when its raw row has no ``symbol``)."""
         return quarantine(
             self._conn,
             batch_id=batch_id,
@@ -94,6 +95,7 @@ class QuarantineRepository:
             source_hash=source_hash,
             key=key,
             skip_kept=skip_kept,
+            symbols=symbols,
         )
 
     def record_batch(
