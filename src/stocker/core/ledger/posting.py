@@ -117,16 +117,17 @@ def post_split(
     price: Decimal | None = None,
     currency: str = "USD",
 ) -> Entry | None:
-    """A split of `ratio` new shares per old one: whole shares, the fraction paid as cash in lieu.
+    """A split of `ratio` new shares per old one: the shares kept, the rest paid as cash in lieu.
 
     The stored ratio is read as the fraction it stands for (`split_fraction`: 0.3333 is 1/3), as
-    the adjusted orders read it, so 100 shares ex a 1-for-3 split are 33 1/3. The position keeps
-    the whole shares (toward zero, like an adjusted order) at their share of the cost; the
-    fraction left over is sold at `price` (the post-split price of the ex-date) as an issuer
-    pays cash in lieu of it, its share of the cost relieved and the difference realized. Cost
-    is conserved (kept + relieved = cost before) and, at `price`, so is the position's value to
-    the cent: no share count at four places holds 1/3 exactly, and dropping it would lose value.
-    A split that leaves no fraction posts no cash and no P&L. None when flat (kind SPLIT).
+    the adjusted orders read it, so 100 shares ex a 1-for-3 split are 33 1/3. A holding of whole
+    shares keeps whole shares (toward zero, like an adjusted order: an issuer pays cash for the
+    fraction); a fractional holding (a fractional-share account) keeps the count to the ledger's
+    four places, toward zero. What is not kept is sold at `price` (the post-split price of the
+    ex-date), its share of the cost relieved and the difference realized. Cost is conserved
+    (kept + relieved = cost before) and, at `price`, so is the position's value to the cent:
+    no quantity at four places holds 1/3, and dropping it would lose value. A split that leaves
+    nothing over posts no cash and no P&L. None when flat (kind SPLIT).
     """
     ratio = Decimal(ratio)
     if ratio <= 0:
@@ -137,8 +138,11 @@ def post_split(
     symbol, cost = position_before.symbol, position_before.cost
     fraction = split_fraction(money(ratio))  # at the column's four places, as the orders read it
     exact = Fraction(held) * fraction
-    whole = Decimal(math.trunc(exact))  # toward zero, a short position alike
-    lieu = exact - Fraction(whole)  # the fraction of a share left over, signed like `held`
+    if held == held.to_integral_value():
+        whole = Decimal(math.trunc(exact))  # toward zero, a short position alike
+    else:
+        whole = Decimal(math.trunc(exact * 10**4)).scaleb(-4)  # the ledger's four places
+    lieu = exact - Fraction(whole)  # what is not kept, signed like `held`
     account = position_account(symbol)
     said = f"split {symbol} {fraction.numerator}:{fraction.denominator}"
     postings = [Posting(account, currency, -cost, symbol, -held)]
@@ -159,7 +163,7 @@ def post_split(
         if proceeds != relieved:
             postings.append(Posting(REALIZED_PNL, currency, relieved - proceeds))
         description = (
-            f"{said}, {held} -> {_decimal(exact, 4)} shares: {whole} kept at cost "
+            f"{said}, {held} -> {_decimal(exact, 6)} shares: {whole} kept at cost "
             f"{cost - relieved}, {_decimal(lieu, 6)} settled in cash at {price} = {proceeds} "
             f"(cost {relieved})"
         )

@@ -20,6 +20,7 @@ from stocker.core.ledger import (
     Position,
     Posting,
     derive_state,
+    money,
     position_account,
     post_contribution,
     post_dividend,
@@ -189,6 +190,18 @@ def test_a_two_for_one_split_posts_no_cash_whatever_the_price() -> None:
     opened, split = _held_then_split("BUY", "10", "100", "2", "50")
     assert {p.account for p in split.postings} == {position_account("SPY")}
     assert totals([opened, split]).position("SPY").quantity == 20
+
+
+def test_a_fractional_holding_keeps_its_fraction_to_four_places() -> None:
+    # a fractional-share account: 115.2 ex 2-for-1 is 230.4 exactly, nothing paid
+    opened, split = _held_then_split("BUY", "115.2", "10", "2", "5")
+    assert {p.account for p in split.postings} == {position_account("SPY")}
+    assert totals([opened, split]).position("SPY").quantity == Decimal("230.4")
+    # 100.1 ex 1-for-3 is 33.3666..: 33.3666 kept, the 0.0000666.. beyond four places paid
+    opened, split = _held_then_split("BUY", "100.1", "50", "0.3333", "150")
+    after = totals([opened, split])
+    assert after.position("SPY").quantity == Decimal("33.3666")
+    assert after.cash == -money(Decimal("100.1") * 50) + Decimal("0.0100")
 
 
 def test_a_split_with_a_fraction_and_no_price_is_refused_not_rounded_away() -> None:

@@ -56,6 +56,14 @@ events = st.one_of(
 )
 
 
+def _kept(held: Decimal, exact: Fraction) -> Decimal:
+    """What a split keeps of ``exact`` shares: whole shares of a whole holding, else four
+    places; toward zero either way."""
+    if held == int(held):
+        return Decimal(math.trunc(exact))
+    return Decimal(math.trunc(exact * 10_000)) / 10_000
+
+
 class Model:
     """What the journal must say, computed without the ledger."""
 
@@ -89,11 +97,12 @@ def _run(sequence: list[tuple[object, ...]]) -> tuple[list[Entry], Model, list[d
             case ("split", symbol, ratio, price):
                 before = journal.position(str(symbol))
                 entry = post_split("p", day, ratio, before, price=price)  # type: ignore[arg-type]
-                # whole shares toward zero; the fraction left is paid at the price, to the cent
-                exact = Fraction(model.quantity[str(symbol)]) * RATIOS[ratio]  # type: ignore[index]
-                whole = math.trunc(exact)
-                paid = (exact - whole) * Fraction(price)  # type: ignore[arg-type]
-                model.quantity[str(symbol)] = Decimal(whole)
+                # kept toward zero, whole shares or four places; the rest paid at the price
+                held = model.quantity[str(symbol)]
+                exact = Fraction(held) * RATIOS[ratio]  # type: ignore[index]
+                kept = _kept(held, exact)
+                paid = (exact - Fraction(kept)) * Fraction(price)  # type: ignore[arg-type]
+                model.quantity[str(symbol)] = kept
                 model.cash += money(Decimal(paid.numerator) / Decimal(paid.denominator))
             case ("dividend", symbol, per_share):
                 held = journal.position(str(symbol)).quantity
@@ -205,7 +214,7 @@ def test_a_split_conserves_cost_and_value_to_the_cent(
     relieved = received - realized
     assert after.cost + relieved == cost  # cost basis conserved
     exact = Fraction(held) * RATIOS[ratio]
-    assert after.quantity == math.trunc(exact)
+    assert after.quantity == _kept(held, exact)
     worth = Fraction(after.quantity * price + received)
     assert abs(worth - exact * Fraction(price)) <= Fraction(1, 20_000)  # half a unit of 0.0001
     nav = derive_state([opened, split], {"AAA": price}, START, portfolio_id="p")[1].nav
