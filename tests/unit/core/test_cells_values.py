@@ -185,3 +185,50 @@ def test_instants_mixing_zones_with_a_given_format() -> None:
     assert parsed.iloc[1] == pd.Timestamp("2024-03-01 14:00", tz="UTC")
     assert pd.isna(parsed.iloc[2])
     assert pd.isna(parsed.iloc[3])
+
+
+def test_instants_of_typed_columns_are_converted_not_parsed() -> None:
+    aware = pd.Series(pd.to_datetime(["2024-03-01 09:30"]).tz_localize("America/New_York"))
+    assert parse_instants(aware).iloc[0] == pd.Timestamp("2024-03-01 14:30", tz="UTC")
+    assert str(parse_instants(aware).dt.tz) == "UTC"
+    naive = pd.Series(pd.to_datetime(["2024-03-01 09:30"]))
+    assert parse_instants(naive).iloc[0] == pd.Timestamp("2024-03-01 09:30", tz="UTC")
+    assert str(parse_instants(naive).dt.tz) == "UTC"
+    local = parse_instants(naive, timezone="Asia/Kolkata")
+    assert local.iloc[0] == pd.Timestamp("2024-03-01 04:00", tz="UTC")
+    assert str(local.dt.tz) == "UTC"
+
+
+def test_instants_of_text_default_to_utc_and_read_other_forms() -> None:
+    cells = pd.Series([" 2024-03-01T09:30:00 ", "2024-03-01 10:00:00+01:00", "", None])
+    parsed = parse_instants(cells)
+    assert parsed.iloc[0] == pd.Timestamp("2024-03-01 09:30", tz="UTC")
+    assert parsed.iloc[1] == pd.Timestamp("2024-03-01 09:00", tz="UTC")
+    assert pd.isna(parsed.iloc[2]) and pd.isna(parsed.iloc[3])
+    assert str(parsed.dt.tz) == "UTC"
+    # not ISO: the column's one date format, then any form pandas reads
+    written = pd.Series(["13/03/2024 09:30", "01/03/2024 16:00", "garbage"])
+    read = parse_instants(written, timezone="America/New_York")
+    assert read.iloc[0] == pd.Timestamp("2024-03-13 13:30", tz="UTC")
+    assert read.iloc[1] == pd.Timestamp("2024-03-01 21:00", tz="UTC")
+    assert pd.isna(read.iloc[2])
+    words = parse_instants(pd.Series(["March 1, 2024 9:30 AM", "March 2, 2024 10:00 PM"]))
+    assert words.tolist() == [
+        pd.Timestamp("2024-03-01 09:30", tz="UTC"),
+        pd.Timestamp("2024-03-02 22:00", tz="UTC"),
+    ]
+
+
+def test_instants_with_a_given_format_take_no_other() -> None:
+    cells = pd.Series(["01/03/2024 09:30", "2024-03-01 09:30", " 02/03/2024 10:00 "])
+    parsed = parse_instants(cells, timezone="Europe/London", date_format="%d/%m/%Y %H:%M")
+    assert parsed.iloc[0] == pd.Timestamp("2024-03-01 09:30", tz="UTC")
+    assert pd.isna(parsed.iloc[1])
+    assert parsed.iloc[2] == pd.Timestamp("2024-03-02 10:00", tz="UTC")
+
+
+def test_instants_in_a_clock_change_gap_are_missing() -> None:
+    cells = pd.Series(["2024-03-10 02:30:00", "2024-03-10 03:30:00"])
+    parsed = parse_instants(cells, timezone="America/New_York")
+    assert pd.isna(parsed.iloc[0])
+    assert parsed.iloc[1] == pd.Timestamp("2024-03-10 07:30", tz="UTC")
