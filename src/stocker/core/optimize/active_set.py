@@ -123,6 +123,12 @@ class SharpeAnswer:
     iterations: int
 
 
+def nothing_trades(inputs: SharpeInputs) -> ActiveSet:
+    """Every asset held at its previous weight (at a bound only where it is exactly there):
+    a feasible start whenever the previous weights keep today's limits."""
+    return active_set_from(inputs, inputs.previous, tolerance=1e-12)
+
+
 def active_set_from(
     inputs: SharpeInputs, weights: np.ndarray, tolerance: float = 1e-7
 ) -> ActiveSet:
@@ -164,7 +170,9 @@ def solve_max_sharpe(
         if key in seen:
             return Declined(f"the active set cycles after {iteration - 1} steps")
         seen.add(key)
-        solved = _solve_equalities(inputs, active, tolerance)
+        if _free_what_fixed_assets_break(inputs, active, tolerance):
+            continue
+        solved = solve_equalities(inputs, active, tolerance)
         if isinstance(solved, Declined):
             return solved
         y, kappa, multipliers = solved
@@ -176,7 +184,7 @@ def solve_max_sharpe(
     return Declined(f"no certified answer in {max_iterations} steps")
 
 
-def _fixed_values(inputs: SharpeInputs, active: ActiveSet) -> np.ndarray:
+def fixed_values(inputs: SharpeInputs, active: ActiveSet) -> np.ndarray:
     return np.where(
         active.fixed_at == AT_LOWER,
         inputs.lower,
@@ -184,7 +192,55 @@ def _fixed_values(inputs: SharpeInputs, active: ActiveSet) -> np.ndarray:
     )
 
 
-def _solve_equalities(
+def _free_what_fixed_assets_break(
+    inputs: SharpeInputs, active: ActiveSet, tolerance: float
+) -> bool:
+    """A binding limit that the fixed assets alone break (a sector over its cap with none of
+    its assets free) has no solution in this active set: free the fixed assets that can move
+    the limit back (down where the coefficient is positive, up where negative). The same for
+    the turnover limit. True if anything was freed."""
+    fixed = active.state == FIXED
+    values = np.where(fixed, fixed_values(inputs, active), 0.0)
+    previous = inputs.previous
+    release = np.zeros(fixed.size, dtype=bool)
+    direction = np.zeros(fixed.size)
+    for row in np.flatnonzero(active.rows):
+        coefficients = inputs.rows[row]
+        if np.any(coefficients[~fixed]):
+            continue
+        if float(coefficients @ values - inputs.limits[row]) > tolerance:
+            down = fixed & (coefficients > 0) & (values > inputs.lower + tolerance)
+            up = fixed & (coefficients < 0) & (values < inputs.upper - tolerance)
+            release |= down | up
+            direction = np.where(down, -1.0, np.where(up, 1.0, direction))
+    if active.turnover and not np.any(~fixed) and inputs.turnover is not None:
+        gap = values - previous
+        if 0.5 * float(np.abs(gap).sum()) - inputs.turnover > tolerance:
+            away = fixed & (np.abs(gap) > tolerance)
+            release |= away
+            direction = np.where(away, -np.sign(gap), direction)
+    if not np.any(~fixed):
+        # Every asset fixed: the budget Σaᵢ = 1 must hold as it is; if not, free the assets
+        # that can move it there.
+        short = 1.0 - float(values.sum())
+        if abs(short) > tolerance:
+            can = (
+                values < inputs.upper - tolerance
+                if short > 0
+                else values > inputs.lower + tolerance
+            )
+            release |= can
+            direction = np.where(can, np.sign(short), direction)
+    if not release.any():
+        return False
+    # Moving from aᵢ in `direction`: the trade's sign is that of (aᵢ - pᵢ) where they differ.
+    gap = values - previous
+    sign = np.where(np.abs(gap) > tolerance, np.sign(gap), direction)
+    active.state = np.where(release, np.where(sign > 0, UP, DOWN), active.state).astype(np.int8)
+    return True
+
+
+def solve_equalities(
     inputs: SharpeInputs, active: ActiveSet, tolerance: float
 ) -> tuple[np.ndarray, float, np.ndarray] | Declined:
     """Minimise yᵀΣy with fixed assets at aᵢ·κ and every binding constraint as an equality.
@@ -196,23 +252,22 @@ def _solve_equalities(
     free = np.flatnonzero(active.state != FIXED)
     fixed = active.state == FIXED
     sign = active.state[free].astype(np.float64)
-    values = _fixed_values(inputs, active)
-    fixed_values = np.where(fixed, values, 0.0)
+    held = np.where(fixed, fixed_values(inputs, active), 0.0)
     mu, cost, previous = inputs.mu, inputs.cost, inputs.previous
-    fixed_gap = np.abs(fixed_values - previous) * fixed
+    fixed_gap = np.abs(held - previous) * fixed
     # Equality rows over (y_F, κ): coefficients on y_F, on κ, and the right-hand side.
     on_free = [mu[free] - cost[free] * sign, np.ones(free.size)]
     on_kappa = [
-        float(cost[free] @ (sign * previous[free]) + mu @ fixed_values - cost @ fixed_gap),
-        float(fixed_values.sum() - 1.0),
+        float(cost[free] @ (sign * previous[free]) + mu @ held - cost @ fixed_gap),
+        float(held.sum() - 1.0),
     ]
     rhs = [1.0, 0.0]
     for row in np.flatnonzero(active.rows):
         coefficients = inputs.rows[row]
-        slack = float(coefficients @ fixed_values - inputs.limits[row])
+        slack = float(coefficients @ held - inputs.limits[row])
         if not np.any(coefficients[free]):
             # Only fixed assets in this limit: it holds (or breaks) whatever κ is, so it is
-            # no equation; held, its multiplier is 0 (a sector left exactly at its cap).
+            # no equation; kept, its multiplier is 0 (a sector left exactly at its cap).
             if slack > tolerance:
                 return Declined(f"limit row {row} is broken by the fixed assets alone")
             active.rows[row] = False
@@ -235,9 +290,9 @@ def _solve_equalities(
     constraints_kappa = np.asarray(on_kappa)
     m = constraints_free.shape[0]
     # Hessian blocks of 2·yᵀΣy in (y_F, κ), y = y_F on F and a·κ on the fixed assets.
-    sigma_fixed = inputs.risk.times(fixed_values)
+    sigma_fixed = inputs.risk.times(held)
     h_free_kappa = 2.0 * sigma_fixed[free]
-    h_kappa_kappa = 2.0 * float(fixed_values @ sigma_fixed)
+    h_kappa_kappa = 2.0 * float(held @ sigma_fixed)
     coupling = np.column_stack([h_free_kappa, constraints_free.T])  # n_F × (1 + m)
     if free.size:
         inverse = inputs.risk.solve_block(free, coupling)
@@ -267,9 +322,30 @@ def _solve_equalities(
     kappa = float(unknowns[0])
     if not kappa > 0:
         return Declined(f"the scale κ came out {kappa:.3g}, not positive")
-    y = fixed_values * kappa
+    y = held * kappa
     y[free] = -inverse @ unknowns
     return y, kappa, unknowns[1:]
+
+
+def multipliers_of(
+    inputs: SharpeInputs, active: ActiveSet, y: np.ndarray, multipliers: np.ndarray
+) -> tuple[float, np.ndarray, float, np.ndarray, np.ndarray]:
+    """From the equality solve's multipliers: the return constraint's (>= 0 at an optimum),
+    each limit row's, the turnover limit's, the smooth part of each asset's Lagrangian
+    gradient, and the weight wᵢ of |Δyᵢ| in it (cost and turnover)."""
+    binding_rows = np.flatnonzero(active.rows)
+    return_multiplier = -float(multipliers[0])  # for μᵀy - cᵀ|Δ| >= 1
+    row_multipliers = np.zeros(inputs.rows.shape[0])
+    row_multipliers[binding_rows] = multipliers[2 : 2 + binding_rows.size]
+    turnover_multiplier = float(multipliers[-1]) if active.turnover else 0.0
+    gradient = (
+        2.0 * inputs.risk.times(y)
+        - return_multiplier * inputs.mu
+        + float(multipliers[1])
+        + inputs.rows.T @ row_multipliers
+    )
+    weight = return_multiplier * inputs.cost + 0.5 * turnover_multiplier
+    return return_multiplier, row_multipliers, turnover_multiplier, gradient, weight
 
 
 def _update(
@@ -282,12 +358,9 @@ def _update(
 ) -> bool | Declined:
     """Check every KKT condition; move what fails to its other state. True if anything moved,
     False if the answer is certified, Declined if it cannot be."""
-    binding_rows = np.flatnonzero(active.rows)
-    return_multiplier = -float(multipliers[0])  # for μᵀy - cᵀ|Δ| >= 1
-    budget_multiplier = float(multipliers[1])
-    row_multipliers = np.zeros(inputs.rows.shape[0])
-    row_multipliers[binding_rows] = multipliers[2 : 2 + binding_rows.size]
-    turnover_multiplier = float(multipliers[-1]) if active.turnover else 0.0
+    return_multiplier, row_multipliers, turnover_multiplier, gradient, weight = multipliers_of(
+        inputs, active, y, multipliers
+    )
     if return_multiplier < -tolerance:
         return Declined("the return constraint's multiplier is negative")
     scale = max(1.0, float(np.abs(y).max()) / max(kappa, 1e-300))
@@ -309,13 +382,6 @@ def _update(
         elif not active.turnover and spent > tol * kappa:
             active.turnover, changed = True, True
     # Each asset: stationarity 0 ∈ gradᵢ + wᵢ·∂|Δᵢ| + N_[lκ, uκ](yᵢ).
-    weight = return_multiplier * inputs.cost + 0.5 * turnover_multiplier
-    gradient = (
-        2.0 * inputs.risk.times(y)
-        - return_multiplier * inputs.mu
-        + budget_multiplier
-        + inputs.rows.T @ row_multipliers
-    )
     lower, upper, previous = inputs.lower * kappa, inputs.upper * kappa, inputs.previous * kappa
     moving = active.state != FIXED
     # Free assets: inside their interval ([max(p, l), u] going up, [l, min(p, u)] going down)?
@@ -351,7 +417,7 @@ def _update(
         ).astype(np.int8)
         return True
     # Fixed assets: is the multiplier of "yᵢ = aᵢ·κ" in its allowed interval?
-    values = _fixed_values(inputs, active) * kappa
+    values = fixed_values(inputs, active) * kappa
     slope = np.sign(np.where(np.abs(values - previous) > tol * kappa, values - previous, 0.0))
     multiplier = -(gradient + weight * slope)
     at_previous = fixed & (np.abs(values - previous) <= tol * kappa)
@@ -381,3 +447,23 @@ def _update(
     if abs(excess - 1.0) > tol * 10 or abs(float(y.sum()) - kappa) > tol * 10 * kappa:
         return Declined("return or budget residual above tolerance (round-off)")
     return False
+
+
+def certify(
+    inputs: SharpeInputs,
+    active: ActiveSet,
+    y: np.ndarray,
+    kappa: float,
+    multipliers: np.ndarray,
+    tolerance: float,
+) -> Declined | None:
+    """None when (y, κ) with these multipliers satisfies every KKT condition, else why not."""
+    probe = ActiveSet(
+        active.state.copy(), active.fixed_at.copy(), active.rows.copy(), active.turnover
+    )
+    verdict = _update(inputs, probe, y, kappa, multipliers, tolerance)
+    if verdict is False:
+        return None
+    if isinstance(verdict, Declined):
+        return verdict
+    return Declined("a KKT condition fails at the final point")

@@ -34,10 +34,12 @@ from stocker.core.optimize.active_set import (
     Declined,
     DenseRisk,
     FactorRisk,
+    SharpeAnswer,
     SharpeInputs,
     active_set_from,
     solve_max_sharpe,
 )
+from stocker.core.optimize.active_set_primal import solve_max_sharpe_primal
 from stocker.core.optimize.constraint_groups import build_groups
 from stocker.core.optimize.constraints import ResolvedConstraints
 from stocker.core.optimize.factor_risk import FactorCovariance
@@ -398,8 +400,19 @@ class ConvexProblem:
         if not self._active_set_applies():
             return "not applicable (a gross limit or a volatility cap)"
         inputs = self._sharpe_inputs()
-        start = self._warm or active_set_from(inputs, inputs.previous)
-        answer = solve_max_sharpe(inputs, start)
+        # The primal-dual iteration from the previous answer's active set (fast); failing
+        # that, the primal method from the previous weights (cannot get lost, more steps).
+        answer: SharpeAnswer | Declined = Declined("no previous answer to start from")
+        reasons = []
+        if self._warm is not None:
+            answer = solve_max_sharpe(inputs, self._warm)
+            if isinstance(answer, Declined):
+                reasons.append(f"from the previous active set: {answer.reason}")
+        if not isinstance(answer, SharpeAnswer):
+            answer = solve_max_sharpe_primal(inputs)
+            if isinstance(answer, Declined):
+                reasons.append(f"from the previous weights: {answer.reason}")
+                answer = Declined("; ".join(reasons))
         if isinstance(answer, Declined):
             return f"declined: {answer.reason}"
         assert self.scale is not None

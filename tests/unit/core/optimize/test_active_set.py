@@ -28,6 +28,7 @@ from stocker.core.optimize.active_set import (
     active_set_from,
     solve_max_sharpe,
 )
+from stocker.core.optimize.active_set_primal import solve_max_sharpe_primal
 
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
@@ -290,3 +291,76 @@ def test_a_previous_weight_above_todays_cap_is_moved_to_the_cap() -> None:
     _assert_feasible(lowered, ours)
     assert np.all(ours[above] <= 0.12 + 1e-12)
     assert _sharpe(lowered, ours) >= _sharpe(lowered, _oracle(lowered)) * (1 - 1e-8)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_primal_method_reaches_the_optimum_from_the_previous_weights(seed: int) -> None:
+    inputs = _nearby(_inputs(seed), seed + 50, 0.3)  # far from where the previous answer was
+    answer = solve_max_sharpe_primal(inputs)
+    assert isinstance(answer, SharpeAnswer), answer
+    ours, best = answer.y / answer.kappa, _oracle(inputs)
+    _assert_feasible(inputs, ours)
+    assert _sharpe(inputs, ours) >= _sharpe(inputs, best) * (1 - 1e-8)
+    np.testing.assert_allclose(ours, best, atol=1e-5)
+
+
+def test_the_primal_method_needs_a_feasible_start() -> None:
+    inputs = _inputs(2)
+    losing = replace(inputs, mu=-np.abs(inputs.mu))
+    declined = solve_max_sharpe_primal(losing)
+    assert isinstance(declined, Declined) and "expected return" in declined.reason
+    capped = replace(inputs, upper=np.full(inputs.mu.size, 0.01))
+    declined = solve_max_sharpe_primal(capped)
+    assert isinstance(declined, Declined) and "break today's limits" in declined.reason
+
+
+def test_monthly_rebalances_of_a_small_universe_are_all_answered_by_the_active_set() -> None:
+    """Twenty S&P 500 names (skfolio's dataset), monthly rebalances, uneven sector caps and a
+    binding 15% turnover: large moves between rebalances, where the primal-dual iteration from
+    the previous active set often gets lost — the primal method then answers."""
+    from skfolio.datasets import load_sp500_dataset
+
+    returns = load_sp500_dataset().pct_change().iloc[1:]
+    symbols = [str(s) for s in returns.columns]
+    groups = {
+        "Tech": ("AAPL", "AMD", "MSFT"),
+        "Fin": ("BAC", "JPM"),
+        "Energy": ("CVX", "XOM", "RRC"),
+        "Health": ("JNJ", "LLY", "MRK", "PFE", "UNH"),
+    }
+    sectors = {s: next((g for g, names in groups.items() if s in names), "Cons") for s in symbols}
+    caps = {"Tech": 0.25, "Health": 0.30, "Energy": 0.20, "Fin": 0.15, "Cons": 0.40}
+    values = returns.to_numpy()
+    steps = 40
+    ends = range(len(values) - 21 * steps, len(values), 21)
+    previous = np.full(len(symbols), 1.0 / len(symbols))
+
+    def constraints(previous: np.ndarray) -> Constraints:
+        return Constraints(
+            max_weight=0.15,
+            sectors=sectors,
+            sector_caps=caps,
+            previous_weights=dict(zip(symbols, previous, strict=True)),
+            turnover_limit=0.15,
+        )
+
+    problem = ConvexProblem("max_sharpe", constraints(previous).resolve(symbols))
+    answered_by = []
+    for end in ends:
+        window = values[end - 252 : end]
+        resolved = constraints(previous).resolve(symbols)
+        covariance, mean = np.cov(window, rowvar=False), window.mean(axis=0)
+        problem.set_values(covariance, resolved, mean)
+        outcome = problem.solve()
+        answered_by.append(outcome.solver)
+        fresh = ConvexProblem("max_sharpe", resolved)
+        fresh.set_values(covariance, resolved, mean)
+        rebuilt = fresh.solve(("CLARABEL",)).weights
+
+        def sharpe(w: np.ndarray) -> float:
+            return float(mean @ w / np.sqrt(w @ covariance @ w))  # noqa: B023
+
+        assert outcome.max_violation <= 1e-9
+        assert sharpe(outcome.weights) >= sharpe(rebuilt) * (1 - 1e-6)
+        previous = outcome.weights
+    assert answered_by[1:] == ["ACTIVE_SET"] * (steps - 1), answered_by
