@@ -93,6 +93,13 @@ def _invocations(tmp: Path) -> dict[str, list[str]]:
         "data sentiment": ["data", "sentiment", str(sentiment), "--source", "news"],
         "data synth": ["data", "synth", "--symbols", "3", "--years", "1", "--seed", "1"],
         "sentiment ingest": ["sentiment", "ingest", "--file", str(tmp / "articles.csv")],
+        "sentiment release": [
+            "sentiment",
+            "release",
+            "1",
+            "--set",
+            "published_at=2022-12-27T14:30:00Z",
+        ],
         "sentiment score": ["sentiment", "score", "--scorer", "vader", "--json"],
         "sentiment show": ["sentiment", "show", "--json"],
         "data trading-universe": ["data", "trading-universe", *window, "--top", "5"],
