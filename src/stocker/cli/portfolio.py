@@ -31,7 +31,8 @@ METHODS_HELP = (
 )
 
 MODES_HELP = (
-    "historical, ewma, capm, black_litterman (with --view) or factor_implied (composite scores)."
+    "historical (or historical_mean), ewma (or ewma_mean), capm, black_litterman (with --view) "
+    "or factor_implied (composite scores)."
 )
 
 
@@ -245,9 +246,21 @@ def optimize(
             "tree come from the covariance cache (default: the window's sample covariance).",
         ),
     ] = None,
+    replace_later: Annotated[
+        bool,
+        typer.Option(
+            "--replace-later",
+            help="Delete the rebalances stored after --date (with a turnover limit or costs they "
+            "were measured against the weights before them); optimize them again in order.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Optimize as of --date on data known then, store the weights and print them."""
+    """Optimize as of --date on data known then, store the weights and print them.
+
+    With a turnover limit or costs, a date before stored rebalances is refused unless
+    --replace-later deletes them (each was measured against the weights before it).
+    """
     from stocker.lab.construction import optimize_portfolio
 
     rebalance_day = _day(day)
@@ -258,6 +271,7 @@ def optimize(
         lookback_days=lookback,
         expected_returns=expected_returns,
         covariance=covariance,
+        replace_later=replace_later,
     )
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))

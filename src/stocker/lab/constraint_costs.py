@@ -28,6 +28,7 @@ from stocker.lab.construction import (
     _sectors,
 )
 from stocker.lab.portfolio_constraints import (
+    canonical_mode,
     check_expected_returns,
     expected_returns_for,
     rebalance_constraints,
@@ -117,7 +118,7 @@ def constraint_costs(
         raise DataError(f"lookback_days: got {lookback_days}, expected at least {MIN_RETURNS}")
     with uow:
         portfolio = _found(uow, code)
-        mode = expected_returns or portfolio.expected_return_mode or "historical"
+        mode = canonical_mode(expected_returns or portfolio.expected_return_mode or "historical")
         symbols = _member_symbols(uow, portfolio)
         stored = uow.portfolios.constraints(portfolio.id) or StoredConstraints()
         check_expected_returns(stored, mode)
@@ -129,7 +130,9 @@ def constraint_costs(
         )
 
         def solve(constraints: StoredConstraints) -> Any:
-            built = rebalance_constraints(uow, constraints, symbols, sectors, previous, day)
+            built = rebalance_constraints(
+                uow, constraints, symbols, sectors, previous, day, group=portfolio.group or ""
+            )
             return _solve(returns, str(portfolio.optimizer_type), built, expected, risk_free_rate)
 
         base = solve(stored)

@@ -34,11 +34,14 @@ import pandas as pd
 
 from stocker.core.errors import DataError
 from stocker.core.returns import simple_returns
+from stocker.lab.portfolio_chain import check_later, forced_sale_note, forced_sales
 from stocker.lab.portfolio_constraints import (
     EXPECTED_RETURN_MODES,
+    canonical_mode,
     check_constraints,
     check_expected_returns,
     check_feasible_on_group,
+    check_views_used,
     expected_returns_for,
     rebalance_constraints,
     sector_notes,
@@ -90,6 +93,9 @@ def create_portfolio(
     """Create portfolio `code` on group `group` with an optimizer and its constraints.
 
     The constraints are checked by the optimizer's own rules now (not at the first rebalance).
+    `expected_returns` takes either spelling of a mode (``historical`` / ``historical_mean``,
+    ``ewma`` / ``ewma_mean``) and stores the short one; views with a mode that does not use
+    them are refused.
     """
     from stocker.core.optimize import METHODS
     from stocker.data.universes import found_universe
@@ -102,7 +108,9 @@ def create_portfolio(
     if initial_capital is not None and not initial_capital > 0:
         raise DataError(f"initial_capital: got {initial_capital}, expected > 0")
     constraints = constraints or StoredConstraints()
+    expected_returns = canonical_mode(expected_returns)
     check_expected_returns(constraints, expected_returns)
+    check_views_used(constraints, expected_returns)
     check_constraints(constraints, method)
     with uow:
         if uow.portfolios.named(code) is not None:
@@ -140,8 +148,13 @@ def optimize_portfolio(
     expected_returns: str | None = None,
     risk_free_rate: float = 0.0,
     covariance: str | None = None,
+    replace_later: bool = False,
 ) -> OptimizationReport:
     """Optimize portfolio `code` as of `day` on data known then, store the weights, report.
+
+    Rebalances stored after `day` were measured against the weights before them: with a
+    turnover limit or costs, optimizing `day` is refused unless `replace_later` deletes them
+    (the report names them); without, they are kept and noted (`stocker.lab.portfolio_chain`).
 
     `expected_returns` overrides the portfolio's stored mode (historical, ewma, capm,
     black_litterman with the portfolio's views, factor_implied; see `expected_returns_for`);
@@ -157,14 +170,22 @@ def optimize_portfolio(
         raise DataError(f"lookback_days: got {lookback_days}, expected at least {MIN_RETURNS}")
     with uow:
         portfolio = _found(uow, code, for_update=True)
-        mode = expected_returns or portfolio.expected_return_mode or "historical"
+        mode = canonical_mode(expected_returns or portfolio.expected_return_mode or "historical")
         symbols = _member_symbols(uow, portfolio)
         stored = uow.portfolios.constraints(portfolio.id) or StoredConstraints()
         check_expected_returns(stored, mode)
-        returns, notes = _returns(uow, symbols, day, lookback_days, portfolio.group or "")
+        later = [d for d in uow.portfolios.rebalance_dates(portfolio.id) if d > day]
+        notes = check_later(portfolio.code, stored, day, later, replace_later=replace_later)
+        returns, window_notes = _returns(uow, symbols, day, lookback_days, portfolio.group or "")
+        notes += window_notes
         sectors = _sectors(uow, symbols)
         previous = uow.portfolios.latest_weights(portfolio.id, before=day)
-        constraints = rebalance_constraints(uow, stored, symbols, sectors, previous, day)
+        constraints = rebalance_constraints(
+            uow, stored, symbols, sectors, previous, day, group=portfolio.group or ""
+        )
+        forced = forced_sales(None if previous is None else previous[1], symbols)
+        if forced:
+            notes += (forced_sale_note(forced, stored, None if previous is None else previous[0]),)
         notes += sector_notes(stored, sectors)
         if previous is None and (
             stored.turnover_limit is not None or stored.per_asset_turnover_limit is not None
@@ -201,12 +222,14 @@ def optimize_portfolio(
             )
         result = found.attrs["result"]
         weights = found.reindex(symbols).astype(np.float64).rename("weight")
+        deleted = uow.portfolios.delete_weights_after(portfolio.id, day) if replace_later else []
         replaced = uow.portfolios.replace_weights(portfolio.id, day, weights)
         uow.commit()
     turnover = None
-    if previous is not None:
-        before = previous[1].reindex(symbols, fill_value=0.0)
-        turnover = 0.5 * float(np.abs(weights - before).sum())
+    if previous is not None:  # over every name held before, the forced sales included
+        names = weights.index.union(previous[1].index)
+        before = previous[1].reindex(names, fill_value=0.0)
+        turnover = 0.5 * float(np.abs(weights.reindex(names, fill_value=0.0) - before).sum())
     contributions = result.risk_contributions.reindex(symbols)
     psd_repair = cache_repair or (result.psd.reason if result.psd.repaired else None)
     return OptimizationReport(
@@ -233,6 +256,7 @@ def optimize_portfolio(
         psd_repair=psd_repair,
         notes=(*notes, *result.notes),
         replaced=replaced,
+        deleted_later=tuple(deleted),
     )
 
 

@@ -36,6 +36,36 @@ EXPECTED_RETURN_MODES = {
 }
 """Stored mode → the optimizer's name. The first three are the optimizer's own named modes;
 the last two need inputs from the store (`expected_returns_for`)."""
+MODE_ALIASES = {"historical_mean": "historical", "ewma_mean": "ewma"}
+"""The optimizer's spellings, accepted wherever a mode is named and stored as the short one."""
+VIEW_MODES = ("black_litterman",)
+"""Modes that use a portfolio's views."""
+
+
+def canonical_mode(mode: str) -> str:
+    """The stored name of an expected-return mode given in either spelling (``historical`` or
+    ``historical_mean``, ``ewma`` or ``ewma_mean``); an unknown one is refused listing both."""
+    name = mode.strip()
+    name = MODE_ALIASES.get(name, name)
+    if name not in EXPECTED_RETURN_MODES:
+        spellings = [
+            *(f"{short} (or {long})" for long, short in MODE_ALIASES.items()),
+            *(short for short in EXPECTED_RETURN_MODES if short not in MODE_ALIASES.values()),
+        ]
+        raise DataError(f"expected_returns: got {mode!r}, expected one of {', '.join(spellings)}")
+    return name
+
+
+def check_views_used(stored: StoredConstraints, mode: str) -> None:
+    """Refuse views a portfolio's stored mode would never read (stored, then silently unused)."""
+    if stored.views and canonical_mode(mode) not in VIEW_MODES:
+        views = ", ".join(sorted(stored.views))
+        raise DataError(
+            f"views: expected-return mode {canonical_mode(mode)!r} does not use views (only "
+            f"black_litterman does), so the view(s) on {views} would never be used; create it "
+            "with --expected-returns black_litterman (`optimize --expected-returns` still "
+            "overrides the mode for one rebalance), or leave out --view"
+        )
 
 
 def _latest_rows(
@@ -60,8 +90,23 @@ def rebalance_constraints(
     sectors: dict[str, str],
     previous: tuple[dt.date, pd.Series] | None,
     day: dt.date,
+    *,
+    group: str = "",
 ) -> Constraints:
-    """The optimizer's constraints for this rebalance, with the point-in-time inputs they need."""
+    """The optimizer's constraints for this rebalance, with the point-in-time inputs they need.
+
+    Names held in `previous` but no longer among `symbols` are sold: their sale is counted in
+    the turnover limit (`stocker.lab.portfolio_chain.limits_after_forced_sales`), and the
+    optimizer gets the previous weights of the members only.
+    """
+    from stocker.lab.portfolio_chain import forced_sales, limits_after_forced_sales
+
+    if previous is not None:
+        forced = forced_sales(previous[1], symbols)
+        stored = limits_after_forced_sales(stored, forced, previous_date=previous[0], group=group)
+        members = set(symbols)
+        kept = previous[1][[str(symbol) in members for symbol in previous[1].index]]
+        previous = (previous[0], kept)
     since = day - dt.timedelta(days=EXPOSURE_MAX_AGE_DAYS)
     exposures: dict[str, dict[str, float]] = {}
     if stored.factor_bounds:
@@ -221,10 +266,7 @@ def sector_notes(stored: StoredConstraints, sectors: dict[str, str]) -> tuple[st
 
 def check_expected_returns(stored: StoredConstraints, mode: str) -> None:
     """A mode's settings, checked when a portfolio is created (views need a symbol each)."""
-    if mode not in EXPECTED_RETURN_MODES:
-        raise DataError(
-            f"expected_returns: got {mode!r}, expected one of {', '.join(EXPECTED_RETURN_MODES)}"
-        )
+    mode = canonical_mode(mode)
     if mode == "black_litterman" and not stored.views:
         raise DataError(
             "views: black_litterman needs at least one view, e.g. --view AAPL=0.12 "
@@ -267,6 +309,7 @@ def expected_returns_for(
     from stocker.core.optimize import CAPM, BlackLitterman, FactorImplied
 
     check_expected_returns(stored, mode)
+    mode = canonical_mode(mode)
     if mode == "capm":
         return CAPM(risk_free_rate=risk_free_rate), ()
     if mode == "black_litterman":

@@ -45,6 +45,8 @@ class OptimizationReport:
     psd_repair: str | None
     notes: tuple[str, ...] = ()
     replaced: int = 0
+    deleted_later: tuple[dt.date, ...] = ()
+    """Later rebalance dates deleted (`replace_later`): they depended on the weights before them."""
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -79,6 +81,7 @@ class OptimizationReport:
             "psd_repair": self.psd_repair,
             "notes": list(self.notes),
             "replaced_rows": self.replaced,
+            "deleted_later": [day.isoformat() for day in self.deleted_later],
         }
 
 

@@ -292,6 +292,18 @@ class PortfolioRepository:
             )
         return int(deleted)
 
+    def delete_weights_after(self, portfolio_id: int, day: dt.date) -> list[dt.date]:
+        """Delete every rebalance dated after `day`; returns their dates, oldest first (a later
+        rebalance measured against weights that no longer precede it is not kept)."""
+        rows = self._conn.execute(
+            text(
+                "DELETE FROM portfolio_weights WHERE portfolio_id = :id AND date > :day "
+                "RETURNING date"
+            ),
+            {"id": portfolio_id, "day": day},
+        )
+        return sorted(set(rows.scalars()))
+
     def weights_on(self, portfolio_id: int, day: dt.date) -> pd.Series:
         """The stored weights of `day` (symbol → weight, by symbol); empty when none."""
         rows = self._conn.execute(_WEIGHTS_ON_SQL, {"id": portfolio_id, "day": day}).all()
