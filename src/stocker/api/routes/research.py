@@ -28,6 +28,17 @@ Estimator = Annotated[
     Query(description="Covariance estimator."),
 ]
 Window = Annotated[int, Query(ge=2, le=5000, description="Daily returns in the window.")]
+Mode = Literal[
+    "historical",
+    "historical_mean",
+    "ewma",
+    "ewma_mean",
+    "capm",
+    "black_litterman",
+    "factor_implied",
+]
+"""Expected-return modes; historical_mean / ewma_mean are the optimizer's spellings of
+historical / ewma, stored as the short name (`stocker.lab.portfolio_constraints.canonical_mode`)."""
 RESEARCH = [Depends(require_scope("research"))]
 READ = [Depends(require_scope("read"))]
 
@@ -57,7 +68,7 @@ class NewPortfolio(BaseModel):
     group: Annotated[str, Visible] = Field(max_length=100, examples=["tech_leaders"])
     method: str = Field(max_length=50, examples=["min_variance"], description="The optimizer.")
     constraints: Constraints = Field(default_factory=Constraints)
-    expected_returns: Literal["historical", "ewma"] = "historical"
+    expected_returns: Mode = "historical"
     name: str | None = Field(default=None, max_length=255, examples=["Tech minimum variance"])
     description: str | None = Field(default=None, max_length=2000)
     initial_capital: float = Field(default=1_000_000.0, gt=0, le=1e15, examples=[1_000_000])
@@ -66,7 +77,12 @@ class NewPortfolio(BaseModel):
 class Optimize(BaseModel):
     date: dt.date = Field(examples=["2024-06-28"], description="Rebalance date (data up to it).")
     lookback_days: int = Field(default=252, ge=20, le=5000)
-    expected_returns: Literal["historical", "ewma"] | None = None
+    expected_returns: Mode | None = None
+    replace_later: bool = Field(
+        default=False,
+        description="Delete the rebalances stored after date (with a turnover limit or costs, "
+        "they were measured against the weights before them; without it such a date is refused).",
+    )
     covariance: str | None = Field(
         default=None, max_length=50, examples=["ledoit_wolf"], description="A cached estimator."
     )
@@ -175,6 +191,7 @@ def optimize(request: Request, code: Code, body: Optimize) -> Json:
         lookback_days=body.lookback_days,
         expected_returns=body.expected_returns,
         covariance=body.covariance,
+        replace_later=body.replace_later,
     )
     return report.as_json()
 
