@@ -11,6 +11,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from stocker.core.counts import Counted
 from stocker.core.errors import DataError
@@ -183,21 +184,54 @@ def _symbol_text(symbol: object) -> str | None:
     return str(json_safe(symbol))[:SYMBOL_CHARACTERS]
 
 
-_KEPT_BEFORE = text(
-    """
+_PAYLOAD_ROWS = (
+    "FROM ingest_quarantine AS q WHERE q.target_table = :table AND q.source = :source "
+    "AND {same_hash} AND {lines}"
+)
+_KEPT_BEFORE = """
+    WITH kept AS MATERIALIZED (SELECT q.row_number, q.raw_row {payload_rows})
     SELECT r.position - 1 FROM jsonb_array_elements(CAST(:rows AS jsonb))
                            WITH ORDINALITY AS r(item, position)
-    WHERE EXISTS (
-        SELECT 1 FROM ingest_quarantine AS q
-        WHERE q.target_table = :table AND q.source = :source
-          AND q.source_hash IS NOT DISTINCT FROM CAST(:source_hash AS text)
-          AND (q.row_number BETWEEN CAST(:low AS integer) AND CAST(:high AS integer)
-               OR (CAST(:any_unnumbered AS boolean) AND q.row_number IS NULL))
-          AND q.row_number IS NOT DISTINCT FROM CAST(r.item ->> 0 AS integer)
-          AND q.raw_row = r.item -> 1)
-    """
-)
+    WHERE {numbered} AND EXISTS (
+        SELECT 1 FROM kept WHERE {same_number} kept.raw_row = r.item -> 1)
+"""
 _LOCK_PAYLOAD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+
+
+@dataclass(frozen=True)
+class _KeptQuery:
+    """Whether any row of a payload's line range was kept, and which of the rows sent were.
+
+    The payload's kept rows in the range are read from `ix_ingest_quarantine_payload` (target
+    table, source, source hash, row number), so the conditions are equalities, a range and IS
+    NULL, which the index answers (an IS NOT DISTINCT FROM would read every kept row of the
+    table); numbered and unnumbered rows are asked apart for the same reason.
+    """
+
+    any_kept: TextClause
+    kept: TextClause
+
+    @staticmethod
+    def of(*, hashed: bool, numbered: bool) -> _KeptQuery:
+        rows = _PAYLOAD_ROWS.format(
+            same_hash="q.source_hash = :source_hash" if hashed else "q.source_hash IS NULL",
+            lines="q.row_number BETWEEN CAST(:low AS integer) AND CAST(:high AS integer)"
+            if numbered
+            else "q.row_number IS NULL",
+        )
+        kept = _KEPT_BEFORE.format(
+            payload_rows=rows,
+            numbered=f"jsonb_typeof(r.item -> 0) = '{'number' if numbered else 'null'}'",
+            same_number="kept.row_number = CAST(r.item ->> 0 AS integer) AND" if numbered else "",
+        )
+        return _KeptQuery(any_kept=text(f"SELECT EXISTS (SELECT 1 {rows})"), kept=text(kept))
+
+
+_KEPT_QUERIES = {
+    (hashed, numbered): _KeptQuery.of(hashed=hashed, numbered=numbered)
+    for hashed in (True, False)
+    for numbered in (True, False)
+}
 
 
 def _kept_before(
@@ -213,30 +247,35 @@ def _kept_before(
     number and raw row, whatever their status), or repeated earlier in `texts`.
 
     Two ingests of one payload take turns (an advisory lock held to the end of the
-    transaction), so the second sees what the first kept. The rows go to the server as one
-    JSON text (a Python list of thousands of strings costs far more to send as an array), and
-    only kept rows within this call's line range are compared, so the earlier chunks of a file
-    read in chunks are not hashed again for every chunk.
+    transaction), so the second sees what the first kept. Only kept rows within this call's
+    line range are compared, so the earlier chunks of a file read in chunks are not hashed
+    again for every chunk, and when none was kept (a first ingest) the rows are not sent at
+    all; otherwise they go to the server as one JSON text (a Python list of thousands of
+    strings costs far more to send as an array).
     """
     conn.execute(_LOCK_PAYLOAD, {"name": f"ingest_quarantine:{table}:{source}:{source_hash}"})
     lines = [number for number in numbers if number is not None]
-    pairs = ",".join(
-        f"[{'null' if number is None else int(number)},{row}]"
-        for number, row in zip(numbers, texts, strict=True)
-    )
-    found = conn.execute(
-        _KEPT_BEFORE,
-        {
-            "rows": f"[{pairs}]",
-            "low": min(lines, default=None),
-            "high": max(lines, default=None),
-            "any_unnumbered": len(lines) < len(numbers),
-            "table": table,
-            "source": source,
-            "source_hash": source_hash,
-        },
-    )
-    kept = {int(position) for position in found.scalars()}
+    parameters: dict[str, object] = {
+        "low": min(lines, default=None),
+        "high": max(lines, default=None),
+        "table": table,
+        "source": source,
+        "source_hash": source_hash,
+    }
+    kept: set[int] = set()
+    for numbered in (True, False):
+        if not (lines if numbered else len(lines) < len(numbers)):
+            continue
+        query = _KEPT_QUERIES[(source_hash is not None, numbered)]
+        if not conn.execute(query.any_kept, parameters).scalar_one():
+            continue
+        if "rows" not in parameters:
+            pairs = ",".join(
+                f"[{'null' if number is None else int(number)},{row}]"
+                for number, row in zip(numbers, texts, strict=True)
+            )
+            parameters["rows"] = f"[{pairs}]"
+        kept.update(int(position) for position in conn.execute(query.kept, parameters).scalars())
     seen: set[tuple[int | None, str]] = set()
     for position, identity in enumerate(zip(numbers, texts, strict=True)):
         if identity in seen:
