@@ -98,3 +98,20 @@ def symbol_problems(values: pd.Series) -> pd.Series:
     }
     problems[present] = values[present].map(distinct)
     return problems
+
+
+def invisible_characters(symbol: str) -> list[str]:
+    """Each invisible or control character in `symbol`, described (`describe_character`).
+
+    Zero-width spaces, byte-order marks, soft hyphens, control characters and non-ASCII spaces
+    make a symbol that looks like another; a plain ASCII space is left to the caller.
+    """
+    found = []
+    for character in symbol:
+        if character == " " or character in SYMBOL_CHARACTERS:
+            continue
+        if unicodedata.category(character) in _INVISIBLE_CATEGORIES:
+            described = describe_character(character)
+            if described not in found:
+                found.append(described)
+    return found

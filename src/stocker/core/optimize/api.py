@@ -31,6 +31,14 @@ from stocker.core.optimize.expected_return_inputs import ExpectedReturns, _expec
 from stocker.core.optimize.factor_risk import FactorCovariance
 from stocker.core.optimize.heuristic import _heuristic
 from stocker.core.optimize.hrp import Convention, Tree
+from stocker.core.optimize.inputs import (
+    check_expected_inputs,
+    checked_returns,
+    checked_symbols,
+    rank_note,
+    unmatched_sector_caps,
+    zero_variance_note,
+)
 from stocker.core.optimize.risk_parity import risk_contributions
 
 Method = Literal[
@@ -142,13 +150,18 @@ def optimize_detailed(
     """
     if method not in METHODS:
         raise DataError(f"method: got {method!r}, expected one of {METHODS}")
-    if not isinstance(returns, pd.DataFrame):
-        raise DataError("returns: expected a DataFrame with dates as rows and symbols as columns")
+    returns = checked_returns(returns)
+    symbols = checked_symbols(returns.columns)
     constraints = constraints or Constraints()
-    symbols = [str(s) for s in returns.columns]
-    if len(set(symbols)) != len(symbols):
-        raise DataError("returns: duplicate symbol columns")
     _refuse_unsupported(method, constraints)
+    unmatched = unmatched_sector_caps(constraints.sector_caps, constraints.sectors, symbols)
+    if unmatched:
+        present = sorted({constraints.sectors[s] for s in symbols if s in constraints.sectors})
+        raise DataError(
+            f"sector_caps: {', '.join(map(repr, unmatched))} is the sector of no asset in the "
+            f"returns (their sectors: {', '.join(present)}); a typo, most likely"
+        )
+    check_expected_inputs(expected_returns, returns, constraints.periods_per_year)
     if method in _NO_COVARIANCE:
         return _without_covariance(method, returns, covariance, covariance_estimator, symbols)
     factor = covariance if isinstance(covariance, FactorCovariance) else None
@@ -157,6 +170,9 @@ def optimize_detailed(
     else:
         sigma, psd = _covariance(returns, covariance, covariance_estimator, symbols)  # type: ignore[arg-type]
     notes = [psd.reason] if psd.repaired else []
+    if covariance is None and covariance_estimator is None:
+        note = rank_note(returns.to_numpy(dtype=np.float64), symbols)
+        notes += [note] if note else []
     resolved = constraints.resolve(symbols)
     if method in CONVEX_METHODS:
         mu = _expected_returns(returns, expected_returns, sigma, method)
@@ -171,6 +187,8 @@ def optimize_detailed(
         )  # fmt: skip
         total = float(raw.sum())
         built_tree = None
+        note = zero_variance_note(sigma, weights, symbols, method)
+        notes += [note] if note else []
     else:
         attempts = []
         weights, solver, built_tree, objective_name = _heuristic(
@@ -259,7 +277,17 @@ def _without_covariance(
             variances = values.var(axis=0, ddof=1)
         if not (np.all(np.isfinite(variances)) and np.all(variances > 0)):
             bad = [s for s, v in zip(symbols, variances, strict=True) if not v > 0]
-            raise DataError(f"returns: zero or undefined variance for {bad[:10]}")
+            undefined = [s for s, v in zip(symbols, variances, strict=True) if np.isnan(v)]
+            why = (
+                f"undefined (NaN) for {undefined[:10]}: fewer than 2 dates or NaN in the "
+                "covariance given"
+                if undefined
+                else "zero: returns that never move (stale prices, a suspension, or cash)"
+            )
+            raise DataError(
+                f"returns: zero or undefined variance for {bad[:10]}; variance is {why}; "
+                "inverse volatility divides by each volatility, expected > 0"
+            )
         raw = 1.0 / np.sqrt(variances)
     total = float(raw.sum())
     weights = raw / total

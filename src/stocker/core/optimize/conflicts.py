@@ -84,10 +84,24 @@ def describe_conflict(constraints: ResolvedConstraints, conflicts: Sequence[str]
         elif name == "target_volatility_annual":
             parts.append("target_volatility_annual")
         elif name == "turnover_limit":
-            parts.append(f"turnover_limit {constraints.turnover_limit}")
+            parts.append(f"turnover_limit {constraints.turnover_limit}{_previous_sum(constraints)}")
+        elif name == "per_asset_turnover_limit":
+            limit = constraints.per_asset_turnover_limit
+            parts.append(f"per_asset_turnover_limit {limit}{_previous_sum(constraints)}")
         else:
             parts.append(name)
     return ", ".join(parts)
+
+
+def _previous_sum(constraints: ResolvedConstraints) -> str:
+    """Why a turnover limit may be unreachable: the previous weights do not sum to 1."""
+    total = float(constraints.previous.sum())
+    if abs(total - 1.0) <= 1e-6:
+        return ""
+    return (
+        f" (the previous weights sum to {total:.6g}, not 1, so reaching a fully invested "
+        f"portfolio trades at least {abs(total - 1.0) / 2:.4g} one-way)"
+    )
 
 
 def raise_conflicts(

@@ -11,11 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from numbers import Real
 
 import numpy as np
+import pandas as pd
 
 from stocker.core.errors import DataError, InfeasibleError
 from stocker.core.optimize.factor_risk import FactorCovariance, portfolio_variance
+from stocker.core.optimize.inputs import check_turnover, check_volatility
 
 # The names an InfeasibleError uses for the groups in conflict; "budget" (Σw = 1) never relaxes.
 GROUPS = (
@@ -69,6 +73,7 @@ class Constraints:
     weight_sum_tolerance: float = 1e-6
 
     def __post_init__(self) -> None:
+        self._plain_mappings()
         if self.long_only:
             low = _lowest(self.min_weight)
             if low < 0:
@@ -79,10 +84,12 @@ class Constraints:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise DataError(f"{name}: got {value}, expected a finite number >= 0")
-        if self.target_volatility_annual is not None and not self.target_volatility_annual > 0:
-            raise DataError(
-                f"target_volatility_annual: got {self.target_volatility_annual}, expected > 0"
-            )
+        volatility = self.target_volatility_annual
+        if volatility is not None and not (math.isfinite(volatility) and volatility > 0):
+            raise DataError(f"target_volatility_annual: got {volatility}, expected > 0")
+        check_volatility(volatility)
+        check_turnover(self.turnover_limit, "turnover_limit", self.gross_limit)
+        check_turnover(self.per_asset_turnover_limit, "per_asset_turnover_limit", self.gross_limit)
         if self.max_beta is not None and not self.betas:
             raise DataError("betas: max_beta is set, expected a beta for every symbol")
         unknown = sorted(set(self.factor_bounds) - set(self.factor_exposures))
@@ -98,6 +105,40 @@ class Constraints:
             raise DataError("sectors: sector_caps is set, expected a sector for every symbol")
         if self.periods_per_year <= 0:
             raise DataError(f"periods_per_year: got {self.periods_per_year}, expected > 0")
+
+    def _plain_mappings(self) -> None:
+        """Series and other mappings become plain dicts keyed by text, every number finite.
+
+        The Series `optimize` returns is thus usable as the next `previous_weights`; a NaN,
+        inf or non-number is refused naming the field and the key (never passed to a solver).
+        """
+        for name in ("min_weight", "max_weight", "transaction_cost_bps"):
+            value = getattr(self, name)
+            if _is_mapping(value):
+                object.__setattr__(self, name, _numbers(value, name))
+            else:
+                _number(value, name)
+        for name in ("sector_caps", "betas", "previous_weights"):
+            object.__setattr__(self, name, _numbers(getattr(self, name), name))
+        sectors = _keyed(self.sectors, "sectors")
+        for symbol, sector in sectors.items():
+            if not isinstance(sector, str) or not sector.strip():
+                raise DataError(f"sectors: got {sector!r} for {symbol!r}, expected a sector name")
+        object.__setattr__(self, "sectors", sectors)
+        exposures = _keyed(self.factor_exposures, "factor_exposures")
+        object.__setattr__(
+            self,
+            "factor_exposures",
+            {f: _numbers(v, f"factor_exposures[{f!r}]") for f, v in exposures.items()},
+        )
+        bounds = {}
+        for factor, pair in _keyed(self.factor_bounds, "factor_bounds").items():
+            values = list(pair) if isinstance(pair, Iterable) and not isinstance(pair, str) else []
+            if len(values) != 2:
+                raise DataError(f"factor_bounds[{factor!r}]: got {pair!r}, expected (low, high)")
+            where = f"factor_bounds[{factor!r}]"
+            bounds[factor] = (_number(values[0], where), _number(values[1], where))
+        object.__setattr__(self, "factor_bounds", bounds)
 
     def non_default(self) -> list[str]:
         """Names of the fields set away from their defaults (for methods that support few)."""
@@ -306,6 +347,37 @@ class ResolvedConstraints:
         ):
             found.append("per_asset_turnover_limit")
         return found
+
+
+def _is_mapping(value: object) -> bool:
+    return isinstance(value, Mapping | pd.Series)
+
+
+def _keyed(value: object, name: str) -> dict[str, object]:
+    """A mapping or Series as a dict keyed by text; keys equal once made text are refused."""
+    if not _is_mapping(value):
+        raise DataError(f"{name}: got {type(value).__name__}, expected a mapping or a Series")
+    plain: dict[str, object] = {}
+    for key, item in value.items():  # type: ignore[attr-defined]
+        text = str(key)
+        if text in plain:
+            raise DataError(f"{name}: {text!r} appears twice, expected one value per key")
+        plain[text] = item
+    return plain
+
+
+def _numbers(value: object, name: str) -> dict[str, float]:
+    return {key: _number(item, f"{name}[{key!r}]") for key, item in _keyed(value, name).items()}
+
+
+def _number(value: object, name: str) -> float:
+    """`value` as a finite float, or a DataError naming `name` (field and key)."""
+    if isinstance(value, bool) or not isinstance(value, Real | Decimal):
+        raise DataError(f"{name}: got {value!r}, expected a finite number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise DataError(f"{name}: got {number}, expected a finite number")
+    return number
 
 
 def _lowest(value: float | Mapping[str, float]) -> float:

@@ -15,6 +15,7 @@ from stocker.core.optimize.constraints import ResolvedConstraints
 from stocker.core.optimize.expected_return_inputs import _aligned
 from stocker.core.optimize.herc import herc_weights, optimal_cluster_count
 from stocker.core.optimize.hrp import Convention, Tree, build_tree, hrp_weights
+from stocker.core.optimize.inputs import zero_variance_symbols
 from stocker.core.optimize.risk_parity import risk_budget_weights
 
 
@@ -30,6 +31,16 @@ def _heuristic(
     optimal_ordering: bool,
     n_clusters: int | None,
 ) -> tuple[np.ndarray, str, Tree | None, str]:
+    name = {"risk_parity": "risk parity", "hrp": "HRP", "herc": "HERC"}[method]
+    flat = zero_variance_symbols(sigma, symbols)
+    if flat:
+        raise DataError(
+            f"returns: zero variance for {flat[:10]} (returns that never move: stale prices, a "
+            f"suspension, or cash); {name} divides by each asset's volatility, expected > 0 "
+            "(drop them or use a convex method such as 'min_variance')"
+        )
+    if method != "risk_parity" and len(symbols) < 2:
+        raise DataError(f"returns: {name} needs at least 2 assets, got {len(symbols)}")
     if method == "risk_parity":
         budgets = None
         if risk_budgets is not None:

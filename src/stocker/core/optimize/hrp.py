@@ -97,7 +97,7 @@ def build_tree(
             f"got shape {correlation.shape}"
         )
     if n_assets < 2:
-        raise DataError(f"labels: HRP needs at least 2 assets, got {n_assets}")
+        raise DataError(f"labels: a clustering tree needs at least 2 assets, got {n_assets}")
     distance = correlation_distance(correlation)
     np.fill_diagonal(distance, 0.0)
     if convention == "lopez_de_prado":
