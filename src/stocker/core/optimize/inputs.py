@@ -137,10 +137,11 @@ def _refuse_implausible(values: np.ndarray) -> None:
             "expected fractional simple returns (0.01 = 1%; a loss beyond -1 = -100% is "
             "impossible)"
         )
-    magnitudes = np.abs(values)
-    largest = float(magnitudes.max())
-    median = float(np.median(magnitudes))
-    if largest > 1.0 and median > PLAUSIBLE_MEDIAN_ABS_RETURN:
+    largest = float(values.max())
+    if largest <= 1.0:
+        return
+    median = float(np.median(np.abs(values)))
+    if median > PLAUSIBLE_MEDIAN_ABS_RETURN:
         raise DataError(
             f"returns: values up to {largest:.4g} (median |r| {median:.3g}) look like "
             "percentages or prices, expected fractional returns (0.01 = 1%)"
@@ -148,9 +149,12 @@ def _refuse_implausible(values: np.ndarray) -> None:
 
 
 def _label(value: object) -> str:
+    """A date as 2024-01-31; any other index label as `row label …`."""
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat() if value == value.normalize() else value.isoformat()
-    return repr(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    return f"row label {value!r}"
 
 
 def check_expected(
