@@ -195,21 +195,26 @@ class SplitAdjustment:
 
 
 def split_fraction(value: Decimal) -> Fraction:
-    """The split ratio a stored value stands for: the simplest fraction within half a unit of its
-    last decimal. `corporate_actions.value` is NUMERIC(14,4), so a 1-for-3 reverse split is
-    stored as 0.3333; taken literally, an order of 3 shares would become 0.9999 and round to
-    nothing instead of 1."""
+    """The split ratio a stored value stands for. `corporate_actions.value` is NUMERIC(14,4), so
+    a 1-for-3 reverse split is stored as 0.3333; taken literally, an order of 3 shares would
+    become 0.9999 and round to nothing instead of 1. Every value is read at those four places
+    ("0.1" is 1/10). A value that is a short decimal (its fraction's denominator below 1,000:
+    1.5, 0.05, 1.0325 = 413/400) is taken as it is; one that looks rounded (0.3333, 0.1429,
+    1.3333) is read as the fraction with denominator up to 100 within half a unit of the fourth
+    decimal (1/3, 1/7, 4/3), and as it is when there is none."""
     if not value > 0:
         raise ValueError(f"split ratio {value}: expected > 0 (2 for a 2-for-1 split)")
-    exact = Fraction(value)
-    exponent = value.as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    tolerance = Fraction(1, 2 * 10**places)
-    for denominator in range(1, 10**places + 1):
+    exact = Fraction(value.quantize(Decimal("0.0001")))
+    if exact == 0:
+        raise ValueError(f"split ratio {value}: below 0.0001, the column's precision")
+    if exact.denominator < 1_000:
+        return exact
+    tolerance = Fraction(1, 20_000)
+    for denominator in range(1, 101):
         numerator = round(exact * denominator)
         if numerator > 0 and abs(Fraction(numerator, denominator) - exact) <= tolerance:
             return Fraction(numerator, denominator)
-    return exact  # unreachable: the denominator 10**places represents the value exactly
+    return exact
 
 
 def adjust_for_splits(qty: Decimal, ratios: Sequence[Decimal]) -> SplitAdjustment:

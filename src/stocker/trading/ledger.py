@@ -190,7 +190,11 @@ def post_corporate_action_in(
     uow.ledger.lock(portfolio_id)
     held = uow.ledger.position(portfolio_id, symbol, before=ex_date)
     if action_type == "SPLIT":
-        entry = rules.post_split(portfolio_id, ex_date, value, held, currency=currency)
+        # Cash in lieu of a fractional share is paid at the ex-date's close: the post-split
+        # price (a close from before the split would be off by the ratio). Without that bar,
+        # post_split refuses a fraction rather than price it wrongly.
+        price = uow.ledger.close_on(symbol, ex_date)
+        entry = rules.post_split(portfolio_id, ex_date, value, held, price=price, currency=currency)
     elif action_type == "DIVIDEND":
         entry = rules.post_dividend(
             portfolio_id, symbol, ex_date, value, held.quantity, currency=currency

@@ -21,11 +21,16 @@ from stocker.core.broker import adjust_for_splits, split_fraction
         ("0.1000", Fraction(1, 10)),
         ("0.0667", Fraction(1, 15)),
         ("1.0526", Fraction(20, 19)),
-        ("0.33", Fraction(1, 3)),
         ("7", Fraction(7)),
+        # Short decimals are what they say: 0.33 is 33/100 (four places: 0.3300), 0.1 is 1/10
+        # (not 1/7, the simplest fraction within 0.05 of it), a 3.25% stock split is 413/400.
+        ("0.33", Fraction(33, 100)),
+        ("0.1", Fraction(1, 10)),
+        ("1.0325", Fraction(413, 400)),
+        ("0.005", Fraction(1, 200)),
     ],
 )
-def test_a_stored_ratio_is_the_simplest_fraction_it_rounds_from(
+def test_a_stored_ratio_is_the_fraction_it_stands_for(
     stored: str, meant: Fraction
 ) -> None:
     assert split_fraction(Decimal(stored)) == meant

@@ -347,6 +347,14 @@ class LedgerRepository:
         rows = self._conn.execute(_CLOSES, {"symbols": names, "day": day}).all()
         return {symbol: Decimal(close) for symbol, close in rows}
 
+    def close_on(self, symbol: str, day: dt.date) -> Decimal | None:
+        """The stored close of `symbol` on exactly `day` (None when that session has no bar)."""
+        close = self._conn.execute(
+            text("SELECT close FROM prices_daily WHERE symbol = :symbol AND date = :day"),
+            {"symbol": symbol, "day": day},
+        ).scalar_one_or_none()
+        return None if close is None else Decimal(close)
+
     def actions_on(self, day: dt.date) -> list[tuple[str, str, Decimal]]:
         """The stored corporate actions with ex-date `day`: (symbol, SPLIT | DIVIDEND, value),
         dividends before splits (a same-day dividend is paid per share as held before the
