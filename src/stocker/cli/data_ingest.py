@@ -15,6 +15,8 @@ from stocker.cli.errors import clear_errors
 from stocker.cli.render import progress_bar, spinner
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from stocker.bootstrap import App
     from stocker.data.reports import IngestReport
 
@@ -38,7 +40,38 @@ def _today(app: App, today: datetime | None) -> date:
     return today.date() if today else app.clock.today()
 
 
-def _render_ingest(report: IngestReport) -> None:
+def _ingest_json(report: IngestReport) -> dict[str, Any]:
+    """The summary as JSON: per table, received = inserted + updated + unchanged + quarantined
+    + already_quarantined (refused rows kept by an earlier ingest of the same payload)."""
+    return {
+        "source": report.source,
+        "tables": [
+            {
+                "table": item.table,
+                "batch_id": str(item.batch_id),
+                "received": item.received,
+                "inserted": item.inserted,
+                "updated": item.updated,
+                "unchanged": item.unchanged,
+                "quarantined": item.quarantined,
+                "already_quarantined": item.already_quarantined,
+                "reasons": dict(item.reasons.most_common()),
+                "registered_symbols": list(item.registered_symbols),
+            }
+            for item in report.tables
+        ],
+        "events": report.events,
+        "events_withheld": getattr(report, "events_withheld", 0),
+        "adjusted_symbols": list(report.adjusted_symbols),
+        "adjusted_rows": report.adjusted_rows,
+        "warnings": list(report.warnings),
+    }
+
+
+def _render_ingest(report: IngestReport, *, as_json: bool = False) -> None:
+    if as_json:
+        console.print_json(json.dumps(_ingest_json(report)))
+        return
     from rich.table import Table
 
     from stocker.data.reports import summary_rows
@@ -56,6 +89,15 @@ def _render_ingest(report: IngestReport) -> None:
     if reasons:
         shown = ", ".join(f"{rule} ×{count}" for rule, count in reasons.most_common(REASONS_SHOWN))
         console.print(f"quarantine reasons: {shown}", markup=False)
+    for item in report.tables:
+        if item.already_quarantined:
+            where = f" ({item.table})" if len(report.tables) > 1 else ""
+            console.print(
+                f"{item.already_quarantined:,} refused row(s){where} were already in quarantine "
+                "(from an earlier ingest of the same data), not kept again",
+                markup=False,
+            )
+    if reasons:
         console.print("review them with: stocker data quarantine list", markup=False)
     console.print(f"market-bars events queued: {report.events:,}")
     withheld = getattr(report, "events_withheld", 0)
@@ -127,6 +169,7 @@ def ingest_command(
     chunk_rows: int = typer.Option(
         250_000, "--chunk-rows", min=1, help="Rows of a file read and landed at a time."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Fetch from a source, validate, land valid rows and quarantine the rest (one transaction)."""
     from stocker.data.ingest import FetchRequest, fetch_and_ingest
@@ -160,10 +203,17 @@ def ingest_command(
     chosen = app.source(source, **options)
     if file is not None:
         _ingest_file(
-            app, chosen, request, _today(app, today), jump_threshold, recent_sessions, chunk_rows
+            app,
+            chosen,
+            request,
+            _today(app, today),
+            jump_threshold,
+            recent_sessions,
+            chunk_rows,
+            as_json=as_json,
         )
         return
-    with spinner() as progress:
+    with _quiet(spinner(), as_json) as progress:
         task = progress.add_task(f"fetching from {source}…", total=None)
 
         def landed(report: TableReport) -> None:
@@ -177,7 +227,7 @@ def ingest_command(
             jump_threshold=jump_threshold,
             on_table=landed,
         )
-    _render_ingest(report)
+    _render_ingest(report, as_json=as_json)
 
 
 def _ingest_file(
@@ -188,11 +238,13 @@ def _ingest_file(
     jump_threshold: float,
     recent_sessions: int,
     chunk_rows: int,
+    *,
+    as_json: bool,
 ) -> None:
     """A file in chunks, with a bar of rows done, rows/s and time left."""
     from stocker.data.ingest_stream import fetch_and_ingest_file
 
-    with progress_bar() as progress:
+    with _quiet(progress_bar(), as_json) as progress:
         task = progress.add_task("checking the file…", total=None)
 
         def advanced(done: int, total: int | None) -> None:
@@ -209,7 +261,13 @@ def _ingest_file(
             recent_sessions=recent_sessions,
             on_progress=advanced,
         )
-    _render_ingest(report)
+    _render_ingest(report, as_json=as_json)
+
+
+def _quiet(progress: Progress, quiet: bool) -> Progress:
+    """`progress`, shown only when the output is not JSON (stdout holds nothing else then)."""
+    progress.disable = quiet
+    return progress
 
 
 @quarantine_app.command("list")

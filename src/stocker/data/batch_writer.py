@@ -8,7 +8,8 @@ Per table (dispatching on its `TableSpec`, never on its name):
 3. upsert the valid rows (rejects returned, not raised);
 4. quarantine every reject with its raw row and every reason: rows the source could not parse,
    rows a rule refused, rows whose values the column types refused; once per payload, so a
-   re-run of the same file keeps nothing twice (`quarantined` counts the rows kept now);
+   re-run of the same file keeps nothing twice (`quarantined` counts the rows kept now,
+   `already_quarantined` the refused rows it found kept before);
 5. record the outcome in `ingest_batches` (one row per table, each with its own batch id).
 
 Then, once per batch (`finish`): adjusted closes are re-derived for symbols whose corporate
@@ -195,8 +196,9 @@ class BatchWriter:
         ]
         payload = source_hash or _common_hash(frame)
         if keep_rejects:
+            refused = [*early_rejects, *numbered]
             report.quarantined = self.uow.quarantine.add(
-                [*early_rejects, *numbered],
+                refused,
                 batch_id=report.batch_id,
                 table=spec.name,
                 source=self.source,
@@ -204,6 +206,7 @@ class BatchWriter:
                 source_hash=payload,
                 skip_kept=True,
             )
+            report.already_quarantined = len(refused) - report.quarantined
         self._record(report, payload)
         return report, rejects
 

@@ -22,6 +22,10 @@ class TableReport(WriteCounts):
     table: str
     batch_id: uuid.UUID = field(default_factory=uuid.uuid4)
     quarantined: int = 0
+    already_quarantined: int = 0
+    """Refused rows not kept again: already in quarantine from an earlier ingest of the same
+    payload (a re-run), or repeated in it. received = inserted + updated + unchanged +
+    quarantined + already_quarantined when the rejects are kept."""
     registered_symbols: list[str] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
     """How many refused rows broke each rule (`unparseable`: the source could not parse the
@@ -50,6 +54,10 @@ class IngestReport:
     @property
     def quarantined(self) -> int:
         return sum(report.quarantined for report in self.tables)
+
+    @property
+    def already_quarantined(self) -> int:
+        return sum(report.already_quarantined for report in self.tables)
 
 
 def summary_rows(report: IngestReport) -> Iterable[tuple[str, int, int, int, int, int]]:

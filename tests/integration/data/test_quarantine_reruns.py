@@ -3,6 +3,8 @@ or another file with the same bad rows, is another payload (against real Postgre
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -127,3 +129,40 @@ def test_a_fundamentals_file_ingested_twice_keeps_its_bad_row_once(
     assert all("future_date ×1" in result.output for result in outputs)
     (row,) = _kept(engine)
     assert row.row_number == 3
+
+
+def _counts(output: str, table: str) -> list[int]:
+    """received, inserted, updated, unchanged, quarantined from the summary table's row."""
+    (line,) = (line for line in output.splitlines() if f" {table} " in line)
+    return [int(cell.replace(",", "")) for cell in re.findall(r"\d[\d,]*", line)]
+
+
+def test_the_cli_rerun_says_its_refused_row_was_already_in_quarantine_and_its_counts_add_up(
+    app: App, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "aapl.csv"
+    path.write_text(HEADER + GOOD + HIGH_BELOW_LOW)
+    arguments = ["data", "ingest", "--source", "csv", "--file", str(path), "--symbol", "AAPL"]
+    arguments += ["--today", TODAY.isoformat()]
+
+    def run(*more: str) -> str:
+        result = CliRunner().invoke(cli, [*arguments, *more], obj=app, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    first, again, as_json = run(), run(), json.loads(run("--json"))
+
+    assert _counts(first, "prices_daily") == [2, 1, 0, 0, 1]
+    assert "already in quarantine" not in first
+    received, inserted, updated, unchanged, quarantined = _counts(again, "prices_daily")
+    assert (received, quarantined) == (2, 0)
+    assert "1 refused row(s) were already in quarantine" in again
+    assert "high_below_low ×1" in again
+    assert received == inserted + updated + unchanged + quarantined + 1
+    (table,) = as_json["tables"]
+    assert table["table"] == "prices_daily"
+    assert (table["received"], table["quarantined"], table["already_quarantined"]) == (2, 0, 1)
+    counted = ("inserted", "updated", "unchanged", "quarantined", "already_quarantined")
+    assert table["received"] == sum(table[name] for name in counted)
+    assert table["reasons"]["high_below_low"] == 1
+    assert len(_kept(engine)) == 1
