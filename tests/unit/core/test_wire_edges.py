@@ -18,7 +18,7 @@ from stocker.core.ledger.posting import reverse_entry
 from stocker.core.ledger.records import Entry, Posting, entry_id_for
 from stocker.core.messages import MESSAGE_TYPES, MarketBar, parse, stream_of
 from stocker.core.sentiment import session_of
-from stocker.core.wire_types import WIRE_CONTEXT, FloatNumber
+from stocker.core.wire_types import WIRE_CONTEXT, DecimalNumber, DecimalText, FloatNumber, Timestamp
 
 FLOAT = TypeAdapter(FloatNumber)
 
@@ -164,3 +164,96 @@ def test_a_publication_at_or_after_the_last_close_has_no_session() -> None:
     with pytest.raises(ValueError, match=r"^closes and sessions must be aligned$"):
         session_of(late[:1], closes, sessions[:2])
     assert np.asarray(session_of(late[:1], closes, sessions)).dtype.kind == "M"
+
+
+DECIMAL_TEXT = TypeAdapter(DecimalText)
+DECIMAL_NUMBER = TypeAdapter(DecimalNumber)
+TIMESTAMP = TypeAdapter(Timestamp)
+TEXT_EXPECTED = 'a decimal number in a JSON string such as "415.20"'
+NUMBER_EXPECTED = "a JSON number (parsed as an exact Decimal)"
+
+
+def _refusal(adapter: TypeAdapter, value: object, *, wire: bool) -> tuple[str, str]:  # type: ignore[type-arg]
+    with pytest.raises(PydanticValidationError) as caught:
+        adapter.validate_python(value, context=WIRE_CONTEXT if wire else None)
+    (error,) = caught.value.errors()
+    return error["type"], error["msg"]
+
+
+def test_decimal_text_from_the_wire_and_from_python() -> None:
+    assert DECIMAL_TEXT.validate_python(" 415.20 ", context=WIRE_CONTEXT) == Decimal("415.20")
+    assert str(DECIMAL_TEXT.validate_python("415.20")) == "415.20"
+    assert DECIMAL_TEXT.validate_python(Decimal("1.5")) == Decimal("1.5")
+    assert DECIMAL_TEXT.validate_python(7) == Decimal(7)
+    assert _refusal(DECIMAL_TEXT, "abc", wire=True) == (
+        "decimal_text",
+        f"expected {TEXT_EXPECTED}, got 'abc'",
+    )
+    assert _refusal(DECIMAL_TEXT, "NaN", wire=True) == (
+        "finite_decimal",
+        f"expected {TEXT_EXPECTED}, got NaN",
+    )
+    assert _refusal(DECIMAL_TEXT, 7, wire=True) == (
+        "decimal_text",
+        f"expected {TEXT_EXPECTED}, got JSON number 7",
+    )
+    assert _refusal(DECIMAL_TEXT, True, wire=False) == (
+        "decimal_text",
+        f"expected {TEXT_EXPECTED}, got JSON boolean True",
+    )
+    assert (
+        _refusal(DECIMAL_TEXT, 1.5, wire=False)[1]
+        == f"expected {TEXT_EXPECTED}, got JSON number 1.5"
+    )
+    assert _refusal(DECIMAL_TEXT, Decimal("Infinity"), wire=False) == (
+        "finite_decimal",
+        f"expected {TEXT_EXPECTED}, got Infinity",
+    )
+
+
+def test_decimal_numbers_take_exact_numbers_only() -> None:
+    assert DECIMAL_NUMBER.validate_python(Decimal("418.05"), context=WIRE_CONTEXT) == Decimal(
+        "418.05"
+    )
+    assert DECIMAL_NUMBER.validate_python(3, context=WIRE_CONTEXT) == Decimal(3)
+    assert _refusal(DECIMAL_NUMBER, 1.5, wire=False) == (
+        "decimal_number",
+        "expected a Decimal, got float 1.5: pass Decimal(str) so money is not rounded",
+    )
+    assert _refusal(DECIMAL_NUMBER, 1.5, wire=True) == (
+        "decimal_number",
+        f"expected {NUMBER_EXPECTED}, got number 1.5",
+    )
+    assert _refusal(DECIMAL_NUMBER, "1.5", wire=False) == (
+        "decimal_number",
+        f"expected {NUMBER_EXPECTED}, got string '1.5'",
+    )
+    assert _refusal(DECIMAL_NUMBER, False, wire=True) == (
+        "decimal_number",
+        f"expected {NUMBER_EXPECTED}, got boolean False",
+    )
+    assert _refusal(DECIMAL_NUMBER, Decimal("-Infinity"), wire=True) == (
+        "finite_decimal",
+        f"expected {NUMBER_EXPECTED}, got -Infinity",
+    )
+
+
+def test_timestamps_need_a_zone() -> None:
+    aware = dt.datetime(2023, 10, 28, 9, 30, 1, tzinfo=dt.UTC)
+    assert TIMESTAMP.validate_python("2023-10-28T09:30:01Z") == aware
+    assert TIMESTAMP.validate_python("2023-10-28T05:30:01-04:00") == aware
+    assert TIMESTAMP.validate_python(aware) == aware
+    expected = (
+        'expected an ISO 8601 timestamp with a time zone such as "2023-10-28T09:30:01Z", got '
+    )
+    assert _refusal(TIMESTAMP, "2023-10-28T09:30:01", wire=True) == (
+        "timestamp_text",
+        expected + "string 2023-10-28T09:30:01",
+    )
+    assert _refusal(TIMESTAMP, "2023-10-28 09:30:01Z", wire=True)[1] == (
+        expected + "string 2023-10-28 09:30:01Z"
+    )
+    assert _refusal(TIMESTAMP, "T-not-a-time", wire=True)[1] == expected + "string T-not-a-time"
+    naive = dt.datetime(2023, 10, 28, 9, 30)
+    assert _refusal(TIMESTAMP, naive, wire=False)[1] == expected + f"datetime {naive}"
+    assert _refusal(TIMESTAMP, 5, wire=False)[1] == expected + "number 5"
