@@ -17,6 +17,7 @@ from stocker.core.cells import (
     finite_numbers,
     is_blank,
     normalize_header,
+    number_format,
     parse_booleans,
     parse_instants,
     parse_number,
@@ -25,6 +26,7 @@ from stocker.core.cells import (
     read_number,
     whole_numbers,
 )
+from stocker.core.date_forms import CellFormatError
 
 
 @pytest.mark.parametrize(
@@ -232,3 +234,51 @@ def test_instants_in_a_clock_change_gap_are_missing() -> None:
     parsed = parse_instants(cells, timezone="America/New_York")
     assert pd.isna(parsed.iloc[0])
     assert parsed.iloc[1] == pd.Timestamp("2024-03-10 07:30", tz="UTC")
+
+
+def _cells(*texts: str) -> pd.Series:
+    return pd.Series(list(texts), dtype=object)
+
+
+def test_number_format_refusals_name_the_option_and_its_choices() -> None:
+    with pytest.raises(CellFormatError) as bad_decimal:
+        number_format([_cells("1")], decimal=";")
+    assert str(bad_decimal.value) == "decimal separator ';' is not . or ,"
+    assert (bad_decimal.value.option, bad_decimal.value.choices) == ("decimal", (".", ","))
+    with pytest.raises(CellFormatError) as bad_thousands:
+        number_format([_cells("1")], thousands="x")
+    assert str(bad_thousands.value) == "thousands separator 'x' is not one of , . _ ' space or none"
+    assert bad_thousands.value.option == "thousands"
+    assert bad_thousands.value.choices == (",", ".", "_", "'", " ", "\u00a0", "\u202f", "")
+    with pytest.raises(CellFormatError) as misfit:
+        number_format([_cells("132,42", "1,5", "2,25", "3,125")], decimal=".")
+    assert str(misfit.value) == "numbers such as '132,42' do not fit decimal '.'"
+    assert (misfit.value.option, misfit.value.choices) == ("decimal", (",",))
+    with pytest.raises(CellFormatError) as both_given:
+        number_format([_cells("1.234,5")], decimal=".", thousands=",")
+    assert str(both_given.value).endswith("do not fit decimal '.', thousands ','")
+    with pytest.raises(CellFormatError) as only_thousands:
+        number_format([_cells("1,5", "2.5")], thousands="_")
+    assert str(only_thousands.value).endswith("do not fit thousands '_'")
+    assert only_thousands.value.choices == (".", ",")
+    with pytest.raises(CellFormatError) as mixed:
+        number_format([_cells("132.42"), _cells("132,42")])
+    assert str(mixed.value) == (
+        "numbers are written in more than one format (e.g. '132,42' and '132.42')"
+    )
+    assert (mixed.value.option, mixed.value.choices) == ("decimal", (".", ","))
+    with pytest.raises(CellFormatError) as two_ways:
+        number_format([_cells("1,234")])
+    assert str(two_ways.value) == (
+        "numbers such as '1,234' read two ways (the separator may be a decimal point or a "
+        "thousands separator)"
+    )
+
+
+def test_number_format_grouping_rules_out_a_separator() -> None:
+    assert number_format([_cells("1.234.567")]) == NumberFormat(",", ".")
+    assert number_format([_cells("1,234,567")]) == NumberFormat(".", ",")
+    assert number_format([_cells("1.234,5")]) == NumberFormat(",", ".")
+    assert number_format([_cells("12", "7")]) == NumberFormat(".", "")
+    assert number_format([_cells("1 234.5", "1'234")]) == NumberFormat(".", " '")
+    assert number_format([_cells("1,5")], thousands=" ") == NumberFormat(",", " ")
