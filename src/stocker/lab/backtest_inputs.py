@@ -283,11 +283,15 @@ def decide_weights(
     """The target weights of every rebalance date (dates × symbols, 0 for names not held),
     each decided from the members, prices and exposures known on that date."""
     from stocker.core.optimize import optimize
-    from stocker.lab.construction import EXPECTED_RETURN_MODES
-    from stocker.lab.portfolio_constraints import rebalance_constraints
+    from stocker.lab.portfolio_constraints import (
+        canonical_mode,
+        expected_returns_for,
+        rebalance_constraints,
+    )
 
     portfolio = inputs.portfolio
-    mode = EXPECTED_RETURN_MODES[portfolio.expected_return_mode or "historical"]
+    group = portfolio.group or ""
+    mode = canonical_mode(portfolio.expected_return_mode or "historical")
     # Object-dtype labels: pandas' default Arrow strings are slow to iterate name by name.
     columns = pd.Index(inputs._symbols, dtype=object)
     index = inputs.close.index
@@ -326,17 +330,25 @@ def decide_weights(
         if previous is not None:
             decided, held, targets = previous
             drifted = pd.Series(_drifted(inputs, targets, held, decided, day), index=columns[held])
-            before = (decided.date(), drifted.reindex(eligible, fill_value=0.0))
+            # Every name held, members or not: one no longer eligible is sold (target 0) and
+            # `rebalance_constraints` counts that sale in the turnover limit, as construction
+            # does (`stocker.lab.portfolio_chain.forced_sales`).
+            before = (
+                decided.date(),
+                drifted.reindex(eligible.union(drifted.index), fill_value=0.0),
+            )
         names = list(inputs._symbols[chosen])
         sectors = {symbol: inputs.sectors[symbol] for symbol in names if symbol in inputs.sectors}
         constraints = rebalance_constraints(
-            uow, inputs.constraints, names, sectors, before, day.date()
+            uow, inputs.constraints, names, sectors, before, day.date(), group=group
         )
+        # The same builder as construction's, on the same date and names (point in time).
+        expected, _ = expected_returns_for(uow, mode, inputs.constraints, names, day.date())
         found = optimize(
             returns,
             method=portfolio.optimizer_type,  # type: ignore[arg-type]
             constraints=constraints,
-            expected_returns=mode,  # type: ignore[arg-type]
+            expected_returns=expected,  # type: ignore[arg-type]
         )
         weights = found.reindex(eligible).fillna(0.0).to_numpy(dtype=np.float64)
         schedule[count - 1, chosen] = weights

@@ -9,11 +9,18 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    model_validator,
+)
 
 from stocker.api import schemas
 from stocker.api.auth import application, require_scope
-from stocker.api.deps import Symbol, Visible, listing_route
+from stocker.api.deps import TICKER, Symbol, Visible, listing_route
 
 router = APIRouter()
 Code = Annotated[str, Path(max_length=50, examples=["tech_minvar"])]
@@ -39,6 +46,9 @@ Mode = Literal[
 ]
 """Expected-return modes; historical_mean / ewma_mean are the optimizer's spellings of
 historical / ewma, stored as the short name (`stocker.lab.portfolio_constraints.canonical_mode`)."""
+Ticker = Annotated[str, StringConstraints(pattern=TICKER)]
+MAX_VIEWS = 500
+"""Views (and confidences) a portfolio may carry: more than a group's members is a mistake."""
 RESEARCH = [Depends(require_scope("research"))]
 READ = [Depends(require_scope("read"))]
 
@@ -61,9 +71,57 @@ class Constraints(BaseModel):
     turnover_limit: float | None = Field(default=None, ge=0, le=2, examples=[0.3])
     per_asset_turnover_limit: float | None = Field(default=None, ge=0, le=2)
     transaction_cost_bps: float = Field(default=0.0, ge=0, le=10000)
+    views: dict[Ticker, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        max_length=MAX_VIEWS,
+        examples=[{"AAPL": 0.12, "XOM": -0.02}],
+        description="Black–Litterman absolute views: symbol → expected return, annual "
+        "(0.12 = 12%/yr), each on a member of the group. Only expected_returns "
+        "black_litterman reads them (it needs at least one); with another mode they are "
+        "refused (400, field views), as the CLI's --view.",
+    )
+    view_confidences: dict[Ticker, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        max_length=MAX_VIEWS,
+        examples=[{"AAPL": 0.8, "XOM": 0.5}],
+        description="Idzorek confidence in [0, 1], one per view or none (He–Litterman's Ω); "
+        "as the CLI's --view-confidence.",
+    )
+    tau: float = Field(
+        default=0.05,
+        gt=0,
+        allow_inf_nan=False,
+        examples=[0.05],
+        description="Black–Litterman's τ (the prior's uncertainty scale); as the CLI's --tau.",
+    )
+    score_spread: float = Field(
+        default=0.05,
+        ge=0,
+        allow_inf_nan=False,
+        examples=[0.05],
+        description="factor_implied: the annual cross-sectional spread (standard deviation) "
+        "of expected returns; as the CLI's --score-spread.",
+    )
+
+
+BLACK_LITTERMAN_EXAMPLE: dict[str, JsonValue] = {
+    "code": "tech_bl",
+    "group": "tech_leaders",
+    "method": "max_sharpe",
+    "expected_returns": "black_litterman",
+    "constraints": {
+        "max_weight": 0.3,
+        "views": {"AAPL": 0.12, "MSFT": 0.08},
+        "view_confidences": {"AAPL": 0.8, "MSFT": 0.5},
+        "tau": 0.05,
+    },
+}
+"""A Black–Litterman portfolio as `POST /portfolios` takes it (the OpenAPI example)."""
 
 
 class NewPortfolio(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BLACK_LITTERMAN_EXAMPLE]})
+
     code: Annotated[str, Visible] = Field(max_length=50, examples=["tech_minvar"])
     group: Annotated[str, Visible] = Field(max_length=100, examples=["tech_leaders"])
     method: str = Field(max_length=50, examples=["min_variance"], description="The optimizer.")
