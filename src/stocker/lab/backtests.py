@@ -10,8 +10,10 @@
 3. queues the run (status PENDING) and marks it RUNNING;
 4. at each rebalance date D, decides the weights from data up to D only: the members on D,
    the returns of the last `lookback_days` sessions up to D, factor exposures and betas dated
-   on or before D (`stocker.lab.portfolio_constraints.rebalance_constraints`), and the previous
-   target weights drifted by the prices to D for the turnover limit;
+   on or before D (`stocker.lab.portfolio_constraints.rebalance_constraints`), the expected
+   returns of the stored mode as construction builds them on D (`expected_returns_for`: market
+   caps and composite scores dated on or before D), and the previous target weights drifted by
+   the prices to D for the turnover limit, names sold for leaving the group counted in it;
 5. runs the engine (`stocker.core.backtest.backtest`) once over the whole schedule on adjusted
    prices, so dividends and splits are counted through the price;
 6. writes holdings, timeseries, sector and factor exposures and trades, and marks the run

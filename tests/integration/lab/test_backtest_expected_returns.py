@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from stocker.core.errors import DataError
 from stocker.data.universes import create_universe
@@ -59,18 +59,20 @@ def _load(uow: SqlUnitOfWork, engine: Engine) -> None:
         uow.derived.upsert("factor_exposures", scores)
         uow.commit()
     with engine.begin() as conn:
-        for day in SNAPSHOTS:
-            for symbol in SYMBOLS:
-                conn.execute(
-                    text(
-                        "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, "
-                        "source, market_cap) VALUES (:s, :d, 'TTM', 'test', :c)"
-                    ),
-                    {"s": symbol, "d": day.date(), "c": float(rng.uniform(50, 900))},
-                )
+        caps = [(s, d.date(), float(rng.uniform(50, 900))) for d in SNAPSHOTS for s in SYMBOLS]
+        _insert_caps(conn, caps)
     create_universe(uow, GROUP, symbols=list(SYMBOLS), ranked=True)
     with engine.begin() as conn:  # the group was founded when the prices start
         conn.execute(text("UPDATE instrument_universe_member SET created_at = '2023-01-02'"))
+
+
+def _insert_caps(conn: Connection, rows: list[tuple[str, date, float]]) -> None:
+    """`instrument_metrics` snapshots (symbol, as_of_date, market_cap): what BL's prior reads."""
+    conn.execute(
+        text("INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
+             "market_cap) VALUES (:s, :d, 'TTM', 'test', :c)"),
+        [{"s": symbol, "d": day, "c": cap} for symbol, day, cap in rows],
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -129,47 +131,31 @@ def test_a_store_backed_mode_runs_stores_and_decides_as_construction_does(
 
 
 def _mutate_after(engine: Engine, day: date, rng: np.random.Generator) -> None:
-    """Change every price, market cap and score after `day` and add a snapshot the day after."""
+    """Change every adjusted close (all a close-execution run reads of prices), market cap and
+    score after `day`, and add a cap and a score snapshot the day after."""
     later = day + timedelta(days=1)
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "UPDATE prices_daily p SET open = open * r.f, high = high * r.f, "
-                "low = low * r.f, close = close * r.f, adj_close = adj_close * r.f FROM "
-                "(SELECT id, CAST(0.8 + 0.4 * random() AS NUMERIC) AS f FROM prices_daily "
-                "WHERE date > :d) r WHERE p.id = r.id"
-            ),
+            text("UPDATE prices_daily SET adj_close = adj_close * (0.8 + 0.4 * random()) "
+                 "WHERE date > :d"),
             {"d": day},
-        )
+        )  # fmt: skip
         conn.execute(
-            text(
-                "UPDATE instrument_metrics SET market_cap = market_cap * :v WHERE as_of_date > :d"
-            ),
+            text("UPDATE instrument_metrics SET market_cap = market_cap * :v "
+                 "WHERE as_of_date > :d"),
             {"d": day, "v": float(rng.uniform(2, 5))},
-        )
+        )  # fmt: skip
         conn.execute(
-            text(
-                "UPDATE factor_exposures SET composite_score = -composite_score "
-                "WHERE as_of_date > :d"
-            ),
+            text("UPDATE factor_exposures SET composite_score = -composite_score "
+                 "WHERE as_of_date > :d"),
             {"d": day},
-        )
-        for symbol in SYMBOLS:
-            value = float(rng.uniform(1, 5000))
-            conn.execute(
-                text(
-                    "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
-                    "market_cap) VALUES (:s, :d, 'TTM', 'test', :c) ON CONFLICT DO NOTHING"
-                ),
-                {"s": symbol, "d": later, "c": value},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO factor_exposures (symbol, as_of_date, composite_score) "
-                    "VALUES (:s, :d, :c) ON CONFLICT DO NOTHING"
-                ),
-                {"s": symbol, "d": later, "c": float(rng.normal(0, 3))},
-            )
+        )  # fmt: skip
+        _insert_caps(conn, [(s, later, float(rng.uniform(1, 5000))) for s in SYMBOLS])
+        conn.execute(
+            text("INSERT INTO factor_exposures (symbol, as_of_date, composite_score) "
+                 "VALUES (:s, :d, :c)"),
+            [{"s": s, "d": later, "c": float(rng.normal(0, 3))} for s in SYMBOLS],
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("code", ["bl", "fi"])
