@@ -3,6 +3,7 @@ columns that mix zones (each cell read on its own)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from stocker.core.cells import (
     normalize_header,
     number_format,
     parse_booleans,
+    parse_dates,
     parse_instants,
     parse_number,
     parse_numbers,
@@ -282,3 +284,33 @@ def test_number_format_grouping_rules_out_a_separator() -> None:
     assert number_format([_cells("12", "7")]) == NumberFormat(".", "")
     assert number_format([_cells("1 234.5", "1'234")]) == NumberFormat(".", " '")
     assert number_format([_cells("1,5")], thousands=" ") == NumberFormat(",", " ")
+
+
+def test_dates_from_typed_columns_keep_missing_as_none() -> None:
+    typed = pd.Series(pd.to_datetime(["2024-03-01 10:00", None]))
+    assert parse_dates(typed).tolist() == [dt.date(2024, 3, 1), None]
+    assert parse_dates(typed).iloc[1] is None
+    aware = pd.Series(pd.to_datetime(["2024-03-01 23:30"]).tz_localize("America/New_York"))
+    assert parse_dates(aware).tolist() == [dt.date(2024, 3, 1)]
+
+
+def test_dates_in_mixed_offsets_keep_each_cells_own_date() -> None:
+    cells = pd.Series(["2024-03-01T23:00:00-05:00", "2024-03-02T01:00:00+02:00", " ", None])
+    assert parse_dates(cells).tolist() == [dt.date(2024, 3, 1), dt.date(2024, 3, 2), None, None]
+    spaced = pd.Series(["2024-03-01 23:00:00-05:00", "2024-03-02 01:00:00+02:00"])
+    assert parse_dates(spaced).tolist() == [dt.date(2024, 3, 1), dt.date(2024, 3, 2)]
+
+
+def test_dates_in_no_known_format_fall_back_to_any_form_pandas_reads() -> None:
+    zoned = parse_dates(pd.Series(["Fri, 01 Mar 2024 23:00:00 -0500", "junk", ""]))
+    assert zoned.tolist() == [dt.date(2024, 3, 1), None, None]
+    assert zoned.dtype == object
+    naive = parse_dates(pd.Series(["1st March 2024", "junk", "2nd March 2024 10:00"]))
+    assert naive.tolist() == [dt.date(2024, 3, 1), None, dt.date(2024, 3, 2)]
+
+
+def test_a_given_date_format_is_the_only_one_read() -> None:
+    cells = pd.Series(["01/03/2024", "2024-03-05", "junk"])
+    assert parse_dates(cells, date_format="%d/%m/%Y").tolist() == [dt.date(2024, 3, 1), None, None]
+    iso = pd.Series(["2024-03-01", "junk", ""])
+    assert parse_dates(iso).tolist() == [dt.date(2024, 3, 1), None, None]
