@@ -10,6 +10,7 @@ on D (market capitalisations for Black–Litterman's prior, composite scores for
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING
 
@@ -125,6 +126,12 @@ def rebalance_constraints(
                 f"sectors: {', '.join(unlabelled[:10])} have no sector in instrument_info; "
                 "sector caps need one for every member"
             )
+        # A cap naming no member's sector binds nothing (`sector_notes` says so); the core
+        # refuses such a cap, so it is not passed on.
+        present = set(sectors.values())
+        stored = dataclasses.replace(
+            stored, sector_caps={s: c for s, c in stored.sector_caps.items() if s in present}
+        )
     return _to_core(
         stored, sectors, exposures, betas, previous, limit_turnover=previous is not None
     )

@@ -7,6 +7,7 @@ clipped and checked; the objective is recomputed from the weights.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
@@ -20,9 +21,40 @@ from stocker.core.optimize.convex import DEFAULT_SOLVERS, ConvexProblem, SolverF
 from stocker.core.optimize.cvar import portfolio_cvar
 from stocker.core.optimize.factor_risk import FactorCovariance
 
-# Compiled problems per process (not thread-safe: a cached problem's parameters are shared).
 _CACHE_SIZE = 8
-_PROBLEMS: OrderedDict[tuple[object, ...], ConvexProblem] = OrderedDict()
+
+
+class _ThreadProblems(threading.local):
+    """Compiled problems per thread: a cached problem's parameters (and the solvers' state)
+    are written on every solve, so two threads — a Dask worker running tasks in threads, a
+    threaded web server — must never share one."""
+
+    def __init__(self) -> None:
+        self.problems: OrderedDict[tuple[object, ...], ConvexProblem] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> ConvexProblem | None:
+        return self.problems.get(key)
+
+    def __setitem__(self, key: tuple[object, ...], problem: ConvexProblem) -> None:
+        self.problems[key] = problem
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def popitem(self, last: bool = True) -> tuple[tuple[object, ...], ConvexProblem]:
+        return self.problems.popitem(last=last)
+
+    def move_to_end(self, key: tuple[object, ...]) -> None:
+        self.problems.move_to_end(key)
+
+    def values(self) -> list[ConvexProblem]:
+        return list(self.problems.values())
+
+    def clear(self) -> None:
+        self.problems.clear()
+
+
+_PROBLEMS = _ThreadProblems()
 
 
 def _problem(

@@ -21,9 +21,14 @@ from stocker.core.optimize.expected_returns import (
 )
 
 ExpectedReturns = (
-    pd.Series | Literal["historical_mean", "ewma_mean", "capm"] | ExpectedReturnModel | None
+    pd.Series
+    | Literal["historical_mean", "ewma_mean", "capm", "historical", "ewma"]
+    | ExpectedReturnModel
+    | None
 )
 EXPECTED_RETURN_MODES = ("historical_mean", "ewma_mean", "capm")
+# The lab's and the CLI's short spellings of the same modes.
+MODE_ALIASES = {"historical": "historical_mean", "ewma": "ewma_mean"}
 # Modes that cannot be named alone: the model object carries what they need.
 _MODELS_WITH_INPUTS = {
     "black_litterman": "views and market caps or a prior: BlackLitterman(...)",
@@ -38,6 +43,8 @@ def _expected_returns(
     method: str,
 ) -> np.ndarray | None:
     """μ per period: a given Series, a named mode, or a model (CAPM, FactorImplied, BL)."""
+    if isinstance(expected, str):
+        expected = MODE_ALIASES.get(expected.strip(), expected.strip())  # type: ignore[assignment]
     if isinstance(expected, pd.Series):
         return _aligned(expected, returns)
     if isinstance(expected, CAPM | FactorImplied | BlackLitterman):

@@ -79,12 +79,14 @@ def test_re_solving_the_factor_problem_equals_rebuilding_it(
         fresh = ConvexProblem("max_sharpe", resolved, risk_factors=3)
         fresh.set_values(model, resolved, window.mean().to_numpy())
         rebuilt = fresh.solve(solver_options={"CLARABEL": {"ignore_dpp": True}})
-        # The same answer to the interior point's tolerance: the Sharpe ratio to 1e-7
-        # relative, the weights to 1e-5 (a flat direction of the objective moves a few by 1e-6).
+        # The same optimum: the re-solve (the active set from the previous answer, exact to its
+        # KKT certificate) is never below the rebuild (Clarabel, cold, within its 1e-8 gap) and
+        # within 1e-6 of it; the weights agree to 1e-4 (a flat direction of the objective moves
+        # a few by up to ~1e-5 at the interior point's tolerance).
         mean = window.mean().to_numpy()
         sharpe = [mean @ w / np.sqrt(model.variance(w)) for w in (kept.weights, rebuilt.weights)]
-        assert sharpe[0] == pytest.approx(sharpe[1], rel=1e-7)
-        np.testing.assert_allclose(kept.weights, rebuilt.weights, atol=1e-5)
+        assert sharpe[1] * (1 - 1e-9) <= sharpe[0] <= sharpe[1] * (1 + 1e-6)
+        np.testing.assert_allclose(kept.weights, rebuilt.weights, atol=1e-4)
         assert kept.max_violation < 1e-7
         assert 0.5 * np.abs(kept.weights - previous).sum() <= 0.1 + 1e-7
         previous = kept.weights
