@@ -30,9 +30,7 @@ from stocker.core.broker import adjust_for_splits, split_fraction
         ("0.005", Fraction(1, 200)),
     ],
 )
-def test_a_stored_ratio_is_the_fraction_it_stands_for(
-    stored: str, meant: Fraction
-) -> None:
+def test_a_stored_ratio_is_the_fraction_it_stands_for(stored: str, meant: Fraction) -> None:
     assert split_fraction(Decimal(stored)) == meant
 
 
