@@ -184,16 +184,12 @@ def _symbol_text(symbol: object) -> str | None:
     return str(json_safe(symbol))[:SYMBOL_CHARACTERS]
 
 
-_PAYLOAD_ROWS = (
-    "FROM ingest_quarantine AS q WHERE q.target_table = :table AND q.source = :source "
-    "AND {same_hash} AND {lines}"
-)
+_PAYLOAD = "FROM ingest_quarantine AS q WHERE q.target_table = :table AND q.source = :source AND {}"
 _KEPT_BEFORE = """
-    WITH kept AS MATERIALIZED (SELECT q.row_number, q.raw_row {payload_rows})
     SELECT r.position - 1 FROM jsonb_array_elements(CAST(:rows AS jsonb))
                            WITH ORDINALITY AS r(item, position)
-    WHERE {numbered} AND EXISTS (
-        SELECT 1 FROM kept WHERE {same_number} kept.raw_row = r.item -> 1)
+    CROSS JOIN LATERAL (SELECT 1 {payload} AND q.raw_row = r.item -> 1 LIMIT 1) AS kept
+    WHERE {numbered}
 """
 _LOCK_PAYLOAD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 
@@ -202,10 +198,12 @@ _LOCK_PAYLOAD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 class _KeptQuery:
     """Whether any row of a payload's line range was kept, and which of the rows sent were.
 
-    The payload's kept rows in the range are read from `ix_ingest_quarantine_payload` (target
-    table, source, source hash, row number), so the conditions are equalities, a range and IS
-    NULL, which the index answers (an IS NOT DISTINCT FROM would read every kept row of the
-    table); numbered and unnumbered rows are asked apart for the same reason.
+    Both read `ix_ingest_quarantine_payload` (target table, source, source hash, row number)
+    with equalities, a range or IS NULL, which the index answers (an IS NOT DISTINCT FROM would
+    read every kept row of the table). Each row sent is one lookup of its line: a LATERAL
+    subquery with LIMIT, which the planner cannot turn into a scan of the payload's kept rows
+    per row sent (what a join became when the rows sent were taken for few: 30 s per chunk of
+    10,000 refused rows re-run). Numbered and unnumbered rows are asked apart.
     """
 
     any_kept: TextClause
@@ -213,18 +211,23 @@ class _KeptQuery:
 
     @staticmethod
     def of(*, hashed: bool, numbered: bool) -> _KeptQuery:
-        rows = _PAYLOAD_ROWS.format(
-            same_hash="q.source_hash = :source_hash" if hashed else "q.source_hash IS NULL",
-            lines="q.row_number BETWEEN CAST(:low AS integer) AND CAST(:high AS integer)"
+        same_hash = "q.source_hash = :source_hash" if hashed else "q.source_hash IS NULL"
+        lines = (
+            "q.row_number BETWEEN CAST(:low AS integer) AND CAST(:high AS integer)"
             if numbered
-            else "q.row_number IS NULL",
+            else "q.row_number IS NULL"
         )
+        line = "q.row_number = CAST(r.item ->> 0 AS integer)" if numbered else lines
         kept = _KEPT_BEFORE.format(
-            payload_rows=rows,
+            payload=_PAYLOAD.format(f"{same_hash} AND {line}"),
             numbered=f"jsonb_typeof(r.item -> 0) = '{'number' if numbered else 'null'}'",
-            same_number="kept.row_number = CAST(r.item ->> 0 AS integer) AND" if numbered else "",
         )
-        return _KeptQuery(any_kept=text(f"SELECT EXISTS (SELECT 1 {rows})"), kept=text(kept))
+        return _KeptQuery(
+            any_kept=text(
+                f"SELECT EXISTS (SELECT 1 {_PAYLOAD.format(f'{same_hash} AND {lines}')})"
+            ),
+            kept=text(kept),
+        )
 
 
 _KEPT_QUERIES = {
@@ -247,11 +250,10 @@ def _kept_before(
     number and raw row, whatever their status), or repeated earlier in `texts`.
 
     Two ingests of one payload take turns (an advisory lock held to the end of the
-    transaction), so the second sees what the first kept. Only kept rows within this call's
-    line range are compared, so the earlier chunks of a file read in chunks are not hashed
-    again for every chunk, and when none was kept (a first ingest) the rows are not sent at
-    all; otherwise they go to the server as one JSON text (a Python list of thousands of
-    strings costs far more to send as an array).
+    transaction), so the second sees what the first kept. When no row of this call's line
+    range was kept (a first ingest, or a new chunk of a file read in chunks) the rows are not
+    sent at all; otherwise they go to the server as one JSON text (a Python list of thousands
+    of strings costs far more to send as an array), each looked up by its line.
     """
     conn.execute(_LOCK_PAYLOAD, {"name": f"ingest_quarantine:{table}:{source}:{source_hash}"})
     lines = [number for number in numbers if number is not None]

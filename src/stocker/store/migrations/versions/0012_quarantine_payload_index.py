@@ -4,8 +4,9 @@ Re-running a file keeps its refused rows once: before storing a chunk's rejects,
 looks for each one among the rows already kept from the same payload (target table, source,
 source hash, row number; `stocker.store.quarantine._kept_before`). Without this index that
 check read every quarantined row of the table per chunk (about 100 ms per chunk at 185,000
-quarantined rows); with it, each reject is one index lookup. `raw_row` is not indexed: it is
-compared only on the few rows the lookup finds, and a large row would not fit a btree entry.
+quarantined rows); with it, a chunk with nothing kept in its line range costs one index probe
+and each reject of a re-run one index lookup. `raw_row` is not indexed: it is compared only on
+the few rows a lookup finds, and a large row would not fit a btree entry.
 
 Downgrade drops the index; nothing else changes.
 
