@@ -265,6 +265,7 @@ def _merge(into: TableReport, part: TableReport) -> None:
     for item in fields(WriteCounts):
         setattr(into, item.name, getattr(into, item.name) + getattr(part, item.name))
     into.quarantined += part.quarantined
+    into.already_quarantined += part.already_quarantined
     into.reasons.update(part.reasons)
     into.registered_symbols.extend(part.registered_symbols)
 

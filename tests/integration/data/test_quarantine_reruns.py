@@ -166,3 +166,25 @@ def test_the_cli_rerun_says_its_refused_row_was_already_in_quarantine_and_its_co
     assert table["received"] == sum(table[name] for name in counted)
     assert table["reasons"]["high_below_low"] == 1
     assert len(_kept(engine)) == 1
+
+
+def test_a_rerun_read_in_chunks_counts_every_chunks_already_quarantined_rows(
+    app: App, engine: Engine, tmp_path: Path
+) -> None:
+    """Two refused rows in different chunks (one row per chunk): both are counted on a re-run."""
+    path = tmp_path / "aapl.csv"
+    second_bad = "2024-01-19,391,389,390,390,110\n"  # high below low again, another line
+    path.write_text(HEADER + GOOD + HIGH_BELOW_LOW + second_bad)
+    arguments = ["data", "ingest", "--source", "csv", "--file", str(path), "--symbol", "AAPL"]
+    arguments += ["--today", TODAY.isoformat(), "--chunk-rows", "1", "--json"]
+
+    def run() -> dict[str, Any]:
+        result = CliRunner().invoke(cli, arguments, obj=app, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        (table,) = json.loads(result.output)["tables"]
+        return dict(table)
+
+    first, again = run(), run()
+    assert (first["quarantined"], first["already_quarantined"]) == (2, 0)
+    assert (again["quarantined"], again["already_quarantined"]) == (0, 2)
+    assert len(_kept(engine)) == 2
