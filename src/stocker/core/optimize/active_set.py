@@ -114,6 +114,16 @@ class ActiveSet:
 
 
 @dataclass(frozen=True)
+class Point:
+    """An active set's optimum: y, κ and the multipliers of its equalities (return, budget,
+    binding rows, turnover)."""
+
+    y: np.ndarray
+    kappa: float
+    multipliers: np.ndarray
+
+
+@dataclass(frozen=True)
 class SharpeAnswer:
     """A certified optimum: y, κ, the active set that produced it and the steps taken."""
 
@@ -172,15 +182,14 @@ def solve_max_sharpe(
         seen.add(key)
         if _free_what_fixed_assets_break(inputs, active, tolerance):
             continue
-        solved = solve_equalities(inputs, active, tolerance)
-        if isinstance(solved, Declined):
-            return solved
-        y, kappa, multipliers = solved
-        changed = _update(inputs, active, y, kappa, multipliers, tolerance)
+        point = solve_equalities(inputs, active, tolerance)
+        if isinstance(point, Declined):
+            return point
+        changed = _update(inputs, active, point, tolerance)
         if isinstance(changed, Declined):
             return changed
         if not changed:
-            return SharpeAnswer(y, kappa, active, iterations=iteration)
+            return SharpeAnswer(point.y, point.kappa, active, iterations=iteration)
     return Declined(f"no certified answer in {max_iterations} steps")
 
 
@@ -240,14 +249,12 @@ def _free_what_fixed_assets_break(
     return True
 
 
-def solve_equalities(
-    inputs: SharpeInputs, active: ActiveSet, tolerance: float
-) -> tuple[np.ndarray, float, np.ndarray] | Declined:
+def solve_equalities(inputs: SharpeInputs, active: ActiveSet, tolerance: float) -> Point | Declined:
     """Minimise yᵀΣy with fixed assets at aᵢ·κ and every binding constraint as an equality.
 
     Unknowns: the free assets' y_F and κ, with one multiplier per equality (return, budget,
     binding rows, turnover). y_F is eliminated through Σ_FF⁻¹, leaving a small dense system in
-    (κ, multipliers). Returns (y, κ, multipliers), or Declined if the system is singular.
+    (κ, multipliers). Returns the point, or Declined if the system is singular.
     """
     free = np.flatnonzero(active.state != FIXED)
     fixed = active.state == FIXED
@@ -324,22 +331,22 @@ def solve_equalities(
         return Declined(f"the scale κ came out {kappa:.3g}, not positive")
     y = held * kappa
     y[free] = -inverse @ unknowns
-    return y, kappa, unknowns[1:]
+    return Point(y, kappa, unknowns[1:])
 
 
 def multipliers_of(
-    inputs: SharpeInputs, active: ActiveSet, y: np.ndarray, multipliers: np.ndarray
+    inputs: SharpeInputs, active: ActiveSet, point: Point
 ) -> tuple[float, np.ndarray, float, np.ndarray, np.ndarray]:
     """From the equality solve's multipliers: the return constraint's (>= 0 at an optimum),
     each limit row's, the turnover limit's, the smooth part of each asset's Lagrangian
     gradient, and the weight wᵢ of |Δyᵢ| in it (cost and turnover)."""
-    binding_rows = np.flatnonzero(active.rows)
+    binding_rows, multipliers = np.flatnonzero(active.rows), point.multipliers
     return_multiplier = -float(multipliers[0])  # for μᵀy - cᵀ|Δ| >= 1
     row_multipliers = np.zeros(inputs.rows.shape[0])
     row_multipliers[binding_rows] = multipliers[2 : 2 + binding_rows.size]
     turnover_multiplier = float(multipliers[-1]) if active.turnover else 0.0
     gradient = (
-        2.0 * inputs.risk.times(y)
+        2.0 * inputs.risk.times(point.y)
         - return_multiplier * inputs.mu
         + float(multipliers[1])
         + inputs.rows.T @ row_multipliers
@@ -348,18 +355,46 @@ def multipliers_of(
     return return_multiplier, row_multipliers, turnover_multiplier, gradient, weight
 
 
-def _update(
+def fixed_multipliers(
     inputs: SharpeInputs,
     active: ActiveSet,
-    y: np.ndarray,
     kappa: float,
-    multipliers: np.ndarray,
+    gradient: np.ndarray,
+    weight: np.ndarray,
     tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per asset, as if fixed: its value aᵢ·κ, the multiplier of "yᵢ = aᵢ·κ" stationarity asks
+    for, and the interval [low, high] a KKT point allows it (±wᵢ at the previous weight, where
+    ∂|Δᵢ| is [-1, 1]; unbounded toward a bound the asset sits at)."""
+    previous = inputs.previous * kappa
+    values = fixed_values(inputs, active) * kappa
+    near = tolerance * kappa
+    slope = np.sign(np.where(np.abs(values - previous) > near, values - previous, 0.0))
+    wanted = -(gradient + weight * slope)
+    at_previous = np.abs(values - previous) <= near
+    high = np.where(at_previous, weight, 0.0)
+    low = np.where(at_previous, -weight, 0.0)
+    high = np.where(np.abs(values - inputs.upper * kappa) <= near, np.inf, high)
+    low = np.where(np.abs(values - inputs.lower * kappa) <= near, -np.inf, low)
+    return values, wanted, low, high
+
+
+def released_sign(values: np.ndarray, previous: np.ndarray, up: bool, near: float) -> np.ndarray:
+    """The trade's sign once a fixed asset moves up (or down) from its value: the side of the
+    previous weight it is on, or the direction it moves when it is at it."""
+    if up:
+        return np.where(values >= previous - near, UP, DOWN)
+    return np.where(values <= previous + near, DOWN, UP)
+
+
+def _update(
+    inputs: SharpeInputs, active: ActiveSet, point: Point, tolerance: float
 ) -> bool | Declined:
     """Check every KKT condition; move what fails to its other state. True if anything moved,
     False if the answer is certified, Declined if it cannot be."""
+    y, kappa = point.y, point.kappa
     return_multiplier, row_multipliers, turnover_multiplier, gradient, weight = multipliers_of(
-        inputs, active, y, multipliers
+        inputs, active, point
     )
     if return_multiplier < -tolerance:
         return Declined("the return constraint's multiplier is negative")
@@ -417,22 +452,13 @@ def _update(
         ).astype(np.int8)
         return True
     # Fixed assets: is the multiplier of "yᵢ = aᵢ·κ" in its allowed interval?
-    values = fixed_values(inputs, active) * kappa
-    slope = np.sign(np.where(np.abs(values - previous) > tol * kappa, values - previous, 0.0))
-    multiplier = -(gradient + weight * slope)
-    at_previous = fixed & (np.abs(values - previous) <= tol * kappa)
-    at_upper = fixed & (np.abs(values - upper) <= tol * kappa)
-    at_lower = fixed & (np.abs(values - lower) <= tol * kappa)
-    low = np.where(at_previous, -weight, 0.0)
-    high = np.where(at_previous, weight, 0.0)
-    high = np.where(at_upper, np.inf, high)
-    low = np.where(at_lower, -np.inf, low)
+    values, multiplier, low, high = fixed_multipliers(inputs, active, kappa, gradient, weight, tol)
     push_up = fixed & (multiplier > high + tol)
     push_down = fixed & (multiplier < low - tol)
     if push_up.any() or push_down.any():
         changed = True
-        up_sign = np.where(values >= previous - tol * kappa, UP, DOWN)
-        down_sign = np.where(values <= previous + tol * kappa, DOWN, UP)
+        up_sign = released_sign(values, previous, up=True, near=tol * kappa)
+        down_sign = released_sign(values, previous, up=False, near=tol * kappa)
         active.state = np.where(
             push_up, up_sign, np.where(push_down, down_sign, active.state)
         ).astype(np.int8)
@@ -450,18 +476,13 @@ def _update(
 
 
 def certify(
-    inputs: SharpeInputs,
-    active: ActiveSet,
-    y: np.ndarray,
-    kappa: float,
-    multipliers: np.ndarray,
-    tolerance: float,
+    inputs: SharpeInputs, active: ActiveSet, point: Point, tolerance: float
 ) -> Declined | None:
-    """None when (y, κ) with these multipliers satisfies every KKT condition, else why not."""
+    """None when the point satisfies every KKT condition, else why not."""
     probe = ActiveSet(
         active.state.copy(), active.fixed_at.copy(), active.rows.copy(), active.turnover
     )
-    verdict = _update(inputs, probe, y, kappa, multipliers, tolerance)
+    verdict = _update(inputs, probe, point, tolerance)
     if verdict is False:
         return None
     if isinstance(verdict, Declined):

@@ -21,17 +21,19 @@ from stocker.core.optimize.active_set import (
     AT_LOWER,
     AT_PREVIOUS,
     AT_UPPER,
-    DOWN,
     FIXED,
     UP,
     ActiveSet,
     Declined,
+    Point,
     SharpeAnswer,
     SharpeInputs,
     certify,
+    fixed_multipliers,
     fixed_values,
     multipliers_of,
     nothing_trades,
+    released_sign,
     solve_equalities,
 )
 
@@ -57,20 +59,19 @@ def solve_max_sharpe_primal(
     kappa = 1.0 / expected
     y = previous * kappa
     for iteration in range(1, max_iterations + 1):
-        solved = solve_equalities(inputs, active, tolerance)
-        if isinstance(solved, Declined):
-            return solved
-        target_y, target_kappa, multipliers = solved
-        blocking = _first_blocking(inputs, active, y, kappa, target_y, target_kappa, tolerance)
+        target = solve_equalities(inputs, active, tolerance)
+        if isinstance(target, Declined):
+            return target
+        blocking = _first_blocking(inputs, active, y, kappa, target.y, target.kappa, tolerance)
         if blocking is not None:
             step, add = blocking
-            y = y + step * (target_y - y)
-            kappa = kappa + step * (target_kappa - kappa)
+            y = y + step * (target.y - y)
+            kappa = kappa + step * (target.kappa - kappa)
             add(active)
             continue
-        y, kappa = target_y, target_kappa
-        if not _drop_most_violated(inputs, active, y, kappa, multipliers, tolerance):
-            verdict = certify(inputs, active, y, kappa, multipliers, tolerance)
+        y, kappa = target.y, target.kappa
+        if not _drop_most_violated(inputs, active, target, tolerance):
+            verdict = certify(inputs, active, target, tolerance)
             if isinstance(verdict, Declined):
                 return verdict
             return SharpeAnswer(y, kappa, active, iterations=iteration)
@@ -164,30 +165,20 @@ def _adder(inputs: SharpeInputs, kind: str, which: int) -> Callable[[ActiveSet],
 
 
 def _drop_most_violated(
-    inputs: SharpeInputs,
-    active: ActiveSet,
-    y: np.ndarray,
-    kappa: float,
-    multipliers: np.ndarray,
-    tolerance: float,
+    inputs: SharpeInputs, active: ActiveSet, point: Point, tolerance: float
 ) -> bool:
     """At the active set's optimum: release the one member whose multiplier condition is most
     violated (a fixed asset that wants to move, a binding limit pulling the wrong way). False
     when none is, i.e. the point is a KKT point."""
     _, row_multipliers, turnover_multiplier, gradient, weight = multipliers_of(
-        inputs, active, y, multipliers
+        inputs, active, point
     )
     fixed = active.state == FIXED
-    values = fixed_values(inputs, active) * kappa
-    previous = inputs.previous * kappa
-    tol = tolerance * kappa
-    slope = np.sign(np.where(np.abs(values - previous) > tol, values - previous, 0.0))
-    wanted = -(gradient + weight * slope)
-    at_previous = np.abs(values - previous) <= tol
-    at_upper = np.abs(values - inputs.upper * kappa) <= tol
-    at_lower = np.abs(values - inputs.lower * kappa) <= tol
-    high = np.where(at_upper, np.inf, np.where(at_previous, weight, 0.0))
-    low = np.where(at_lower, -np.inf, np.where(at_previous, -weight, 0.0))
+    kappa = point.kappa
+    values, wanted, low, high = fixed_multipliers(
+        inputs, active, kappa, gradient, weight, tolerance
+    )
+    previous, near = inputs.previous * kappa, tolerance * kappa
     up_by = np.where(fixed, wanted - high, -np.inf)
     down_by = np.where(fixed, low - wanted, -np.inf)
     rows_by = np.where(active.rows, -row_multipliers, -np.inf)
@@ -196,12 +187,10 @@ def _drop_most_violated(
     best = int(np.argmax(candidates))
     if candidates[best] <= tolerance:
         return False
-    if best == 0:
-        i = int(np.argmax(up_by))
-        active.state[i] = UP if values[i] >= previous[i] - tol else DOWN
-    elif best == 1:
-        i = int(np.argmax(down_by))
-        active.state[i] = DOWN if values[i] <= previous[i] + tol else UP
+    if best < 2:
+        i = int(np.argmax(up_by if best == 0 else down_by))
+        sign = released_sign(values[i : i + 1], previous[i : i + 1], up=best == 0, near=near)
+        active.state[i] = int(sign[0])
     elif best == 2:
         active.rows[int(np.argmax(rows_by))] = False
     else:
