@@ -14,6 +14,7 @@ from stocker.core.cells import (
     SQL_FALSE_WORDS,
     SQL_TRUE_WORDS,
     NumberFormat,
+    blank_mask,
     cleaned_text,
     finite_numbers,
     is_blank,
@@ -314,3 +315,34 @@ def test_a_given_date_format_is_the_only_one_read() -> None:
     assert parse_dates(cells, date_format="%d/%m/%Y").tolist() == [dt.date(2024, 3, 1), None, None]
     iso = pd.Series(["2024-03-01", "junk", ""])
     assert parse_dates(iso).tolist() == [dt.date(2024, 3, 1), None, None]
+
+
+def test_blank_mask_of_text_mixed_and_typed_columns() -> None:
+    text = pd.Series([" ", "", None, "x", " y ", "\t"], index=list("abcdef"))
+    assert blank_mask(text).tolist() == [True, True, True, False, False, True]
+    assert list(blank_mask(text).index) == list("abcdef")
+    assert blank_mask(text).dtype == bool
+    strings = pd.Series([" ", None, "z"], dtype="string", index=[7, 8, 9])
+    assert blank_mask(strings).tolist() == [True, True, False]
+    assert list(blank_mask(strings).index) == [7, 8, 9]
+    mixed = pd.Series([" ", None, "x", 5, 0.0], dtype=object, index=[5, 4, 3, 2, 1])
+    assert blank_mask(mixed).tolist() == [True, True, False, False, False]
+    assert list(blank_mask(mixed).index) == [5, 4, 3, 2, 1]
+    numbers = pd.Series([1.0, np.nan, 0.0])
+    assert blank_mask(numbers).tolist() == [False, True, False]
+
+
+def test_numbers_of_mixed_columns_take_the_pandas_path_with_the_separators() -> None:
+    mixed = pd.Series(["1 234,5", 7, None, "x"], dtype=object, index=[4, 3, 2, 1])
+    read = finite_numbers(mixed, NumberFormat(",", " "))
+    assert list(read.index) == [4, 3, 2, 1]
+    assert read.iloc[1] == 7.0
+    assert read.isna().iloc[2:].all()
+    grouped = finite_numbers(pd.Series(["1,234", 5], dtype=object), NumberFormat(".", ","))
+    assert grouped.tolist() == [1234.0, 5.0]
+    comma = finite_numbers(pd.Series(["1,5", "1.5", "2"], index=[3, 2, 1]), NumberFormat(",", ""))
+    assert comma.iloc[0] == 1.5
+    assert np.isnan(comma.iloc[1])  # a point in a decimal-comma file is no number's point
+    assert comma.iloc[2] == 2.0
+    assert list(comma.index) == [3, 2, 1]
+    assert comma.dtype == np.float64
