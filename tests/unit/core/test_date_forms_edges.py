@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
+import pytest
+
 from stocker.core import screener
-from stocker.core.date_forms import date_readings
+from stocker.core.date_forms import CellFormatError, date_readings, one_date_format
+from stocker.core.sentiment import lm_polarities
 
 
 def test_two_digit_years_split_at_69_like_strptime() -> None:
@@ -48,3 +52,36 @@ def test_the_field_catalogue_is_read_line_by_line() -> None:
     assert market_cap.description == "market capitalization"
     assert fields["pe"].description == "price to earnings (TTM)"
     assert all(name == info.name for name, info in fields.items())
+
+
+def test_a_column_in_two_formats_names_a_cell_of_each_and_both_formats() -> None:
+    most_iso = date_readings(["2024-03-01", "2024-03-02", "13/01/2024"])
+    with pytest.raises(CellFormatError) as iso_first:
+        one_date_format(most_iso)
+    assert str(iso_first.value) == (
+        "dates are written in more than one format (e.g. '2024-03-01' and '13/01/2024')"
+    )
+    assert iso_first.value.option == "date_format"
+    assert iso_first.value.choices == ("%Y-%m-%d", "%d/%m/%Y")
+    most_day_first = date_readings(["13/01/2024", "14/01/2024", "2024-03-01"])
+    with pytest.raises(CellFormatError) as day_first:
+        one_date_format(most_day_first)
+    assert day_first.value.choices == ("%d/%m/%Y", "%Y-%m-%d")
+    assert "(e.g. '13/01/2024' and '2024-03-01')" in str(day_first.value)
+
+
+def test_an_ambiguous_column_spells_both_readings() -> None:
+    with pytest.raises(CellFormatError) as caught:
+        one_date_format(date_readings(["01/02/2024"]))
+    assert str(caught.value) == (
+        "dates such as '01/02/2024' read two ways (2 January 2024 or 1 February 2024), and no "
+        "date in the column settles which"
+    )
+    assert caught.value.choices == ("%d/%m/%Y", "%m/%d/%Y")
+    assert one_date_format({}) is None
+    assert one_date_format(date_readings(["2024-03-01"])) == "%Y-%m-%d"
+
+
+def test_lm_polarity_of_counts() -> None:
+    got = lm_polarities(np.array([1, 0, 0, 3, 0.5]), np.array([0, 1, 0, 1, 0]))
+    assert got.tolist() == [1.0, -1.0, 0.0, 0.5, 1.0]
