@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from stocker.bootstrap import App
@@ -25,15 +25,7 @@ CAPS = {"AAA": 900.0, "BBB": 500.0, "CCC": 300.0, "DDD": 200.0}
 @pytest.fixture
 def market(uow: SqlUnitOfWork, engine: Engine) -> None:
     backtest_market.load_market(uow, engine)
-    with engine.begin() as conn:
-        for symbol, cap in CAPS.items():
-            conn.execute(
-                text(
-                    "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
-                    "market_cap) VALUES (:s, :d, 'TTM', 'test', :c)"
-                ),
-                {"s": symbol, "d": backtest_market.DATES[-30].date(), "c": cap},
-            )
+    backtest_market.store_market_caps(engine, backtest_market.DATES[-30].date(), CAPS)
 
 
 def _body(code: str, mode: str, **constraints: Any) -> dict[str, Any]:

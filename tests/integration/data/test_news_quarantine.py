@@ -23,6 +23,8 @@ from stocker.sources.base import RawReject
 from stocker.sources.news import NEWS_TABLE, NewsBatch, articles_frame
 from stocker.store.uow import SqlUnitOfWork
 
+from .quarantine_rows import kept_rows
+
 NEWS_CSV = (
     "published_at,Title,symbols,url\n"
     "2022-12-27T14:30:00Z,Apple beats estimates,AAPL,https://example.com/1\n"
@@ -38,18 +40,6 @@ def _write(tmp_path: Path, name: str, content: str) -> Path:
     path = tmp_path / name
     path.write_bytes(content.encode("utf-8"))
     return path
-
-
-def _quarantined(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text(
-                    "SELECT id, batch_id, target_table, source, source_hash, row_number, row_key, "
-                    "raw_row, reasons, status, resolution_note FROM ingest_quarantine ORDER BY id"
-                )
-            )
-        )
 
 
 def _headlines(engine: Engine) -> list[str]:
@@ -74,7 +64,7 @@ def test_a_news_file_stores_good_rows_and_keeps_each_bad_one_with_its_reason_and
 
     assert (report.received, report.inserted, report.quarantined) == (5, 2, 3)
     assert _headlines(engine) == ["Apple beats estimates", "Fed holds rates"]
-    rows = _quarantined(engine)
+    rows = kept_rows(engine)
     assert [row.row_number for row in rows] == LINES
     assert {row.target_table for row in rows} == {"news_articles"}
     assert {row.source for row in rows} == {"file"}
@@ -109,16 +99,16 @@ def test_a_second_run_of_the_same_file_keeps_nothing_twice_even_after_a_decision
 ) -> None:
     path = _write(tmp_path, "news.csv", NEWS_CSV)
     ingest_news_file(uow, path)
-    first = [row.id for row in _quarantined(engine)]
+    first = [row.id for row in kept_rows(engine)]
     quarantine.discard(uow, [first[2]], "no headline: nothing to score")
 
     again = ingest_news_file(uow, path)
 
     assert (again.inserted, again.unchanged, len(again.rejected), again.quarantined) == (0, 2, 3, 0)
-    assert [row.id for row in _quarantined(engine)] == first
+    assert [row.id for row in kept_rows(engine)] == first
     # the same rows in another payload are that payload's to keep
     other = ingest_news_file(uow, _write(tmp_path, "other.csv", NEWS_CSV + "\n"))
-    assert other.quarantined == 3 and len(_quarantined(engine)) == 6
+    assert other.quarantined == 3 and len(kept_rows(engine)) == 6
 
 
 def test_news_rejects_are_listed_by_the_first_symbol_they_name(
@@ -152,7 +142,7 @@ def test_json_array_and_json_lines_rejects_keep_the_line_their_article_starts_on
     ingest_news_file(uow, _write(tmp_path, "news.json", array))
     ingest_news_file(uow, _write(tmp_path, "news.jsonl", lines))
 
-    rows = _quarantined(engine)
+    rows = kept_rows(engine)
     assert [row.row_number for row in rows] == [array.splitlines().index("{", 2) + 1, 3]
     assert [row.raw_row for row in rows] == [bad, bad]
     assert all("no time zone" in row.reasons[0] for row in rows)
@@ -176,7 +166,7 @@ def test_alpaca_rejects_are_kept_once_and_released_under_alpacas_key(
 
     assert ingest_news(uow, batch()).quarantined == 1
     assert ingest_news(uow, batch()).quarantined == 0
-    (row,) = _quarantined(engine)
+    (row,) = kept_rows(engine)
     assert (row.source, row.source_hash, row.row_number) == ("alpaca", None, None)
     assert (
         row.row_key == "id=30207800, created_at=2022-12-27T15:00:00Z, headline=Exxon output rises"
@@ -194,7 +184,7 @@ def test_release_checks_the_corrected_row_again_and_stores_it_once(
     uow: SqlUnitOfWork, engine: Engine, tmp_path: Path
 ) -> None:
     ingest_news_file(uow, _write(tmp_path, "news.csv", NEWS_CSV))
-    ambiguous, invisible, headless = (row.id for row in _quarantined(engine))
+    ambiguous, invisible, headless = (row.id for row in kept_rows(engine))
 
     with pytest.raises(DataError, match=r"Bogus are not news fields.*published_at, headline"):
         release_news(uow, [ambiguous], {"Bogus": "1"})
@@ -210,7 +200,7 @@ def test_release_checks_the_corrected_row_again_and_stores_it_once(
 
     assert _headlines(engine)[0] == "Microsoft cloud grows"
     assert "Tesla deliveries" in _headlines(engine)
-    rows = _quarantined(engine)
+    rows = kept_rows(engine)
     assert {row.status for row in rows} == {"RELEASED"}
     assert rows[0].resolution_note == "released with published_at=2022-03-04T14:30:00Z"
     again = release_news(uow, [ambiguous])
@@ -219,7 +209,7 @@ def test_release_checks_the_corrected_row_again_and_stores_it_once(
     )
     # a re-run of the file neither quarantines the released rows again nor stores twice
     rerun = ingest_news_file(uow, tmp_path / "news.csv")
-    assert (rerun.quarantined, len(_quarantined(engine)), len(_headlines(engine))) == (0, 3, 5)
+    assert (rerun.quarantined, len(kept_rows(engine)), len(_headlines(engine))) == (0, 3, 5)
 
 
 def test_release_of_a_row_whose_article_is_stored_with_other_content_is_refused(
@@ -231,7 +221,7 @@ def test_release_of_a_row_whose_article_is_stored_with_other_content_is_refused(
         "a1,2022-12-27,Second version\n"
     )
     ingest_news_file(uow, _write(tmp_path, "news.csv", content))
-    (row,) = _quarantined(engine)
+    (row,) = kept_rows(engine)
 
     report = release_news(uow, [row.id], {"published_at": "2022-12-27T15:00:00Z"})
 
@@ -262,7 +252,7 @@ def test_cli_says_how_many_were_quarantined_and_lists_releases_and_discards_them
     code, output = _run(app, "data", "quarantine", "list", "--table", "news_articles")
     assert code == 0 and output.count(" QUARANTINED news_articles ") == 3, output
     assert "headline: missing" in output and "U+200B ZERO WIDTH SPACE" in output
-    ambiguous, invisible, headless = (row.id for row in _quarantined(engine))
+    ambiguous, invisible, headless = (row.id for row in kept_rows(engine))
     code, output = _run(app, "data", "quarantine", "show", str(ambiguous))
     assert code == 0 and "row 3" in output and '"03/04/2022"' in output
 
@@ -279,7 +269,7 @@ def test_cli_says_how_many_were_quarantined_and_lists_releases_and_discards_them
     code, output = _run(app, "data", "quarantine", "discard", str(headless), "--note", "empty")
     assert code == 0 and "1 row(s) discarded" in output
 
-    assert [row.status for row in _quarantined(engine)] == ["RELEASED", "QUARANTINED", "DISCARDED"]
+    assert [row.status for row in kept_rows(engine)] == ["RELEASED", "QUARANTINED", "DISCARDED"]
     assert "Microsoft cloud grows" in _headlines(engine)
 
 
@@ -289,7 +279,7 @@ def test_the_generic_release_checks_a_news_row_by_the_news_rules_and_stores_it_c
     code, output = _run(
         app, "sentiment", "ingest", "--file", str(_write(tmp_path, "n.csv", NEWS_CSV))
     )
-    ambiguous, invisible, _ = (row.id for row in _quarantined(engine))
+    ambiguous, invisible, _ = (row.id for row in kept_rows(engine))
 
     code, output = _run(app, "data", "quarantine", "release", str(ambiguous))
     assert code == 1 and f"#{ambiguous} still quarantined" in output, output
@@ -302,7 +292,7 @@ def test_the_generic_release_checks_a_news_row_by_the_news_rules_and_stores_it_c
     assert code == 1 and f"#{ambiguous} released" in output, output
     assert f"#{invisible} still quarantined" in output and "U+200B" in output
 
-    rows = _quarantined(engine)
+    rows = kept_rows(engine)
     assert [row.status for row in rows] == ["RELEASED", "QUARANTINED", "QUARANTINED"]
     assert rows[0].resolution_note == "released with published_at=2022-03-04T14:30:00Z"
     assert _headlines(engine)[0] == "Microsoft cloud grows" and len(_headlines(engine)) == 3
@@ -355,6 +345,6 @@ def test_live_feed_messages_it_cannot_read_are_kept_in_quarantine(
         server.stop()
 
     assert (totals.received, totals.inserted, totals.quarantined) == (2, 1, 1)
-    (row,) = _quarantined(engine)
+    (row,) = kept_rows(engine)
     assert (row.source, row.raw_row["id"], row.raw_row["symbols"]) == ("alpaca", 1, ["XOM\u200b"])
     assert "U+200B ZERO WIDTH SPACE" in row.reasons[0]

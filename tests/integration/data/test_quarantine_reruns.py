@@ -22,6 +22,8 @@ from stocker.sources import registry
 from stocker.sources.base import FetchRequest
 from stocker.store.uow import SqlUnitOfWork
 
+from .quarantine_rows import kept_rows
+
 TODAY = date(2024, 6, 28)
 HEADER = "Date,Open,High,Low,Close,Vol\n"
 GOOD = "2024-01-16,390,392,389,391,100\n"
@@ -34,18 +36,6 @@ CORRECTED = HEADER + GOOD + "2024-01-17,391,393,390,392,120\n2024-01-18,391,392,
 def _load(uow: SqlUnitOfWork, path: Path, **options: Any) -> IngestReport:
     source = registry.get_source("csv", path=path, symbol="aapl", **options)
     return fetch_and_ingest(uow, source, FetchRequest(()), today=TODAY)
-
-
-def _kept(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text(
-                    "SELECT id, batch_id, source, row_number, status FROM ingest_quarantine "
-                    "ORDER BY id"
-                )
-            )
-        )
 
 
 def _closes(engine: Engine) -> dict[date, Decimal]:
@@ -63,7 +53,7 @@ def test_a_bars_file_ingested_twice_keeps_each_bad_line_once_and_a_corrected_fil
     first = _load(uow, path).table("prices_daily")
     again = _load(uow, path).table("prices_daily")
 
-    rows = _kept(engine)
+    rows = kept_rows(engine)
     assert [row.row_number for row in rows] == [3, 4]
     assert {row.batch_id for row in rows} == {first.batch_id}
     assert (first.quarantined, again.quarantined) == (2, 0)
@@ -87,7 +77,7 @@ def test_a_bars_file_ingested_twice_keeps_each_bad_line_once_and_a_corrected_fil
         date(2024, 1, 17): Decimal("392.0000"),
         date(2024, 1, 18): Decimal("390.0000"),
     }
-    assert len(_kept(engine)) == 2
+    assert len(kept_rows(engine)) == 2
 
 
 def test_a_rerun_does_not_bring_back_released_or_discarded_rows_but_another_file_keeps_its_own(
@@ -96,7 +86,7 @@ def test_a_rerun_does_not_bring_back_released_or_discarded_rows_but_another_file
     path = tmp_path / "aapl.csv"
     path.write_text(BAD)
     _load(uow, path)
-    unparseable, refused = (row.id for row in _kept(engine))
+    unparseable, refused = (row.id for row in kept_rows(engine))
     released = quarantine.release(uow, [unparseable], {"Close": "392"}, today=TODAY)
     assert released.released == [unparseable], released.outcomes
     assert quarantine.discard(uow, [refused], "a bad print") == 1
@@ -104,13 +94,13 @@ def test_a_rerun_does_not_bring_back_released_or_discarded_rows_but_another_file
     rerun = _load(uow, path).table("prices_daily")
 
     assert rerun.quarantined == 0
-    assert [row.status for row in _kept(engine)] == ["RELEASED", "DISCARDED"]
+    assert [row.status for row in kept_rows(engine)] == ["RELEASED", "DISCARDED"]
     # the same lines in a file of another name are that payload's to keep
     other = tmp_path / "aapl_copy.csv"
     other.write_text(BAD)
     copy = _load(uow, other).table("prices_daily")
     assert copy.quarantined == 2
-    assert [row.source for row in _kept(engine)[2:]] == ["csv:aapl_copy.csv"] * 2
+    assert [row.source for row in kept_rows(engine)[2:]] == ["csv:aapl_copy.csv"] * 2
 
 
 def test_a_fundamentals_file_ingested_twice_keeps_its_bad_row_once(
@@ -127,7 +117,7 @@ def test_a_fundamentals_file_ingested_twice_keeps_its_bad_row_once(
 
     assert [result.exit_code for result in outputs] == [0, 0], [r.output for r in outputs]
     assert all("future_date ×1" in result.output for result in outputs)
-    (row,) = _kept(engine)
+    (row,) = kept_rows(engine)
     assert row.row_number == 3
 
 
@@ -165,7 +155,7 @@ def test_the_cli_rerun_says_its_refused_row_was_already_in_quarantine_and_its_co
     counted = ("inserted", "updated", "unchanged", "quarantined", "already_quarantined")
     assert table["received"] == sum(table[name] for name in counted)
     assert table["reasons"]["high_below_low"] == 1
-    assert len(_kept(engine)) == 1
+    assert len(kept_rows(engine)) == 1
 
 
 def test_a_rerun_read_in_chunks_counts_every_chunks_already_quarantined_rows(
@@ -187,4 +177,4 @@ def test_a_rerun_read_in_chunks_counts_every_chunks_already_quarantined_rows(
     first, again = run(), run()
     assert (first["quarantined"], first["already_quarantined"]) == (2, 0)
     assert (again["quarantined"], again["already_quarantined"]) == (0, 2)
-    assert len(_kept(engine)) == 2
+    assert len(kept_rows(engine)) == 2

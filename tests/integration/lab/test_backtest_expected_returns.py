@@ -10,13 +10,15 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from stocker.core.errors import DataError
 from stocker.data.universes import create_universe
 from stocker.lab.backtests import read_run, run_backtest
 from stocker.lab.construction import StoredConstraints, create_portfolio, optimize_portfolio
 from stocker.store.uow import SqlUnitOfWork
+
+from .backtest_market import insert_market_caps, store_market
 
 pytestmark = pytest.mark.integration
 
@@ -33,19 +35,10 @@ VIEWS = {"EEE": 0.30, "AAA": -0.05}
 
 def _load(uow: SqlUnitOfWork, engine: Engine) -> None:
     rng = np.random.default_rng(5)
-    instruments = pd.DataFrame(
-        {"symbol": list(SYMBOLS), "name": list(SYMBOLS), "sector": "Technology"}
-        | {"asset_class": "US_EQUITY", "currency": "USD", "active": True, "source": "test"}
-    )
-    frames = []
-    for number, symbol in enumerate(SYMBOLS):
-        moves = rng.normal(0.0003, 0.007 + 0.002 * number, len(DATES))
-        close = 100 * np.exp(np.cumsum(moves))
-        frames.append(
-            pd.DataFrame({"symbol": symbol, "date": DATES.date, "adj_close": close}).assign(
-                open=close, high=close, low=close, close=close, volume=1000, source="test"
-            )
-        )
+    closes = {
+        symbol: 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.007 + 0.002 * number, len(DATES))))
+        for number, symbol in enumerate(SYMBOLS)
+    }
     scores = pd.DataFrame(
         [
             {"symbol": symbol, "as_of_date": day.date(), "composite_score": rng.normal()}
@@ -53,26 +46,16 @@ def _load(uow: SqlUnitOfWork, engine: Engine) -> None:
             for symbol in SYMBOLS
         ]
     )
+    store_market(uow, dict.fromkeys(SYMBOLS, "Technology"), DATES, closes)
     with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
         uow.derived.upsert("factor_exposures", scores)
         uow.commit()
     with engine.begin() as conn:
         caps = [(s, d.date(), float(rng.uniform(50, 900))) for d in SNAPSHOTS for s in SYMBOLS]
-        _insert_caps(conn, caps)
+        insert_market_caps(conn, caps)
     create_universe(uow, GROUP, symbols=list(SYMBOLS), ranked=True)
     with engine.begin() as conn:  # the group was founded when the prices start
         conn.execute(text("UPDATE instrument_universe_member SET created_at = '2023-01-02'"))
-
-
-def _insert_caps(conn: Connection, rows: list[tuple[str, date, float]]) -> None:
-    """`instrument_metrics` snapshots (symbol, as_of_date, market_cap): what BL's prior reads."""
-    conn.execute(
-        text("INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
-             "market_cap) VALUES (:s, :d, 'TTM', 'test', :c)"),
-        [{"s": symbol, "d": day, "c": cap} for symbol, day, cap in rows],
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -150,7 +133,7 @@ def _mutate_after(engine: Engine, day: date, rng: np.random.Generator) -> None:
                  "WHERE as_of_date > :d"),
             {"d": day},
         )  # fmt: skip
-        _insert_caps(conn, [(s, later, float(rng.uniform(1, 5000))) for s in SYMBOLS])
+        insert_market_caps(conn, [(s, later, float(rng.uniform(1, 5000))) for s in SYMBOLS])
         conn.execute(
             text("INSERT INTO factor_exposures (symbol, as_of_date, composite_score) "
                  "VALUES (:s, :d, :c)"),

@@ -19,6 +19,8 @@ from stocker.lab.backtests import save_outputs
 from stocker.lab.construction import create_portfolio
 from stocker.store.uow import SqlUnitOfWork
 
+from .backtest_market import store_market
+
 pytestmark = pytest.mark.integration
 
 SECTORS = {"AAA": "Technology", "BBB": "Technology", "CCC": "Energy", "DDD": None, "EEE": "Energy"}
@@ -26,20 +28,7 @@ DATES = pd.bdate_range("2024-01-01", periods=130)
 
 
 def _run(uow: SqlUnitOfWork) -> int:
-    instruments = pd.DataFrame(
-        {
-            "symbol": list(SECTORS),
-            "name": list(SECTORS),
-            "sector": list(SECTORS.values()),
-            "asset_class": "US_EQUITY",
-            "currency": "USD",
-            "active": True,
-            "source": "test",
-        }
-    )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.commit()
+    store_market(uow, SECTORS)
     create_universe(uow, "five", symbols=list(SECTORS))
     create_portfolio(uow, "five_ew", group="five", method="equal_weight")
     with uow:

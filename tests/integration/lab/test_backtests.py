@@ -23,6 +23,8 @@ from stocker.lab.backtests import list_runs, read_holdings, read_run, run_backte
 from stocker.lab.construction import StoredConstraints, create_portfolio
 from stocker.store.uow import SqlUnitOfWork
 
+from .backtest_market import store_market
+
 pytestmark = pytest.mark.integration
 
 SECTORS = {
@@ -58,35 +60,12 @@ def _engine_reference() -> ModuleType:
 
 def _load_market(uow: SqlUnitOfWork) -> None:
     rng = np.random.default_rng(7)
-    instruments = pd.DataFrame(
-        {
-            "symbol": list(SECTORS),
-            "name": list(SECTORS),
-            "sector": list(SECTORS.values()),
-            "asset_class": "US_EQUITY",
-            "currency": "USD",
-            "active": True,
-            "source": "test",
-        }
-    )
-    frames = []
+    closes, opens = {}, {}
     for number, symbol in enumerate(SECTORS):
-        close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.006 + 0.003 * number, len(DATES))))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "symbol": symbol,
-                    "date": DATES.date,
-                    "open": close * rng.uniform(0.99, 1.01, len(DATES)),
-                    "high": close * 1.02,
-                    "low": close * 0.97,
-                    "close": close,
-                    "adj_close": close,
-                    "volume": 1000,
-                    "source": "test",
-                }
-            )
+        closes[symbol] = 100 * np.exp(
+            np.cumsum(rng.normal(0.0003, 0.006 + 0.003 * number, len(DATES)))
         )
+        opens[symbol] = closes[symbol] * rng.uniform(0.99, 1.01, len(DATES))
     exposures = pd.DataFrame(
         [
             {"symbol": symbol, "as_of_date": day.date(), "value": rng.normal()}
@@ -94,9 +73,8 @@ def _load_market(uow: SqlUnitOfWork) -> None:
             for symbol in SECTORS
         ]
     )
+    store_market(uow, SECTORS, DATES, closes, high=1.02, low=0.97, opens=opens)
     with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
         uow.derived.upsert("factor_exposures", exposures)
         uow.commit()
 

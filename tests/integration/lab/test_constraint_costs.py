@@ -9,13 +9,15 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from stocker.core.errors import DataError
 from stocker.data.universes import create_universe
 from stocker.lab.constraint_costs import ConstraintCosts, constraint_costs, relaxations
 from stocker.lab.construction import StoredConstraints, create_portfolio, optimize_portfolio
 from stocker.store.uow import SqlUnitOfWork
+
+from .backtest_market import store_market, store_market_caps, store_scores
 
 pytestmark = pytest.mark.integration
 
@@ -39,39 +41,14 @@ NO_VIEWS = dataclasses.replace(CONSTRAINTS, views={})
 @pytest.fixture
 def market(uow: SqlUnitOfWork, engine: Engine) -> SqlUnitOfWork:
     rng = np.random.default_rng(11)
-    instruments = pd.DataFrame(
-        {"symbol": list(SYMBOLS), "name": list(SYMBOLS), "sector": list(SECTORS)}
-        | {"asset_class": "US_EQUITY", "currency": "USD", "active": True, "source": "test"}
-    )
-    frames = []
-    for number, symbol in enumerate(SYMBOLS):
-        close = 100 * np.exp(np.cumsum(rng.normal(0.0003 * (number + 1), 0.01, len(DATES))))
-        frames.append(
-            pd.DataFrame({"symbol": symbol, "date": DATES.date, "adj_close": close}).assign(
-                open=close, high=close, low=close, close=close, volume=1000, source="test"
-            )
-        )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
-        nan = [np.nan] * len(SYMBOLS)
-        uow.factors.replace_exposures(
-            DATES[-10].date(),
-            pd.DataFrame(
-                {"symbol": list(SYMBOLS), "composite_score": [-1.0, -0.5, 0.0, 0.5, 2.0]}
-                | {name: nan for name in ("value", "quality", "momentum", "low_vol", "size")}
-            ),
-        )
-        uow.commit()
-    with engine.begin() as conn:
-        for symbol, cap in CAPS.items():
-            conn.execute(
-                text(
-                    "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
-                    "market_cap) VALUES (:symbol, :day, 'TTM', 'test', :cap)"
-                ),
-                {"symbol": symbol, "day": DATES[-20].date(), "cap": cap},
-            )
+    closes = {
+        symbol: 100 * np.exp(np.cumsum(rng.normal(0.0003 * (number + 1), 0.01, len(DATES))))
+        for number, symbol in enumerate(SYMBOLS)
+    }
+    store_market(uow, dict(zip(SYMBOLS, SECTORS, strict=True)), DATES, closes)
+    scores = dict(zip(SYMBOLS, [-1.0, -0.5, 0.0, 0.5, 2.0], strict=True))
+    store_scores(uow, DATES[-10].date(), scores)
+    store_market_caps(engine, DATES[-20].date(), CAPS)
     create_universe(uow, GROUP, symbols=list(SYMBOLS), ranked=True)
     return uow
 

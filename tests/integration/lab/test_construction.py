@@ -27,6 +27,8 @@ from stocker.lab.construction import (
 from stocker.lab.demo_portfolio import DEMO_PORTFOLIO, TECHNOLOGY, demo_portfolio
 from stocker.store.uow import SqlUnitOfWork
 
+from .backtest_market import store_market
+
 pytestmark = pytest.mark.integration
 
 SECTORS = {
@@ -48,40 +50,11 @@ TOL = 1e-6
 
 def _load_market(uow: SqlUnitOfWork, symbols: dict[str, str] = SECTORS) -> None:
     rng = np.random.default_rng(42)
-    instruments = pd.DataFrame(
-        {
-            "symbol": list(symbols),
-            "name": list(symbols),
-            "sector": list(symbols.values()),
-            "asset_class": "US_EQUITY",
-            "currency": "USD",
-            "active": True,
-            "source": "test",
-        }
-    )
-    frames = []
-    for symbol in symbols:
-        shocks = rng.normal(0.0003, DAILY_VOL.get(symbol, 0.01), len(DATES))
-        close = 100 * np.exp(np.cumsum(shocks))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "symbol": symbol,
-                    "date": DATES.date,
-                    "open": close,
-                    "high": close,
-                    "low": close,
-                    "close": close,
-                    "adj_close": close,
-                    "volume": 1000,
-                    "source": "test",
-                }
-            )
-        )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
-        uow.commit()
+    closes = {
+        symbol: 100 * np.exp(np.cumsum(rng.normal(0.0003, DAILY_VOL.get(symbol, 0.01), len(DATES))))
+        for symbol in symbols
+    }
+    store_market(uow, symbols, DATES, closes)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from stocker.bootstrap import App
@@ -21,6 +21,8 @@ from stocker.data.universes import create_universe
 from stocker.lab import construction
 from stocker.lab.construction import StoredConstraints, create_portfolio, optimize_portfolio
 from stocker.store.uow import SqlUnitOfWork
+
+from .backtest_market import store_market, store_market_caps, store_scores
 
 pytestmark = pytest.mark.integration
 
@@ -34,24 +36,12 @@ CAPS = {"AAA": 900.0, "BBB": 500.0, "CCC": 300.0, "DDD": 200.0, "EEE": 100.0}
 @pytest.fixture
 def market(uow: SqlUnitOfWork) -> SqlUnitOfWork:
     rng = np.random.default_rng(3)
-    instruments = pd.DataFrame(
-        {"symbol": list(SYMBOLS), "name": list(SYMBOLS), "sector": "Technology"}
-        | {"asset_class": "US_EQUITY", "currency": "USD", "active": True, "source": "test"}
-    )
-    frames = []
+    closes = {}
     for number, symbol in enumerate(SYMBOLS):
         market_move = rng.normal(0.0004, 0.01, len(DATES))
         close = 100 * np.exp(np.cumsum(market_move * (0.5 + 0.3 * number)))
-        close *= np.exp(rng.normal(0, 0.004, len(DATES)))
-        frames.append(
-            pd.DataFrame({"symbol": symbol, "date": DATES.date, "adj_close": close}).assign(
-                open=close, high=close, low=close, close=close, volume=1000, source="test"
-            )
-        )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
-        uow.commit()
+        closes[symbol] = close * np.exp(rng.normal(0, 0.004, len(DATES)))
+    store_market(uow, dict.fromkeys(SYMBOLS, "Technology"), DATES, closes)
     create_universe(uow, GROUP, symbols=list(SYMBOLS), ranked=True)
     return uow
 
@@ -60,31 +50,6 @@ def _returns(uow: SqlUnitOfWork) -> pd.DataFrame:
     with uow:
         returns, _ = construction._returns(uow, list(SYMBOLS), DAY, 252, GROUP)
     return returns
-
-
-def _market_caps(engine: Engine, day: date, caps: dict[str, float]) -> None:
-    with engine.begin() as conn:
-        for symbol, cap in caps.items():
-            conn.execute(
-                text(
-                    "INSERT INTO instrument_metrics (symbol, as_of_date, period_type, source, "
-                    "market_cap) VALUES (:symbol, :day, 'TTM', 'test', :cap)"
-                ),
-                {"symbol": symbol, "day": day, "cap": cap},
-            )
-
-
-def _scores(uow: SqlUnitOfWork, day: date, scores: dict[str, float]) -> None:
-    nan = [np.nan] * len(scores)
-    with uow:
-        uow.factors.replace_exposures(
-            day,
-            pd.DataFrame(
-                {"symbol": list(scores), "composite_score": list(scores.values())}
-                | {name: nan for name in ("value", "quality", "momentum", "low_vol", "size")}
-            ),
-        )
-        uow.commit()
 
 
 def test_capm_mode_equals_the_core_model(market: SqlUnitOfWork) -> None:
@@ -100,8 +65,8 @@ def test_capm_mode_equals_the_core_model(market: SqlUnitOfWork) -> None:
 def test_black_litterman_uses_the_stored_views_and_caps_known_on_the_date(
     market: SqlUnitOfWork, engine: Engine
 ) -> None:
-    _market_caps(engine, date(2024, 1, 31), CAPS)
-    _market_caps(engine, date(2024, 3, 29), dict.fromkeys(SYMBOLS, 1.0))  # after DAY: unseen
+    store_market_caps(engine, date(2024, 1, 31), CAPS)
+    store_market_caps(engine, date(2024, 3, 29), dict.fromkeys(SYMBOLS, 1.0))  # after DAY: unseen
     stored = StoredConstraints(
         max_weight=0.6, views={"EEE": 0.40, "AAA": -0.05}, view_confidences={"EEE": 0.8, "AAA": 0.5}
     )
@@ -141,7 +106,7 @@ def test_black_litterman_refusals_name_what_is_missing(
             market, "sure", group=GROUP, method="max_sharpe", expected_returns="black_litterman",
             constraints=StoredConstraints(views={"AAA": 0.1}, view_confidences={"AAA": 1.5}),
         )  # fmt: skip
-    _market_caps(engine, date(2024, 1, 31), {s: c for s, c in CAPS.items() if s != "DDD"})
+    store_market_caps(engine, date(2024, 1, 31), {s: c for s, c in CAPS.items() if s != "DDD"})
     create_portfolio(
         market, "bl", group=GROUP, method="max_sharpe", expected_returns="black_litterman",
         constraints=StoredConstraints(views={"AAA": 0.1}),
@@ -154,8 +119,8 @@ def test_factor_implied_uses_the_composite_scores_known_on_the_date(
     market: SqlUnitOfWork,
 ) -> None:
     scores = {"AAA": -1.0, "BBB": -0.5, "CCC": 0.0, "DDD": 0.5, "EEE": 2.0}
-    _scores(market, date(2024, 1, 31), scores)
-    _scores(market, date(2024, 3, 29), dict.fromkeys(SYMBOLS, 0.0))  # after DAY: unseen
+    store_scores(market, date(2024, 1, 31), scores)
+    store_scores(market, date(2024, 3, 29), dict.fromkeys(SYMBOLS, 0.0))  # after DAY: unseen
     create_portfolio(
         market, "scored", group=GROUP, method="max_sharpe", expected_returns="factor_implied",
         constraints=StoredConstraints(max_weight=0.5, score_spread=0.2),
@@ -176,7 +141,7 @@ def test_factor_implied_uses_the_composite_scores_known_on_the_date(
 def test_cli_creates_and_optimizes_with_views(
     market: SqlUnitOfWork, engine: Engine, app: App
 ) -> None:
-    _market_caps(engine, date(2024, 1, 31), CAPS)
+    store_market_caps(engine, date(2024, 1, 31), CAPS)
     runner = CliRunner()
     created = runner.invoke(
         cli,

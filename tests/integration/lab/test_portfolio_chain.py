@@ -27,6 +27,8 @@ from stocker.lab.construction import (
 )
 from stocker.store.uow import SqlUnitOfWork
 
+from .backtest_market import store_market
+
 pytestmark = pytest.mark.integration
 
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
@@ -43,22 +45,11 @@ EQUAL = pd.Series(1 / len(SYMBOLS), index=list(SYMBOLS))
 @pytest.fixture
 def market(uow: SqlUnitOfWork) -> SqlUnitOfWork:
     rng = np.random.default_rng(7)
-    instruments = pd.DataFrame(
-        {"symbol": list(SYMBOLS), "name": list(SYMBOLS), "sector": "Technology"}
-        | {"asset_class": "US_EQUITY", "currency": "USD", "active": True, "source": "test"}
-    )
-    frames = []
-    for symbol, vol in zip(SYMBOLS, DAILY_VOL, strict=True):
-        close = 100 * np.exp(np.cumsum(rng.normal(0.0004, vol, len(DATES))))
-        frames.append(
-            pd.DataFrame({"symbol": symbol, "date": DATES.date, "adj_close": close}).assign(
-                open=close, high=close, low=close, close=close, volume=1000, source="test"
-            )
-        )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
-        uow.commit()
+    closes = {
+        symbol: 100 * np.exp(np.cumsum(rng.normal(0.0004, vol, len(DATES))))
+        for symbol, vol in zip(SYMBOLS, DAILY_VOL, strict=True)
+    }
+    store_market(uow, dict.fromkeys(SYMBOLS, "Technology"), DATES, closes)
     create_universe(uow, GROUP, symbols=list(SYMBOLS), ranked=True)
     return uow
 

@@ -14,6 +14,8 @@ from stocker.cli import app as cli
 from stocker.data.universes import create_universe
 from stocker.store.uow import SqlUnitOfWork
 
+from .backtest_market import store_market
+
 pytestmark = pytest.mark.integration
 
 SECTORS = {"XOM": "Energy", "CVX": "Energy", "KO": "Consumer Staples", "MRK": "Health Care"}
@@ -25,39 +27,10 @@ DAY = DATES[-1].date()
 @pytest.fixture
 def four(uow: SqlUnitOfWork) -> SqlUnitOfWork:
     rng = np.random.default_rng(7)
-    instruments = pd.DataFrame(
-        {
-            "symbol": list(SECTORS),
-            "name": list(SECTORS),
-            "sector": list(SECTORS.values()),
-            "asset_class": "US_EQUITY",
-            "currency": "USD",
-            "active": True,
-            "source": "test",
-        }
-    )
-    frames = []
-    for symbol in SECTORS:
-        close = 100 * np.exp(np.cumsum(rng.normal(0.0005, 0.01, len(DATES))))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "symbol": symbol,
-                    "date": DATES.date,
-                    "open": close,
-                    "high": close,
-                    "low": close,
-                    "close": close,
-                    "adj_close": close,
-                    "volume": 1000,
-                    "source": "test",
-                }
-            )
-        )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.derived.upsert("prices_daily", pd.concat(frames, ignore_index=True))
-        uow.commit()
+    closes = {
+        symbol: 100 * np.exp(np.cumsum(rng.normal(0.0005, 0.01, len(DATES)))) for symbol in SECTORS
+    }
+    store_market(uow, SECTORS, DATES, closes)
     create_universe(uow, GROUP, symbols=list(SECTORS), ranked=True)
     return uow
 

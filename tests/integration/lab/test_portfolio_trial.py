@@ -3,7 +3,6 @@ naming the field and the numbers, with nothing stored, rather than at the first 
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -13,6 +12,8 @@ from stocker.core.errors import DataError
 from stocker.data.universes import create_universe
 from stocker.lab.construction import StoredConstraints, create_portfolio
 from stocker.store.uow import SqlUnitOfWork
+
+from .backtest_market import store_market
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +34,7 @@ GROUP = "ten"
 
 @pytest.fixture
 def ten(uow: SqlUnitOfWork) -> SqlUnitOfWork:
-    instruments = pd.DataFrame(
-        {
-            "symbol": list(SECTORS),
-            "name": list(SECTORS),
-            "sector": list(SECTORS.values()),
-            "asset_class": "US_EQUITY",
-            "currency": "USD",
-            "active": True,
-            "source": "test",
-        }
-    )
-    with uow:
-        uow.derived.upsert("instrument_info", instruments)
-        uow.commit()
+    store_market(uow, SECTORS)
     create_universe(uow, GROUP, symbols=list(SECTORS), ranked=True)
     return uow
 

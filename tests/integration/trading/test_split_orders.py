@@ -130,15 +130,29 @@ def _run(engine: Engine, stages: Stages, registry: HandlerRegistry, days: Sequen
     return [run_day(factory, registry, stages, day) for day in days]
 
 
+def _buy_across_a_split(
+    engine: Engine,
+    uow: SqlUnitOfWork,
+    ex_bar: tuple[str, str],
+    ratio: str,
+    broker: Broker = BROKER,
+) -> tuple[Stages, HandlerRegistry, OrderRow]:
+    """D0 (a bar at 50) is run and a buy of half the capital sized at its close, to execute at
+    D1's open; D1 (its bar `ex_bar`, open and close) is the ex-date of a split of `ratio`."""
+    _market(engine, {D0: ("50", "50"), D1: ex_bar})
+    stages, registry = _pipeline(broker)
+    _run(engine, stages, registry, [D0])
+    order = _decide(uow, D0, 0.5)
+    _split(engine, D1, ratio)
+    return stages, registry, order
+
+
 def test_a_buy_sized_before_a_two_for_one_split_fills_twice_the_shares_at_its_open(
     engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    _market(engine, {D0: ("50", "50"), D1: ("25", "25.10")})
-    stages, registry = _pipeline()
-    _run(engine, stages, registry, [D0])
-    order = _decide(uow, D0, 0.5)  # 0.5 × 10,000 / 50
+    stages, registry, order = _buy_across_a_split(engine, uow, ("25", "25.10"), "2")
+    # 0.5 × 10,000 / 50
     assert (order.side, order.qty, order.date) == ("BUY", Decimal(100), D1)
-    _split(engine, D1, "2")
 
     (report,) = _run(engine, stages, registry, [D1])
 
@@ -246,11 +260,7 @@ def test_a_sell_across_a_one_for_three_reverse_split_rounds_toward_zero_and_says
 def test_a_buy_across_a_reverse_split_rounds_toward_zero_and_one_too_small_is_canceled(
     engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    _market(engine, {D0: ("50", "50"), D1: ("150", "150.60")})
-    stages, registry = _pipeline()
-    _run(engine, stages, registry, [D0])
-    order = _decide(uow, D0, 0.5)
-    _split(engine, D1, "0.3333")
+    stages, registry, order = _buy_across_a_split(engine, uow, ("150", "150.60"), "0.3333")
 
     (report,) = _run(engine, stages, registry, [D1])
 
@@ -293,11 +303,7 @@ def test_a_buy_across_a_reverse_split_rounds_toward_zero_and_one_too_small_is_ca
 def test_two_deliveries_of_one_order_at_once_adjust_it_once(
     engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    _market(engine, {D0: ("50", "50"), D1: ("25", "25.10")})
-    stages, registry = _pipeline()
-    _run(engine, stages, registry, [D0])
-    order = _decide(uow, D0, 0.5)
-    _split(engine, D1, "2")
+    *_, order = _buy_across_a_split(engine, uow, ("25", "25.10"), "2")
 
     start = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -327,11 +333,9 @@ def test_two_deliveries_of_one_order_at_once_adjust_it_once(
 def test_a_live_broker_s_orders_are_left_to_the_broker_which_adjusts_them_itself(
     engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    _market(engine, {D0: ("50", "50"), D1: ("25", "25.10")})
-    stages, registry = _pipeline(HeldForLiveBroker())
-    _run(engine, stages, registry, [D0])
-    order = _decide(uow, D0, 0.5)
-    _split(engine, D1, "2")
+    stages, registry, order = _buy_across_a_split(
+        engine, uow, ("25", "25.10"), "2", HeldForLiveBroker()
+    )
 
     _run(engine, stages, registry, [D1])
 
@@ -345,11 +349,7 @@ def test_a_live_broker_s_orders_are_left_to_the_broker_which_adjusts_them_itself
 def test_fills_a_broker_pushes_on_a_split_day_are_recorded_as_it_executed_them(
     engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    _market(engine, {D0: ("50", "50"), D1: ("25", "25.10")})
-    stages, registry = _pipeline(HeldForLiveBroker())
-    _run(engine, stages, registry, [D0])
-    order = _decide(uow, D0, 0.5)
-    _split(engine, D1, "2")
+    *_, order = _buy_across_a_split(engine, uow, ("25", "25.10"), "2", HeldForLiveBroker())
     at = dt.datetime(2024, 1, 3, 14, 30, tzinfo=dt.UTC)
 
     record_fill_notices(
@@ -388,11 +388,7 @@ def test_a_split_of_another_symbol_or_day_leaves_the_order_alone(
 def test_the_adjustments_survive_a_downgrade_of_their_revision_and_come_back(
     engine: Engine, uow: SqlUnitOfWork
 ) -> None:
-    _market(engine, {D0: ("50", "50"), D1: ("25", "25.10")})
-    stages, registry = _pipeline()
-    _run(engine, stages, registry, [D0])
-    order = _decide(uow, D0, 0.5)
-    _split(engine, D1, "2")
+    stages, registry, order = _buy_across_a_split(engine, uow, ("25", "25.10"), "2")
     _run(engine, stages, registry, [D1])
     adjusted = _events(uow, order)
     assert [status for status, _ in adjusted] == ["PENDING", "ADJUSTED", "FILLED"]
