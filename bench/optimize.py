@@ -12,7 +12,9 @@ each method's default solvers (polished OSQP first for min-variance, Clarabel fo
 solver) answers first; an answer breaking any constraint by > 1e-6 falls back to Clarabel.
 Solver warm starts are off in this table (the same problem again would start at its answer);
 the walk-forward, where consecutive problems differ, keeps them on.
-Peers have no such cache, so each call of theirs is a full build. Median wall-clock seconds.
+Peers have no such cache, so each call of theirs is a full build. Median wall-clock seconds
+of `--repeats` rounds; each round calls every candidate once (interleaved), so a change of
+load on a shared machine falls on all of them alike.
 BLAS runs single-threaded for everyone (`--threads 1`, via threadpoolctl): on a shared 2-core
 machine multithreaded OpenBLAS spends more time contending than computing (a 500×500 Cholesky
 took 67 ms with 2 threads under load, 3 ms with one).
@@ -57,17 +59,36 @@ def synthetic_returns(n_assets: int, n_days: int, seed: int = 7) -> pd.DataFrame
     return pd.DataFrame(factors @ loadings.T + noise + drift, index=dates, columns=symbols)
 
 
-def timed(call: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(first call, median of the next `repeats`) in seconds."""
-    start = time.perf_counter()
-    call()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return first, statistics.median(times)
+def interleaved(
+    calls: dict[str, Callable[[], object]], repeats: int
+) -> tuple[dict[str, float], dict[str, float | None]]:
+    """(first call, median of the next `repeats`) per candidate, in seconds; None for a
+    candidate that failed. Every round calls each candidate once, so a change of load on the
+    shared machine falls on all of them alike (timing one library after another does not)."""
+    first: dict[str, float] = {}
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    failed: set[str] = set()
+    for round_ in range(repeats + 1):
+        for name, call in calls.items():
+            if name in failed:
+                continue
+            start = time.perf_counter()
+            try:
+                call()
+            except Exception as error:  # a peer failing is a result, not a crash
+                failed.add(name)
+                print(f"  {name} failed: {str(error)[:100]}")
+                continue
+            elapsed = time.perf_counter() - start
+            if round_ == 0:
+                first[name] = elapsed
+            else:
+                times[name].append(elapsed)
+    medians = {
+        name: None if name in failed else statistics.median(values)
+        for name, values in times.items()
+    }
+    return first, medians
 
 
 def stocker_calls(
@@ -180,26 +201,28 @@ def compare(sizes: list[int], repeats: int) -> None:
         ours_osqp = stocker_calls(returns, ("OSQP", "CLARABEL"))
         theirs = {name: factory(returns) for name, factory in available.items()}
         for method in METHODS:
-            cold, warm = timed(ours[method], repeats)
-            row = f"{n_assets:>4} {method:<13} {cold:>12.4f} {warm:>12.4f}"
+            calls = {"stocker": ours[method]}
+            calls.update({name: made[method] for name, made in theirs.items() if method in made})
+            first, medians = interleaved(calls, repeats)
+            warm = medians["stocker"]
+            assert warm is not None, "Stocker failed"
+            row = f"{n_assets:>4} {method:<13} {first['stocker']:>12.4f} {warm:>12.4f}"
+            osqp = None
             if method in ("min_variance", "max_sharpe"):
-                row += f" {timed(ours_osqp[method], repeats)[1]:>10.4f}"
-            else:
-                row += f" {'—':>10}"
+                # Apart: switching solvers on one cached problem between calls would throw
+                # away the solver data cvxpy keeps for the next call (as no rebalancing loop
+                # that keeps its solver does).
+                osqp = interleaved({"osqp": ours_osqp[method]}, repeats)[1]["osqp"]
+            row += f" {osqp:>10.4f}" if osqp is not None else f" {'—':>10}"
             peer_times = []
             for name in available:
-                call = theirs[name].get(method)
-                if call is None:
+                if name not in calls:
                     row += f" {'—':>15}"
-                    continue
-                try:
-                    _, median = timed(call, max(1, repeats - 1))
-                except Exception as error:  # a peer failing is a result, not a crash
+                elif (median := medians[name]) is None:
                     row += f" {'failed':>15}"
-                    print(f"  {name} {method} N={n_assets} failed: {str(error)[:100]}")
-                    continue
-                peer_times.append(median)
-                row += f" {median:>15.4f}"
+                else:
+                    peer_times.append(median)
+                    row += f" {median:>15.4f}"
             if peer_times:
                 fastest = min(peer_times)
                 row += f" {fastest:>14.4f} {fastest / warm:>9.1f}"
@@ -335,7 +358,7 @@ def walk_forward(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 500])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds after the first")
     parser.add_argument("--walk-assets", type=int, default=500)
     parser.add_argument("--rebalances", type=int, default=240)
     parser.add_argument("--step", type=int, default=5, help="days between rebalances")

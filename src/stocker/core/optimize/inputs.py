@@ -90,6 +90,11 @@ def checked_returns(returns: object) -> pd.DataFrame:
 
 def _numeric(returns: pd.DataFrame) -> pd.DataFrame:
     """Refuse text, booleans and dates; object columns holding only numbers become float64."""
+    plain = all(
+        isinstance(dtype, np.dtype) and dtype.kind in "fiu" for dtype in set(returns.dtypes)
+    )
+    if plain:  # every column already a number type: nothing to look at column by column
+        return returns
     converted = {}
     for column, dtype in returns.dtypes.items():
         textual = pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
