@@ -73,14 +73,14 @@ def _market(engine: Engine, bars: dict[dt.date, tuple[str, str]]) -> None:
             )
 
 
-def _split(engine: Engine, day: dt.date, ratio: str) -> None:
+def _split(engine: Engine, day: dt.date, ratio: str, symbol: str = SYMBOL) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO corporate_actions (symbol, date, action_type, value, source) "
                 "VALUES (:s, :d, 'SPLIT', :v, 'test')"
             ),
-            {"s": SYMBOL, "d": day, "v": Decimal(ratio)},
+            {"s": symbol, "d": day, "v": Decimal(ratio)},
         )
 
 
@@ -442,13 +442,7 @@ def test_the_replay_over_a_split_holds_the_backtest_s_exposure_after_it(
             ),
             {"s": split, "d": ex_date},
         )
-        conn.execute(
-            text(
-                "INSERT INTO corporate_actions (symbol, date, action_type, value, source) "
-                "VALUES (:s, :d, 'SPLIT', 2, 'test')"
-            ),
-            {"s": split, "d": ex_date},
-        )
+    _split(engine, ex_date, "2", symbol=split)
 
     stages = Stages((setup,), PaperBroker())
     registry = HandlerRegistry()
