@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import warnings
 from datetime import date
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stocker.core.errors import ConfigError
+from stocker.core.optimize.conflicts import _previous_sum
 from stocker.core.prices import rounded_apart
-from stocker.core.rules.common import rule_range
+from stocker.core.rules.common import rule_range, to_timestamps
 from stocker.core.rules.sentiment import check_sentiment
 from stocker.core.strategy.config import StrategyConfig
 
@@ -99,4 +101,28 @@ def test_strategy_config_from_a_table_or_top_level_keys() -> None:
     assert str(whole.value).startswith(
         "invalid strategy config: config: Value error, drawdown_halve (0.5) must be below "
         "drawdown_zero (0.2) (got {"
+    )
+
+
+def test_to_timestamps_reads_any_zone_into_utc_nanoseconds() -> None:
+    got = to_timestamps(
+        pd.Series(["2024-01-08 09:30", "2024-01-08T09:30:00-05:00", "08/01/2024 10:00+01:00", "x"])
+    )
+    assert str(got.dtype) == "datetime64[ns, UTC]"
+    assert got.iloc[0] == pd.Timestamp("2024-01-08 09:30", tz="UTC")
+    assert got.iloc[1] == pd.Timestamp("2024-01-08 14:30", tz="UTC")
+    assert got.iloc[2].tz is not None
+    assert pd.isna(got.iloc[3])
+
+
+def test_a_previous_portfolio_not_fully_invested_is_named_in_turnover_conflicts() -> None:
+    assert _previous_sum(SimpleNamespace(previous=np.array([0.5, 0.5]))) == ""  # type: ignore[arg-type]
+    short = _previous_sum(SimpleNamespace(previous=np.array([0.3, 0.5])))  # type: ignore[arg-type]
+    assert short == (
+        " (the previous weights sum to 0.8, not 1, so reaching a fully invested portfolio "
+        "trades at least 0.1 one-way)"
+    )
+    over = _previous_sum(SimpleNamespace(previous=np.array([0.9, 0.7])))  # type: ignore[arg-type]
+    assert over.endswith(
+        "sum to 1.6, not 1, so reaching a fully invested portfolio trades at least 0.3 one-way)"
     )
