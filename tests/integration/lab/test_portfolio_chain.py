@@ -318,7 +318,8 @@ def test_both_spellings_of_a_mode_store_and_optimize_as_one(
     assert show_portfolio(market, "long").portfolio.expected_return_mode == stored
     assert long.expected_return_mode == short.expected_return_mode == stored
     assert overridden.expected_return_mode == stored
-    pd.testing.assert_series_equal(long.weights, short.weights, atol=1e-7)  # same problem
+    # The same problem: the second answer is the active set's re-solve, the first Clarabel's.
+    pd.testing.assert_series_equal(long.weights, short.weights, atol=1e-6)
     costs = constraint_costs(market, "short", day=DAY, expected_returns=given)
     assert costs.expected_return_mode == stored
 

@@ -280,6 +280,9 @@ class Run:
     ack_first: bool = False
     """Acknowledge each batch as soon as it is read, before its effects commit (at-most-once:
     the shortcut `bench/faults.py` compares with)."""
+    until: Path | None = None
+    """Keep consuming until this file exists (another process's counts, written when it ends)
+    and then until quiet: a worker beside a slower producer does not go quiet before it."""
 
 
 Kills = Kill | Sequence[Kill] | None
@@ -407,7 +410,7 @@ def _serve(run: Run, kill: Kills, counts_path: Path | None) -> int:
     for day in run.days:
         if run.feed:
             _feed(factory, pipeline, day)
-        _pump(relay, consumers, run.quiet_s)
+        _pump(relay, consumers, run.quiet_s, run.until)
     if counts_path is not None:
         counts_path.write_text(
             json.dumps({"calls": calls, "acks": acks, "submits": submits, "terminated": terminated})
@@ -449,12 +452,18 @@ def _feed(factory: Callable[[], Any], pipeline: Stages, day: dt.date) -> None:
         uow.commit()
 
 
-def _pump(relay: OutboxRelay, consumers: Sequence[Consumer], quiet_s: float) -> None:
+def _pump(
+    relay: OutboxRelay, consumers: Sequence[Consumer], quiet_s: float, until: Path | None = None
+) -> None:
     """Relay and consume until nothing has moved for ``quiet_s`` (longer than the claim idle
-    time, so a dead process's pending messages are reclaimed first)."""
-    quiet_since = time.monotonic()
+    time, so a dead process's pending messages are reclaimed first) and ``until`` exists."""
+    quiet_since = started = time.monotonic()
     idle = True
-    while time.monotonic() - quiet_since < quiet_s:
+
+    def waiting() -> bool:  # for the producer's file; 120 s at most, should it have died
+        return until is not None and not until.exists() and time.monotonic() - started < 120
+
+    while time.monotonic() - quiet_since < quiet_s or waiting():
         try:
             # recovery (after Redis lost data) is checked when idle, publishing every time
             moved = relay.run_once().recovered if idle else 0

@@ -268,10 +268,17 @@ def test_two_ledger_workers_never_post_a_fill_twice(
     """Two processes in the ledger group beside the upstream stages' process, each taking over
     the other's pending messages once idle for 60 ms (so both may handle one fill)."""
     upstream = tuple(g for g in reference[1] if g not in ("ledger", "sent"))
-    ledger = {"claim_idle_ms": 60, "quiet_s": 1.5, "groups": ("ledger",), "feed": False}
+    done = tmp_path / "up.json"  # the upstream process's counts, written when it ends
+    ledger = {
+        "claim_idle_ms": 60,
+        "quiet_s": 1.5,
+        "groups": ("ledger",),
+        "feed": False,
+        "until": done,  # a loaded machine's slow upstream must not outlast the ledger workers
+    }
     counts = [tmp_path / "l1.json", tmp_path / "l2.json"]
     pids = [
-        start_stages(replace(scenario, groups=upstream, name="up")),
+        start_stages(replace(scenario, groups=upstream, name="up"), counts=done),
         start_stages(replace(scenario, **ledger, name="l1"), counts=counts[0]),  # type: ignore[arg-type]
         start_stages(replace(scenario, **ledger, name="l2"), counts=counts[1]),  # type: ignore[arg-type]
     ]
