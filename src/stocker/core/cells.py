@@ -413,9 +413,12 @@ def parse_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
         if dated is not None:
             return dated[0].map(lambda read: read[0] if read else None).astype(object)
         parsed = parsed.copy()
-        parsed[retry] = _naive(
-            pd.to_datetime(text[retry].astype(object), errors="coerce", format="mixed")
-        )
+        cells = text[retry].astype(object)
+        try:
+            again = _naive(pd.to_datetime(cells, errors="coerce", format="mixed"))
+        except ValueError:  # zoned and naive cells mixed: each read on its own, its own date
+            again = pd.to_datetime(cells.map(_naive_cell))
+        parsed[retry] = again
     return parsed.dt.date.astype(object).where(parsed.notna(), None)
 
 
@@ -426,6 +429,16 @@ def _with_iso_dates(text: pd.Series) -> pd.Series:
     if dated is None:
         return text
     return dated[0].map(lambda read: f"{read[0].isoformat()}{read[1]}" if read else None)
+
+
+def _naive_cell(cell: object) -> pd.Timestamp | None:
+    """One cell as a timestamp without its zone (the wall-clock date stays the cell's)."""
+    if not isinstance(cell, str):
+        return None
+    stamp = pd.to_datetime(cell, errors="coerce")
+    if not isinstance(stamp, pd.Timestamp):  # NaT: not a date
+        return None
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def _naive(values: pd.Series) -> pd.Series:

@@ -74,7 +74,10 @@ def _text(values: pd.Series) -> pd.Series:
 
 def _dates(frame: pd.DataFrame) -> pd.Series:
     if "date" in frame.columns:
-        parsed = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+        try:
+            parsed = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+        except ValueError:  # cells with different UTC offsets: each read in UTC, as one zone is
+            parsed = pd.to_datetime(frame["date"], errors="coerce", format="mixed", utc=True)
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
         return parsed.dt.normalize()

@@ -34,7 +34,7 @@ def history_sessions(config: StrategyConfig) -> int:
     The lookback needs ``lookback_days + 1`` prices; the EWMA variance and covariance weigh a
     value ``n`` sessions old by ``λⁿ``, so a window seeded ``n`` sessions back differs from the
     recursion over the whole history by ``λⁿ`` times the ratio of the two seeds. With ``n``
-    past ``log(1e-24) / log(λ)`` (893 sessions at λ = 0.94) and the seed in front, that is far
+    past ``log(1e-24) / log(λ)`` (894 sessions at λ = 0.94) and the seed in front, that is far
     below the 1e-10 live and backtest are held to (and below a double's precision for any seed
     ratio under 1e8), while a day's work no longer grows with decades of stored history.
     """

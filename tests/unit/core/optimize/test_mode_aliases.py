@@ -24,10 +24,12 @@ def _returns() -> pd.DataFrame:
 )
 def test_a_short_mode_name_is_the_full_one(short: str, full: str) -> None:
     returns = _returns()
+    # The same problem; either call may be a cached re-solve answered by the active set (exact)
+    # where the other is Clarabel's (1e-8 gap), so the weights agree to 1e-5.
     np.testing.assert_allclose(
         optimize(returns, "max_sharpe", expected_returns=short),  # type: ignore[arg-type]
         optimize(returns, "max_sharpe", expected_returns=full),  # type: ignore[arg-type]
-        atol=1e-7,
+        atol=1e-5,
     )
 
 
