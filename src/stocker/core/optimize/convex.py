@@ -340,7 +340,7 @@ class ConvexProblem:
             )
         weights = self._weights()
         if self._active_set_applies():
-            self._warm = self._last_active or active_set_from(self._sharpe_inputs(), weights)
+            weights = self._polish(weights)
         return SolveOutcome(
             weights=weights,
             solver=solver,
@@ -348,6 +348,21 @@ class ConvexProblem:
             status=status,
             max_violation=self._constraints.max_violation(weights, self._covariance),
         )
+
+    def _polish(self, weights: np.ndarray) -> np.ndarray:
+        """Remember the answer's active set for the next rebalance; another solver's answer is
+        first polished on the active set it implies (one linear solve, kept only with its KKT
+        certificate): the exact optimum whichever solver answered and whatever came before."""
+        active = self._last_active
+        if active is None:
+            inputs = self._sharpe_inputs()
+            polished = solve_max_sharpe(inputs, active_set_from(inputs, weights), max_iterations=8)
+            if isinstance(polished, SharpeAnswer):
+                weights, active = polished.y / polished.kappa, polished.active
+            else:
+                active = active_set_from(inputs, weights)
+        self._warm = active
+        return weights
 
     def _active_set_applies(self) -> bool:
         """Maximum Sharpe with linear limits only (no gross limit or volatility cap), which
