@@ -45,6 +45,7 @@ from stocker.core.optimize.constraints import ResolvedConstraints
 from stocker.core.optimize.factor_risk import FactorCovariance
 from stocker.core.optimize.solvers import (
     _INFEASIBLE,
+    ACTIVE_SET,
     DEFAULT_SOLVERS,
     SolverFailedError,
     _polished,
@@ -67,9 +68,6 @@ OSQP_OPTIONS: dict[str, object] = {
 # Solvers that take a quadratic objective ½xᵀPx: they receive Σ as P directly.
 _QUADRATIC = frozenset({"CLARABEL", "OSQP", "SCS", "PIQP", "PROXQP", "QOCO", "DAQP", "GUROBI"})
 CONVEX_METHODS = ("min_variance", "max_sharpe", "mean_variance", "max_return", "min_cvar")
-# The warm-started active-set solver (`active_set`): tried first on a re-solve of maximum
-# Sharpe when the previous answer's active set is known; answers only with a KKT certificate.
-ACTIVE_SET = "ACTIVE_SET"
 ACCEPT_TOLERANCE = 1e-6
 
 

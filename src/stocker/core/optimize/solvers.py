@@ -15,6 +15,8 @@ import cvxpy as cp
 from stocker.core.errors import StockerError
 
 DEFAULT_SOLVERS = ("CLARABEL", "SCS", "ECOS", "OSQP")
+# Stocker's own warm-started active-set solver for maximum Sharpe (`active_set`), always present.
+ACTIVE_SET = "ACTIVE_SET"
 _OPTIMAL = (cp.OPTIMAL,)
 _INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
 
@@ -87,7 +89,7 @@ def _polished(problem: cp.Problem, solver: str, options: Mapping[str, object]) -
 @functools.cache
 def _installed() -> frozenset[str]:
     """cvxpy's installed solvers and Stocker's own active-set solver (always present)."""
-    return frozenset(cp.installed_solvers()) | {"ACTIVE_SET"}
+    return frozenset(cp.installed_solvers()) | {ACTIVE_SET}
 
 
 def describe_attempts(attempts: Sequence[tuple[str, str]]) -> str:
